@@ -1,0 +1,99 @@
+"""The SmartMoving operator dashboard: a Flask app factory and its named set-up steps."""
+import os
+
+from flask import Flask
+
+from dashboard.config import load_config
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def create_app(test_config=None):
+    """Build the app: config, extensions, blueprints, error pages, commands, scheduler."""
+    app = Flask(
+        __name__,
+        instance_path=os.path.join(_ROOT, "instance"),
+        instance_relative_config=True,
+        template_folder=os.path.join(_ROOT, "templates"),
+        static_folder=os.path.join(_ROOT, "static"),
+    )
+    if test_config and test_config.get("INSTANCE_PATH"):
+        app.instance_path = test_config["INSTANCE_PATH"]
+    os.makedirs(app.instance_path, exist_ok=True)
+    load_config(app, test_config)
+
+    from dashboard.logs import configure_logging
+    configure_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_security_headers(app)
+
+    from dashboard.scheduler import start_scheduler_if_serving
+    start_scheduler_if_serving(app)
+    return app
+
+
+def register_extensions(app):
+    """Bind the database, login manager, CSRF and htmx helpers to app."""
+    from dashboard.db import db
+    from dashboard.extensions import csrf
+    from dashboard.extensions import htmx
+    from dashboard.extensions import login_manager
+
+    db.init_app(app)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    login_manager.init_app(app)
+
+    from dashboard.auth import loaders
+    loaders.init_app(app)
+
+
+def register_blueprints(app):
+    """Attach every area's blueprint."""
+    from dashboard.admin import bp as admin_bp
+    from dashboard.api import bp as api_bp
+    from dashboard.auth import bp as auth_bp
+    from dashboard.health import bp as health_bp
+    from dashboard.jobs import bp as jobs_bp
+    from dashboard.locations import bp as locations_bp
+    from dashboard.sync import bp as sync_bp
+
+    app.register_blueprint(health_bp)
+    app.register_blueprint(auth_bp, url_prefix="/auth")
+    app.register_blueprint(jobs_bp)
+    app.register_blueprint(sync_bp, url_prefix="/sync")
+    app.register_blueprint(locations_bp, url_prefix="/locations")
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(api_bp, url_prefix="/api/smartmoving")
+
+
+def register_errorhandlers(app):
+    """One renderer for every error code: JSON, htmx fragment or page, never a traceback."""
+    from dashboard.errors import init_app
+    init_app(app)
+
+
+def register_commands(app):
+    """Add the flask CLI commands of CONTRACT.md."""
+    from dashboard.cli import init_app
+    init_app(app)
+
+
+def register_security_headers(app):
+    """Headers for every answer: no inline scripts (CSP), no framing, no sniffing."""
+    @app.after_request
+    def set_security_headers(response):
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        return response

@@ -1,0 +1,2 @@
+"""Views of the admin area."""
+from dashboard.admin import bp  # noqa: F401

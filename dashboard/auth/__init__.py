@@ -1,0 +1,6 @@
+"""The auth area: blueprint and its views."""
+from flask import Blueprint
+
+bp = Blueprint("auth", __name__)
+
+from dashboard.auth import views  # noqa: E402,F401  (registers the routes on bp)

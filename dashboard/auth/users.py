@@ -1,0 +1,86 @@
+"""User administration as plain functions: used by the CLI, the admin pages and tests."""
+import logging
+import secrets
+
+import sqlalchemy as sa
+
+from dashboard.auth.passwords import hash_password
+from dashboard.auth.passwords import password_problem
+from dashboard.db import db
+from dashboard.models import AuditEvent
+from dashboard.models import Company
+from dashboard.models import Location
+from dashboard.models import User
+from dashboard.permissions import parse_role
+
+log = logging.getLogger(__name__)
+
+
+class UserError(ValueError):
+    """Input that cannot make a valid user; the message is safe to show."""
+
+
+def new_session_token():
+    return secrets.token_hex(32)
+
+
+def find_company(name=None):
+    """The named company, or the default company when name is None."""
+    if name:
+        company = db.session.scalar(sa.select(Company).where(Company.name == name))
+        if company is None:
+            raise UserError(f"Unknown company: {name}")
+        return company
+    company = db.session.scalar(sa.select(Company).where(Company.is_default.is_(True)))
+    if company is None:
+        raise UserError("No default company yet: run `flask --app dashboard init-db` first.")
+    return company
+
+
+def resolve_locations(company, names):
+    """Locations of company with these names (case-insensitive); unknown names are an error."""
+    found = []
+    for name in names or ():
+        location = db.session.scalar(
+            sa.select(Location).where(Location.company_id == company.id, sa.func.lower(Location.name) == name.strip().lower())
+        )
+        if location is None:
+            raise UserError(f"Unknown location for {company.name}: {name}")
+        found.append(location)
+    return found
+
+
+def create_user(email, password, role, company, locations=(), full_name="", crew_name=None, actor=None):
+    """Validate and add a user; flushes, the caller commits."""
+    email = (email or "").strip().lower()
+    if "@" not in email or len(email) > 254:
+        raise UserError(f"Not an email address: {email!r}")
+    parsed = parse_role(role)
+    if parsed is None:
+        raise UserError(f"Unknown role: {role}")
+    problem = password_problem(password)
+    if problem:
+        raise UserError(problem)
+    if db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
+        raise UserError(f"A user with email {email} already exists.")
+    user = User(
+        email=email, role=parsed.value, company_id=company.id, password_hash=hash_password(password),
+        full_name=(full_name or "").strip(), crew_name=(crew_name or None), session_token=new_session_token(),
+        locations=list(locations),
+    )
+    db.session.add(user)
+    db.session.flush()
+    db.session.add(AuditEvent(company_id=company.id, user_id=getattr(actor, "id", None), action="user.create",
+                              target=email, detail={"role": parsed.value}))
+    log.info("user %s created with role %s", email, parsed.value)
+    return user
+
+
+def set_password(user, password):
+    """Change a password and sign the user out everywhere else (new session token)."""
+    problem = password_problem(password)
+    if problem:
+        raise UserError(problem)
+    user.password_hash = hash_password(password)
+    user.session_token = new_session_token()
+    db.session.flush()

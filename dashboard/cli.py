@@ -1,0 +1,159 @@
+"""Command line: thin click commands over the services (`flask --app dashboard COMMAND`)."""
+import sys
+
+import click
+import sqlalchemy as sa
+from flask import current_app
+from flask.cli import with_appcontext
+
+from dashboard.db import db
+
+
+def _fail(message, code=2):
+    click.echo(f"Error: {message}", err=True)
+    raise SystemExit(code)
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db_command():
+    """Create or upgrade the schema (idempotent); in demo mode also seed demo data."""
+    from dashboard.schema import ensure_default_company
+    from dashboard.schema import upgrade_schema
+
+    upgrade_schema()
+    company = ensure_default_company(current_app)
+    click.echo(f"Schema is up to date. Default company: {company.name} ({company.timezone}).")
+    if current_app.config["DEMO_MODE"]:
+        from dashboard.demo import seed_demo
+        for line in seed_demo(current_app):
+            click.echo(line)
+
+
+def _read_password():
+    """Password twice: prompted on a terminal, else two lines of standard input."""
+    if sys.stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    first = sys.stdin.readline().rstrip("\r\n")
+    second = sys.stdin.readline().rstrip("\r\n")
+    if first != second:
+        _fail("the two passwords differ")
+    return first
+
+
+@click.command("create-user")
+@click.argument("email")
+@click.option("--role", required=True, help="SUPER_ADMIN, ADMIN, DISPATCHER, MANAGER, AUDITOR, DRIVER or MOVER")
+@click.option("--company", "company_name", default=None, help="Company name (default: the default company)")
+@click.option("--location", "locations", multiple=True, help="Assigned location name (repeatable)")
+@click.option("--name", "full_name", default="", help="Display name")
+@click.option("--crew-name", default=None, help="Name as it appears in crew lists (drivers, movers)")
+@with_appcontext
+def create_user_command(email, role, company_name, locations, full_name, crew_name):
+    """Create a user; the password is read twice from standard input."""
+    from dashboard.auth.users import UserError
+    from dashboard.auth.users import create_user
+    from dashboard.auth.users import find_company
+    from dashboard.auth.users import resolve_locations
+    from dashboard.permissions import parse_role
+
+    if parse_role(role) is None:
+        _fail(f"unknown role {role!r}; use one of SUPER_ADMIN, ADMIN, DISPATCHER, MANAGER, AUDITOR, DRIVER, MOVER")
+    try:
+        db.begin_write()
+        company = find_company(company_name)
+        location_rows = resolve_locations(company, locations)
+        password = _read_password()
+        user = create_user(email, password, role, company, location_rows, full_name=full_name, crew_name=crew_name)
+        db.session.commit()
+    except UserError as error:
+        db.session.rollback()
+        _fail(str(error))
+    click.echo(f"Created {user.email} ({user.role}) in {company.name}.")
+
+
+def _user_by_email(email):
+    from dashboard.models import User
+    user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        _fail(f"no user with email {email}")
+    return user
+
+
+@click.command("create-token")
+@click.argument("email")
+@with_appcontext
+def create_token_command(email):
+    """Print a new API token for EMAIL (its last word); only a hash is stored."""
+    from dashboard.auth.tokens import issue_token
+
+    db.begin_write()
+    user = _user_by_email(email)
+    row, token = issue_token(user)
+    db.session.commit()
+    click.echo(f"API token for {user.email} (id {row.prefix}…), shown once: {token}")
+
+
+@click.command("revoke-token")
+@click.argument("email")
+@click.option("--prefix", default=None, help="Revoke only the token starting with this (default: all)")
+@with_appcontext
+def revoke_token_command(email, prefix):
+    """Remove EMAIL's API tokens (or the one matching --prefix)."""
+    from dashboard.auth.tokens import revoke_tokens
+
+    db.begin_write()
+    user = _user_by_email(email)
+    count = revoke_tokens(user, prefix)
+    db.session.commit()
+    click.echo(f"Revoked {count} token(s) of {user.email}.")
+
+
+@click.command("sync")
+@click.option("--date", "day_text", default=None, help="YYYY-MM-DD: sync this day and the next (default: today)")
+@click.option("--company", "company_name", default=None, help="Company name (default: the default company)")
+@with_appcontext
+def sync_command(day_text, company_name):
+    """Run one sync now and print a one-line summary; exit 1 when it fails."""
+    from dashboard.auth.users import UserError
+    from dashboard.auth.users import find_company
+    from dashboard.sync.service import SyncAlreadyRunning
+    from dashboard.sync.service import run_sync
+    from dashboard.sync.service import summarize
+    from dashboard.timeutil import parse_iso_date
+
+    day = None
+    if day_text is not None:
+        day = parse_iso_date(day_text)
+        if day is None:
+            _fail(f"--date must be YYYY-MM-DD, got {day_text!r}")
+    try:
+        company = find_company(company_name)
+    except UserError as error:
+        _fail(str(error))
+    db.session.commit()
+    try:
+        run = run_sync(company.id, day=day, trigger="cli")
+    except SyncAlreadyRunning as error:
+        click.echo(f"Sync not started: {error}", err=True)
+        raise SystemExit(1)
+    click.echo(summarize(run))
+    if run.status == "FAILED":
+        raise SystemExit(1)
+
+
+@click.command("sandbox")
+@click.option("--port", default=5001, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@with_appcontext
+def sandbox_command(port, host):
+    """Serve the SmartMoving sandbox alone (the API key it accepts is printed)."""
+    from dashboard.sandbox.server import serve_forever
+    serve_forever(host=host, port=port, timezone=current_app.config["DASHBOARD_TIMEZONE"])
+
+
+def init_app(app):
+    """Register every command on app."""
+    for command in (init_db_command, create_user_command, create_token_command, revoke_token_command,
+                    sync_command, sandbox_command):
+        app.cli.add_command(command)

@@ -1,0 +1,2 @@
+"""Views of the jobs area."""
+from dashboard.jobs import bp  # noqa: F401

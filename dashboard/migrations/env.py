@@ -1,0 +1,22 @@
+"""Alembic environment: runs against the engine of the app that called init-db."""
+from alembic import context
+
+from dashboard.db import Base
+from dashboard import models  # noqa: F401  (registers every table on Base.metadata)
+
+target_metadata = Base.metadata
+
+
+def run_migrations_online():
+    connection = context.config.attributes["connection"]
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",  # SQLite can't ALTER much: copy-and-move
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run_migrations_online()

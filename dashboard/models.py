@@ -1,0 +1,341 @@
+"""SQLAlchemy 2.0 models. Every business key is unique per company (tenant).
+
+Timestamps are naive UTC (`utcnow()`); "today" is computed in the company's zone
+by dashboard.timeutil, never from the server clock's zone.
+"""
+import enum
+from datetime import date
+from datetime import datetime
+from datetime import timezone
+from decimal import Decimal
+from typing import Optional
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from dashboard.db import Base
+
+
+def utcnow():
+    """The current instant as naive UTC, the form every timestamp column stores."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class DataSource(str, enum.Enum):
+    SMARTMOVING = "SMARTMOVING"
+    MANUAL = "MANUAL"
+
+
+class SyncStatus(str, enum.Enum):
+    SYNCED = "SYNCED"      # matches SmartMoving as of lastSyncAt
+    PENDING = "PENDING"    # seen in the sweep, detail not fetched yet (retried next run)
+    FAILED = "FAILED"      # detail fetch failed; sweep fields are current, the rest may be old
+    REMOVED = "REMOVED"    # gone from SmartMoving (soft: local dispatch data kept)
+
+
+class DispatchStatus(str, enum.Enum):
+    """Our own dispatch progress for a job; SmartMoving never writes it."""
+    UNASSIGNED = "UNASSIGNED"
+    ASSIGNED = "ASSIGNED"
+    EN_ROUTE = "EN_ROUTE"
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = "COMPLETED"
+    ON_HOLD = "ON_HOLD"
+
+
+class RunStatus(str, enum.Enum):
+    RUNNING = "RUNNING"
+    SUCCESS = "SUCCESS"
+    PARTIAL = "PARTIAL"    # finished, but some opportunities failed (retried next run)
+    FAILED = "FAILED"
+
+
+user_locations = sa.Table(
+    "user_locations",
+    Base.metadata,
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("location_id", sa.ForeignKey("locations.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Company(Base):
+    __tablename__ = "companies"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(120), unique=True)
+    timezone: so.Mapped[str] = so.mapped_column(sa.String(64), default="America/Toronto")
+    is_default: so.Mapped[bool] = so.mapped_column(default=False)
+    # The NAME of the environment variable holding this company's API key: secrets
+    # live only in the environment, never in the database.
+    api_key_env: so.Mapped[Optional[str]] = so.mapped_column(sa.String(120))
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+    locations: so.Mapped[list["Location"]] = so.relationship(back_populates="company")
+
+    def __repr__(self):
+        return f"<Company {self.name}>"
+
+
+class Location(Base):
+    """A branch: synced from SmartMoving /api/branches, or created by hand (MANUAL)."""
+    __tablename__ = "locations"
+    __table_args__ = (sa.UniqueConstraint("company_id", "external_id", name="uq_location_company_external"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    company_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("companies.id"), index=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(200))
+    phone: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
+    address: so.Mapped[Optional[str]] = so.mapped_column(sa.String(400))
+    external_id: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
+    external_data: so.Mapped[Optional[dict]] = so.mapped_column(sa.JSON)
+    data_source: so.Mapped[str] = so.mapped_column(sa.String(16), default=DataSource.MANUAL.value)
+    last_sync_at: so.Mapped[Optional[datetime]]
+    sync_status: so.Mapped[Optional[str]] = so.mapped_column(sa.String(16))
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+    company: so.Mapped[Company] = so.relationship(back_populates="locations")
+
+    def __repr__(self):
+        return f"<Location {self.name}>"
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    company_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("companies.id"), index=True)
+    email: so.Mapped[str] = so.mapped_column(sa.String(254), unique=True)
+    full_name: so.Mapped[str] = so.mapped_column(sa.String(120), default="")
+    # How this person appears in crew lists: drivers and movers see jobs whose crew
+    # (ours, or SmartMoving's when we assigned none) names them.
+    crew_name: so.Mapped[Optional[str]] = so.mapped_column(sa.String(120))
+    role: so.Mapped[str] = so.mapped_column(sa.String(20))
+    password_hash: so.Mapped[str] = so.mapped_column(sa.String(255))
+    is_active_user: so.Mapped[bool] = so.mapped_column(default=True)
+    # Rotated on password change, role change or disable: it is what the session
+    # cookie carries, so rotating it signs the user out everywhere.
+    session_token: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    last_login_at: so.Mapped[Optional[datetime]]
+
+    company: so.Mapped[Company] = so.relationship()
+    locations: so.Mapped[list[Location]] = so.relationship(secondary=user_locations)
+
+    # Flask-Login protocol
+    @property
+    def is_authenticated(self):
+        return True
+
+    @property
+    def is_active(self):
+        return self.is_active_user
+
+    @property
+    def is_anonymous(self):
+        return False
+
+    def get_id(self):
+        return self.session_token
+
+    def __repr__(self):
+        return f"<User {self.email} {self.role}>"
+
+
+class ApiToken(Base):
+    """A bearer token for the JSON API; only its SHA-256 is stored."""
+    __tablename__ = "api_tokens"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    prefix: so.Mapped[str] = so.mapped_column(sa.String(16))
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    last_used_at: so.Mapped[Optional[datetime]]
+
+    user: so.Mapped[User] = so.relationship()
+
+
+class LoginAttempt(Base):
+    """Failed sign-ins, kept in the database so throttling holds across processes."""
+    __tablename__ = "login_attempts"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    email: so.Mapped[str] = so.mapped_column(sa.String(254), index=True)
+    remote_addr: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64), index=True)
+    attempted_at: so.Mapped[datetime] = so.mapped_column(default=utcnow, index=True)
+
+
+class Truck(Base):
+    """A truck: SmartMoving has no truck resource, so trucks are ours alone."""
+    __tablename__ = "trucks"
+    __table_args__ = (sa.UniqueConstraint("company_id", "name", name="uq_truck_company_name"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    company_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("companies.id"), index=True)
+    location_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("locations.id"))
+    name: so.Mapped[str] = so.mapped_column(sa.String(80))
+    is_active: so.Mapped[bool] = so.mapped_column(default=True)
+
+
+class CrewMember(Base):
+    """A SmartMoving crew member, used to turn crew ids on jobs into names."""
+    __tablename__ = "crew_members"
+    __table_args__ = (sa.UniqueConstraint("company_id", "external_id", name="uq_crew_company_external"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    company_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("companies.id"), index=True)
+    external_id: so.Mapped[str] = so.mapped_column(sa.String(64))
+    name: so.Mapped[str] = so.mapped_column(sa.String(120))
+    status: so.Mapped[Optional[str]] = so.mapped_column(sa.String(20))
+    branch_external_id: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
+    role_name: so.Mapped[Optional[str]] = so.mapped_column(sa.String(60))
+    last_sync_at: so.Mapped[Optional[datetime]]
+
+
+class TruckJourney(Base):
+    """One job on the board: a SmartMoving job (keyed by its id) or a MANUAL one.
+
+    Columns fall in two groups. SmartMoving-owned ones are rewritten by every sync
+    that sees a change; the local dispatch fields (truck, crew, notes,
+    dispatch_status) belong to our users and no sync ever writes them.
+    """
+    __tablename__ = "truck_journeys"
+    __table_args__ = (
+        sa.UniqueConstraint("company_id", "external_id", name="uq_journey_company_external"),
+        sa.Index("ix_journey_company_date", "company_id", "scheduled_date"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    company_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("companies.id"))
+    location_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("locations.id"), index=True)
+
+    # SmartMoving-owned
+    external_id: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
+    opportunity_external_id: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64), index=True)
+    job_number: so.Mapped[Optional[str]] = so.mapped_column(sa.String(40))
+    quote_number: so.Mapped[Optional[str]] = so.mapped_column(sa.String(40))
+    customer_name: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
+    customer_phone: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
+    customer_email: so.Mapped[Optional[str]] = so.mapped_column(sa.String(254))
+    estimated_value: so.Mapped[Optional[Decimal]] = so.mapped_column(sa.Numeric(12, 2))
+    scheduled_date: so.Mapped[date]
+    origin_address: so.Mapped[Optional[str]] = so.mapped_column(sa.String(400))
+    destination_address: so.Mapped[Optional[str]] = so.mapped_column(sa.String(400))
+    arrival_window: so.Mapped[Optional[str]] = so.mapped_column(sa.String(80))
+    arrival_start_hour: so.Mapped[Optional[float]]
+    smartmoving_crew: so.Mapped[Optional[list]] = so.mapped_column(sa.JSON)
+    status: so.Mapped[str] = so.mapped_column(sa.String(20), default="BOOKED")
+    job_type: so.Mapped[Optional[str]] = so.mapped_column(sa.String(40))
+    external_data: so.Mapped[Optional[dict]] = so.mapped_column(sa.JSON)
+    content_hash: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
+    data_source: so.Mapped[str] = so.mapped_column(sa.String(16), default=DataSource.SMARTMOVING.value)
+    last_sync_at: so.Mapped[Optional[datetime]]
+    sync_status: so.Mapped[str] = so.mapped_column(sa.String(16), default=SyncStatus.SYNCED.value)
+    sync_error: so.Mapped[Optional[str]] = so.mapped_column(sa.String(500))
+    removed_at: so.Mapped[Optional[datetime]]
+
+    # Local dispatch fields: ours, never touched by sync
+    truck_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("trucks.id", ondelete="SET NULL"))
+    crew: so.Mapped[Optional[list]] = so.mapped_column(sa.JSON)
+    notes: so.Mapped[Optional[str]] = so.mapped_column(sa.Text)
+    dispatch_status: so.Mapped[str] = so.mapped_column(sa.String(20), default=DispatchStatus.UNASSIGNED.value)
+    dispatch_updated_at: so.Mapped[Optional[datetime]]
+    dispatch_updated_by: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+    location: so.Mapped[Optional[Location]] = so.relationship()
+    truck: so.Mapped[Optional[Truck]] = so.relationship()
+
+    @property
+    def effective_crew(self):
+        """The crew to show: our assignment when we made one, else SmartMoving's."""
+        return list(self.crew or self.smartmoving_crew or [])
+
+
+class OpportunitySyncState(Base):
+    """What the last sync knew of one opportunity, to skip detail calls that would change nothing."""
+    __tablename__ = "opportunity_sync_states"
+    __table_args__ = (sa.UniqueConstraint("company_id", "external_id", name="uq_oppstate_company_external"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    company_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("companies.id"))
+    external_id: so.Mapped[str] = so.mapped_column(sa.String(64))
+    sweep_hash: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
+    detail_fetched_at: so.Mapped[Optional[datetime]]
+    last_error: so.Mapped[Optional[str]] = so.mapped_column(sa.String(500))
+    failures: so.Mapped[int] = so.mapped_column(default=0)
+
+
+class SyncRun(Base):
+    __tablename__ = "sync_runs"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    company_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("companies.id"), index=True)
+    trigger: so.Mapped[str] = so.mapped_column(sa.String(20))
+    triggered_by: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    window_start: so.Mapped[date]
+    window_end: so.Mapped[date]
+    status: so.Mapped[str] = so.mapped_column(sa.String(16), default=RunStatus.RUNNING.value, index=True)
+    phase: so.Mapped[Optional[str]] = so.mapped_column(sa.String(40))
+    started_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    heartbeat_at: so.Mapped[Optional[datetime]]
+    finished_at: so.Mapped[Optional[datetime]]
+    pages_fetched: so.Mapped[int] = so.mapped_column(default=0)
+    jobs_seen: so.Mapped[int] = so.mapped_column(default=0)
+    opportunities_seen: so.Mapped[int] = so.mapped_column(default=0)
+    opportunities_to_enrich: so.Mapped[int] = so.mapped_column(default=0)
+    opportunities_enriched: so.Mapped[int] = so.mapped_column(default=0)
+    opportunities_failed: so.Mapped[int] = so.mapped_column(default=0)
+    created: so.Mapped[int] = so.mapped_column(default=0)
+    updated: so.Mapped[int] = so.mapped_column(default=0)
+    unchanged: so.Mapped[int] = so.mapped_column(default=0)
+    removed: so.Mapped[int] = so.mapped_column(default=0)
+    api_calls: so.Mapped[int] = so.mapped_column(default=0)
+    rate_limited: so.Mapped[int] = so.mapped_column(default=0)
+    error: so.Mapped[Optional[str]] = so.mapped_column(sa.Text)
+    warnings: so.Mapped[Optional[list]] = so.mapped_column(sa.JSON)
+
+    @property
+    def rows_written(self):
+        return self.created + self.updated + self.removed
+
+
+class ApiCall(Base):
+    """The ledger: one row per HTTP call made to SmartMoving (429s included: they count against the quota)."""
+    __tablename__ = "api_calls"
+    __table_args__ = (sa.Index("ix_api_calls_company_at", "company_id", "called_at"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    company_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("companies.id"))
+    sync_run_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("sync_runs.id", ondelete="SET NULL"), index=True)
+    called_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    method: so.Mapped[str] = so.mapped_column(sa.String(8), default="GET")
+    path: so.Mapped[str] = so.mapped_column(sa.String(300))
+    status_code: so.Mapped[Optional[int]]
+    duration_ms: so.Mapped[Optional[int]]
+    error: so.Mapped[Optional[str]] = so.mapped_column(sa.String(300))
+
+
+class SyncLease(Base):
+    """One row per lock name; whoever holds an unexpired lease is the only runner."""
+    __tablename__ = "sync_leases"
+
+    name: so.Mapped[str] = so.mapped_column(sa.String(80), primary_key=True)
+    owner: so.Mapped[Optional[str]] = so.mapped_column(sa.String(120))
+    expires_at: so.Mapped[Optional[datetime]]
+    epoch: so.Mapped[int] = so.mapped_column(default=0)
+    acquired_at: so.Mapped[Optional[datetime]]
+
+
+class AuditEvent(Base):
+    """Who changed what: dispatch edits, user administration, manual syncs."""
+    __tablename__ = "audit_events"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    company_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("companies.id"), index=True)
+    user_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    action: so.Mapped[str] = so.mapped_column(sa.String(60))
+    target: so.Mapped[Optional[str]] = so.mapped_column(sa.String(120))
+    detail: so.Mapped[Optional[dict]] = so.mapped_column(sa.JSON)
+    at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
