@@ -68,6 +68,8 @@ class Company(Base):
     # The NAME of the environment variable holding this company's API key: secrets
     # live only in the environment, never in the database.
     api_key_env: so.Mapped[Optional[str]] = so.mapped_column(sa.String(120))
+    # When branches and crew were last fetched (they change rarely: fetched on a TTL).
+    reference_synced_at: so.Mapped[Optional[datetime]]
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
 
     locations: so.Mapped[list["Location"]] = so.relationship(back_populates="company")
@@ -217,7 +219,8 @@ class TruckJourney(Base):
     customer_name: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
     customer_phone: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
     customer_email: so.Mapped[Optional[str]] = so.mapped_column(sa.String(254))
-    estimated_value: so.Mapped[Optional[Decimal]] = so.mapped_column(sa.Numeric(12, 2))
+    # Money as whole cents: exact on every database (SQLite has no true decimal type).
+    estimated_value_cents: so.Mapped[Optional[int]] = so.mapped_column(sa.BigInteger)
     scheduled_date: so.Mapped[date]
     origin_address: so.Mapped[Optional[str]] = so.mapped_column(sa.String(400))
     destination_address: so.Mapped[Optional[str]] = so.mapped_column(sa.String(400))
@@ -246,6 +249,13 @@ class TruckJourney(Base):
 
     location: so.Mapped[Optional[Location]] = so.relationship()
     truck: so.Mapped[Optional[Truck]] = so.relationship()
+
+    @property
+    def estimated_value(self):
+        """The opportunity's estimated final total as a Decimal, or None."""
+        if self.estimated_value_cents is None:
+            return None
+        return Decimal(self.estimated_value_cents) / 100
 
     @property
     def effective_crew(self):

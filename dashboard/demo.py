@@ -1,0 +1,69 @@
+"""Demo mode: a first sync from the built-in sandbox, demo users for every role, a few trucks.
+
+Only ever runs when no SMARTMOVING_API_KEY is set. Idempotent: running init-db
+again changes nothing that already exists.
+"""
+import sqlalchemy as sa
+
+from dashboard.auth.users import create_user
+from dashboard.db import db
+from dashboard.models import Company
+from dashboard.models import Location
+from dashboard.models import SyncRun
+from dashboard.models import Truck
+from dashboard.models import TruckJourney
+from dashboard.models import User
+from dashboard.timeutil import company_today
+
+DEMO_PASSWORD = "demo-password"
+DEMO_ROLES = ("SUPER_ADMIN", "ADMIN", "DISPATCHER", "MANAGER", "AUDITOR", "DRIVER", "MOVER")
+
+
+def demo_email(role):
+    return f"{role.lower().replace('_', '')}@demo.test"
+
+
+def seed_demo(app):
+    """Seed the demo company; yields lines to print."""
+    from dashboard.sync.service import run_sync
+    from dashboard.sync.service import summarize
+
+    company = db.session.scalar(sa.select(Company).where(Company.is_default.is_(True)))
+    if db.session.scalar(sa.select(sa.func.count(SyncRun.id)).where(SyncRun.company_id == company.id)) == 0:
+        db.session.commit()
+        yield "Demo mode: first sync from the built-in SmartMoving sandbox..."
+        yield summarize(run_sync(company.id, trigger="demo"))
+    with db.write_transaction() as session:
+        locations = list(session.scalars(sa.select(Location).where(Location.company_id == company.id)
+                                         .order_by(Location.name)))
+        _ensure_trucks(session, company, locations)
+        crew = _crew_names_on(session, company)
+        for index, role in enumerate(DEMO_ROLES):
+            email = demo_email(role)
+            if session.scalar(sa.select(User.id).where(User.email == email)) is not None:
+                continue
+            assigned = locations[:2] if role in ("DISPATCHER", "MANAGER") else []
+            crew_name = crew[index % len(crew)] if role in ("DRIVER", "MOVER") and crew else None
+            create_user(email, DEMO_PASSWORD, role, company, assigned,
+                        full_name=crew_name or f"Demo {role.replace('_', ' ').title()}", crew_name=crew_name)
+    yield f"Demo users (password '{DEMO_PASSWORD}'): " + ", ".join(demo_email(role) for role in DEMO_ROLES)
+
+
+def _ensure_trucks(session, company, locations):
+    if session.scalar(sa.select(sa.func.count(Truck.id)).where(Truck.company_id == company.id)):
+        return
+    for number, location in enumerate(locations, start=1):
+        for slot in range(3):
+            session.add(Truck(company_id=company.id, location_id=location.id, name=f"Truck {number}{slot + 1:02d}"))
+    session.flush()
+
+
+def _crew_names_on(session, company):
+    """Crew names on today's jobs, most frequent first, so demo drivers have work to see."""
+    today = company_today(company.timezone)
+    counts = {}
+    for crew in session.scalars(sa.select(TruckJourney.smartmoving_crew).where(
+            TruckJourney.company_id == company.id, TruckJourney.scheduled_date == today)):
+        for name in crew or ():
+            counts[name] = counts.get(name, 0) + 1
+    return sorted(counts, key=lambda name: (-counts[name], name))

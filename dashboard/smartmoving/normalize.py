@@ -1,0 +1,340 @@
+"""Pure functions from SmartMoving payloads to our job records. No I/O, no database.
+
+The sweep (`/api/customers?IncludeOpportunityInfo=true`) gives job ids, numbers and
+dates; opportunity detail gives addresses, money, branch, arrival window and crew.
+Payloads drift in type (ISO strings vs yyyyMMdd ints, string vs int quote numbers)
+and in shape, so every read here is tolerant: a missing field becomes None and a
+warning, never an exception. Only a job without an id or a service date is dropped.
+"""
+import hashlib
+import json
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import date
+from datetime import datetime
+from decimal import Decimal
+from decimal import InvalidOperation
+
+# OpportunityStatus codes (shared by leads and opportunities).
+OPPORTUNITY_STATUS = {
+    0: "NEW_LEAD", 1: "LEAD_IN_PROGRESS", 3: "OPPORTUNITY", 4: "BOOKED", 10: "COMPLETED",
+    11: "CLOSED", 20: "CANCELLED", 30: "LOST", 50: "BAD_LEAD",
+}
+JOB_TYPES = {
+    1: "Moving", 3: "Packing", 4: "Moving and packing", 5: "Load only", 6: "Unload only", 7: "Commercial",
+    8: "Storage in", 9: "Storage out", 10: "Inner house", 11: "Junk removal", 12: "Labor only",
+}
+
+
+@dataclass
+class SweepJob:
+    """One job as the customers sweep shows it."""
+    job_id: str
+    job_number: str | None
+    service_date: date
+    job_type: int | None
+
+
+@dataclass
+class SweepOpportunity:
+    """An opportunity with at least one job in the window, plus its customer's contact fields."""
+    opportunity_id: str
+    quote_number: str | None
+    status: int | None
+    customer_name: str
+    customer_phone: str | None
+    customer_email: str | None
+    jobs: list[SweepJob] = field(default_factory=list)
+    fingerprint: str = ""
+    raw: dict = field(default_factory=dict)
+
+
+def parse_service_date(value):
+    """A date from "2026-07-20", "2026-07-20T00:00:00", 20260720 or "20260720"; None otherwise."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        text = str(value)
+    else:
+        text = str(value).strip()
+    try:
+        if len(text) == 8 and text.isdigit():
+            return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+        if len(text) >= 10 and text[4] == "-" and text[7] == "-":
+            return date.fromisoformat(text[:10])
+    except ValueError:
+        return None
+    return None
+
+
+def _text(value, limit=None):
+    """A clean string or None: numbers become text, blanks become None."""
+    if value is None or isinstance(value, (dict, list, bool)):
+        return None
+    text = str(value).strip()
+    if not text:
+        return None
+    return text[:limit] if limit else text
+
+
+def _int(value):
+    try:
+        return int(value) if value is not None and not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _money(value):
+    """A Decimal with cents, or None for anything that is not a finite number."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    if not amount.is_finite():
+        return None
+    return amount.quantize(Decimal("0.01"))
+
+
+def _cents(value):
+    """Whole cents from a money amount, or None."""
+    amount = _money(value)
+    return int(amount * 100) if amount is not None else None
+
+
+def fingerprint(payload):
+    """A stable SHA-256 of JSON-able data (key order does not matter)."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def sweep_opportunities(customers, start, end, warnings=None):
+    """Opportunities from one or more sweep pages with jobs whose service date is in [start, end].
+
+    An opportunity that matches the window may carry jobs on other dates: those are
+    dropped here. Returns {opportunity_id: SweepOpportunity}; later pages win when the
+    same opportunity appears twice (pages can shift while we read).
+    """
+    warnings = warnings if warnings is not None else []
+    found = {}
+    for customer in customers or ():
+        if not isinstance(customer, dict):
+            warnings.append("sweep: skipped a customer entry that is not an object")
+            continue
+        name = _text(customer.get("name"), 200) or ""
+        phone = _text(customer.get("phoneNumber"), 64)
+        email = _text(customer.get("emailAddress"), 254)
+        for opportunity in customer.get("opportunities") or ():
+            if not isinstance(opportunity, dict) or not _text(opportunity.get("id")):
+                warnings.append(f"sweep: customer {customer.get('id')} has an opportunity without an id")
+                continue
+            jobs = []
+            for job in opportunity.get("jobs") or ():
+                parsed = _sweep_job(job, warnings)
+                if parsed is not None and start <= parsed.service_date <= end:
+                    jobs.append(parsed)
+            if not jobs:
+                continue
+            opportunity_id = _text(opportunity["id"])
+            found[opportunity_id] = SweepOpportunity(
+                opportunity_id=opportunity_id,
+                quote_number=_text(opportunity.get("quoteNumber"), 40),
+                status=_int(opportunity.get("status")),
+                customer_name=name, customer_phone=phone, customer_email=email,
+                jobs=jobs,
+                # What the sweep shows of this opportunity and its customer: when it is
+                # unchanged, a detail call would most likely return nothing new.
+                fingerprint=fingerprint({"opportunity": opportunity, "name": name, "phone": phone, "email": email}),
+                raw={"customer": {k: v for k, v in customer.items() if k != "opportunities"},
+                     "opportunity": opportunity},
+            )
+    return found
+
+
+def _sweep_job(job, warnings):
+    if not isinstance(job, dict):
+        warnings.append("sweep: skipped a job entry that is not an object")
+        return None
+    job_id = _text(job.get("id"))
+    service_date = parse_service_date(job.get("serviceDate", job.get("jobDate")))
+    if not job_id or service_date is None:
+        warnings.append(f"sweep: skipped job {job_id or '?'}: missing id or service date")
+        return None
+    return SweepJob(job_id=job_id, job_number=_text(job.get("jobNumber"), 40), service_date=service_date,
+                    job_type=_int(job.get("type")))
+
+
+def format_hour(hours):
+    """8.5 -> "8:30 AM"; None for anything that is not an hour of the day."""
+    try:
+        value = float(hours)
+    except (TypeError, ValueError):
+        return None
+    if not 0 <= value < 24:
+        return None
+    hour = int(value)
+    minute = int(round((value - hour) * 60))
+    if minute == 60:
+        hour, minute = hour + 1, 0
+    suffix = "AM" if hour % 24 < 12 else "PM"
+    return f"{(hour % 12) or 12}:{minute:02d} {suffix}"
+
+
+def arrival_window_text(window):
+    """A readable arrival window from SmartMoving's {description, startTime, endTime}."""
+    if not isinstance(window, dict):
+        return None, None
+    start = window.get("startTime")
+    start_hour = float(start) if isinstance(start, (int, float)) and not isinstance(start, bool) else None
+    description = _text(window.get("description"), 80)
+    if description:
+        return description, start_hour
+    begin, finish = format_hour(window.get("startTime")), format_hour(window.get("endTime"))
+    if begin and finish:
+        return f"{begin} – {finish}", start_hour
+    return begin, start_hour
+
+
+def job_status(opportunity_status, detail_job=None):
+    """One status word for the board from the opportunity status and the job's confirmation."""
+    name = OPPORTUNITY_STATUS.get(opportunity_status)
+    if name in ("CANCELLED", "LOST", "BAD_LEAD", "COMPLETED", "CLOSED"):
+        return name
+    if isinstance(detail_job, dict):
+        if detail_job.get("completedAtUtc"):
+            return "COMPLETED"
+        if detail_job.get("confirmed") is True or detail_job.get("confirmedAtUtc"):
+            return "CONFIRMED"
+    return name or "BOOKED"
+
+
+def find_detail_job(detail, sweep_job):
+    """The job inside opportunity detail matching sweep_job, by id, else by job number."""
+    jobs = detail.get("jobs") if isinstance(detail, dict) else None
+    if not isinstance(jobs, list):
+        return None
+    for job in jobs:
+        if isinstance(job, dict) and _text(job.get("id")) == sweep_job.job_id:
+            return job
+    for job in jobs:
+        if isinstance(job, dict) and sweep_job.job_number and _text(job.get("jobNumber")) == sweep_job.job_number:
+            return job
+    return None
+
+
+def _addresses(detail_job):
+    addresses = detail_job.get("jobAddresses") if isinstance(detail_job, dict) else None
+    if not isinstance(addresses, list):
+        return None, None
+    texts = []
+    for item in addresses:
+        text = _text(item.get("fullAddress") if isinstance(item, dict) else item, 400)
+        if text:
+            texts.append(text)
+    if not texts:
+        return None, None
+    # Ordered origin -> destination; extra stops in between are kept in externalData.
+    return texts[0], (texts[-1] if len(texts) > 1 else None)
+
+
+def crew_names(detail_job, crew_by_id):
+    """Crew names for a job: ids resolved through crew_by_id, unknown strings kept as given."""
+    members = detail_job.get("crewMembers") if isinstance(detail_job, dict) else None
+    names = []
+    for member in members or ():
+        if isinstance(member, dict):
+            name = _text(member.get("name")) or crew_by_id.get(_text(member.get("id")) or "")
+        else:
+            text = _text(member)
+            name = crew_by_id.get(text, text) if text else None
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
+def job_record(opportunity, sweep_job, detail=None, crew_by_id=None, warnings=None):
+    """The SmartMoving-owned columns of one job, from the sweep and (when fetched) the detail.
+
+    Without detail the record carries only what the sweep knows; the caller keeps the
+    stored enrichment in that case rather than blanking it.
+    """
+    warnings = warnings if warnings is not None else []
+    record = {
+        "external_id": sweep_job.job_id,
+        "opportunity_external_id": opportunity.opportunity_id,
+        "job_number": sweep_job.job_number,
+        "quote_number": opportunity.quote_number,
+        "customer_name": opportunity.customer_name,
+        "customer_phone": opportunity.customer_phone,
+        "customer_email": opportunity.customer_email,
+        "scheduled_date": sweep_job.service_date,
+        "job_type": JOB_TYPES.get(sweep_job.job_type, f"Type {sweep_job.job_type}" if sweep_job.job_type else None),
+        "status": job_status(opportunity.status),
+    }
+    if detail is None:
+        return record
+
+    detail_job = find_detail_job(detail, sweep_job)
+    if detail_job is None:
+        warnings.append(f"detail: opportunity {opportunity.opportunity_id} lacks job {sweep_job.job_id}")
+    customer = detail.get("customer") if isinstance(detail.get("customer"), dict) else {}
+    totals = detail.get("estimatedTotal") if isinstance(detail.get("estimatedTotal"), dict) else {}
+    branch = detail.get("branch") if isinstance(detail.get("branch"), dict) else {}
+    origin, destination = _addresses(detail_job)
+    window, start_hour = arrival_window_text((detail_job or {}).get("arrivalWindow"))
+    status_code = _int(detail.get("status"))
+    record.update({
+        "customer_name": _text(customer.get("name"), 200) or record["customer_name"],
+        "customer_phone": _text(customer.get("phoneNumber"), 64) or record["customer_phone"],
+        "customer_email": _text(customer.get("emailAddress"), 254) or record["customer_email"],
+        "quote_number": _text(detail.get("quoteNumber"), 40) or record["quote_number"],
+        # estimatedTotal belongs to the opportunity, not the job.
+        "estimated_value_cents": _cents(totals.get("finalTotal")),
+        "origin_address": origin,
+        "destination_address": destination,
+        "arrival_window": window,
+        "arrival_start_hour": start_hour,
+        "smartmoving_crew": crew_names(detail_job, crew_by_id or {}),
+        "status": job_status(status_code if status_code is not None else opportunity.status, detail_job),
+        "branch_name": _text(branch.get("name"), 200),
+    })
+    return record
+
+
+def external_data(opportunity, sweep_job, detail):
+    """The raw SmartMoving JSON kept with a job: its sweep entries and its slice of the detail."""
+    data = {"sweep": opportunity.raw}
+    if detail is not None:
+        data["detail"] = {k: v for k, v in detail.items() if k != "jobs"}
+        data["detailJob"] = find_detail_job(detail, sweep_job)
+    return data
+
+
+def branch_record(branch):
+    """Location columns from one /api/branches entry, or None without an id."""
+    if not isinstance(branch, dict) or not _text(branch.get("id")):
+        return None
+    dispatch = branch.get("dispatchLocation") if isinstance(branch.get("dispatchLocation"), dict) else {}
+    return {
+        "external_id": _text(branch["id"]),
+        "name": _text(branch.get("name"), 200) or f"Branch {branch['id']}",
+        "phone": _text(branch.get("phoneNumber"), 64),
+        "address": _text(dispatch.get("fullAddress"), 400),
+        "external_data": branch,
+    }
+
+
+def crew_record(member):
+    """CrewMember columns from one /api/crew-members entry, or None without an id."""
+    if not isinstance(member, dict) or not _text(member.get("id")):
+        return None
+    branch = member.get("branch") if isinstance(member.get("branch"), dict) else {}
+    role = member.get("role") if isinstance(member.get("role"), dict) else {}
+    return {
+        "external_id": _text(member["id"]),
+        "name": _text(member.get("name"), 120) or "Unnamed crew member",
+        "status": _text(member.get("status"), 20),
+        "branch_external_id": _text(branch.get("id")),
+        "role_name": _text(role.get("name"), 60),
+    }

@@ -1,0 +1,522 @@
+"""The sync: SmartMoving's jobs for a day window into our database, one runner at a time.
+
+Steps (see ../shared/smartmoving-api.md §8):
+1. reference data (branches -> locations, crew members) when older than its TTL;
+2. the customers sweep for [day, day + 1] in the company's zone, every page;
+3. opportunity detail only for opportunities that are new, changed in the sweep,
+   failed last time, or older than the refresh TTL;
+4. idempotent upserts, a few opportunities per short transaction;
+5. after a *complete* sweep, soft-remove jobs of the window it no longer returned.
+No transaction is ever open during an HTTP call. The run holds a lease row the
+whole time and renews it as it works; a killed run's lease simply expires.
+"""
+import logging
+import threading
+import time
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from dashboard.db import db
+from dashboard.models import ApiCall
+from dashboard.models import Company
+from dashboard.models import CrewMember
+from dashboard.models import Location
+from dashboard.models import OpportunitySyncState
+from dashboard.models import RunStatus
+from dashboard.models import SyncRun
+from dashboard.models import SyncStatus
+from dashboard.models import TruckJourney
+from dashboard.models import utcnow
+from dashboard.smartmoving import normalize
+from dashboard.smartmoving.errors import AuthError
+from dashboard.smartmoving.errors import BudgetExhausted
+from dashboard.smartmoving.errors import DeadlineExceeded
+from dashboard.smartmoving.errors import NotFound
+from dashboard.smartmoving.errors import RateLimitExhausted
+from dashboard.smartmoving.errors import SmartMovingError
+from dashboard.sync import upsert
+from dashboard.sync.lease import acquire_lease
+from dashboard.sync.lease import lease_holder
+from dashboard.sync.lease import lease_name_for
+from dashboard.sync.lease import new_owner_id
+from dashboard.sync.lease import release_lease
+from dashboard.sync.lease import renew_lease
+from dashboard.timeutil import company_today
+from dashboard.timeutil import day_window
+
+log = logging.getLogger(__name__)
+
+# Errors after which no further call can succeed in this run.
+FATAL_ERRORS = (AuthError, BudgetExhausted, DeadlineExceeded, RateLimitExhausted)
+WRITE_BATCH_OPPORTUNITIES = 25
+PROGRESS_EVERY_SECONDS = 2.0
+
+
+class SyncAlreadyRunning(Exception):
+    """Another runner holds this company's sync lease."""
+
+    def __init__(self, company_id, run=None):
+        self.run = run
+        started = f" (started {run.started_at:%H:%M} UTC)" if run is not None else ""
+        super().__init__(f"A sync is already running for this company{started}.")
+
+
+class LeaseLost(Exception):
+    """Our lease expired and may be held by another runner: stop writing at once."""
+
+
+def client_for(company, on_call=None, deadline=None, sleep=time.sleep):
+    """A SmartMoving client for company from the configuration (the embedded sandbox in demo mode)."""
+    import os
+    from dashboard.smartmoving.client import SmartMovingClient
+
+    config = current_app.config
+    min_interval = config["SMARTMOVING_MIN_INTERVAL"]
+    if company.is_default:
+        base_url, api_key = config["SMARTMOVING_BASE_URL"], config.get("SMARTMOVING_API_KEY")
+        if config["DEMO_MODE"]:
+            from dashboard.sandbox.embedded import ensure_embedded_sandbox
+            server = ensure_embedded_sandbox(company.timezone)
+            base_url, api_key = server.base_url, server.api_key
+            min_interval = 0.0  # the embedded sandbox has no rate limit to respect
+    else:
+        base_url, api_key = config["SMARTMOVING_BASE_URL"], os.environ.get(company.api_key_env or "")
+    if not api_key:
+        raise AuthError(f"No SmartMoving API key configured for {company.name} "
+                        f"(set the {company.api_key_env or 'SMARTMOVING_API_KEY'} environment variable).")
+    return SmartMovingClient(
+        base_url, api_key, config.get("SMARTMOVING_CLIENT_ID") if company.is_default else None,
+        connect_timeout=config["SMARTMOVING_CONNECT_TIMEOUT"], read_timeout=config["SMARTMOVING_READ_TIMEOUT"],
+        min_interval=min_interval, call_budget=config["SMARTMOVING_CALL_BUDGET"],
+        max_retry_wait=config["SMARTMOVING_MAX_RETRY_WAIT"], deadline=deadline, on_call=on_call, sleep=sleep,
+    )
+
+
+# ---------------------------------------------------------------- run lifecycle
+
+def begin_run(company_id, day=None, trigger="cli", user_id=None):
+    """Take the company's lease and record a RUNNING run; returns (run, owner).
+
+    Raises SyncAlreadyRunning when another runner holds the lease.
+    """
+    reap_stale_runs(company_id)
+    owner = new_owner_id()
+    if not acquire_lease(lease_name_for(company_id), owner, current_app.config["SYNC_LEASE_SECONDS"]):
+        raise SyncAlreadyRunning(company_id, current_run(company_id))
+    try:
+        with db.write_transaction() as session:
+            company = session.get(Company, company_id)
+            start, end = day_window(day or company_today(company.timezone))
+            run = SyncRun(company_id=company_id, trigger=trigger, triggered_by=user_id, window_start=start,
+                          window_end=end, status=RunStatus.RUNNING.value, phase="starting", heartbeat_at=utcnow())
+            session.add(run)
+    except BaseException:
+        release_lease(lease_name_for(company_id), owner)
+        raise
+    return run, owner
+
+
+def execute_run(run_id, owner, client=None):
+    """Do the work of a begun run and release its lease; returns the finished SyncRun."""
+    run = db.session.get(SyncRun, run_id)
+    company = db.session.get(Company, run.company_id)
+    db.session.commit()
+    try:
+        Syncer(company, run, owner, client).execute()
+    finally:
+        release_lease(lease_name_for(run.company_id), owner)
+        db.session.remove()
+    return db.session.get(SyncRun, run_id)
+
+
+def run_sync(company_id, day=None, trigger="cli", user_id=None, client=None):
+    """One complete sync of day and the next (default: today in the company's zone)."""
+    run, owner = begin_run(company_id, day, trigger, user_id)
+    return execute_run(run.id, owner, client)
+
+
+def start_sync_in_background(app, company_id, trigger="manual", user_id=None, day=None):
+    """Take the lease now (so a second click gets SyncAlreadyRunning at once) and sync in a thread."""
+    run, owner = begin_run(company_id, day, trigger, user_id)
+
+    def work():
+        with app.app_context():
+            try:
+                execute_run(run.id, owner)
+            except Exception:  # the run row already carries the error; keep the thread quiet
+                log.exception("background sync %s crashed", run.id)
+
+    threading.Thread(target=work, name=f"sync-{run.id}", daemon=True).start()
+    return run
+
+
+def reap_stale_runs(company_id):
+    """Mark RUNNING runs FAILED when nobody holds the lease any more (their process died)."""
+    if lease_holder(lease_name_for(company_id)) is not None:
+        return 0
+    with db.write_transaction() as session:
+        result = session.execute(
+            sa.update(SyncRun).where(SyncRun.company_id == company_id, SyncRun.status == RunStatus.RUNNING.value)
+            .values(status=RunStatus.FAILED.value, finished_at=utcnow(),
+                    error="Interrupted: the process running this sync stopped before finishing. "
+                          "Nothing half-written was kept; the next sync completes the data.")
+        )
+    return result.rowcount
+
+
+def current_run(company_id):
+    """The RUNNING run of company_id, or None."""
+    return db.session.scalar(
+        sa.select(SyncRun).where(SyncRun.company_id == company_id, SyncRun.status == RunStatus.RUNNING.value)
+        .order_by(SyncRun.id.desc()).limit(1))
+
+
+def recent_runs(company_id, limit=20):
+    """The newest runs first."""
+    return list(db.session.scalars(
+        sa.select(SyncRun).where(SyncRun.company_id == company_id).order_by(SyncRun.id.desc()).limit(limit)))
+
+
+def last_finished_run(company_id, successful_only=False):
+    """The newest finished run (optionally only SUCCESS/PARTIAL), or None."""
+    stmt = sa.select(SyncRun).where(SyncRun.company_id == company_id, SyncRun.finished_at.is_not(None))
+    if successful_only:
+        stmt = stmt.where(SyncRun.status.in_([RunStatus.SUCCESS.value, RunStatus.PARTIAL.value]))
+    return db.session.scalar(stmt.order_by(SyncRun.finished_at.desc()).limit(1))
+
+
+def monthly_call_usage(company_id, quota, now=None):
+    """SmartMoving calls this calendar month (UTC) and a straight-line projection to its end."""
+    import calendar
+    now = now or utcnow()
+    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    used = db.session.scalar(sa.select(sa.func.count(ApiCall.id)).where(
+        ApiCall.company_id == company_id, ApiCall.called_at >= month_start)) or 0
+    days_in_month = calendar.monthrange(now.year, now.month)[1]
+    elapsed = max((now - month_start).total_seconds() / 86400, 1 / 24)
+    projected = int(round(used / elapsed * days_in_month))
+    return {"used": used, "quota": quota, "projected": projected, "days_elapsed": round(elapsed, 2),
+            "days_in_month": days_in_month, "over_quota": projected > quota if quota else False}
+
+
+def summarize(run):
+    """One line for the CLI and logs."""
+    duration = (run.finished_at - run.started_at).total_seconds() if run.finished_at else 0
+    line = (f"sync {run.status.lower()}: {run.window_start}..{run.window_end}, {run.jobs_seen} jobs "
+            f"({run.created} new, {run.updated} updated, {run.unchanged} unchanged, {run.removed} removed), "
+            f"{run.opportunities_enriched}/{run.opportunities_to_enrich} opportunities enriched, "
+            f"{run.api_calls} API calls ({run.rate_limited} rate-limited), {duration:.1f}s")
+    if run.error:
+        line += f"; error: {run.error}"
+    return line
+
+
+# ---------------------------------------------------------------- the work
+
+class Syncer:
+    """Carries one run's state; every database write is a short transaction of its own."""
+
+    def __init__(self, company, run, owner, client=None):
+        self.config = current_app.config
+        self.company = company
+        self.company_id = company.id
+        self.run = run
+        self.run_id = run.id
+        self.owner = owner
+        self.lease_name = lease_name_for(company.id)
+        self.start, self.end = run.window_start, run.window_end
+        self.pending_calls = []
+        self.stats = {key: 0 for key in ("pages_fetched", "jobs_seen", "opportunities_seen", "opportunities_to_enrich",
+                                         "opportunities_enriched", "opportunities_failed", "created", "updated",
+                                         "unchanged", "removed")}
+        self.warnings = []
+        self.phase = "starting"
+        self.last_progress = 0.0
+        self.crew_by_id = {}
+        self.location_by_name = {}
+        self.reference_refreshed = False
+        deadline = time.monotonic() + self.config["SYNC_DEADLINE_SECONDS"]
+        self.client = client or client_for(company, on_call=self.pending_calls.append, deadline=deadline,
+                                           sleep=self._sleep_with_heartbeat)
+        if client is not None and getattr(client, "on_call", None) is None:
+            client.on_call = self.pending_calls.append
+
+    # -- bookkeeping
+
+    def _sleep_with_heartbeat(self, seconds):
+        """Sleep (e.g. a 429 wait) in slices, renewing the lease so a long wait cannot lose it."""
+        deadline = time.monotonic() + seconds
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            time.sleep(min(remaining, 5.0))
+            self.heartbeat(force=remaining > 5.0)
+
+    def heartbeat(self, force=False):
+        """Renew the lease and write progress, at most every few seconds unless forced."""
+        if not force and time.monotonic() - self.last_progress < PROGRESS_EVERY_SECONDS:
+            return
+        if not renew_lease(self.lease_name, self.owner, self.config["SYNC_LEASE_SECONDS"]):
+            raise LeaseLost("The sync lease expired while this run worked; another runner may have started.")
+        with db.write_transaction() as session:
+            self._flush_calls(session)
+            session.execute(sa.update(SyncRun).where(SyncRun.id == self.run_id)
+                            .values(heartbeat_at=utcnow(), phase=self.phase, **self._progress()))
+        self.last_progress = time.monotonic()
+
+    def _progress(self):
+        values = dict(self.stats)
+        values["api_calls"] = getattr(self.client, "calls_made", 0)
+        values["rate_limited"] = getattr(self.client, "rate_limited", 0)
+        return values
+
+    def _flush_calls(self, session):
+        """Write buffered ledger rows (done inside whatever write transaction comes next)."""
+        if not self.pending_calls:
+            return
+        calls, self.pending_calls[:] = list(self.pending_calls), []
+        session.execute(sa.insert(ApiCall), [
+            {"company_id": self.company_id, "sync_run_id": self.run_id, "method": c.get("method", "GET"),
+             "path": str(c.get("path", ""))[:300], "status_code": c.get("status_code"),
+             "duration_ms": c.get("duration_ms"), "error": (c.get("error") or None) and str(c["error"])[:300],
+             "called_at": c.get("called_at") or utcnow()}
+            for c in calls
+        ])
+
+    def set_phase(self, phase):
+        self.phase = phase
+        self.heartbeat(force=True)
+
+    # -- the run
+
+    def execute(self):
+        status, error = RunStatus.SUCCESS, None
+        try:
+            self.set_phase("reference")
+            self.load_reference()
+            self.set_phase("sweep")
+            opportunities, sweep_complete, sweep_error = self.sweep()
+            self.set_phase("enrich")
+            fatal = self.enrich_and_store(opportunities)
+            if sweep_complete and fatal is None:
+                self.set_phase("presence")
+                self.remove_missing(opportunities)
+            if sweep_error is not None:
+                status, error = RunStatus.FAILED, f"The sweep stopped early ({sweep_error}); jobs already read were saved, none were marked removed."
+            elif fatal is not None:
+                status, error = RunStatus.FAILED, f"Stopped: {fatal}"
+            elif self.stats["opportunities_failed"]:
+                status = RunStatus.PARTIAL
+                error = (f"{self.stats['opportunities_failed']} opportunit"
+                         f"{'y' if self.stats['opportunities_failed'] == 1 else 'ies'} could not be read; "
+                         "they will be retried on the next sync.")
+        except LeaseLost as lost:
+            status, error = RunStatus.FAILED, str(lost)
+        except SmartMovingError as failure:
+            status, error = RunStatus.FAILED, str(failure)
+        except Exception as failure:  # keep the run row honest whatever went wrong
+            log.exception("sync run %s failed", self.run_id)
+            db.session.rollback()
+            status, error = RunStatus.FAILED, f"Unexpected error: {type(failure).__name__}: {failure}"
+        self.finish(status, error)
+
+    def finish(self, status, error):
+        with db.write_transaction() as session:
+            self._flush_calls(session)
+            session.execute(sa.update(SyncRun).where(SyncRun.id == self.run_id).values(
+                status=status.value, error=error, finished_at=utcnow(), heartbeat_at=utcnow(), phase="done",
+                warnings=self.warnings[:50] or None, **self._progress()))
+        run = db.session.get(SyncRun, self.run_id)
+        db.session.refresh(run)
+        log.info(summarize(run), extra={"sync_run_id": self.run_id, "company_id": self.company_id})
+
+    # -- step 1: reference data
+
+    def load_reference(self):
+        """Refresh branches and crew when older than their TTL, then load the lookups jobs need."""
+        ttl = timedelta(minutes=self.config["REFERENCE_REFRESH_MINUTES"])
+        checked = db.session.scalar(sa.select(Company.reference_synced_at).where(Company.id == self.company_id))
+        db.session.commit()
+        if checked is None or utcnow() - checked > ttl:
+            self.refresh_reference()
+        self._load_lookups()
+
+    def refresh_reference(self):
+        branches = self.client.branches()
+        crew = self.client.crew_members()
+        now = utcnow()
+        branch_records = [r for r in (normalize.branch_record(b) for b in branches) if r]
+        crew_records = [r for r in (normalize.crew_record(m) for m in crew) if r]
+        with db.write_transaction() as session:
+            self._flush_calls(session)
+            upsert.upsert_locations(self.company_id, branch_records, now)
+            upsert.upsert_crew(self.company_id, crew_records, now)
+            session.execute(sa.update(Company).where(Company.id == self.company_id).values(reference_synced_at=now))
+        self.reference_refreshed = True
+
+    def _load_lookups(self):
+        self.crew_by_id = dict(db.session.execute(
+            sa.select(CrewMember.external_id, CrewMember.name).where(CrewMember.company_id == self.company_id)).all())
+        self.location_by_name = {
+            name.strip().casefold(): location_id for location_id, name in db.session.execute(
+                sa.select(Location.id, Location.name).where(Location.company_id == self.company_id))
+        }
+        db.session.commit()
+
+    # -- step 2: the sweep
+
+    def sweep(self):
+        """Read every sweep page; returns (opportunities, complete, error)."""
+        opportunities = {}
+        try:
+            for page_number, customers, _envelope in self.client.customers_sweep(self.start, self.end):
+                opportunities.update(normalize.sweep_opportunities(customers, self.start, self.end, self.warnings))
+                self.stats["pages_fetched"] += 1
+                self.stats["opportunities_seen"] = len(opportunities)
+                self.stats["jobs_seen"] = sum(len(o.jobs) for o in opportunities.values())
+                self.heartbeat()
+        except FATAL_ERRORS:
+            raise
+        except SmartMovingError as error:
+            return opportunities, False, error
+        return opportunities, True, None
+
+    # -- step 3 and 4: enrich what changed, store everything
+
+    def _needs_detail(self, opportunities):
+        """Ids of opportunities whose detail must be (re)fetched this run."""
+        ids = list(opportunities)
+        states = {}
+        for chunk in upsert._chunks(ids):
+            for state in db.session.scalars(sa.select(OpportunitySyncState).where(
+                    OpportunitySyncState.company_id == self.company_id, OpportunitySyncState.external_id.in_(chunk))):
+                states[state.external_id] = (state.sweep_hash, state.detail_fetched_at, state.failures)
+        job_ids = [job.job_id for o in opportunities.values() for job in o.jobs]
+        stored = {}
+        for chunk in upsert._chunks(job_ids):
+            stored.update(db.session.execute(sa.select(TruckJourney.external_id, TruckJourney.sync_status).where(
+                TruckJourney.company_id == self.company_id, TruckJourney.external_id.in_(chunk))).all())
+        db.session.commit()
+        cutoff = utcnow() - timedelta(minutes=self.config["OPPORTUNITY_REFRESH_MINUTES"])
+        needed = []
+        for opportunity_id, opportunity in opportunities.items():
+            state = states.get(opportunity_id)
+            fresh = (state is not None and state[0] == opportunity.fingerprint and state[1] is not None
+                     and state[1] >= cutoff and not state[2])
+            complete = all(stored.get(job.job_id) == SyncStatus.SYNCED.value for job in opportunity.jobs)
+            if not (fresh and complete):
+                needed.append(opportunity_id)
+        return needed
+
+    def enrich_and_store(self, opportunities):
+        """Fetch detail where needed and upsert every job; returns the fatal error that stopped it, if any."""
+        needed = self._needs_detail(opportunities)
+        self.stats["opportunities_to_enrich"] = len(needed)
+        needed_set = set(needed)
+        # Jobs whose opportunity needs no detail are unchanged by definition.
+        self.stats["unchanged"] += sum(len(o.jobs) for oid, o in opportunities.items() if oid not in needed_set)
+        batch, fatal = [], None
+        for index, opportunity_id in enumerate(sorted(needed)):
+            opportunity = opportunities[opportunity_id]
+            if fatal is not None:
+                batch.append((opportunity, None, "PENDING", str(fatal)))
+                continue
+            try:
+                detail = self.client.opportunity(opportunity_id)
+                batch.append((opportunity, detail, "OK", None))
+            except NotFound:
+                batch.append((opportunity, None, "GONE", "Opportunity no longer exists in SmartMoving."))
+            except FATAL_ERRORS as error:
+                fatal = error
+                batch.append((opportunity, None, "PENDING", str(error)))
+            except SmartMovingError as error:
+                batch.append((opportunity, None, "FAILED", str(error)))
+            if len(batch) >= WRITE_BATCH_OPPORTUNITIES:
+                self.store(batch)
+                batch = []
+            self.heartbeat()
+        self.store(batch)
+        return fatal
+
+    def store(self, batch):
+        """Write one batch of opportunities (records + their sync state) in one short transaction."""
+        if not batch:
+            return
+        now = utcnow()
+        records, gone_opportunities, states = [], [], []
+        unknown_branch = False
+        for opportunity, detail, outcome, error in batch:
+            if outcome == "GONE":
+                gone_opportunities.append(opportunity.opportunity_id)
+                states.append((opportunity, None, 0))
+                continue
+            if outcome == "OK" and not isinstance(detail, dict):
+                outcome, error = "FAILED", "Opportunity detail was not an object."
+            for job in opportunity.jobs:
+                record = normalize.job_record(opportunity, job, detail if outcome == "OK" else None,
+                                              self.crew_by_id, self.warnings)
+                branch_name = record.pop("branch_name", None)
+                if outcome == "OK":
+                    record["external_data"] = normalize.external_data(opportunity, job, detail)
+                    record["sync_status"] = SyncStatus.SYNCED.value
+                    record["sync_error"] = None
+                    record["removed_at"] = None
+                    if branch_name:
+                        location_id = self.location_by_name.get(branch_name.strip().casefold())
+                        unknown_branch |= location_id is None
+                        record["location_id"] = location_id
+                else:
+                    record["sync_status"] = SyncStatus.FAILED.value if outcome == "FAILED" else SyncStatus.PENDING.value
+                    record["sync_error"] = (error or "")[:500]
+                    record["removed_at"] = None
+                records.append(record)
+            if outcome == "OK":
+                self.stats["opportunities_enriched"] += 1
+                states.append((opportunity, now, 0))
+            else:
+                self.stats["opportunities_failed"] += outcome == "FAILED"
+                states.append((opportunity, None, 1))
+        with db.write_transaction() as session:
+            self._flush_calls(session)
+            created, updated, unchanged = upsert.upsert_journeys(self.company_id, records, now)
+            if gone_opportunities:
+                ids = list(session.scalars(sa.select(TruckJourney.id).where(
+                    TruckJourney.company_id == self.company_id,
+                    TruckJourney.opportunity_external_id.in_(gone_opportunities),
+                    TruckJourney.sync_status != SyncStatus.REMOVED.value)))
+                self.stats["removed"] += upsert.remove_journeys(ids, now, "Opportunity deleted in SmartMoving.")
+            self._save_states(session, states)
+        self.stats["created"] += created
+        self.stats["updated"] += updated
+        self.stats["unchanged"] += unchanged
+        if unknown_branch and not self.reference_refreshed:
+            # A branch we have never seen: refresh once, the next run maps its jobs.
+            self.warnings.append("A job names an unknown branch; branches were refreshed.")
+            self.refresh_reference()
+            self._load_lookups()
+
+    def _save_states(self, session, states):
+        ids = [opportunity.opportunity_id for opportunity, _, _ in states]
+        existing = dict(session.execute(sa.select(OpportunitySyncState.external_id, OpportunitySyncState.id).where(
+            OpportunitySyncState.company_id == self.company_id, OpportunitySyncState.external_id.in_(ids))).all())
+        for opportunity, fetched_at, failed in states:
+            values = {"sweep_hash": opportunity.fingerprint if fetched_at else None, "detail_fetched_at": fetched_at,
+                      "failures": failed, "last_error": None}
+            if opportunity.opportunity_id in existing:
+                session.execute(sa.update(OpportunitySyncState)
+                                .where(OpportunitySyncState.id == existing[opportunity.opportunity_id]).values(values))
+            else:
+                session.execute(sa.insert(OpportunitySyncState).values(
+                    company_id=self.company_id, external_id=opportunity.opportunity_id, **values))
+
+    # -- step 5: presence
+
+    def remove_missing(self, opportunities):
+        seen = {job.job_id for o in opportunities.values() for job in o.jobs}
+        with db.write_transaction() as session:
+            self._flush_calls(session)
+            self.stats["removed"] += upsert.mark_removed(self.company_id, self.start, self.end, seen, utcnow())
+

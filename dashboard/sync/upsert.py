@@ -1,0 +1,130 @@
+"""Idempotent writes of synced records, keyed by (company, external id).
+
+Only SmartMoving-owned columns are ever written; the local dispatch fields (truck,
+crew, notes, dispatch status) are not in any record, so no sync can touch them.
+A record equal to what is stored writes nothing: a second sync of unchanged data
+issues no UPDATE at all. Plain SELECT + executemany keeps one code path for SQLite
+and PostgreSQL; the lease guarantees a single writer.
+"""
+import sqlalchemy as sa
+
+from dashboard.db import db
+from dashboard.models import CrewMember
+from dashboard.models import DataSource
+from dashboard.models import Location
+from dashboard.models import SyncStatus
+from dashboard.models import TruckJourney
+
+CHUNK = 500
+
+# Columns a journey record may carry (anything else in a record is a bug).
+JOURNEY_SYNC_COLUMNS = frozenset({
+    "external_id", "opportunity_external_id", "job_number", "quote_number", "customer_name", "customer_phone",
+    "customer_email", "estimated_value_cents", "scheduled_date", "origin_address", "destination_address",
+    "arrival_window", "arrival_start_hour", "smartmoving_crew", "status", "job_type", "external_data",
+    "content_hash", "location_id", "sync_status", "sync_error", "removed_at",
+})
+
+
+def _chunks(items, size=CHUNK):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _existing_by_external_id(model, company_id, external_ids, columns):
+    """{external_id: row mapping} of the stored rows among external_ids, selected in chunks."""
+    found = {}
+    wanted = [model.id, model.external_id] + [getattr(model, name) for name in columns]
+    for chunk in _chunks(list(external_ids)):
+        stmt = sa.select(*wanted).where(model.company_id == company_id, model.external_id.in_(chunk))
+        for row in db.session.execute(stmt).mappings():
+            found[row["external_id"]] = row
+    return found
+
+
+def _differs(stored, record):
+    return any(stored[name] != value for name, value in record.items() if name != "external_id")
+
+
+def upsert_records(model, company_id, records, now, extra_insert=None):
+    """Insert new records, update changed ones, leave equal ones alone; returns (created, updated, unchanged).
+
+    records: dicts of column values including external_id. Each written row gets
+    last_sync_at = now; unchanged rows keep theirs (nothing is written).
+    """
+    if not records:
+        return 0, 0, 0
+    unknown = set().union(*records) - ({c.key for c in model.__table__.columns} - {"id", "company_id"})
+    if unknown:
+        raise ValueError(f"not columns of {model.__tablename__}: {sorted(unknown)}")
+    columns = sorted(set().union(*records) - {"external_id"})
+    stored = _existing_by_external_id(model, company_id, [r["external_id"] for r in records], columns)
+    inserts, updates, unchanged = [], [], 0
+    for record in records:
+        row = stored.get(record["external_id"])
+        if row is None:
+            inserts.append({**(extra_insert or {}), **record, "company_id": company_id, "last_sync_at": now})
+        elif _differs(row, record):
+            updates.append({**record, "id": row["id"], "last_sync_at": now})
+        else:
+            unchanged += 1
+    if inserts:
+        db.session.execute(sa.insert(model), inserts)
+    _execute_updates(model, updates)
+    return len(inserts), len(updates), unchanged
+
+
+def _execute_updates(model, updates):
+    """Run UPDATE ... WHERE id = ? as one executemany per distinct set of columns."""
+    by_shape = {}
+    for update in updates:
+        by_shape.setdefault(tuple(sorted(update)), []).append(update)
+    for shape, rows in by_shape.items():
+        values = {name: sa.bindparam(f"v_{name}") for name in shape if name != "id"}
+        stmt = sa.update(model.__table__).where(model.__table__.c.id == sa.bindparam("v_id")).values(values)
+        db.session.execute(stmt, [{f"v_{k}": v for k, v in row.items()} for row in rows])
+
+
+def upsert_journeys(company_id, records, now):
+    """Upsert job records; new rows start UNASSIGNED with no local dispatch data."""
+    for record in records:
+        extra = set(record) - JOURNEY_SYNC_COLUMNS
+        if extra:
+            raise ValueError(f"sync may not write {sorted(extra)}")
+    return upsert_records(TruckJourney, company_id, records, now,
+                          extra_insert={"data_source": DataSource.SMARTMOVING.value, "dispatch_status": "UNASSIGNED"})
+
+
+def upsert_locations(company_id, records, now):
+    """Upsert branches as SMARTMOVING locations."""
+    records = [{**r, "data_source": DataSource.SMARTMOVING.value, "sync_status": SyncStatus.SYNCED.value}
+               for r in records]
+    return upsert_records(Location, company_id, records, now)
+
+
+def upsert_crew(company_id, records, now):
+    """Upsert SmartMoving crew members."""
+    return upsert_records(CrewMember, company_id, records, now)
+
+
+def mark_removed(company_id, window_start, window_end, seen_external_ids, now):
+    """Soft-remove SMARTMOVING jobs in the window that a complete sweep no longer returned."""
+    stmt = sa.select(TruckJourney.id, TruckJourney.external_id).where(
+        TruckJourney.company_id == company_id,
+        TruckJourney.data_source == DataSource.SMARTMOVING.value,
+        TruckJourney.scheduled_date >= window_start,
+        TruckJourney.scheduled_date <= window_end,
+        TruckJourney.sync_status != SyncStatus.REMOVED.value,
+    )
+    gone = [row.id for row in db.session.execute(stmt) if row.external_id not in seen_external_ids]
+    return remove_journeys(gone, now, "No longer in SmartMoving for this date.")
+
+
+def remove_journeys(journey_ids, now, reason):
+    """Mark journeys REMOVED (never deleted: local dispatch data stays)."""
+    for chunk in _chunks(list(journey_ids)):
+        db.session.execute(
+            sa.update(TruckJourney).where(TruckJourney.id.in_(chunk))
+            .values(sync_status=SyncStatus.REMOVED.value, removed_at=now, sync_error=reason, last_sync_at=now)
+        )
+    return len(journey_ids)
