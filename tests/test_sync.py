@@ -1,0 +1,221 @@
+"""The sync end to end: our real client over real HTTP against the sandbox, on both databases."""
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from dashboard.db import db
+from dashboard.models import ApiCall
+from dashboard.models import Location
+from dashboard.models import SyncRun
+from dashboard.models import TruckJourney
+from dashboard.sandbox.server import start_sandbox
+from dashboard.sandbox.world import SandboxWorld
+from dashboard.sync.service import SyncAlreadyRunning
+from dashboard.sync.service import run_sync
+from dashboard.timeutil import company_today
+from tests.conftest import database_url_for
+from tests.conftest import make_test_app
+
+TZ = "America/Toronto"
+
+
+@pytest.fixture
+def sandbox():
+    server = start_sandbox(SandboxWorld(seed=7, timezone=TZ, branches=3, jobs_per_day=12))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sync_app(backend, tmp_path, sandbox):
+    app = make_test_app(database_url_for(backend, tmp_path), tmp_path, SMARTMOVING_BASE_URL=sandbox.base_url,
+                        SMARTMOVING_API_KEY=sandbox.api_key, SMARTMOVING_MAX_RETRY_WAIT=1,
+                        SMARTMOVING_READ_TIMEOUT=2, DASHBOARD_TIMEZONE=TZ)
+    yield app
+    app.extensions["sqlalchemy_engine"].dispose()
+
+
+def sync(app, **kwargs):
+    with app.app_context():
+        company_id = db.session.scalar(sa.text("SELECT id FROM companies WHERE is_default"))
+        return run_sync(company_id, trigger="test", **kwargs)
+
+
+def window(app):
+    start = company_today(TZ)
+    return start, start + timedelta(days=1)
+
+
+def stored_jobs(app):
+    with app.app_context():
+        rows = db.session.scalars(sa.select(TruckJourney).where(TruckJourney.sync_status != "REMOVED")).all()
+        return {row.external_id: row for row in rows}
+
+
+def assert_matches_truth(app, world):
+    start, end = window(app)
+    truth = world.expected_jobs(start, end)
+    jobs = stored_jobs(app)
+    assert set(jobs) == set(truth)
+    with app.app_context():
+        locations = dict(db.session.execute(sa.select(Location.id, Location.name)).all())
+    for job_id, expected in truth.items():
+        job = jobs[job_id]
+        assert job.job_number == expected["jobNumber"]
+        assert job.quote_number == str(expected["quoteNumber"])
+        assert job.customer_name == expected["customerName"]
+        assert job.scheduled_date == expected["scheduledDate"]
+        assert locations[job.location_id] == expected["branchName"]
+        assert job.estimated_value_cents == round(expected["estimatedValue"] * 100)
+        assert job.origin_address == expected["originAddress"]
+        assert job.destination_address == expected["destinationAddress"]
+        assert job.arrival_start_hour == expected["arrivalStart"]
+        assert job.smartmoving_crew == expected["crewNames"]
+        assert job.sync_status == "SYNCED"
+
+
+def test_first_sync_stores_exactly_the_window(sync_app, sandbox):
+    run = sync(sync_app)
+    assert run.status == "SUCCESS", run.error
+    assert_matches_truth(sync_app, sandbox.world)
+    start, end = window(sync_app)
+    assert run.created == len(sandbox.world.expected_jobs(start, end)) == 24
+    assert run.api_calls == sandbox.stats.total
+    with sync_app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(ApiCall.id))) == run.api_calls
+        assert db.session.scalar(sa.select(sa.func.count(Location.id))) == 3
+
+
+def test_second_sync_fetches_no_detail_and_writes_nothing(sync_app, sandbox):
+    sync(sync_app)
+    sandbox.stats.reset()
+    run = sync(sync_app)
+    assert run.status == "SUCCESS"
+    assert (run.created, run.updated, run.removed) == (0, 0, 0)
+    assert run.unchanged == 24
+    assert sandbox.stats.by_kind.get("opportunity", 0) == 0
+    assert sandbox.stats.by_kind.get("branches", 0) == 0  # reference data is within its TTL
+    assert run.api_calls == sandbox.stats.by_kind["customers"] == run.pages_fetched
+
+
+def test_changed_opportunity_is_the_only_detail_call_and_local_fields_survive(sync_app, sandbox):
+    sync(sync_app)
+    start, end = window(sync_app)
+    opportunity_id = sorted(sandbox.world.opportunity_ids_in_window(start, end))[0]
+    job_id = next(j for j, e in sandbox.world.expected_jobs(start, end).items() if e["opportunityId"] == opportunity_id)
+    with sync_app.app_context():
+        job = db.session.scalar(sa.select(TruckJourney).where(TruckJourney.external_id == job_id))
+        job.crew, job.notes, job.dispatch_status = ["Our Crew"], "Gate code 1234", "ASSIGNED"
+        db.session.commit()
+    sandbox.world.change_opportunity(opportunity_id)
+    sandbox.stats.reset()
+    run = sync(sync_app)
+    assert sandbox.stats.by_kind.get("opportunity", 0) == 1
+    assert run.updated >= 1
+    assert_matches_truth(sync_app, sandbox.world)
+    job = stored_jobs(sync_app)[job_id]
+    assert (job.crew, job.notes, job.dispatch_status) == (["Our Crew"], "Gate code 1234", "ASSIGNED")
+
+
+def test_detail_only_change_is_picked_up_after_the_refresh_ttl(sync_app, sandbox):
+    sync(sync_app)
+    start, end = window(sync_app)
+    opportunity_id = sorted(sandbox.world.opportunity_ids_in_window(start, end))[1]
+    sandbox.world.change_detail_only(opportunity_id)
+    sync(sync_app)
+    with pytest.raises(AssertionError):
+        assert_matches_truth(sync_app, sandbox.world)   # within the TTL the change is not seen yet
+    sync_app.config["OPPORTUNITY_REFRESH_MINUTES"] = 0
+    sync(sync_app)
+    assert_matches_truth(sync_app, sandbox.world)
+
+
+def test_deleted_and_moved_jobs_are_soft_removed_after_a_complete_sweep(sync_app, sandbox):
+    sync(sync_app)
+    start, end = window(sync_app)
+    opportunities = sorted(sandbox.world.opportunity_ids_in_window(start, end))
+    sandbox.world.delete_opportunity(opportunities[0])
+    moved = next(j for j, e in sorted(sandbox.world.expected_jobs(start, end).items())
+                 if e["opportunityId"] != opportunities[0])
+    sandbox.world.move_job(moved, end + timedelta(days=3))
+    run = sync(sync_app)
+    assert run.status == "SUCCESS"
+    assert run.removed >= 2
+    assert_matches_truth(sync_app, sandbox.world)
+    with sync_app.app_context():
+        removed = db.session.scalars(sa.select(TruckJourney).where(TruckJourney.sync_status == "REMOVED")).all()
+    assert moved in {job.external_id for job in removed}
+    assert all(job.removed_at is not None for job in removed)
+
+
+def test_incomplete_sweep_removes_nothing_and_fails_clearly(sync_app, sandbox):
+    sync(sync_app)
+    start, end = window(sync_app)
+    sandbox.world.delete_opportunity(sorted(sandbox.world.opportunity_ids_in_window(start, end))[0])
+    sandbox.faults.fail_paths = {"/api/customers"}
+    run = sync(sync_app)
+    sandbox.faults.fail_paths = set()
+    assert run.status == "FAILED"
+    assert "sweep stopped early" in run.error
+    assert run.removed == 0
+    assert len(stored_jobs(sync_app)) == 24
+
+
+def test_one_failing_opportunity_does_not_fail_the_run_and_is_retried(sync_app, sandbox):
+    start, end = window(sync_app)
+    broken = sorted(sandbox.world.opportunity_ids_in_window(start, end))[2]
+    sandbox.faults.fail_paths = {f"/api/opportunities/{broken}"}
+    run = sync(sync_app)
+    assert run.status == "PARTIAL"
+    assert run.opportunities_failed == 1
+    pending = [job for job in stored_jobs(sync_app).values() if job.opportunity_external_id == broken]
+    assert pending and all(job.sync_status == "FAILED" for job in pending)
+    assert all(job.customer_name and job.job_number for job in pending)   # sweep fields are there
+    sandbox.faults.fail_paths = set()
+    sandbox.stats.reset()
+    run = sync(sync_app)
+    assert run.status == "SUCCESS"
+    assert sandbox.stats.by_kind.get("opportunity", 0) == 1
+    assert_matches_truth(sync_app, sandbox.world)
+
+
+def test_rate_limits_and_server_errors_are_ridden_out(sync_app, sandbox):
+    sandbox.faults.rate_limit_next(2, seconds=1)
+    sandbox.faults.fail_next(2, status=503)
+    run = sync(sync_app)
+    assert run.status == "SUCCESS", run.error
+    assert run.rate_limited == 2
+    assert_matches_truth(sync_app, sandbox.world)
+
+
+def test_wrong_api_key_fails_with_a_clear_message(sync_app, sandbox):
+    sync_app.config["SMARTMOVING_API_KEY"] = "wrong-key"
+    run = sync(sync_app)
+    assert run.status == "FAILED"
+    assert "401" in run.error and "wrong-key" not in run.error
+
+
+def test_a_held_lease_refuses_a_second_runner(sync_app):
+    from dashboard.sync.lease import acquire_lease
+    from dashboard.sync.lease import lease_name_for
+    with sync_app.app_context():
+        company_id = db.session.scalar(sa.text("SELECT id FROM companies WHERE is_default"))
+        assert acquire_lease(lease_name_for(company_id), "another-process", 60)
+        with pytest.raises(SyncAlreadyRunning):
+            run_sync(company_id)
+        assert db.session.scalar(sa.select(sa.func.count(SyncRun.id))) == 0
+
+
+def test_sync_of_a_given_date_uses_that_window(sync_app, sandbox):
+    start = company_today(TZ) + timedelta(days=2)
+    run = sync(sync_app, day=start)
+    assert (run.window_start, run.window_end) == (start, start + timedelta(days=1))
+    truth = sandbox.world.expected_jobs(start, start + timedelta(days=1))
+    assert set(stored_jobs(sync_app)) == set(truth)
+
+
+def test_cli_sync_prints_a_summary(sync_app):
+    result = sync_app.test_cli_runner().invoke(args=["sync"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("sync success:") and "24 jobs" in result.output
