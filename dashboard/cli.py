@@ -136,7 +136,7 @@ def sync_command(day_text, company_name):
         run = run_sync(company.id, day=day, trigger="cli")
     except SyncAlreadyRunning as error:
         click.echo(f"Sync not started: {error}", err=True)
-        raise SystemExit(1)
+        raise SystemExit(1) from None
     click.echo(summarize(run))
     if run.status == "FAILED":
         raise SystemExit(1)

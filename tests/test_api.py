@@ -5,7 +5,6 @@ import pytest
 import sqlalchemy as sa
 
 from dashboard.db import db
-from dashboard.models import Company
 from dashboard.models import SyncRun
 from dashboard.models import TruckJourney
 from dashboard.models import utcnow
@@ -13,7 +12,6 @@ from dashboard.permissions import ROLE_PERMISSIONS
 from dashboard.permissions import Perm
 from dashboard.permissions import Role
 from dashboard.timeutil import company_today
-from tests.conftest import csrf_token_from
 
 ROLES = [role.value for role in Role]
 MONEY_CENTS = 734567  # 7345.67: distinctive, so its absence is meaningful

@@ -7,7 +7,6 @@ from alembic.migration import MigrationContext
 from dashboard.db import Base
 from dashboard.db import db
 from tests.conftest import PG_URL
-from tests.conftest import make_test_app
 
 
 @pytest.fixture

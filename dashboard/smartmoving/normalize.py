@@ -11,7 +11,6 @@ import json
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import date
-from datetime import datetime
 from decimal import Decimal
 from decimal import InvalidOperation
 

@@ -372,7 +372,7 @@ class Syncer:
         """Read every sweep page; returns (opportunities, complete, error)."""
         opportunities = {}
         try:
-            for page_number, customers, _envelope in self.client.customers_sweep(self.start, self.end):
+            for _page, customers, _envelope in self.client.customers_sweep(self.start, self.end):
                 opportunities.update(normalize.sweep_opportunities(customers, self.start, self.end, self.warnings))
                 self.stats["pages_fetched"] += 1
                 self.stats["opportunities_seen"] = len(opportunities)
@@ -419,7 +419,7 @@ class Syncer:
         # Jobs whose opportunity needs no detail are unchanged by definition.
         self.stats["unchanged"] += sum(len(o.jobs) for oid, o in opportunities.items() if oid not in needed_set)
         batch, fatal = [], None
-        for index, opportunity_id in enumerate(sorted(needed)):
+        for opportunity_id in sorted(needed):
             opportunity = opportunities[opportunity_id]
             if fatal is not None:
                 batch.append((opportunity, None, "PENDING", str(fatal)))
