@@ -1,2 +1,91 @@
-"""Views of the sync area."""
-from dashboard.sync import bp  # noqa: F401
+"""Pages of the sync area: live progress, history, API quota, and the "Sync now" button."""
+import logging
+
+from flask import current_app
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import url_for
+from flask_login import current_user
+
+from dashboard import web
+from dashboard.db import db
+from dashboard.errors import json_error
+from dashboard.errors import wants_json
+from dashboard.extensions import htmx
+from dashboard.models import RunStatus
+from dashboard.permissions import Perm
+from dashboard.permissions import can
+from dashboard.permissions import require
+from dashboard.sync import bp
+
+log = logging.getLogger(__name__)
+
+HISTORY_LENGTH = 20
+
+
+def _service():
+    """The sync service (a seam the tests replace)."""
+    return web.sync_service()
+
+
+def _panel_context(company_id, just_started=None):
+    service = _service()
+    current = service.current_run(company_id) or just_started
+    quota = current_app.config["SMARTMOVING_MONTHLY_QUOTA"]
+    usage = service.monthly_call_usage(company_id, quota)
+    return dict(
+        current=current, running=current is not None and current.status == RunStatus.RUNNING.value,
+        runs=service.recent_runs(company_id, limit=HISTORY_LENGTH), usage=usage,
+        can_sync=can(current_user, Perm.SYNC_DATA), over_quota=usage["projected"] > usage["quota"],
+    )
+
+
+@bp.get("/")
+@require(Perm.VIEW_JOBS)
+def index():
+    """The sync page: current run, history, monthly API usage."""
+    return web.render_page_or_fragment("sync/index.html", "sync/_status_panel.html",
+                                       **_panel_context(current_user.company_id))
+
+
+@bp.get("/status-panel")
+@require(Perm.VIEW_JOBS)
+def status_panel():
+    """The self-polling panel: polls every 2 s while a run is going, and renders without the poll once done."""
+    response = current_app.make_response(render_template("sync/_status_panel.html",
+                                                          **_panel_context(current_user.company_id)))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/run")
+@require(Perm.SYNC_DATA)
+def run_now():
+    """Start a background sync; 409 (htmx, JSON) or a flash (plain form) when one is already running."""
+    service = _service()
+    company_id = current_user.company_id
+    # Release this request's write transaction first: the run writes from its own thread.
+    db.session.commit()
+    try:
+        run = service.start_sync_in_background(current_app._get_current_object(), company_id,
+                                               trigger="manual", user_id=current_user.id)
+    except service.SyncAlreadyRunning as exc:
+        db.session.rollback()
+        running = getattr(exc, "run", None) or service.current_run(company_id)
+        since = f" (started {web.format_clock(running.started_at)})" if running else ""
+        message = f"A sync is already running{since}."
+        if wants_json():
+            return json_error(409, message)
+        if htmx:
+            return render_template("sync/_conflict.html", message=message), 409
+        flash(message, "warning")
+        return redirect(url_for("sync.index"))
+    db.session.commit()
+    log.info("manual sync %s started by %s", getattr(run, "id", "?"), current_user.email)
+    if wants_json():
+        return {"id": run.id, "status": run.status}, 202
+    if htmx:
+        return render_template("sync/_status_panel.html", **_panel_context(company_id, just_started=run))
+    flash("Sync started.", "success")
+    return redirect(url_for("sync.index"))

@@ -1,0 +1,41 @@
+"""Forms of the admin area: users and trucks."""
+from flask_wtf import FlaskForm
+from wtforms import EmailField
+from wtforms import PasswordField
+from wtforms import SelectField
+from wtforms import StringField
+from wtforms.validators import DataRequired
+
+from wtforms.validators import Length
+from wtforms.validators import Optional
+
+from dashboard.auth.passwords import MIN_PASSWORD_LENGTH
+from dashboard.jobs.forms import CheckboxListField
+
+
+class UserForm(FlaskForm):
+    """Create or edit a user; the password only when creating."""
+    email = EmailField("Email", validators=[DataRequired("Enter an email address."), Length(max=254)])
+    full_name = StringField("Full name", validators=[Length(max=120)])
+    crew_name = StringField("Name in crew lists", validators=[Length(max=120)],
+                            description="How SmartMoving crew lists spell this person; drivers and movers see jobs naming them.")
+    company_id = SelectField("Company", coerce=int)
+    role = SelectField("Role")
+    locations = CheckboxListField("Locations", coerce=int,
+                                  description="Dispatchers and managers see only these locations.")
+    password = PasswordField("Initial password", validators=[
+        Optional(), Length(min=MIN_PASSWORD_LENGTH, max=256,
+                           message=f"Use between {MIN_PASSWORD_LENGTH} and 256 characters.")])
+
+
+class TruckForm(FlaskForm):
+    """A new truck."""
+    name = StringField("Truck name", validators=[DataRequired("Name the truck."), Length(max=80)])
+    location_id = SelectField("Location", coerce=int)
+
+
+class EmptyForm(FlaskForm):
+    """Just the CSRF token, for one-button POST forms."""
+
+
+__all__ = ["UserForm", "TruckForm", "EmptyForm"]

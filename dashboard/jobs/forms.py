@@ -1,0 +1,43 @@
+"""Forms of the jobs area."""
+from flask_wtf import FlaskForm
+from wtforms import SelectChoice
+from wtforms import SelectField
+from wtforms import SelectMultipleField
+from wtforms import StringField
+from wtforms import TextAreaField
+from wtforms import widgets
+from wtforms.validators import Length
+from wtforms.validators import ValidationError
+
+from dashboard.models import DispatchStatus
+
+
+class CheckboxListField(SelectMultipleField):
+    """A multi-select drawn as a list of checkboxes (easier on a phone than a <select multiple>)."""
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+def _truck_id(value):
+    return int(value) if value not in (None, "", "0", 0) else 0
+
+
+class JobEditForm(FlaskForm):
+    """Truck, crew, dispatch status and notes of one job."""
+    truck_id = SelectField("Truck", coerce=_truck_id)
+    crew = CheckboxListField("Crew")
+    crew_other = StringField("Others (comma-separated)", validators=[Length(max=400)])
+    dispatch_status = SelectField("Dispatch status", choices=[SelectChoice(s.value, s.value.replace("_", " ").capitalize())
+                                                              for s in DispatchStatus])
+    notes = TextAreaField("Notes for the crew", validators=[Length(max=2000, message="Keep notes under 2000 characters.")])
+
+    def set_choices(self, trucks, crew_names):
+        """Fill the truck and crew options (call before validate)."""
+        self.truck_id.choices = [SelectChoice(0, "No truck")] + [
+            SelectChoice(t.id, t.name + ("" if t.is_active else " (out of service)")) for t in trucks]
+        self.crew.choices = [SelectChoice(name, name) for name in crew_names]
+
+    def validate_crew_other(self, field):
+        for name in (field.data or "").replace(";", ",").split(","):
+            if len(name.strip()) > 80:
+                raise ValidationError("A crew name is longer than 80 characters.")

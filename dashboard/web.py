@@ -1,0 +1,129 @@
+"""Helpers shared by the server-rendered pages: page-or-fragment rendering, dates, template filters."""
+from datetime import datetime
+from datetime import timedelta
+from datetime import timezone
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from flask import make_response
+from flask import render_template
+from flask_login import current_user
+
+from dashboard.extensions import htmx
+from dashboard.models import utcnow
+from dashboard.timeutil import company_today
+
+
+def wants_fragment():
+    """True for an htmx swap; boosted links and history restores need the whole page."""
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+def render_page_or_fragment(page, fragment, status=200, **context):
+    """Render fragment for an htmx swap, page otherwise; either way caches must key on HX-Request."""
+    template = fragment if wants_fragment() else page
+    response = make_response(render_template(template, **context), status)
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+def user_timezone(user=None):
+    """The IANA zone of the user's company: what "today" and clock times mean for them."""
+    user = user or current_user
+    company = getattr(user, "company", None)
+    return company.timezone if company is not None else "UTC"
+
+
+def user_today(user=None):
+    """Today in the user's company zone, never the server's."""
+    return company_today(user_timezone(user))
+
+
+def to_local(naive_utc, tz_name=None):
+    """A stored naive-UTC timestamp as an aware datetime in tz_name (default: the user's company zone)."""
+    if naive_utc is None:
+        return None
+    return naive_utc.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(tz_name or user_timezone()))
+
+
+def minutes_since(naive_utc, now=None):
+    """Whole minutes elapsed since a stored timestamp, or None."""
+    if naive_utc is None:
+        return None
+    return max(0, int(((now or utcnow()) - naive_utc).total_seconds() // 60))
+
+
+def format_ago(naive_utc):
+    """'just now', '4 min ago', '2 h 5 min ago', '3 days ago'."""
+    minutes = minutes_since(naive_utc)
+    if minutes is None:
+        return "never"
+    if minutes < 1:
+        return "just now"
+    if minutes < 60:
+        return f"{minutes} min ago"
+    if minutes < 48 * 60:
+        hours, rest = divmod(minutes, 60)
+        return f"{hours} h {rest} min ago" if rest else f"{hours} h ago"
+    return f"{minutes // (24 * 60)} days ago"
+
+
+def format_money(value):
+    """$1,234.50; empty for no value."""
+    if value is None:
+        return ""
+    return f"${Decimal(value):,.2f}"
+
+
+def format_clock(naive_utc):
+    """HH:MM in the user's company zone."""
+    local = to_local(naive_utc)
+    return local.strftime("%H:%M") if local else ""
+
+
+def format_datetime(naive_utc):
+    """YYYY-MM-DD HH:MM in the user's company zone."""
+    local = to_local(naive_utc)
+    return local.strftime("%Y-%m-%d %H:%M") if local else ""
+
+
+def format_day(day):
+    """'Tue 14 Jan 2025'."""
+    return day.strftime("%a %d %b %Y") if day else ""
+
+
+def label(value):
+    """EN_ROUTE -> 'En route'."""
+    return str(value or "").replace("_", " ").capitalize()
+
+
+def duration(start, end=None):
+    """'1 min 20 s' between two naive-UTC instants (end default now)."""
+    if start is None:
+        return ""
+    seconds = int(((end or utcnow()) - start) / timedelta(seconds=1))
+    minutes, seconds = divmod(max(seconds, 0), 60)
+    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+
+
+def init_app(app):
+    """Register the filters and globals the templates use."""
+    app.add_template_filter(format_ago, "ago")
+    app.add_template_filter(format_money, "money")
+    app.add_template_filter(format_clock, "clock")
+    app.add_template_filter(format_datetime, "local_datetime")
+    app.add_template_filter(format_day, "day")
+    app.add_template_filter(label, "label")
+    app.add_template_global(duration, "duration")
+
+    @app.context_processor
+    def permission_helpers():
+        from dashboard.permissions import Perm
+        from dashboard.permissions import can
+        return {"Perm": Perm, "can": can, "now_utc": datetime.now(timezone.utc)}
+
+
+def sync_service():
+    """The sync service module (imported lazily: it pulls in the SmartMoving client)."""
+    from dashboard.sync import service
+    return service

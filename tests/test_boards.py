@@ -1,0 +1,188 @@
+"""The day boards, My jobs, the day sheet and the CSV: scope, money, filters, fragments."""
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+
+from conftest import login_as
+from dashboard.db import db
+from dashboard.models import RunStatus
+from dashboard.models import SyncRun
+from dashboard.models import utcnow
+from dashboard.timeutil import company_today
+from ui_helpers import MONEY_MARKERS
+from ui_helpers import add_job
+from ui_helpers import add_truck
+from ui_helpers import build_world
+from ui_helpers import tomorrow_of
+
+
+@pytest.fixture
+def world(app, default_company, make_company, make_location, make_user):
+    return build_world(app, default_company, make_company, make_location, make_user)
+
+
+def has_money(text):
+    return any(marker in text for marker in MONEY_MARKERS)
+
+
+def test_dispatcher_sees_only_assigned_locations_and_no_money(client, world):
+    login_as(client, world.users["DISPATCHER"])
+    html = client.get("/").get_data(as_text=True)
+    assert "Alice Able" in html
+    assert "Bert Beta" not in html and "Carl Other" not in html
+    assert not has_money(html)
+
+
+@pytest.mark.parametrize("role,money", [("MANAGER", True), ("AUDITOR", True), ("ADMIN", True), ("SUPER_ADMIN", True),
+                                        ("DISPATCHER", False)])
+def test_money_only_for_financial_roles_everywhere(client, world, role, money):
+    login_as(client, world.users[role])
+    day = world.today.isoformat()
+    pages = {
+        "board": client.get("/").get_data(as_text=True),
+        "fragment": client.get("/", headers={"HX-Request": "true"}).get_data(as_text=True),
+        "detail": client.get(f"/jobs/{world.job_a}").get_data(as_text=True),
+        "print": client.get(f"/board/print?date={day}").get_data(as_text=True),
+        "csv": client.get(f"/board/export.csv?date={day}").get_data(as_text=True),
+    }
+    for name, text in pages.items():
+        assert "Alice Able" in text, name
+        assert has_money(text) is money, f"{role} {name}"
+    assert ("Estimated value" in pages["csv"].splitlines()[0]) is money
+
+
+@pytest.mark.parametrize("role", ["DRIVER", "MOVER"])
+def test_drivers_and_movers_see_their_own_jobs_without_money(client, world, role):
+    login_as(client, world.users[role])
+    home = client.get("/")
+    assert home.status_code == 302 and home.headers["Location"] == "/my-jobs"
+    html = client.get("/my-jobs").get_data(as_text=True)
+    assert "Alice Able" in html and "Bert Beta" not in html and "Carl Other" not in html
+    assert not has_money(html)
+    detail = client.get(f"/jobs/{world.job_a}").get_data(as_text=True)
+    assert "Alice Able" in detail and not has_money(detail)
+    assert "SmartMoving</h2>" not in detail  # no SmartMoving internals for crews
+    assert client.get(f"/jobs/{world.job_b}").status_code == 404
+
+
+def test_my_jobs_for_a_board_role_lists_only_jobs_naming_them(app, client, world, make_user):
+    manager = make_user("MANAGER", locations=[world.loc_a, world.loc_b], crew_name="Bert Boss")
+    add_job(app, world.loc_b, customer_name="Named Tomorrow", day=tomorrow_of(app), crew=["bert boss"])
+    login_as(client, manager)
+    html = client.get("/my-jobs").get_data(as_text=True)
+    assert "Named Tomorrow" in html
+    assert "Alice Able" not in html and "Bert Beta" not in html
+    assert not has_money(html)
+
+
+def test_today_is_the_companys_day_not_the_servers(app, client, make_company, make_location, make_user):
+    # Kiritimati is UTC+14 and Pago Pago UTC-11: their calendar dates always differ.
+    far_east = make_company("Line Islands Moving", timezone="Pacific/Kiritimati")
+    location = make_location("Kiritimati", company=far_east)
+    east_today = company_today("Pacific/Kiritimati")
+    west_today = company_today("Pacific/Pago_Pago")
+    add_job(app, location, day=east_today, company=far_east, customer_name="East Today")
+    add_job(app, location, day=west_today, company=far_east, customer_name="West Today")
+    login_as(client, make_user("AUDITOR", company=far_east))
+    html = client.get("/").get_data(as_text=True)
+    assert "East Today" in html and "West Today" not in html
+    assert east_today.isoformat() in html
+
+
+def test_tomorrow_and_dated_boards(app, client, world):
+    add_job(app, world.loc_a, day=tomorrow_of(app), customer_name="Tomorrow Tess")
+    login_as(client, world.users["MANAGER"])
+    assert "Tomorrow Tess" in client.get("/board/tomorrow").get_data(as_text=True)
+    assert "Tomorrow Tess" not in client.get("/").get_data(as_text=True)
+    dated = client.get(f"/board?date={tomorrow_of(app).isoformat()}").get_data(as_text=True)
+    assert "Tomorrow Tess" in dated
+    prev_day = (world.today - timedelta(days=1)).isoformat()
+    assert f"date={prev_day}" in client.get("/").get_data(as_text=True)
+    assert client.get("/board?date=2025-13-45").status_code == 400
+    assert client.get("/board?date=yesterday").status_code == 400
+
+
+def test_filters_location_status_search(app, client, world):
+    add_job(app, world.loc_a, customer_name="Zed Completed", job_number="Z-9", status="COMPLETED")
+    login_as(client, world.users["ADMIN"])
+    by_location = client.get(f"/?location={world.loc_b.id}").get_data(as_text=True)
+    assert "Bert Beta" in by_location and "Alice Able" not in by_location
+    by_status = client.get("/?status=COMPLETED").get_data(as_text=True)
+    assert "Zed Completed" in by_status and "Alice Able" not in by_status
+    by_search = client.get("/?q=a-100").get_data(as_text=True)
+    assert "Alice Able" in by_search and "Zed Completed" not in by_search
+    by_name = client.get("/?q=zed").get_data(as_text=True)
+    assert "Zed Completed" in by_name and "Alice Able" not in by_name
+    # Another tenant's location id is ignored, never a way in.
+    foreign = client.get(f"/?location={world.loc_c.id}").get_data(as_text=True)
+    assert "Carl Other" not in foreign
+
+
+def test_counts_and_unassigned_highlight(app, client, world):
+    truck = add_truck(app, world.company, "T-7")
+    add_job(app, world.loc_a, customer_name="Fully Assigned", truck_id=truck, crew=["Ann"], status="CONFIRMED")
+    login_as(client, world.users["MANAGER"])
+    html = client.get("/").get_data(as_text=True)
+    assert "Needs truck/crew <b>1</b>" in html  # Alice has crew from SmartMoving but no truck
+    assert "card-unassigned" in html
+    assert "Booked <b>1</b>" in html and "Confirmed <b>1</b>" in html
+    only_unassigned = client.get("/?status=NEEDS_ASSIGNMENT").get_data(as_text=True)
+    assert "Alice Able" in only_unassigned and "Fully Assigned" not in only_unassigned
+
+
+def test_fragment_or_page(client, world):
+    login_as(client, world.users["MANAGER"])
+    fragment = client.get("/?q=alice", headers={"HX-Request": "true"})
+    body = fragment.get_data(as_text=True)
+    assert "<html" not in body and 'id="board-live"' in body
+    assert 'hx-trigger="every 60s"' in body and 'hx-get="/?q=alice"' in body  # polls keeping its filters
+    assert "HX-Request" in fragment.headers["Vary"]
+    for headers in ({}, {"HX-Request": "true", "HX-Boosted": "true"},
+                    {"HX-Request": "true", "HX-History-Restore-Request": "true"}):
+        assert "<html" in client.get("/", headers=headers).get_data(as_text=True), headers
+
+
+def test_sync_freshness_line(app, client, world):
+    login_as(client, world.users["MANAGER"])
+    assert "data may be out of date" in client.get("/").get_data(as_text=True)
+    with app.app_context():
+        now = utcnow()
+        db.session.add(SyncRun(company_id=world.company.id, trigger="scheduled", window_start=world.today,
+                               window_end=world.today, status=RunStatus.SUCCESS.value,
+                               started_at=now - timedelta(minutes=4), finished_at=now - timedelta(minutes=3)))
+        db.session.commit()
+    html = client.get("/").get_data(as_text=True)
+    assert "Last synced 3 min ago" in html and "data may be out of date" not in html
+
+
+def test_html_in_customer_names_is_escaped(app, client, world):
+    add_job(app, world.loc_a, customer_name='<script>alert("x")</script>', notes="<img src=x onerror=alert(1)>")
+    login_as(client, world.users["MANAGER"])
+    for path in ("/", "/board/print", "/jobs/4"):
+        html = client.get(path).get_data(as_text=True)
+        assert '<script>alert("x")</script>' not in html, path
+        assert "&lt;script&gt;" in html, path
+    assert "<img src=x" not in client.get("/").get_data(as_text=True)
+
+
+def test_print_sheet_groups_by_location(client, world):
+    login_as(client, world.users["ADMIN"])
+    html = client.get(f"/board/print?date={world.today.isoformat()}").get_data(as_text=True)
+    assert html.index("Alpha Branch") < html.index("Alice Able") < html.index("Beta Branch") < html.index("Bert Beta")
+    assert "data-print" in html
+
+
+def test_csv_neutralises_formulas(app, client, world):
+    add_job(app, world.loc_a, customer_name="=HYPERLINK(\"http://evil\")", notes="+1 call", job_number="@x")
+    login_as(client, world.users["MANAGER"])
+    response = client.get(f"/board/export.csv?date={world.today.isoformat()}&location={world.loc_a.id}")
+    assert response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    cells = [cell for row in rows[1:] for cell in row]
+    assert "'=HYPERLINK(\"http://evil\")" in cells and "'+1 call" in cells and "'@x" in cells
+    assert not any(cell.startswith(("=", "+", "@")) for cell in cells)
+    assert "7345.67" in cells
+    assert all(row[1] == "Alpha Branch" for row in rows[1:])

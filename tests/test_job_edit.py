@@ -1,0 +1,177 @@
+"""Dispatch edits: truck, crew, status and notes; validation; double-booking warnings; audit."""
+import pytest
+import sqlalchemy as sa
+
+from conftest import csrf_token_from
+from conftest import login_as
+from dashboard.db import db
+from dashboard.models import AuditEvent
+from dashboard.models import TruckJourney
+from ui_helpers import add_crew_member
+from ui_helpers import add_job
+from ui_helpers import add_truck
+from ui_helpers import build_world
+
+
+@pytest.fixture
+def world(app, default_company, make_company, make_location, make_user):
+    w = build_world(app, default_company, make_company, make_location, make_user)
+    w.truck = add_truck(app, default_company, "Truck 12", location=w.loc_a)
+    w.retired = add_truck(app, default_company, "Old Rusty", active=False)
+    w.foreign_truck = add_truck(app, w.other_company, "Their Truck")
+    add_crew_member(app, default_company, "Ann Lifter")
+    add_crew_member(app, default_company, "Bob Carrier")
+    return w
+
+
+def edit(client, job_id, **fields):
+    page = client.get(f"/jobs/{job_id}/edit")
+    token = csrf_token_from(page.get_data(as_text=True))
+    data = {"truck_id": "0", "dispatch_status": "UNASSIGNED", "notes": "", "crew_other": "", "csrf_token": token}
+    data.update(fields)
+    return client.post(f"/jobs/{job_id}/edit", data=data)
+
+
+def job(app, job_id):
+    with app.app_context():
+        return db.session.get(TruckJourney, job_id)
+
+
+def test_dispatcher_assigns_truck_crew_status_and_notes(app, client, world):
+    login_as(client, world.users["DISPATCHER"])
+    form = client.get(f"/jobs/{world.job_a}/edit").get_data(as_text=True)
+    assert "Truck 12" in form and "Ann Lifter" in form and "Old Rusty" not in form and "Their Truck" not in form
+    response = edit(client, world.job_a, truck_id=str(world.truck), crew=["Ann Lifter", "Bob Carrier"],
+                    crew_other="Hal Helper, ann lifter", dispatch_status="ASSIGNED", notes="Piano on 3rd floor")
+    assert response.status_code == 302 and response.headers["Location"] == f"/jobs/{world.job_a}"
+    detail = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Saved A-100." in detail and "History" in detail and "Piano on 3rd floor" in detail
+    saved = job(app, world.job_a)
+    assert saved.truck_id == world.truck
+    assert saved.crew == ["Ann Lifter", "Bob Carrier", "Hal Helper"]
+    assert saved.dispatch_status == "ASSIGNED" and saved.notes == "Piano on 3rd floor"
+    assert saved.dispatch_updated_by == world.users["DISPATCHER"].id
+    # SmartMoving's own columns are untouched.
+    assert saved.smartmoving_crew == ["Dan Driver", "Mo Mover"] and saved.status == "BOOKED"
+    board = client.get("/").get_data(as_text=True)
+    assert "Truck 12" in board and "Hal Helper" in board and "Piano on 3rd floor" in board
+    with app.app_context():
+        event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "job.dispatch"))
+        assert event.target == f"job:{world.job_a}" and event.user_id == world.users["DISPATCHER"].id
+        assert set(event.detail) == {"truck", "crew", "dispatch_status", "notes"}
+        assert event.detail["truck"] == [None, "Truck 12"]
+
+
+def test_saving_without_changes_writes_no_audit(app, client, world):
+    login_as(client, world.users["MANAGER"])
+    assert edit(client, world.job_a).status_code == 302
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(AuditEvent.id)).where(AuditEvent.action == "job.dispatch")) == 0
+
+
+@pytest.mark.parametrize("fields,message", [
+    ({"truck_id": "99999"}, "Not a valid choice"),
+    ({"dispatch_status": "TELEPORTED"}, "Not a valid choice"),
+    ({"notes": "x" * 2001}, "Keep notes under 2000 characters."),
+    ({"crew": ["Not In List"]}, "not a valid choice"),
+    ({"crew_other": "y" * 81}, "longer than 80 characters"),
+])
+def test_invalid_input_is_refused_with_a_clear_message(app, client, world, fields, message):
+    login_as(client, world.users["DISPATCHER"])
+    response = edit(client, world.job_a, **fields)
+    assert response.status_code == 422
+    assert message.lower() in response.get_data(as_text=True).lower()
+    assert job(app, world.job_a).dispatch_updated_at is None
+
+
+def test_foreign_and_retired_trucks_are_refused(app, client, world):
+    login_as(client, world.users["ADMIN"])
+    assert edit(client, world.job_a, truck_id=str(world.foreign_truck)).status_code == 422
+    assert edit(client, world.job_a, truck_id=str(world.retired)).status_code == 422
+    assert job(app, world.job_a).truck_id is None
+
+
+def test_double_booking_warns_but_saves(app, client, world):
+    other = add_job(app, world.loc_a, customer_name="Other Olga", job_number="O-1", truck_id=world.truck,
+                    crew=["Ann Lifter"])
+    login_as(client, world.users["DISPATCHER"])
+    response = edit(client, world.job_a, truck_id=str(world.truck), crew=["Ann Lifter"], dispatch_status="ASSIGNED")
+    assert response.status_code == 302
+    assert job(app, world.job_a).truck_id == world.truck  # saved anyway
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Truck Truck 12 is also booked on job O-1" in html
+    assert "Crew member Ann Lifter is also booked on job O-1" in html
+    assert "Double booking" in client.get(f"/jobs/{other}/edit").get_data(as_text=True)
+
+
+def test_conflicts_in_locations_out_of_scope_stay_anonymous(app, client, world):
+    add_job(app, world.loc_b, customer_name="Secret Sam", job_number="S-1", truck_id=world.truck)
+    login_as(client, world.users["DISPATCHER"])  # sees Alpha only
+    html = client.get(client_edit_location(client, world)).get_data(as_text=True)
+    assert "a job in another location" in html and "Secret Sam" not in html and "S-1" not in html
+
+
+def client_edit_location(client, world):
+    response = edit(client, world.job_a, truck_id=str(world.truck))
+    assert response.status_code == 302
+    return response.headers["Location"]
+
+
+def test_edit_needs_csrf(app, client, world):
+    login_as(client, world.users["DISPATCHER"])
+    response = client.post(f"/jobs/{world.job_a}/edit", data={"truck_id": str(world.truck),
+                                                               "dispatch_status": "ASSIGNED"})
+    assert response.status_code == 400
+    assert job(app, world.job_a).truck_id is None
+
+
+def test_header_token_works_for_htmx_style_posts(app, client, world):
+    login_as(client, world.users["DISPATCHER"])
+    token = csrf_token_from(client.get("/").get_data(as_text=True))
+    response = client.post(f"/jobs/{world.job_a}/edit", headers={"X-CSRFToken": token},
+                           data={"truck_id": str(world.truck), "dispatch_status": "EN_ROUTE"})
+    assert response.status_code == 302
+    assert job(app, world.job_a).dispatch_status == "EN_ROUTE"
+
+
+@pytest.mark.parametrize("role", ["AUDITOR", "DRIVER", "MOVER"])
+def test_roles_without_edit_cannot_post(app, client, world, role):
+    login_as(client, world.users[role])
+    token = csrf_token_from(client.get("/auth/password").get_data(as_text=True))
+    response = client.post(f"/jobs/{world.job_a}/edit", data={"csrf_token": token, "truck_id": str(world.truck),
+                                                               "dispatch_status": "ASSIGNED"})
+    assert response.status_code == 403
+    assert job(app, world.job_a).truck_id is None
+    assert "Assign / edit" not in client.get(f"/jobs/{world.job_a}").get_data(as_text=True)
+
+
+def test_out_of_scope_edit_is_404(app, client, world):
+    login_as(client, world.users["DISPATCHER"])
+    assert edit_status(client, world.job_b) == 404
+    login_as(client, world.users["ADMIN"])
+    assert edit_status(client, world.job_c) == 404
+
+
+def edit_status(client, job_id):
+    token = csrf_token_from(client.get("/auth/password").get_data(as_text=True))
+    return client.post(f"/jobs/{job_id}/edit", data={"csrf_token": token, "dispatch_status": "ASSIGNED"}).status_code
+
+
+def test_a_sync_upsert_keeps_dispatch_fields(app, client, world):
+    """A sync rewriting the job changes SmartMoving's columns only; the dispatcher's work survives."""
+    from dashboard.models import utcnow
+    from dashboard.sync import upsert
+    login_as(client, world.users["DISPATCHER"])
+    edit(client, world.job_a, truck_id=str(world.truck), crew_other="Hal Helper", notes="Keep me",
+         dispatch_status="ASSIGNED")
+    assert not {"truck_id", "crew", "notes", "dispatch_status", "dispatch_updated_at",
+                "dispatch_updated_by"} & set(upsert.JOURNEY_SYNC_COLUMNS)
+    with app.app_context():
+        external_id = db.session.get(TruckJourney, world.job_a).external_id
+        with db.write_transaction():
+            upsert.upsert_journeys(world.company.id, [{"external_id": external_id, "customer_name": "Alice Renamed",
+                                                       "smartmoving_crew": ["Zed New"]}], utcnow())
+    saved = job(app, world.job_a)
+    assert saved.customer_name == "Alice Renamed" and saved.smartmoving_crew == ["Zed New"]
+    assert saved.truck_id == world.truck and saved.crew == ["Hal Helper"] and saved.notes == "Keep me"
+    assert saved.dispatch_status == "ASSIGNED"
