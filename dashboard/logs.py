@@ -1,62 +1,102 @@
 """Structured logging: one JSON object per line on stderr, secrets redacted."""
 import json
 import logging
+import os
 import re
 import sys
+import time
 
 _SECRET_PATTERNS = [
+    # Header dumps: x-api-key: abc, 'x-api-key': 'abc', "x-api-key"="abc"
     (re.compile(r"(x-api-key['\"]?\s*[:=]\s*['\"]?)[^'\",\s}]+", re.I), r"\1[REDACTED]"),
-    (re.compile(r"(api-key=)[^&\s]+", re.I), r"\1[REDACTED]"),
-    (re.compile(r"(Bearer\s+)[A-Za-z0-9_\-\.]+"), r"\1[REDACTED]"),
+    # Query strings and key=value text: api-key=, api_key=, apikey=, access_token=, password=
+    (re.compile(r"((?:api[-_]?key|access[-_]?token|token|password|secret)=)[^&\s'\",]+", re.I), r"\1[REDACTED]"),
+    (re.compile(r"(Bearer\s+)[A-Za-z0-9_\-\.~+/=]+"), r"\1[REDACTED]"),
+    # Credentials inside database URLs: scheme://user:password@host
+    (re.compile(r"(\b[a-z][a-z0-9+.\-]*://[^/\s:@]+:)[^@\s/]+(@)", re.I), r"\1[REDACTED]\2"),
 ]
+
+# Attributes every LogRecord has; anything else on a record came from `extra=` and is logged as a field.
+_STANDARD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+# Environment variables whose values are secrets whatever the app's config says.
+_SECRET_ENV_RE = re.compile(r"(API_KEY|SECRET|TOKEN|PASSWORD)", re.I)
+_MIN_SECRET_LENGTH = 6
 
 
 def redact(text):
-    """Remove API keys and bearer tokens from text."""
+    """Remove API keys, bearer tokens and URL passwords from text."""
     for pattern, replacement in _SECRET_PATTERNS:
         text = pattern.sub(replacement, text)
     return text
 
 
+def secrets_from_environment(environ=None):
+    """Values of environment variables named like secrets (per-company API keys included)."""
+    environ = os.environ if environ is None else environ
+    return [value for name, value in environ.items()
+            if _SECRET_ENV_RE.search(name) and value and len(value) >= _MIN_SECRET_LENGTH]
+
+
 class JsonFormatter(logging.Formatter):
-    """Format a record as one JSON line with timestamp, level, logger and message."""
+    """Format a record as one JSON line: timestamp, level, logger, message, and any `extra=` fields."""
+
+    converter = time.gmtime
 
     def __init__(self, secrets=()):
         super().__init__()
-        self.secrets = [s for s in secrets if s]
+        # Longest first, so a secret that contains another is removed whole.
+        self.secrets = sorted({str(s) for s in secrets if s and len(str(s)) >= _MIN_SECRET_LENGTH},
+                              key=len, reverse=True)
+
+    def clean(self, text):
+        """text with every known secret and secret-shaped value removed."""
+        for secret in self.secrets:
+            text = text.replace(secret, "[REDACTED]")
+        return redact(text)
+
+    def _field(self, value):
+        if isinstance(value, (bool, int, float)) or value is None:
+            return value
+        return self.clean(str(value))
 
     def format(self, record):
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string must not lose the line
+            message = f"{record.msg!r} {record.args!r}"
         if record.exc_info:
             message += "\n" + self.formatException(record.exc_info)
-        message = redact(message)
-        for secret in self.secrets:
-            message = message.replace(secret, "[REDACTED]")
+        if record.stack_info:
+            message += "\n" + self.formatStack(record.stack_info)
         payload = {
             "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
             "level": record.levelname,
             "logger": record.name,
-            "message": message,
+            "message": self.clean(message),
+            "pid": record.process,
         }
-        for key in ("sync_run_id", "company_id", "user_id"):
-            if hasattr(record, key):
-                payload[key] = getattr(record, key)
-        return json.dumps(payload)
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD_ATTRS and not key.startswith("_") and key not in payload:
+                payload[key] = self._field(value)
+        return json.dumps(payload, default=str)
 
 
 def configure_logging(app):
-    """Send the dashboard's logs as JSON lines to stderr (once per process)."""
-    import time
-    logging.Formatter.converter = time.gmtime
+    """Send the dashboard's (and APScheduler's) logs as JSON lines to stderr (one handler per process)."""
+    secrets = [app.config.get("SMARTMOVING_API_KEY"), app.config.get("SECRET_KEY")]
+    formatter = JsonFormatter(secrets=secrets + secrets_from_environment())
     root = logging.getLogger("dashboard")
-    formatter = JsonFormatter(secrets=[app.config.get("SMARTMOVING_API_KEY"), app.config.get("SECRET_KEY")])
-    for handler in root.handlers:
-        if getattr(handler, "_dashboard", False):
-            handler.setFormatter(formatter)
-            return
-    handler = logging.StreamHandler(sys.stderr)
-    handler._dashboard = True
+    handler = next((h for h in root.handlers if getattr(h, "_dashboard", False)), None)
+    if handler is None:
+        handler = logging.StreamHandler(sys.stderr)
+        handler._dashboard = True
+        root.addHandler(handler)
     handler.setFormatter(formatter)
-    root.addHandler(handler)
     root.setLevel(logging.INFO)
     root.propagate = bool(app.config.get("TESTING"))
+    # APScheduler reports missed and failed jobs on its own logger: same format, warnings up.
+    scheduler_logger = logging.getLogger("apscheduler")
+    if handler not in scheduler_logger.handlers:
+        scheduler_logger.addHandler(handler)
+    scheduler_logger.setLevel(logging.WARNING)
+    scheduler_logger.propagate = bool(app.config.get("TESTING"))

@@ -301,7 +301,7 @@ def test_flask_run_starts_exactly_one_scheduler(tmp_path, debug):
         # Give a second (wrong) scheduler in the reloader's parent a moment to show up too.
         time.sleep(1.5)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C
         try:
             rest = process.communicate(timeout=20)[1]
         except subprocess.TimeoutExpired:
@@ -309,5 +309,6 @@ def test_flask_run_starts_exactly_one_scheduler(tmp_path, debug):
             rest = process.communicate()[1]
     lines = _started_lines(seen + rest)
     assert len(lines) == 1, seen + rest
+    assert "scheduler stopped" in rest  # shut down cleanly at exit
     if debug:
         assert f'"pid": {process.pid}' not in lines[0]  # the reloader's child, not its watcher

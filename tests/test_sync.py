@@ -90,7 +90,21 @@ def test_first_sync_stores_exactly_the_window(sync_app, sandbox):
 def test_second_sync_fetches_no_detail_and_writes_nothing(sync_app, sandbox):
     sync(sync_app)
     sandbox.stats.reset()
-    run = sync(sync_app)
+    writes = []
+
+    def record_writes(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
+            writes.append(statement)
+
+    engine = sync_app.extensions["sqlalchemy_engine"]
+    sa.event.listen(engine, "before_cursor_execute", record_writes)
+    try:
+        run = sync(sync_app)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record_writes)
+    data_tables = ("truck_journeys", "opportunity_sync_states", "locations", "crew_members")
+    assert [w for w in writes if any(table in w for table in data_tables)] == []
+    assert writes, "the run itself is still recorded"
     assert run.status == "SUCCESS"
     assert (run.created, run.updated, run.removed) == (0, 0, 0)
     assert run.unchanged == 24

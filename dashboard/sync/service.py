@@ -22,6 +22,7 @@ from dashboard.db import db
 from dashboard.models import ApiCall
 from dashboard.models import Company
 from dashboard.models import CrewMember
+from dashboard.models import DataSource
 from dashboard.models import Location
 from dashboard.models import OpportunitySyncState
 from dashboard.models import RunStatus
@@ -51,6 +52,7 @@ log = logging.getLogger(__name__)
 # Errors after which no further call can succeed in this run.
 FATAL_ERRORS = (AuthError, BudgetExhausted, DeadlineExceeded, RateLimitExhausted)
 WRITE_BATCH_OPPORTUNITIES = 25
+SWEEP_RESTARTS = 2
 PROGRESS_EVERY_SECONDS = 2.0
 
 
@@ -101,11 +103,12 @@ def begin_run(company_id, day=None, trigger="cli", user_id=None):
 
     Raises SyncAlreadyRunning when another runner holds the lease.
     """
-    reap_stale_runs(company_id)
     owner = new_owner_id()
     if not acquire_lease(lease_name_for(company_id), owner, current_app.config["SYNC_LEASE_SECONDS"]):
         raise SyncAlreadyRunning(company_id, current_run(company_id))
     try:
+        # Only the lease holder may reap: any RUNNING run it finds lost its runner.
+        reap_stale_runs(company_id)
         with db.write_transaction() as session:
             company = session.get(Company, company_id)
             start, end = day_window(day or company_today(company.timezone))
@@ -153,9 +156,11 @@ def start_sync_in_background(app, company_id, trigger="manual", user_id=None, da
 
 
 def reap_stale_runs(company_id):
-    """Mark RUNNING runs FAILED when nobody holds the lease any more (their process died)."""
-    if lease_holder(lease_name_for(company_id)) is not None:
-        return 0
+    """Mark RUNNING runs FAILED: their runner died. Call only while holding the company's lease.
+
+    Holding the lease is what makes this safe: no live run can exist beside ours,
+    so a loser of a race can never reap the winner's fresh run.
+    """
     with db.write_transaction() as session:
         result = session.execute(
             sa.update(SyncRun).where(SyncRun.company_id == company_id, SyncRun.status == RunStatus.RUNNING.value)
@@ -167,7 +172,9 @@ def reap_stale_runs(company_id):
 
 
 def current_run(company_id):
-    """The RUNNING run of company_id, or None."""
+    """The RUNNING run of company_id whose runner still holds the lease, or None."""
+    if lease_holder(lease_name_for(company_id)) is None:
+        return None
     return db.session.scalar(
         sa.select(SyncRun).where(SyncRun.company_id == company_id, SyncRun.status == RunStatus.RUNNING.value)
         .order_by(SyncRun.id.desc()).limit(1))
@@ -237,9 +244,7 @@ class Syncer:
         self.crew_by_id = {}
         self.location_by_name = {}
         self.reference_refreshed = False
-        deadline = time.monotonic() + self.config["SYNC_DEADLINE_SECONDS"]
-        self.client = client or client_for(company, on_call=self.pending_calls.append, deadline=deadline,
-                                           sleep=self._sleep_with_heartbeat)
+        self.client = client
         if client is not None and getattr(client, "on_call", None) is None:
             client.on_call = self.pending_calls.append
 
@@ -295,6 +300,10 @@ class Syncer:
     def execute(self):
         status, error = RunStatus.SUCCESS, None
         try:
+            if self.client is None:
+                deadline = time.monotonic() + self.config["SYNC_DEADLINE_SECONDS"]
+                self.client = client_for(self.company, on_call=self.pending_calls.append, deadline=deadline,
+                                         sleep=self._sleep_with_heartbeat)
             self.set_phase("reference")
             self.load_reference()
             self.set_phase("sweep")
@@ -369,10 +378,27 @@ class Syncer:
     # -- step 2: the sweep
 
     def sweep(self):
-        """Read every sweep page; returns (opportunities, complete, error)."""
-        opportunities = {}
+        """Read every sweep page; returns (opportunities, complete, error).
+
+        Pages are offsets into a list that can change while we read it. When the
+        total changes between pages, records have shifted under us: the sweep starts
+        over (at most SWEEP_RESTARTS times), then counts as incomplete.
+        """
+        for attempt in range(SWEEP_RESTARTS + 1):
+            opportunities, complete, error, shifted = self._sweep_once()
+            if not shifted:
+                return opportunities, complete, error
+            self.warnings.append(f"Sweep results changed while paging (pass {attempt + 1}); read again.")
+        return opportunities, False, "the customer list kept changing while it was read"
+
+    def _sweep_once(self):
+        opportunities, total = {}, None
         try:
-            for _page, customers, _envelope in self.client.customers_sweep(self.start, self.end):
+            for _page, customers, envelope in self.client.customers_sweep(self.start, self.end):
+                page_total = envelope.get("totalResults") if isinstance(envelope, dict) else None
+                if total is not None and page_total is not None and page_total != total:
+                    return opportunities, False, None, True
+                total = page_total if total is None else total
                 opportunities.update(normalize.sweep_opportunities(customers, self.start, self.end, self.warnings))
                 self.stats["pages_fetched"] += 1
                 self.stats["opportunities_seen"] = len(opportunities)
@@ -381,8 +407,8 @@ class Syncer:
         except FATAL_ERRORS:
             raise
         except SmartMovingError as error:
-            return opportunities, False, error
-        return opportunities, True, None
+            return opportunities, False, error, False
+        return opportunities, True, None, False
 
     # -- step 3 and 4: enrich what changed, store everything
 
@@ -515,8 +541,55 @@ class Syncer:
     # -- step 5: presence
 
     def remove_missing(self, opportunities):
-        seen = {job.job_id for o in opportunities.values() for job in o.jobs}
+        """Soft-remove window jobs the sweep no longer returned, once SmartMoving confirms they are gone.
+
+        The sweep pages by offset, so a record deleted mid-sweep shifts the next page
+        and a live customer can slip past unseen. A job is therefore removed only when
+        its opportunity was in the sweep without it, or opportunity detail says it is
+        gone (404, job missing, or dated outside the window). Anything uncertain stays.
+        """
+        seen_jobs = {job.job_id for o in opportunities.values() for job in o.jobs}
+        candidates = db.session.execute(sa.select(TruckJourney.id, TruckJourney.external_id,
+                                                  TruckJourney.opportunity_external_id).where(
+            TruckJourney.company_id == self.company_id,
+            TruckJourney.data_source == DataSource.SMARTMOVING.value,
+            TruckJourney.scheduled_date >= self.start, TruckJourney.scheduled_date <= self.end,
+            TruckJourney.sync_status != SyncStatus.REMOVED.value)).all()
+        db.session.commit()
+        unconfirmed = {}
+        confirmed = []
+        for row in candidates:
+            if row.external_id in seen_jobs:
+                continue
+            if row.opportunity_external_id in opportunities or not row.opportunity_external_id:
+                confirmed.append(row.id)   # its opportunity was read whole, without this job
+            else:
+                unconfirmed.setdefault(row.opportunity_external_id, []).append(row)
+        for opportunity_id, rows in sorted(unconfirmed.items()):
+            confirmed.extend(self._confirm_gone(opportunity_id, rows))
+            self.heartbeat()
         with db.write_transaction() as session:
             self._flush_calls(session)
-            self.stats["removed"] += upsert.mark_removed(self.company_id, self.start, self.end, seen, utcnow())
+            self.stats["removed"] += upsert.remove_journeys(confirmed, utcnow(),
+                                                            "No longer in SmartMoving for this date.")
+
+    def _confirm_gone(self, opportunity_id, rows):
+        """Ids among rows that opportunity detail shows are gone from the window."""
+        try:
+            detail = self.client.opportunity(opportunity_id)
+        except NotFound:
+            return [row.id for row in rows]
+        except SmartMovingError as error:
+            self.warnings.append(f"Could not confirm removal of opportunity {opportunity_id}: {error}")
+            return []
+        jobs = {str(job.get("id")): job for job in (detail.get("jobs") or []) if isinstance(job, dict)}
+        gone = []
+        for row in rows:
+            job = jobs.get(row.external_id)
+            day = normalize.parse_service_date(job.get("jobDate", job.get("serviceDate"))) if job else None
+            if job is None or (day is not None and not self.start <= day <= self.end):
+                gone.append(row.id)
+            else:
+                self.warnings.append(f"Job {row.external_id} was missing from the sweep but is live; kept.")
+        return gone
 

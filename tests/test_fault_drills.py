@@ -1,0 +1,544 @@
+"""Fault drills: the real sync against the sandbox with faults switched on, then a check against the truth.
+
+Each drill: a clean baseline sync; then the world changes and a fault is switched
+on; the drilled run must end with a clear status and error and must not lose,
+duplicate, wrongly remove or half-write anything; then, faults off, the next run
+must leave the database exactly equal to the sandbox's truth. Every drill runs on
+SQLite and, when TEST_DATABASE_URL is set, on PostgreSQL (the `app` fixture).
+"""
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from dashboard.db import db
+from dashboard.models import Company
+from dashboard.models import DataSource
+from dashboard.models import Location
+from dashboard.models import RunStatus
+from dashboard.models import SyncRun
+from dashboard.models import SyncStatus
+from dashboard.models import TruckJourney
+from dashboard.sandbox.server import start_sandbox
+from dashboard.sandbox.world import SandboxWorld
+from dashboard.sync.lease import lease_holder
+from dashboard.sync.lease import lease_name_for
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE_SIZE = 10  # small sweep pages, so a ~30-customer window spans several pages
+CANCELLED = 20
+
+
+# ---------------------------------------------------------------- comparing with the truth
+
+def _cents(amount):
+    return None if amount is None else int(Decimal(str(amount)) * 100)
+
+
+def _stored_jobs(app, company_id=None):
+    """Every SMARTMOVING journey of the company as plain dicts (location name included)."""
+    with app.app_context():
+        if company_id is None:
+            company_id = db.session.scalar(sa.select(Company.id).where(Company.is_default.is_(True)))
+        rows = db.session.execute(
+            sa.select(TruckJourney, Location.name.label("location_name"))
+            .outerjoin(Location, Location.id == TruckJourney.location_id)
+            .where(TruckJourney.company_id == company_id,
+                   TruckJourney.data_source == DataSource.SMARTMOVING.value)).all()
+        jobs = [{
+            "id": row.TruckJourney.id, "external_id": row.TruckJourney.external_id,
+            "opportunity_external_id": row.TruckJourney.opportunity_external_id,
+            "job_number": row.TruckJourney.job_number, "quote_number": row.TruckJourney.quote_number,
+            "customer_name": row.TruckJourney.customer_name, "customer_phone": row.TruckJourney.customer_phone,
+            "customer_email": row.TruckJourney.customer_email,
+            "scheduled_date": row.TruckJourney.scheduled_date,
+            "estimated_value_cents": row.TruckJourney.estimated_value_cents,
+            "origin_address": row.TruckJourney.origin_address,
+            "destination_address": row.TruckJourney.destination_address,
+            "arrival_start_hour": row.TruckJourney.arrival_start_hour,
+            "smartmoving_crew": row.TruckJourney.smartmoving_crew, "status": row.TruckJourney.status,
+            "sync_status": row.TruckJourney.sync_status, "location_name": row.location_name,
+        } for row in rows]
+        db.session.commit()
+    return jobs
+
+
+def _differences(stored, expected):
+    """{field: (stored, expected)} where a stored job differs from the truth for it."""
+    wanted = {
+        "job_number": expected["jobNumber"], "quote_number": expected["quoteNumber"],
+        "opportunity_external_id": expected["opportunityId"], "customer_name": expected["customerName"],
+        "customer_phone": expected["customerPhone"], "customer_email": expected["customerEmail"],
+        "scheduled_date": expected["scheduledDate"], "estimated_value_cents": _cents(expected["estimatedValue"]),
+        "origin_address": expected["originAddress"], "destination_address": expected["destinationAddress"],
+        "arrival_start_hour": expected["arrivalStart"], "smartmoving_crew": list(expected["crewNames"]),
+        "location_name": expected["branchName"],
+    }
+    diffs = {name: (stored[name], value) for name, value in wanted.items() if stored[name] != value}
+    if (stored["status"] == "CANCELLED") != (expected["opportunityStatus"] == CANCELLED):
+        diffs["status"] = (stored["status"], expected["opportunityStatus"])
+    return diffs
+
+
+def assert_db_matches_truth(app, world, start, end=None):
+    """The database holds exactly the sandbox's live jobs of [start, end]: zero lost, duplicated,
+    wrongly removed, stale or differing."""
+    end = end or start + timedelta(days=1)
+    truth = world.expected_jobs(start, end)
+    stored = _stored_jobs(app)
+    by_id = {}
+    duplicated = set()
+    for job in stored:
+        if job["external_id"] in by_id:
+            duplicated.add(job["external_id"])
+        by_id[job["external_id"]] = job
+    removed = {job["external_id"] for job in stored if job["sync_status"] == SyncStatus.REMOVED.value}
+    lost = sorted(set(truth) - set(by_id))
+    wrongly_removed = sorted(set(truth) & removed)
+    stale = sorted(job["external_id"] for job in stored
+                   if job["external_id"] not in truth and job["external_id"] not in removed
+                   and start <= job["scheduled_date"] <= end)
+    not_synced = sorted(i for i in truth if i in by_id and by_id[i]["sync_status"] != SyncStatus.SYNCED.value)
+    differing = {i: _differences(by_id[i], truth[i]) for i in truth if i in by_id}
+    differing = {i: d for i, d in differing.items() if d}
+    problems = {"lost": lost, "duplicated": sorted(duplicated), "wrongly_removed": wrongly_removed,
+                "stale (gone upstream, still shown)": stale, "not SYNCED": not_synced, "differing": differing}
+    assert not any(problems.values()), f"database differs from the sandbox truth: { {k: v for k, v in problems.items() if v} }"
+    assert len(truth) > 0
+
+
+def assert_no_damage(app, versions, baseline_ids):
+    """What must hold even for a run that failed or was killed.
+
+    versions: the truth at each moment the database may reflect (last synced, when the
+    run started, now), oldest first. Nothing known before and still live is lost or
+    marked removed; no job is stored twice; every SYNCED row equals one whole version
+    of the truth (never half of one and half of another).
+    """
+    after = versions[-1]
+    stored = _stored_jobs(app)
+    ids = [job["external_id"] for job in stored]
+    assert len(ids) == len(set(ids)), "a job is stored twice"
+    by_id = {job["external_id"]: job for job in stored}
+    live = set(after)
+    lost = sorted(i for i in baseline_ids & live if i not in by_id)
+    wrongly_removed = sorted(i for i in live if i in by_id and by_id[i]["sync_status"] == SyncStatus.REMOVED.value)
+    assert not lost, f"jobs lost: {lost}"
+    assert not wrongly_removed, f"live jobs marked removed: {wrongly_removed}"
+    for job_id, job in by_id.items():
+        if job["sync_status"] != SyncStatus.SYNCED.value or job_id not in live:
+            continue
+        candidates = [truth[job_id] for truth in versions if job_id in truth]
+        assert any(not _differences(job, version) for version in candidates), (
+            f"job {job_id} matches no version of the truth: "
+            f"{[_differences(job, version) for version in candidates]}")
+
+
+def assert_run_finished(run, statuses, error_contains=None):
+    """The run ended (never left RUNNING) with one of statuses, and says why when it was not a success."""
+    assert run.status in {s.value for s in statuses}, (run.status, run.error)
+    assert run.finished_at is not None
+    if run.status != RunStatus.SUCCESS.value:
+        assert run.error and len(run.error) > 10, "a failed or partial run must say what went wrong"
+    if error_contains is not None:
+        assert error_contains.lower() in (run.error or "").lower(), run.error
+
+
+# ---------------------------------------------------------------- the drill rig
+
+@dataclass
+class Rig:
+    app: object
+    world: SandboxWorld
+    sandbox: object
+    company_id: int
+
+    @property
+    def start(self):
+        return self.world.today
+
+    @property
+    def end(self):
+        return self.world.today + timedelta(days=1)
+
+    def truth(self):
+        return self.world.expected_jobs(self.start, self.end)
+
+    def sync(self, **kwargs):
+        from dashboard.sync.service import run_sync
+        with self.app.app_context():
+            return run_sync(self.company_id, **kwargs)
+
+    def runs(self):
+        with self.app.app_context():
+            runs = list(db.session.scalars(sa.select(SyncRun).order_by(SyncRun.id)))
+            db.session.commit()
+            return runs
+
+    def opportunities_on_page(self, page):
+        """Opportunity ids (with a job in the window) of the customers on sweep page `page`."""
+        ids = self.world._window_customer_ids(self.start, self.end)[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
+        in_window = set(self.world.opportunity_ids_in_window(self.start, self.end))
+        return [o for c in ids for o in self.world.customers[c].opportunity_ids if o in in_window]
+
+    def during_sweep_page(self, page, action):
+        """Run action once on the server while it serves sweep page `page` (its items already read).
+
+        A world change then shows from the next request on; a body fault (malformed,
+        truncated) applies to this very page's answer.
+        """
+        world = self.world
+        original = world.customers_page
+        fired = threading.Event()
+
+        def hooked(from_day, to_day, number, page_size, include_opportunities=True):
+            total, items = original(from_day, to_day, number, page_size, include_opportunities)
+            if not fired.is_set() and number == page:
+                fired.set()
+                action()
+            return total, items
+
+        world.customers_page = hooked
+        return fired
+
+    def during_first_detail(self, action):
+        """Run action once on the server while it serves the run's first opportunity detail."""
+        world = self.world
+        original = world.opportunity_detail
+        fired = threading.Event()
+
+        def hooked(*args, **kwargs):
+            if not fired.is_set():
+                fired.set()
+                action()
+            return original(*args, **kwargs)
+
+        world.opportunity_detail = hooked
+        return fired
+
+
+@pytest.fixture
+def rig(app, monkeypatch):
+    monkeypatch.setattr("dashboard.smartmoving.client.MAX_PAGE_SIZE", PAGE_SIZE)
+    world = SandboxWorld(seed=1234, branches=3, jobs_per_day=15)
+    sandbox = start_sandbox(world=world, api_key="drill-key-5d1f0c")
+    app.config.update(
+        SMARTMOVING_BASE_URL=sandbox.base_url, SMARTMOVING_API_KEY=sandbox.api_key, DEMO_MODE=False,
+        SMARTMOVING_MIN_INTERVAL=0, SMARTMOVING_MAX_RETRY_WAIT=0.25, SMARTMOVING_READ_TIMEOUT=10.0,
+        SMARTMOVING_CONNECT_TIMEOUT=2.0, SYNC_LEASE_SECONDS=30,
+    )
+    with app.app_context():
+        company_id = db.session.scalar(sa.select(Company.id).where(Company.is_default.is_(True)))
+        db.session.commit()
+    rig = Rig(app, world, sandbox, company_id)
+    baseline = rig.sync()
+    assert_run_finished(baseline, [RunStatus.SUCCESS])
+    assert_db_matches_truth(app, world, rig.start, rig.end)
+    sandbox.faults.reset_stats()
+    yield rig
+    sandbox.stop()
+
+
+def _change_world(rig):
+    """Upstream edits between syncs: one changed, one cancelled, one deleted, one moved away, one new."""
+    opportunities = rig.world.opportunity_ids_in_window(rig.start, rig.end)
+    rig.world.change_opportunity(opportunities[0])
+    rig.world.set_opportunity_status(opportunities[1], CANCELLED)
+    rig.world.delete_opportunity(opportunities[2])
+    moved = rig.world.opportunities[opportunities[3]].job_ids[0]
+    rig.world.move_job(moved, rig.end + timedelta(days=2))
+    rig.world.add_opportunity(rig.start, branch_index=1)
+
+
+def _recover_and_check(rig):
+    """Faults off: the next run completes the data exactly."""
+    rig.sandbox.faults.reset()
+    rig.app.config["SMARTMOVING_READ_TIMEOUT"] = 10.0
+    run = rig.sync()
+    assert_run_finished(run, [RunStatus.SUCCESS])
+    assert_db_matches_truth(rig.app, rig.world, rig.start, rig.end)
+    assert all(r.status != RunStatus.RUNNING.value for r in rig.runs())
+    return run
+
+
+def _drill(rig, arm, statuses, error_contains=None):
+    """Change the world, arm the fault, run, check the drilled run, then recover."""
+    synced = rig.truth()
+    _change_world(rig)
+    before = rig.truth()
+    arm(rig)
+    run = rig.sync()
+    assert_run_finished(run, statuses, error_contains)
+    assert_no_damage(rig.app, [synced, before, rig.truth()], set(synced))
+    if run.status == RunStatus.SUCCESS.value:
+        assert_db_matches_truth(rig.app, rig.world, rig.start, rig.end)
+    _recover_and_check(rig)
+    return run
+
+
+# ---------------------------------------------------------------- drills: HTTP faults
+
+def test_a_429_storm_within_the_retry_allowance_still_succeeds(rig):
+    run = _drill(rig, lambda r: r.sandbox.faults.rate_limit_next(3, seconds=1), [RunStatus.SUCCESS])
+    assert run.rate_limited == 3
+
+
+def test_a_429_storm_beyond_the_retry_allowance_fails_cleanly(rig):
+    run = _drill(rig, lambda r: r.sandbox.faults.rate_limit_next(8, seconds=1), [RunStatus.FAILED], "429")
+    assert run.rate_limited >= 5
+
+
+def test_a_5xx_burst_is_retried_and_the_run_succeeds(rig):
+    _drill(rig, lambda r: r.sandbox.faults.fail_next(3, status=503), [RunStatus.SUCCESS])
+
+
+def test_one_opportunity_failing_with_5xx_makes_a_partial_run(rig):
+    def arm(r):
+        changed = r.world.opportunity_ids_in_window(r.start, r.end)[0]  # changed by _change_world: needs detail
+        r.sandbox.faults.fail_paths = {f"/api/opportunities/{changed}"}
+
+    run = _drill(rig, arm, [RunStatus.PARTIAL], "retried")
+    assert run.opportunities_failed == 1
+
+
+def test_the_sweep_failing_with_5xx_fails_the_run_and_removes_nothing(rig):
+    _drill(rig, lambda r: r.sandbox.faults.fail_next(8, status=502), [RunStatus.FAILED], "sweep")
+
+
+def test_timeouts_are_retried(rig):
+    def arm(r):
+        r.app.config["SMARTMOVING_READ_TIMEOUT"] = 1.0
+        r.sandbox.faults.timeout_next(2, seconds=2)
+
+    _drill(rig, arm, [RunStatus.SUCCESS])
+
+
+def test_timeouts_beyond_the_retry_allowance_fail_the_run_cleanly(rig):
+    def arm(r):
+        r.app.config["SMARTMOVING_READ_TIMEOUT"] = 0.5
+        r.sandbox.faults.timeout_next(5, seconds=1)
+
+    _drill(rig, arm, [RunStatus.FAILED], "could not reach")
+
+
+def test_malformed_json_on_the_sweep_fails_the_run_cleanly(rig):
+    _drill(rig, lambda r: r.sandbox.faults.malformed_next(1), [RunStatus.FAILED], "not JSON")
+
+
+def test_malformed_json_on_an_opportunity_makes_a_partial_run(rig):
+    run = _drill(rig, lambda r: r.during_first_detail(lambda: r.sandbox.faults.malformed_next(1)),
+                 [RunStatus.PARTIAL])
+    assert run.opportunities_failed == 1
+
+
+@pytest.mark.parametrize("mode", ["half", "missing"])
+def test_a_truncated_middle_page_stops_the_sweep_and_removes_nothing(rig, mode):
+    run = _drill(rig, lambda r: r.during_sweep_page(2, lambda: r.sandbox.faults.truncate_next(1, mode=mode)),
+                 [RunStatus.FAILED], "sweep")
+    assert run.removed == 0
+
+
+# ---------------------------------------------------------------- drills: the data moves during the sweep
+
+def test_records_deleted_and_moved_between_pages_during_the_sweep(rig):
+    """After page 1 is read: an opportunity on page 1 is deleted (everything after it shifts one
+    place back, so the first customer of page 2 slides onto page 1, already read), a job of page 2
+    moves out of the window, and a new booking appears. None of this may lose a live job or mark
+    one removed; the next run must converge exactly."""
+    def arm(r):
+        page_one, page_two = r.opportunities_on_page(1), r.opportunities_on_page(2)
+        assert page_one and page_two, "the window must span several sweep pages"
+        world = r.world
+
+        def shift():
+            world.delete_opportunity(page_one[0])
+            world.move_job(world.opportunities[page_two[-1]].job_ids[0], r.end + timedelta(days=3))
+            world.add_opportunity(r.start, branch_index=2)
+
+        r.during_sweep_page(1, shift)
+
+    _drill(rig, arm, [RunStatus.SUCCESS, RunStatus.PARTIAL, RunStatus.FAILED])
+
+
+def test_jobs_rescheduled_within_the_window_during_the_sweep(rig):
+    """Jobs of pages 2 and 3 move from today to tomorrow (and back) while page 1 is being read."""
+    def arm(r):
+        def reschedule():
+            for opportunity_id in r.opportunities_on_page(2)[:2] + r.opportunities_on_page(3)[:1]:
+                job_id = r.world.opportunities[opportunity_id].job_ids[0]
+                job = r.world.jobs[job_id]
+                r.world.move_job(job_id, r.end if job.service_date == r.start else r.start)
+
+        r.during_sweep_page(1, reschedule)
+
+    _drill(rig, arm, [RunStatus.SUCCESS, RunStatus.PARTIAL])
+
+
+# ---------------------------------------------------------------- drills: the database
+
+def _hold_write_lock(app, seconds, held):
+    """From another connection, keep the database's write lock for `seconds` (readers go on)."""
+    engine = sa.create_engine(app.config["DATABASE_URL"])
+    try:
+        with engine.connect() as connection:
+            if connection.dialect.name == "sqlite":
+                connection.exec_driver_sql("PRAGMA busy_timeout=10000")
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+                held.set()
+                time.sleep(seconds)
+                connection.exec_driver_sql("COMMIT")
+            else:
+                with connection.begin():
+                    # EXCLUSIVE blocks every writer of these tables but lets readers through.
+                    connection.exec_driver_sql("LOCK TABLE truck_journeys, sync_runs IN EXCLUSIVE MODE")
+                    held.set()
+                    time.sleep(seconds)
+    finally:
+        engine.dispose()
+
+
+def test_the_database_locked_mid_run_delays_the_sync_but_boards_keep_answering(rig):
+    held = threading.Event()
+    reads = []
+
+    def lock_and_read():
+        locker = threading.Thread(target=_hold_write_lock, args=(rig.app, 2.0, held))
+        locker.start()
+        held.wait(5)
+        # While a writer holds the lock, reads (a board query, the readiness probe) still answer.
+        client = rig.app.test_client()
+        reads.append(client.get("/readyz").status_code)
+        with rig.app.app_context():
+            reads.append(db.session.scalar(sa.select(sa.func.count(TruckJourney.id))))
+            db.session.commit()
+        rig._locker = locker
+
+    def arm(r):
+        r.during_sweep_page(1, lock_and_read)
+
+    _drill(rig, arm, [RunStatus.SUCCESS])
+    rig._locker.join(10)
+    assert held.is_set()
+    assert reads[0] == 200 and reads[1] > 0
+
+
+# ---------------------------------------------------------------- drills: killed mid-run (kill -9)
+
+def _cli_env(rig, **extra):
+    env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL", "SERVER_SOFTWARE")}
+    env.update({
+        "DATABASE_URL": rig.app.config["DATABASE_URL"], "SMARTMOVING_BASE_URL": rig.sandbox.base_url,
+        "SMARTMOVING_API_KEY": rig.sandbox.api_key, "SECRET_KEY": "drill-secret", "COOKIE_SECURE": "false",
+        "SMARTMOVING_MIN_INTERVAL": "0", "SMARTMOVING_READ_TIMEOUT": "20", "SYNC_INTERVAL_MINUTES": "0",
+        "SYNC_LEASE_SECONDS": "3", "PYTHONUNBUFFERED": "1",
+    })
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def _block_server_call(world, method_name, after_calls):
+    """Make the sandbox hang (until released) on call number after_calls + 1 of world.method_name."""
+    original = getattr(world, method_name)
+    release = threading.Event()
+    reached = threading.Event()
+    count = {"n": 0}
+
+    def blocking(*args, **kwargs):
+        count["n"] += 1
+        if count["n"] > after_calls:
+            reached.set()
+            release.wait(30)
+        return original(*args, **kwargs)
+
+    setattr(world, method_name, blocking)
+    return reached, release
+
+
+def _wait_until(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.parametrize("kill_point", ["sweep", "between-batches"])
+def test_a_sync_killed_mid_run_leaves_nothing_half_written_and_the_next_run_completes(rig, kill_point):
+    from dashboard.sync import service
+
+    synced = rig.truth()
+    _change_world(rig)
+    # A second, larger change: most opportunities need detail again, so the run writes several batches.
+    for opportunity_id in rig.world.opportunity_ids_in_window(rig.start, rig.end)[4:]:
+        rig.world.change_opportunity(opportunity_id)
+    for branch_index in range(3):
+        rig.world.add_opportunity(rig.end, branch_index=branch_index)
+    before = rig.truth()
+    if kill_point == "sweep":
+        reached, release = _block_server_call(rig.world, "customers_page", after_calls=0)
+    else:
+        reached, release = _block_server_call(rig.world, "opportunity_detail",
+                                              after_calls=service.WRITE_BATCH_OPPORTUNITIES)
+    process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "dashboard", "sync"], cwd=ROOT,
+                               env=_cli_env(rig), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               start_new_session=True)
+    try:
+        if not reached.wait(30):
+            process.kill()
+            out, err = process.communicate(timeout=10)
+            raise AssertionError(f"the sync never reached the kill point: {out.decode()} {err.decode()[-2000:]}")
+        # Between batches: the first batch was committed before the call that now hangs was made.
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+    finally:
+        release.set()
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    killed = rig.runs()[-1]
+    assert killed.status == RunStatus.RUNNING.value  # it died without a word...
+    assert_no_damage(rig.app, [synced, before, rig.truth()], set(synced))  # ...but left nothing half-written
+
+    # Its lease expires (the dead process cannot renew it); then the next run reaps and redoes the work.
+    with rig.app.app_context():
+        _wait_until(lambda: lease_holder(lease_name_for(rig.company_id)) is None, 10, "the lease to expire")
+    _recover_and_check(rig)
+    runs = rig.runs()
+    reaped = next(r for r in runs if r.id == killed.id)
+    assert reaped.status == RunStatus.FAILED.value
+    assert "interrupted" in reaped.error.lower()
+    assert reaped.finished_at is not None
+
+
+# ---------------------------------------------------------------- drills: configuration
+
+def test_a_company_without_credentials_gets_a_failed_run_with_a_clear_error(app, monkeypatch):
+    """A sync that cannot even build its client must still end its run with the reason, not leave it RUNNING."""
+    from dashboard.sync.service import run_sync
+
+    monkeypatch.delenv("KEYLESS_MOVERS_API_KEY", raising=False)
+    with app.app_context():
+        with db.write_transaction() as session:
+            company = Company(name="Keyless Movers", api_key_env="KEYLESS_MOVERS_API_KEY")
+            session.add(company)
+        try:
+            run_sync(company.id, trigger="cli")
+        except Exception:  # raising is acceptable; leaving the run RUNNING without a reason is not
+            pass
+        runs = list(db.session.scalars(sa.select(SyncRun).where(SyncRun.company_id == company.id)))
+        db.session.commit()
+    assert len(runs) <= 1
+    for run in runs:
+        assert_run_finished(run, [RunStatus.FAILED], "KEYLESS_MOVERS_API_KEY")
