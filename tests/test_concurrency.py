@@ -6,7 +6,6 @@ answered by a gunicorn server. Exactly one run executes; the others hear "alread
 running" (CLI exit code 1, the scheduler's "busy", HTTP 409).
 """
 import json
-import os
 import subprocess
 import sys
 import textwrap

@@ -216,14 +216,12 @@ class SandboxWorld:
 
     def _person_name(self):
         """A random first and last name."""
-        rng = self._rng
         return f"{self._pick(FIRST_NAMES)} {self._pick(LAST_NAMES)}"
 
     def _postal(self, site):
         """A postal code (Canadian A1A 1A1) or ZIP (US) near site."""
         prefix, state = site[3], site[2]
         if state in CANADIAN:
-            rng = self._rng
             return f"{prefix} {self._below(10)}{self._pick(_FSA_LETTERS)}{self._below(10)}"
         return f"{prefix}{self._below(100):02d}"
 
