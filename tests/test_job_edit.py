@@ -1,4 +1,6 @@
 """Dispatch edits: truck, crew, status and notes; validation; double-booking warnings; audit."""
+import re
+
 import pytest
 import sqlalchemy as sa
 
@@ -24,10 +26,14 @@ def world(app, default_company, make_company, make_location, make_user):
     return w
 
 
+def version_from(html):
+    return re.search(r'name="version" type="hidden" value="([^"]*)"', html).group(1)
+
+
 def edit(client, job_id, **fields):
-    page = client.get(f"/jobs/{job_id}/edit")
-    token = csrf_token_from(page.get_data(as_text=True))
-    data = {"truck_id": "0", "dispatch_status": "UNASSIGNED", "notes": "", "crew_other": "", "csrf_token": token}
+    page = client.get(f"/jobs/{job_id}/edit").get_data(as_text=True)
+    data = {"truck_id": "0", "dispatch_status": "UNASSIGNED", "notes": "", "crew_other": "",
+            "csrf_token": csrf_token_from(page), "version": version_from(page)}
     data.update(fields)
     return client.post(f"/jobs/{job_id}/edit", data=data)
 
@@ -128,8 +134,9 @@ def test_edit_needs_csrf(app, client, world):
 def test_header_token_works_for_htmx_style_posts(app, client, world):
     login_as(client, world.users["DISPATCHER"])
     token = csrf_token_from(client.get("/").get_data(as_text=True))
+    version = version_from(client.get(f"/jobs/{world.job_a}/edit").get_data(as_text=True))
     response = client.post(f"/jobs/{world.job_a}/edit", headers={"X-CSRFToken": token},
-                           data={"truck_id": str(world.truck), "dispatch_status": "EN_ROUTE"})
+                           data={"truck_id": str(world.truck), "dispatch_status": "EN_ROUTE", "version": version})
     assert response.status_code == 302
     assert job(app, world.job_a).dispatch_status == "EN_ROUTE"
 
@@ -175,3 +182,22 @@ def test_a_sync_upsert_keeps_dispatch_fields(app, client, world):
     assert saved.customer_name == "Alice Renamed" and saved.smartmoving_crew == ["Zed New"]
     assert saved.truck_id == world.truck and saved.crew == ["Hal Helper"] and saved.notes == "Keep me"
     assert saved.dispatch_status == "ASSIGNED"
+
+
+def test_a_save_on_top_of_a_newer_save_is_caught_not_silently_lost(app, world):
+    first, second = app.test_client(), app.test_client()
+    login_as(first, world.users["DISPATCHER"])
+    login_as(second, world.users["MANAGER"])
+    stale_page = second.get(f"/jobs/{world.job_a}/edit").get_data(as_text=True)
+    assert edit(first, world.job_a, notes="Use the back door", dispatch_status="ASSIGNED").status_code == 302
+    stale = {"truck_id": "0", "dispatch_status": "UNASSIGNED", "notes": "Front door", "crew_other": "",
+             "csrf_token": csrf_token_from(stale_page), "version": version_from(stale_page)}
+    refused = second.post(f"/jobs/{world.job_a}/edit", data=stale)
+    assert refused.status_code == 409
+    html = refused.get_data(as_text=True)
+    assert "saved changes to this job while you were editing" in html and "Front door" in html
+    assert job(app, world.job_a).notes == "Use the back door"
+    # Saving again from the refreshed form replaces the other save knowingly.
+    again = dict(stale, version=version_from(html))
+    assert second.post(f"/jobs/{world.job_a}/edit", data=again).status_code == 302
+    assert job(app, world.job_a).notes == "Front door"

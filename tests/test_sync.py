@@ -141,7 +141,23 @@ def test_detail_only_change_is_picked_up_after_the_refresh_ttl(sync_app, sandbox
     with pytest.raises(AssertionError):
         assert_matches_truth(sync_app, sandbox.world)   # within the TTL the change is not seen yet
     sync_app.config["OPPORTUNITY_REFRESH_MINUTES"] = 0
+    sync_app.config["SMARTMOVING_MONTHLY_QUOTA"] = 10_000_000   # room to refresh every opportunity
     sync(sync_app)
+    assert_matches_truth(sync_app, sandbox.world)
+
+
+def test_ttl_refreshes_stay_within_the_monthly_quota(sync_app, sandbox):
+    sync(sync_app)
+    sync_app.config["OPPORTUNITY_REFRESH_MINUTES"] = 0
+    sync_app.config["SMARTMOVING_MONTHLY_QUOTA"] = 1    # already spent: no room for refreshes
+    start, end = window(sync_app)
+    changed = sorted(sandbox.world.opportunity_ids_in_window(start, end))[0]
+    sandbox.world.change_opportunity(changed)             # a sweep-visible change is always fetched
+    sandbox.stats.reset()
+    run = sync(sync_app)
+    assert sandbox.stats.by_kind.get("opportunity", 0) == 1
+    assert run.opportunities_to_enrich == 1
+    assert any("deferred" in warning for warning in run.warnings)
     assert_matches_truth(sync_app, sandbox.world)
 
 

@@ -60,20 +60,26 @@ def unique_names(names):
 
 def normalise_crew(names):
     """unique_names, refusing absurd input (over-long names, crews over MAX_CREW)."""
-    seen, crew = set(), []
-    for raw in names or ():
-        name = " ".join(str(raw).split())
-        if not name:
-            continue
-        if len(name) > MAX_NAME:
-            raise DispatchError(f"A crew name is longer than {MAX_NAME} characters.")
-        key = name.casefold()
-        if key not in seen:
-            seen.add(key)
-            crew.append(name)
+    crew = unique_names(names)
+    if any(len(name) > MAX_NAME for name in crew):
+        raise DispatchError(f"A crew name is longer than {MAX_NAME} characters.")
     if len(crew) > MAX_CREW:
         raise DispatchError(f"At most {MAX_CREW} people per crew.")
     return crew
+
+
+def dispatch_version(job):
+    """A token that changes whenever the job's dispatch fields are saved."""
+    return job.dispatch_updated_at.isoformat() if job.dispatch_updated_at else "0"
+
+
+def concurrent_edit_message(job):
+    """What to tell someone whose form is older than the last save."""
+    from dashboard.models import User
+    who = db.session.get(User, job.dispatch_updated_by) if job.dispatch_updated_by else None
+    name = (who.full_name or who.email) if who else "Someone"
+    return (f"{name} saved changes to this job while you were editing. The page now shows your edits; "
+            "compare them with the job and save again to replace theirs.")
 
 
 def split_free_text(text):

@@ -1,5 +1,6 @@
 """Forms of the jobs area."""
 from flask_wtf import FlaskForm
+from wtforms import HiddenField
 from wtforms import SelectChoice
 from wtforms import SelectField
 from wtforms import SelectMultipleField
@@ -30,6 +31,9 @@ class JobEditForm(FlaskForm):
     dispatch_status = SelectField("Dispatch status", choices=[SelectChoice(s.value, s.value.replace("_", " ").capitalize())
                                                               for s in DispatchStatus])
     notes = TextAreaField("Notes for the crew", validators=[Length(max=2000, message="Keep notes under 2000 characters.")])
+    # The job's dispatch version when the form was drawn: a save on top of someone
+    # else's newer save is caught instead of silently overwriting it.
+    version = HiddenField()
 
     def set_choices(self, trucks, crew_names):
         """Fill the truck and crew options (call before validate)."""

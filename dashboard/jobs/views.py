@@ -209,7 +209,14 @@ def edit(job_id):
     form.set_choices(dispatch.truck_options(job.company_id, include_id=job.truck_id),
                      dispatch.crew_options(job.company_id, extra=(job.crew or []) + (job.smartmoving_crew or [])))
     status = 200
-    if form.validate_on_submit():
+    if request.method == "POST" and form.version.data != dispatch.dispatch_version(job):
+        # Someone saved this job after the form was drawn: show their save, keep
+        # this user's input, and let a second click overwrite knowingly.
+        form.version.data = dispatch.dispatch_version(job)
+        form.validate()
+        flash(dispatch.concurrent_edit_message(job), "warning")
+        status = 409
+    elif form.validate_on_submit():
         truck_id = form.truck_id.data or None
         try:
             crew = dispatch.normalise_crew(list(form.crew.data or []) + dispatch.split_free_text(form.crew_other.data))
@@ -242,6 +249,7 @@ class _FormData:
         self.crew_other = ""
         self.dispatch_status = job.dispatch_status
         self.notes = job.notes or ""
+        self.version = dispatch.dispatch_version(job)
 
 
 def _form_data(job):

@@ -427,15 +427,40 @@ class Syncer:
                 TruckJourney.company_id == self.company_id, TruckJourney.external_id.in_(chunk))).all())
         db.session.commit()
         cutoff = utcnow() - timedelta(minutes=self.config["OPPORTUNITY_REFRESH_MINUTES"])
-        needed = []
+        needed, stale = [], []
         for opportunity_id, opportunity in opportunities.items():
             state = states.get(opportunity_id)
-            fresh = (state is not None and state[0] == opportunity.fingerprint and state[1] is not None
-                     and state[1] >= cutoff and not state[2])
+            current = state is not None and state[0] == opportunity.fingerprint and state[1] is not None
             complete = all(stored.get(job.job_id) == SyncStatus.SYNCED.value for job in opportunity.jobs)
-            if not (fresh and complete):
-                needed.append(opportunity_id)
-        return needed
+            if not (current and complete) or state[2]:
+                needed.append(opportunity_id)        # new, changed, failed or incomplete: always
+            elif state[1] < cutoff:
+                stale.append((state[1], opportunity_id))
+        # Detail-only edits (money, crew, addresses) never show in the sweep, so old
+        # copies are re-read, stalest first, within what the monthly quota allows.
+        allowance = self._refresh_allowance()
+        stale.sort()
+        if len(stale) > allowance:
+            self.warnings.append(f"{len(stale) - allowance} opportunity refreshes deferred to keep within "
+                                 f"the monthly API quota.")
+        return needed + [opportunity_id for _, opportunity_id in stale[:allowance]]
+
+    def _refresh_allowance(self):
+        """How many TTL refreshes this run may spend: its share of the quota left this month.
+
+        The share is the calls left this month divided by the runs still to come at
+        this cadence, less what the sweep itself costs; never negative.
+        """
+        quota = self.config["SMARTMOVING_MONTHLY_QUOTA"]
+        if not quota:
+            return 10 ** 9
+        usage = monthly_call_usage(self.company_id, quota)
+        db.session.commit()
+        minutes_left = max((usage["days_in_month"] - usage["days_elapsed"]) * 24 * 60, 1)
+        interval = self.config["SYNC_INTERVAL_MINUTES"] or 60
+        runs_left = max(minutes_left / interval, 1)
+        per_run = (quota - usage["used"]) / runs_left
+        return max(int(per_run - self.stats["pages_fetched"]), 0)
 
     def enrich_and_store(self, opportunities):
         """Fetch detail where needed and upsert every job; returns the fatal error that stopped it, if any."""
