@@ -52,6 +52,10 @@ def test_running_panel_polls_and_stops_when_done(app, client, admin, default_com
     run_id = add_run(app, default_company, status=RunStatus.RUNNING.value, finished_at=None, phase="enriching",
                      pages_fetched=4, opportunities_to_enrich=40, opportunities_enriched=12, created=3, updated=0,
                      removed=0)
+    from dashboard.sync.lease import acquire_lease
+    from dashboard.sync.lease import lease_name_for
+    with app.app_context():   # a run is only "running" while its runner holds the lease
+        assert acquire_lease(lease_name_for(default_company.id), "the-runner", 60)
     login_as(client, admin)
     panel = client.get("/sync/status-panel", headers={"HX-Request": "true", "HX-Trigger": "sync-panel"})
     html = panel.get_data(as_text=True)
