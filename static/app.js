@@ -58,6 +58,29 @@
     toast("Cannot reach the server. The board will retry on its own.", "warning");
   });
 
+  /* <time data-relative> shows "4 min ago" and keeps it current: the server may answer
+     an unchanged board with 304, so the text cannot depend on when it was rendered. */
+  function ago(iso) {
+    var minutes = Math.max(0, Math.floor((Date.now() - Date.parse(iso)) / 60000));
+    if (isNaN(minutes)) { return null; }
+    if (minutes < 1) { return "just now"; }
+    if (minutes < 60) { return minutes + " min ago"; }
+    if (minutes < 48 * 60) {
+      var hours = Math.floor(minutes / 60), rest = minutes % 60;
+      return rest ? hours + " h " + rest + " min ago" : hours + " h ago";
+    }
+    return Math.floor(minutes / 1440) + " days ago";
+  }
+  function refreshRelativeTimes() {
+    document.querySelectorAll("time[data-relative]").forEach(function (el) {
+      var text = ago(el.getAttribute("datetime"));
+      if (text) { el.textContent = text; }
+    });
+  }
+  document.addEventListener("htmx:afterSwap", refreshRelativeTimes);
+  document.addEventListener("DOMContentLoaded", refreshRelativeTimes);
+  setInterval(refreshRelativeTimes, 30000);
+
   /* Flash messages fade after a while, except warnings and errors. */
   setTimeout(function () {
     document.querySelectorAll(".flashes .alert-success, .flashes .alert-info").forEach(function (el) {

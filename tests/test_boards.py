@@ -9,6 +9,7 @@ from conftest import login_as
 from dashboard.db import db
 from dashboard.models import RunStatus
 from dashboard.models import SyncRun
+from dashboard.models import TruckJourney
 from dashboard.models import utcnow
 from dashboard.timeutil import company_today
 from ui_helpers import MONEY_MARKERS
@@ -154,7 +155,8 @@ def test_sync_freshness_line(app, client, world):
                                started_at=now - timedelta(minutes=4), finished_at=now - timedelta(minutes=3)))
         db.session.commit()
     html = client.get("/").get_data(as_text=True)
-    assert "Last synced 3 min ago" in html and "data may be out of date" not in html
+    assert "data may be out of date" not in html
+    assert "Last synced <time" in html and "data-relative>3 min ago</time>" in html
 
 
 def test_html_in_customer_names_is_escaped(app, client, world):
@@ -186,3 +188,31 @@ def test_csv_neutralises_formulas(app, client, world):
     assert not any(cell.startswith(("=", "+", "@")) for cell in cells)
     assert "7345.67" in cells
     assert all(row[1] == "Alpha Branch" for row in rows[1:])
+
+
+def test_polled_partial_answers_304_until_something_changes(app, client, world):
+    login_as(client, world.users["DISPATCHER"])
+    headers = {"HX-Request": "true"}
+    first = client.get("/", headers=headers)
+    assert first.status_code == 200 and first.headers["ETag"]
+    etag = first.headers["ETag"].strip('"')
+    again = client.get("/", headers={**headers, "If-None-Match": f'"{etag}"'})
+    assert again.status_code == 304 and again.get_data() == b""
+    other_filter = client.get("/?q=zzz", headers={**headers, "If-None-Match": f'"{etag}"'})
+    assert other_filter.status_code == 200
+    with app.app_context():
+        job = db.session.get(TruckJourney, world.job_a)
+        job.notes, job.dispatch_updated_at = "Changed elsewhere", utcnow()
+        db.session.commit()
+    changed = client.get("/", headers={**headers, "If-None-Match": f'"{etag}"'})
+    assert changed.status_code == 200 and "Changed elsewhere" in changed.get_data(as_text=True)
+    full_page = client.get("/", headers={"If-None-Match": f'"{etag}"'})
+    assert full_page.status_code == 200 and "<html" in full_page.get_data(as_text=True)
+
+
+def test_the_same_etag_is_never_shared_between_users(app, world):
+    dispatcher, manager = app.test_client(), app.test_client()
+    login_as(dispatcher, world.users["DISPATCHER"])
+    login_as(manager, world.users["MANAGER"])
+    tags = {c.get("/", headers={"HX-Request": "true"}).headers["ETag"] for c in (dispatcher, manager)}
+    assert len(tags) == 2

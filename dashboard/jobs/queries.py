@@ -11,6 +11,8 @@ from dashboard.models import TruckJourney
 from dashboard.permissions import Perm
 from dashboard.permissions import can
 from dashboard.permissions import is_assigned_to
+from dashboard.permissions import Scope
+from dashboard.permissions import scope_of
 from dashboard.permissions import scope_query
 
 
@@ -21,7 +23,10 @@ def jobs_for_day(user, day: date, location_id=None, status=None, search=None, in
     """
     stmt = (
         sa.select(TruckJourney)
-        .options(so.selectinload(TruckJourney.location), so.selectinload(TruckJourney.truck))
+        # The raw SmartMoving JSON is big and no board shows it: leave it in the database.
+        .options(so.defer(TruckJourney.external_data),
+                 so.selectinload(TruckJourney.location).defer(Location.external_data),
+                 so.selectinload(TruckJourney.truck))
         .where(TruckJourney.scheduled_date == day)
         .order_by(TruckJourney.arrival_start_hour.is_(None), TruckJourney.arrival_start_hour,
                   TruckJourney.job_number, TruckJourney.id)
@@ -66,3 +71,28 @@ def get_job_for(user, job_id):
     if job is None or not can_see_journey(user, job):
         return None
     return job
+
+
+def board_version(user, day):
+    """A cheap fingerprint of everything a board of day can show user, in one statement.
+
+    It changes whenever a job of that day is created, synced, removed or edited, a
+    location is re-synced, or a sync run succeeds; the polled board partial's ETag is
+    made of it.
+    """
+    from dashboard.models import SyncRun
+
+    jobs = sa.select(sa.func.count(TruckJourney.id), sa.func.max(TruckJourney.id),
+                     sa.func.max(TruckJourney.last_sync_at), sa.func.max(TruckJourney.dispatch_updated_at)
+                     ).where(TruckJourney.scheduled_date == day)
+    newest_location = sa.select(sa.func.max(Location.last_sync_at))
+    location_count = sa.select(sa.func.count(Location.id))
+    last_success = sa.select(sa.func.max(SyncRun.finished_at)).where(SyncRun.company_id == user.company_id,
+                                                                      SyncRun.status.in_(("SUCCESS", "PARTIAL")))
+    if scope_of(user) is not Scope.ALL_COMPANIES:
+        jobs = jobs.where(TruckJourney.company_id == user.company_id)
+        newest_location = newest_location.where(Location.company_id == user.company_id)
+        location_count = location_count.where(Location.company_id == user.company_id)
+    stmt = jobs.add_columns(newest_location.scalar_subquery(), location_count.scalar_subquery(),
+                            last_success.scalar_subquery())
+    return tuple(db.session.execute(stmt).one())

@@ -19,6 +19,7 @@ from dashboard.jobs import bp
 from dashboard.jobs import dispatch
 from dashboard.jobs.export import jobs_csv
 from dashboard.jobs.forms import JobEditForm
+from dashboard.jobs.queries import board_version
 from dashboard.jobs.queries import get_job_for
 from dashboard.jobs.queries import jobs_for_day
 from dashboard.jobs.queries import locations_for
@@ -100,8 +101,30 @@ def _board_context(day, view_name):
 
 
 def _render_board(day, view_name):
-    context = _board_context(day, view_name)
-    return web.render_page_or_fragment("jobs/board.html", "jobs/_board.html", **context)
+    if not web.wants_fragment():
+        return web.render_page_or_fragment("jobs/board.html", "jobs/_board.html", **_board_context(day, view_name))
+    # The live partial is polled by every open board: when nothing it shows has
+    # changed, answer 304 from a few aggregates instead of rendering every card.
+    etag = _board_etag(day)
+    if request.if_none_match.contains(etag):
+        response = current_app.response_class(status=304)
+    else:
+        response = web.render_page_or_fragment("jobs/board.html", "jobs/_board.html", **_board_context(day, view_name))
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.headers["Vary"] = "HX-Request, Cookie"
+    return response
+
+
+def _board_etag(day):
+    """The partial's ETag: who asks, what they filter, and the data's version."""
+    import hashlib
+    version = board_version(current_user, day)
+    minutes = web.minutes_since(version[-1])   # since the last successful sync
+    stale = minutes is None or minutes > current_app.config["SYNC_STALE_MINUTES"]
+    parts = (current_user.id, current_user.role, sorted(loc.id for loc in current_user.locations), request.full_path,
+             day, web.user_today(), version, stale, current_app.config["BOARD_REFRESH_SECONDS"])
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
 
 
 @bp.get("/")
@@ -209,7 +232,8 @@ def edit(job_id):
     form.set_choices(dispatch.truck_options(job.company_id, include_id=job.truck_id),
                      dispatch.crew_options(job.company_id, extra=(job.crew or []) + (job.smartmoving_crew or [])))
     status = 200
-    if request.method == "POST" and form.version.data != dispatch.dispatch_version(job):
+    submitted_version = request.form.get("version") if request.method == "POST" else None
+    if submitted_version is not None and submitted_version != dispatch.dispatch_version(job):
         # Someone saved this job after the form was drawn: show their save, keep
         # this user's input, and let a second click overwrite knowingly.
         form.version.data = dispatch.dispatch_version(job)
