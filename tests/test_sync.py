@@ -56,7 +56,7 @@ def stored_jobs(app):
 def assert_matches_truth(app, world):
     start, end = window(app)
     truth = world.expected_jobs(start, end)
-    jobs = stored_jobs(app)
+    jobs = {key: job for key, job in stored_jobs(app).items() if key is not None}
     assert set(jobs) == set(truth)
     with app.app_context():
         locations = dict(db.session.execute(sa.select(Location.id, Location.name)).all())
@@ -164,6 +164,11 @@ def test_ttl_refreshes_stay_within_the_monthly_quota(sync_app, sandbox):
 def test_deleted_and_moved_jobs_are_soft_removed_after_a_complete_sweep(sync_app, sandbox):
     sync(sync_app)
     start, end = window(sync_app)
+    with sync_app.app_context():
+        company_id = db.session.scalar(sa.text("SELECT id FROM companies WHERE is_default"))
+        db.session.add(TruckJourney(company_id=company_id, data_source="MANUAL", customer_name="Walk-in",
+                                    scheduled_date=start))
+        db.session.commit()
     opportunities = sorted(sandbox.world.opportunity_ids_in_window(start, end))
     sandbox.world.delete_opportunity(opportunities[0])
     moved = next(j for j, e in sorted(sandbox.world.expected_jobs(start, end).items())
@@ -177,6 +182,9 @@ def test_deleted_and_moved_jobs_are_soft_removed_after_a_complete_sweep(sync_app
         removed = db.session.scalars(sa.select(TruckJourney).where(TruckJourney.sync_status == "REMOVED")).all()
     assert moved in {job.external_id for job in removed}
     assert all(job.removed_at is not None for job in removed)
+    with sync_app.app_context():
+        manual = db.session.scalar(sa.select(TruckJourney).where(TruckJourney.data_source == "MANUAL"))
+    assert manual.sync_status == "SYNCED" and manual.removed_at is None   # never touched by a sync
 
 
 def test_incomplete_sweep_removes_nothing_and_fails_clearly(sync_app, sandbox):

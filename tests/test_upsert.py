@@ -78,18 +78,13 @@ def test_sync_may_not_write_local_fields(app_ctx, default_company):
         upsert.upsert_journeys(default_company.id, [record(crew=["x"])], utcnow())
 
 
-def test_mark_removed_only_touches_unseen_smartmoving_jobs_in_window(app_ctx, default_company):
+def test_remove_journeys_is_soft_and_keeps_local_fields(app_ctx, default_company):
     with db.write_transaction() as session:
-        upsert.upsert_journeys(default_company.id, [record("j1"), record("j2"), record("j3", scheduled_date=date(2026, 7, 25))],
-                               utcnow())
-        session.add(TruckJourney(company_id=default_company.id, data_source="MANUAL", customer_name="Walk-in",
-                                 scheduled_date=DAY))
-    with db.write_transaction():
-        removed = upsert.mark_removed(default_company.id, DAY, date(2026, 7, 21), {"j1"}, utcnow())
-    assert removed == 1
-    statuses = dict(db.session.execute(sa.select(TruckJourney.customer_name, TruckJourney.sync_status)
-                                       .where(TruckJourney.external_id.is_(None))).all())
-    assert statuses == {"Walk-in": "SYNCED"}
-    by_id = dict(db.session.execute(sa.select(TruckJourney.external_id, TruckJourney.sync_status)
-                                    .where(TruckJourney.external_id.is_not(None))).all())
-    assert by_id == {"j1": "SYNCED", "j2": "REMOVED", "j3": "SYNCED"}
+        upsert.upsert_journeys(default_company.id, [record("j1"), record("j2")], utcnow())
+        session.execute(sa.update(TruckJourney).where(TruckJourney.external_id == "j1").values(notes="Keep me"))
+    with db.write_transaction() as session:
+        ids = list(session.scalars(sa.select(TruckJourney.id).where(TruckJourney.external_id == "j1")))
+        assert upsert.remove_journeys(ids, utcnow(), "gone") == 1
+    rows = {row.external_id: row for row in db.session.scalars(sa.select(TruckJourney))}
+    assert rows["j1"].sync_status == "REMOVED" and rows["j1"].removed_at is not None and rows["j1"].notes == "Keep me"
+    assert rows["j2"].sync_status == "SYNCED"

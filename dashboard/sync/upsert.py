@@ -124,19 +124,6 @@ def upsert_crew(company_id, records, now):
     return upsert_records(CrewMember, company_id, records, now)
 
 
-def mark_removed(company_id, window_start, window_end, seen_external_ids, now):
-    """Soft-remove SMARTMOVING jobs in the window that a complete sweep no longer returned."""
-    stmt = sa.select(TruckJourney.id, TruckJourney.external_id).where(
-        TruckJourney.company_id == company_id,
-        TruckJourney.data_source == DataSource.SMARTMOVING.value,
-        TruckJourney.scheduled_date >= window_start,
-        TruckJourney.scheduled_date <= window_end,
-        TruckJourney.sync_status != SyncStatus.REMOVED.value,
-    )
-    gone = [row.id for row in db.session.execute(stmt) if row.external_id not in seen_external_ids]
-    return remove_journeys(gone, now, "No longer in SmartMoving for this date.")
-
-
 def remove_journeys(journey_ids, now, reason):
     """Mark journeys REMOVED (never deleted: local dispatch data stays)."""
     for chunk in _chunks(list(journey_ids)):
