@@ -45,7 +45,7 @@ class SweepOpportunity:
     customer_email: str | None
     jobs: list[SweepJob] = field(default_factory=list)
     fingerprint: str = ""
-    raw_json: str = "{}"
+    raw: dict = field(default_factory=dict)
 
 
 def parse_service_date(value):
@@ -145,10 +145,8 @@ def sweep_opportunities(customers, start, end, warnings=None):
                 # What the sweep shows of this opportunity and its customer: when it is
                 # unchanged, a detail call would most likely return nothing new.
                 fingerprint=fingerprint({"opportunity": opportunity, "name": name, "phone": phone, "email": email}),
-                # Kept as compact JSON text: a run holds every in-window opportunity until
-                # it ends, and text takes a fraction of the memory of nested dicts.
-                raw_json=json.dumps({"customer": {k: v for k, v in customer.items() if k != "opportunities"},
-                                     "opportunity": opportunity}, separators=(",", ":"), default=str),
+                raw={"customer": {k: v for k, v in customer.items() if k != "opportunities"},
+                     "opportunity": opportunity},
             )
     return found
 
@@ -305,7 +303,7 @@ def job_record(opportunity, sweep_job, detail=None, crew_by_id=None, warnings=No
 
 def external_data(opportunity, sweep_job, detail):
     """The raw SmartMoving JSON kept with a job: its sweep entries and its slice of the detail."""
-    data = {"sweep": json.loads(opportunity.raw_json)}
+    data = {"sweep": opportunity.raw}
     if detail is not None:
         data["detail"] = {k: v for k, v in detail.items() if k != "jobs"}
         data["detailJob"] = find_detail_job(detail, sweep_job)
