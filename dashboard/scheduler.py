@@ -163,7 +163,20 @@ def run_scheduled_sync(app, now=None):
     for company_id in company_ids:
         with app.app_context():
             outcomes[company_id] = _sync_one(company_id, slot, claim_slot, new_owner_id())
+    if "synced" in outcomes.values():
+        _housekeeping(app)   # once per interval: only the slot's winner gets here
     return outcomes
+
+
+def _housekeeping(app):
+    """Small clean-ups that ride on the scheduled sync: old failed-login rows."""
+    from dashboard.auth import throttle
+    from dashboard.db import db
+    try:
+        with app.app_context(), db.write_transaction():
+            throttle.prune()
+    except Exception:  # housekeeping must never break the schedule
+        log.exception("housekeeping failed")
 
 
 def _sync_one(company_id, slot, claim_slot, owner):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 import pytest
+import sqlalchemy as sa
 from flask import current_app
 
 from dashboard import scheduler as sched
@@ -312,3 +313,16 @@ def test_flask_run_starts_exactly_one_scheduler(tmp_path, debug):
     assert "scheduler stopped" in rest  # shut down cleanly at exit
     if debug:
         assert f'"pid": {process.pid}' not in lines[0]  # the reloader's child, not its watcher
+
+
+def test_the_slot_winner_prunes_old_failed_logins(app, fake_sync):
+    from dashboard.models import LoginAttempt
+    from dashboard.models import utcnow
+    with app.app_context():
+        with db.write_transaction() as session:
+            session.add(LoginAttempt(email="old@example.test", attempted_at=utcnow() - timedelta(days=3)))
+            session.add(LoginAttempt(email="recent@example.test", attempted_at=utcnow()))
+    sched.run_scheduled_sync(app)
+    with app.app_context():
+        left = db.session.scalars(sa.select(LoginAttempt.email)).all()
+    assert left == ["recent@example.test"]

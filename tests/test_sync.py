@@ -257,3 +257,19 @@ def test_cli_sync_prints_a_summary(sync_app):
     result = sync_app.test_cli_runner().invoke(args=["sync"])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("sync success:") and "24 jobs" in result.output
+
+
+def test_detail_404_for_an_opportunity_still_in_the_sweep_removes_its_jobs(sync_app, sandbox, monkeypatch):
+    sync(sync_app)
+    start, end = window(sync_app)
+    gone = sorted(sandbox.world.opportunity_ids_in_window(start, end))[3]
+    sandbox.world.change_opportunity(gone)          # so the next sync asks for its detail
+    real_detail = sandbox.world.opportunity_detail
+    monkeypatch.setattr(sandbox.world, "opportunity_detail",
+                        lambda opp_id, **kw: None if str(opp_id) == gone else real_detail(opp_id, **kw))
+    run = sync(sync_app)
+    assert run.status == "SUCCESS"
+    with sync_app.app_context():
+        rows = db.session.scalars(sa.select(TruckJourney).where(TruckJourney.opportunity_external_id == gone)).all()
+    assert rows and all(row.sync_status == "REMOVED" and "deleted" in row.sync_error for row in rows)
+    assert run.removed == len(rows)
