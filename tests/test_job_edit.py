@@ -201,3 +201,41 @@ def test_a_save_on_top_of_a_newer_save_is_caught_not_silently_lost(app, world):
     again = dict(stale, version=version_from(html))
     assert second.post(f"/jobs/{world.job_a}/edit", data=again).status_code == 302
     assert job(app, world.job_a).notes == "Front door"
+
+
+def test_dispatcher_adds_a_manual_job_at_an_assigned_location(app, client, world):
+    login_as(client, world.users["DISPATCHER"])
+    page = client.get(f"/jobs/new?date={world.today.isoformat()}").get_data(as_text=True)
+    assert "Alpha Branch" in page and world.today.isoformat() in page
+    assert "Beta Branch" not in page   # only the dispatcher's own locations are offered
+    response = client.post("/jobs/new", data={
+        "csrf_token": csrf_token_from(page), "location_id": str(world.loc_a.id),
+        "scheduled_date": world.today.isoformat(), "customer_name": "Walk-in <b>Wanda</b>",
+        "customer_email": "wanda@example.test", "origin_address": "1 Side St", "notes": "Warranty visit"})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/edit")
+    with app.app_context():
+        created = db.session.scalar(sa.select(TruckJourney).where(TruckJourney.data_source == "MANUAL"))
+        assert (created.customer_name, created.location_id, created.notes) == (
+            "Walk-in <b>Wanda</b>", world.loc_a.id, "Warranty visit")
+        assert created.external_id is None and created.scheduled_date == world.today
+        assert db.session.scalar(sa.select(AuditEvent.action).where(AuditEvent.target == f"job:{created.id}")) \
+            == "job.create"
+    board = client.get("/").get_data(as_text=True)
+    assert "Walk-in &lt;b&gt;Wanda&lt;/b&gt;" in board and "<b>Wanda</b>" not in board
+
+
+def test_manual_job_at_a_location_out_of_scope_or_with_bad_input_is_refused(app, client, world):
+    login_as(client, world.users["DISPATCHER"])
+    token = csrf_token_from(client.get("/jobs/new").get_data(as_text=True))
+    foreign = client.post("/jobs/new", data={"csrf_token": token, "location_id": str(world.loc_b.id),
+                                             "scheduled_date": world.today.isoformat(), "customer_name": "Sneaky"})
+    assert foreign.status_code == 422 and "Not a valid choice" in foreign.get_data(as_text=True)
+    bad = client.post("/jobs/new", data={"csrf_token": token, "location_id": str(world.loc_a.id),
+                                         "scheduled_date": "31/12/2026", "customer_name": "",
+                                         "customer_email": "not-an-email"})
+    html = bad.get_data(as_text=True)
+    assert bad.status_code == 422
+    assert "Who is the job for?" in html and "Not an email address." in html
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(TruckJourney.id)).where(
+            TruckJourney.data_source == "MANUAL")) == 0

@@ -27,6 +27,8 @@ ROUTES = [
     ("GET", "/board/export.csv?date={today}", Perm.VIEW_JOBS, "jobs.export_csv"),
     ("GET", "/my-jobs", Perm.VIEW_OWN_JOBS, "jobs.my_jobs"),
     ("GET", "/jobs/{job_a}", Perm.VIEW_OWN_JOBS, "jobs.detail"),
+    ("GET", "/jobs/new", Perm.EDIT_JOBS, "jobs.new_job"),
+    ("POST", "/jobs/new", Perm.EDIT_JOBS, "jobs.new_job"),
     ("GET", "/jobs/{job_a}/edit", Perm.EDIT_JOBS, "jobs.edit"),
     ("POST", "/jobs/{job_a}/edit", Perm.EDIT_JOBS, "jobs.edit"),
     ("GET", "/sync/", Perm.VIEW_JOBS, "sync.index"),
@@ -44,8 +46,10 @@ ROUTES = [
     ("POST", "/auth/logout", "public", "auth.logout"),
 ]
 
+# Form fields per endpoint; "{name}" values are filled in like the paths.
 POST_DATA = {
     "jobs.edit": {"truck_id": "0", "crew_other": "Helper Hal", "dispatch_status": "ASSIGNED", "notes": "Bring ramps"},
+    "jobs.new_job": {"location_id": "{loc_a}", "scheduled_date": "{today}", "customer_name": "Walk-in Wanda"},
 }
 
 
@@ -145,7 +149,7 @@ def test_role_matrix(app, client, default_company, make_company, make_location, 
     world = build_world(app, default_company, make_company, make_location, make_user)
     truck_id = add_truck(app, default_company, "Matrix Truck")
     values = {"today": world.today.isoformat(), "job_a": world.job_a, "mover_id": world.users["MOVER"].id,
-              "truck_id": truck_id}
+              "truck_id": truck_id, "loc_a": world.loc_a.id}
     if role is not None:
         login_as(client, world.users[role])
         token = csrf_token_from(client.get("/auth/password").get_data(as_text=True))
@@ -158,7 +162,8 @@ def test_role_matrix(app, client, default_company, make_company, make_location, 
             continue  # would end the session mid-matrix; covered in test_auth_pages
         path = template.format(**values)
         if method == "POST":
-            response = client.post(path, data=dict(POST_DATA.get(endpoint, {}), csrf_token=token))
+            form = {name: value.format(**values) for name, value in POST_DATA.get(endpoint, {}).items()}
+            response = client.post(path, data=dict(form, csrf_token=token))
         else:
             response = client.get(path)
         want = expected_status(role, method, perm, endpoint)

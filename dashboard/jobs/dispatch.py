@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from dashboard.db import db
 from dashboard.models import AuditEvent
 from dashboard.models import CrewMember
+from dashboard.models import DataSource
 from dashboard.models import DispatchStatus
 from dashboard.models import SyncStatus
 from dashboard.models import Truck
@@ -164,6 +165,31 @@ def update_dispatch(job, actor, truck_id, crew, dispatch_status, notes):
         db.session.flush()
         log.info("job %s dispatch edited by %s: %s", job.id, actor.email, ", ".join(sorted(changes)))
     return changes
+
+
+def create_manual_job(actor, location, scheduled_date, customer_name, notes=None, **details):
+    """Add a MANUAL job at location (flushes, no commit). No sync ever writes or removes it.
+
+    details: customer_phone, customer_email, origin_address, destination_address, arrival_window.
+    """
+    allowed = {"customer_phone", "customer_email", "origin_address", "destination_address", "arrival_window"}
+    unknown = set(details) - allowed
+    if unknown:
+        raise DispatchError(f"Unknown job fields: {', '.join(sorted(unknown))}")
+    job = TruckJourney(
+        company_id=location.company_id, location_id=location.id, scheduled_date=scheduled_date,
+        customer_name=customer_name.strip(), notes=(notes or "").strip() or None,
+        data_source=DataSource.MANUAL.value, status="BOOKED", dispatch_status=DispatchStatus.UNASSIGNED.value,
+        dispatch_updated_at=utcnow(), dispatch_updated_by=actor.id,
+        **{name: (value or "").strip() or None for name, value in details.items()},
+    )
+    db.session.add(job)
+    db.session.flush()
+    db.session.add(AuditEvent(company_id=job.company_id, user_id=actor.id, action="job.create",
+                              target=f"job:{job.id}", detail={"customer": job.customer_name,
+                                                              "date": scheduled_date.isoformat()}))
+    log.info("manual job %s created by %s", job.id, actor.email)
+    return job
 
 
 def job_history(job, limit=20):

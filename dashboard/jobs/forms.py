@@ -1,5 +1,6 @@
 """Forms of the jobs area."""
 from flask_wtf import FlaskForm
+from wtforms import DateField
 from wtforms import HiddenField
 from wtforms import SelectChoice
 from wtforms import SelectField
@@ -7,7 +8,10 @@ from wtforms import SelectMultipleField
 from wtforms import StringField
 from wtforms import TextAreaField
 from wtforms import widgets
+from wtforms.validators import DataRequired
 from wtforms.validators import Length
+from wtforms.validators import Optional
+from wtforms.validators import Regexp
 from wtforms.validators import ValidationError
 
 from dashboard.models import DispatchStatus
@@ -45,3 +49,22 @@ class JobEditForm(FlaskForm):
         for name in (field.data or "").replace(";", ",").split(","):
             if len(name.strip()) > 80:
                 raise ValidationError("A crew name is longer than 80 characters.")
+
+
+class ManualJobForm(FlaskForm):
+    """A job that is not in SmartMoving (a walk-in, a warranty visit): ours alone, never synced."""
+    location_id = SelectField("Location", coerce=int)
+    scheduled_date = DateField("Date", validators=[DataRequired(message="Pick the day of the job.")])
+    customer_name = StringField("Customer", validators=[DataRequired(message="Who is the job for?"), Length(max=200)])
+    customer_phone = StringField("Phone", validators=[Optional(), Length(max=64)])
+    customer_email = StringField("Email", validators=[
+        Optional(), Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message="Not an email address."), Length(max=254)])
+    origin_address = StringField("From", validators=[Optional(), Length(max=400)])
+    destination_address = StringField("To", validators=[Optional(), Length(max=400)])
+    arrival_window = StringField("Arrival window", description="e.g. 8:00 AM – 10:00 AM",
+                                 validators=[Optional(), Length(max=80)])
+    notes = TextAreaField("Notes for the crew", validators=[Length(max=2000, message="Keep notes under 2000 characters.")])
+
+    def set_locations(self, locations):
+        """Offer only the locations the signed-in user may see (call before validate)."""
+        self.location_id.choices = [SelectChoice(loc.id, loc.name) for loc in locations]

@@ -19,6 +19,7 @@ from dashboard.jobs import bp
 from dashboard.jobs import dispatch
 from dashboard.jobs.export import jobs_csv
 from dashboard.jobs.forms import JobEditForm
+from dashboard.jobs.forms import ManualJobForm
 from dashboard.jobs.queries import board_version
 from dashboard.jobs.queries import get_job_for
 from dashboard.jobs.queries import jobs_for_day
@@ -194,6 +195,32 @@ def my_jobs():
             jobs = [job for job in jobs if is_assigned_to(current_user, job)]
         days.append((day, jobs))
     return render_template("jobs/my_jobs.html", days=days, today=today_)
+
+
+@bp.route("/jobs/new", methods=["GET", "POST"])
+@require(Perm.EDIT_JOBS)
+def new_job():
+    """Add a job that is not in SmartMoving, at one of the user's locations."""
+    locations = locations_for(current_user)
+    form = ManualJobForm()
+    form.set_locations(locations)
+    if request.method == "GET":
+        form.scheduled_date.data = _requested_day(web.user_today())
+        form.location_id.data = request.args.get("location", type=int)
+    status = 200
+    if form.validate_on_submit():
+        location = next(loc for loc in locations if loc.id == form.location_id.data)
+        job = dispatch.create_manual_job(
+            current_user, location, form.scheduled_date.data, form.customer_name.data, notes=form.notes.data,
+            customer_phone=form.customer_phone.data, customer_email=form.customer_email.data,
+            origin_address=form.origin_address.data, destination_address=form.destination_address.data,
+            arrival_window=form.arrival_window.data)
+        db.session.commit()
+        flash(f"Added the job for {job.customer_name}. Assign a truck and crew next.", "success")
+        return redirect(url_for("jobs.edit", job_id=job.id))
+    if request.method == "POST":
+        status = 422
+    return render_template("jobs/new.html", form=form, has_locations=bool(locations)), status
 
 
 def _job_or_404(job_id):
