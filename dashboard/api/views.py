@@ -68,6 +68,7 @@ def health():
     """Anyone: is the database up, and how did the last sync go."""
     import sqlalchemy as sa
     from dashboard.models import Company
+    from dashboard.sync.service import is_stale
     from dashboard.sync.service import last_finished_run
 
     try:
@@ -79,9 +80,7 @@ def health():
     company = db.session.scalar(sa.select(Company).where(Company.is_default.is_(True)))
     run = last_finished_run(company.id) if company else None
     smartmoving = "unknown" if run is None else ("ok" if run.status in ("SUCCESS", "PARTIAL") else "error")
-    stale_after = timedelta(minutes=current_app.config["SYNC_STALE_MINUTES"])
-    from dashboard.models import utcnow
-    stale = run is None or run.finished_at < utcnow() - stale_after
+    stale = is_stale(run.finished_at if run else None)
     last_sync = None if run is None else {"status": run.status, "finishedAt": as_utc_iso(run.finished_at), "stale": stale}
     status = "ok" if smartmoving == "ok" and not stale else "degraded"
     return {"status": status, "database": database,

@@ -87,14 +87,13 @@ def _board_context(day, view_name):
     last_run = web.sync_service().last_finished_run(company.id, successful_only=True)
     last_synced = last_run.finished_at if last_run else None
     stale_minutes = current_app.config["SYNC_STALE_MINUTES"]
-    minutes = web.minutes_since(last_synced)
     query = {k: v for k, v in filters.items() if v}
     return dict(
         day=day, today=today, tomorrow=today + timedelta(days=1), view_name=view_name,
         jobs=jobs, total=len(all_jobs), counts=sorted(counts.items()), dispatch_counts=sorted(dispatch_counts.items()),
         unassigned=unassigned, filters=filters, query=query, locations=locations,
         show_money=can(current_user, Perm.VIEW_FINANCIAL), can_edit=can(current_user, Perm.EDIT_JOBS),
-        last_synced=last_synced, stale=minutes is None or minutes > stale_minutes, stale_minutes=stale_minutes,
+        last_synced=last_synced, stale=web.sync_service().is_stale(last_synced), stale_minutes=stale_minutes,
         refresh_seconds=current_app.config["BOARD_REFRESH_SECONDS"], needs_assignment=needs_assignment,
         show_location=len(locations) > 1 and not filters["location"],
         prev_day=day - timedelta(days=1), next_day=day + timedelta(days=1),
@@ -121,8 +120,7 @@ def _board_etag(day):
     """The partial's ETag: who asks, what they filter, and the data's version."""
     import hashlib
     version = board_version(current_user, day)
-    minutes = web.minutes_since(version[-1])   # since the last successful sync
-    stale = minutes is None or minutes > current_app.config["SYNC_STALE_MINUTES"]
+    stale = web.sync_service().is_stale(version[-1])   # version[-1]: the last successful sync
     parts = (current_user.id, current_user.role, sorted(loc.id for loc in current_user.locations), request.full_path,
              day, web.user_today(), version, stale, current_app.config["BOARD_REFRESH_SECONDS"])
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]

@@ -194,6 +194,13 @@ def last_finished_run(company_id, successful_only=False):
     return db.session.scalar(stmt.order_by(SyncRun.finished_at.desc()).limit(1))
 
 
+def is_stale(finished_at, now=None):
+    """True when the last successful sync finished longer ago than SYNC_STALE_MINUTES (or never)."""
+    if finished_at is None:
+        return True
+    return (now or utcnow()) - finished_at > timedelta(minutes=current_app.config["SYNC_STALE_MINUTES"])
+
+
 def monthly_call_usage(company_id, quota, now=None):
     """SmartMoving calls this calendar month (UTC) and a straight-line projection to its end."""
     import calendar
@@ -229,7 +236,6 @@ class Syncer:
         self.config = current_app.config
         self.company = company
         self.company_id = company.id
-        self.run = run
         self.run_id = run.id
         self.owner = owner
         self.lease_name = lease_name_for(company.id)
@@ -314,7 +320,9 @@ class Syncer:
                 self.set_phase("presence")
                 self.remove_missing(opportunities)
             if sweep_error is not None:
-                status, error = RunStatus.FAILED, f"The sweep stopped early ({sweep_error}); jobs already read were saved, none were marked removed."
+                status = RunStatus.FAILED
+                error = (f"The sweep stopped early ({sweep_error}); "
+                         "jobs already read were saved, none were marked removed.")
             elif fatal is not None:
                 status, error = RunStatus.FAILED, f"Stopped: {fatal}"
             elif self.stats["opportunities_failed"]:
@@ -416,13 +424,13 @@ class Syncer:
         """Ids of opportunities whose detail must be (re)fetched this run."""
         ids = list(opportunities)
         states = {}
-        for chunk in upsert._chunks(ids):
+        for chunk in upsert.chunks(ids):
             for state in db.session.scalars(sa.select(OpportunitySyncState).where(
                     OpportunitySyncState.company_id == self.company_id, OpportunitySyncState.external_id.in_(chunk))):
                 states[state.external_id] = (state.sweep_hash, state.detail_fetched_at, state.failures)
         job_ids = [job.job_id for o in opportunities.values() for job in o.jobs]
         stored = {}
-        for chunk in upsert._chunks(job_ids):
+        for chunk in upsert.chunks(job_ids):
             stored.update(db.session.execute(sa.select(TruckJourney.external_id, TruckJourney.sync_status).where(
                 TruckJourney.company_id == self.company_id, TruckJourney.external_id.in_(chunk))).all())
         db.session.commit()
@@ -550,18 +558,27 @@ class Syncer:
             self._load_lookups()
 
     def _save_states(self, session, states):
+        """Record what this batch learnt of each opportunity: one executemany for updates, one for inserts."""
         ids = [opportunity.opportunity_id for opportunity, _, _ in states]
         existing = dict(session.execute(sa.select(OpportunitySyncState.external_id, OpportunitySyncState.id).where(
             OpportunitySyncState.company_id == self.company_id, OpportunitySyncState.external_id.in_(ids))).all())
+        updates, inserts = [], []
         for opportunity, fetched_at, failed in states:
             values = {"sweep_hash": opportunity.fingerprint if fetched_at else None, "detail_fetched_at": fetched_at,
                       "failures": failed, "last_error": None}
-            if opportunity.opportunity_id in existing:
-                session.execute(sa.update(OpportunitySyncState)
-                                .where(OpportunitySyncState.id == existing[opportunity.opportunity_id]).values(values))
+            state_id = existing.get(opportunity.opportunity_id)
+            if state_id is not None:
+                updates.append({"id": state_id, **values})
             else:
-                session.execute(sa.insert(OpportunitySyncState).values(
-                    company_id=self.company_id, external_id=opportunity.opportunity_id, **values))
+                inserts.append({"company_id": self.company_id, "external_id": opportunity.opportunity_id, **values})
+        if updates:
+            table = OpportunitySyncState.__table__
+            session.execute(sa.update(table).where(table.c.id == sa.bindparam("state_id")).values(
+                {name: sa.bindparam(f"v_{name}")
+                 for name in ("sweep_hash", "detail_fetched_at", "failures", "last_error")}),
+                [{"state_id": row.pop("id"), **{f"v_{k}": v for k, v in row.items()}} for row in updates])
+        if inserts:
+            session.execute(sa.insert(OpportunitySyncState.__table__), inserts)
 
     # -- step 5: presence
 

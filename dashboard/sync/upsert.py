@@ -26,7 +26,8 @@ JOURNEY_SYNC_COLUMNS = frozenset({
 })
 
 
-def _chunks(items, size=CHUNK):
+def chunks(items, size=CHUNK):
+    """Slices of at most size items (keeps IN lists and parameter counts small)."""
     for start in range(0, len(items), size):
         yield items[start:start + size]
 
@@ -35,7 +36,7 @@ def _existing_by_external_id(model, company_id, external_ids, columns):
     """{external_id: row mapping} of the stored rows among external_ids, selected in chunks."""
     found = {}
     wanted = [model.id, model.external_id] + [getattr(model, name) for name in columns]
-    for chunk in _chunks(list(external_ids)):
+    for chunk in chunks(list(external_ids)):
         stmt = sa.select(*wanted).where(model.company_id == company_id, model.external_id.in_(chunk))
         for row in db.session.execute(stmt).mappings():
             found[row["external_id"]] = row
@@ -126,7 +127,7 @@ def upsert_crew(company_id, records, now):
 
 def remove_journeys(journey_ids, now, reason):
     """Mark journeys REMOVED (never deleted: local dispatch data stays)."""
-    for chunk in _chunks(list(journey_ids)):
+    for chunk in chunks(list(journey_ids)):
         db.session.execute(
             sa.update(TruckJourney).where(TruckJourney.id.in_(chunk))
             .values(sync_status=SyncStatus.REMOVED.value, removed_at=now, sync_error=reason, last_sync_at=now)
