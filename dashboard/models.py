@@ -226,6 +226,14 @@ class TruckJourney(Base):
     destination_address: so.Mapped[Optional[str]] = so.mapped_column(sa.String(400))
     arrival_window: so.Mapped[Optional[str]] = so.mapped_column(sa.String(80))
     arrival_start_hour: so.Mapped[Optional[float]]
+    # The job's span in company-local time (naive): arrival-window start to start +
+    # SmartMoving's labour + travel estimate (else DEFAULT_JOB_HOURS). Conflicts and
+    # truck lanes are judged on it, so it is computed once, at sync or on save.
+    span_start: so.Mapped[Optional[datetime]]
+    span_end: so.Mapped[Optional[datetime]]
+    # Job-level money from opportunity detail, when SmartMoving gives it (cents).
+    actual_charges_cents: so.Mapped[Optional[int]] = so.mapped_column(sa.BigInteger)
+    tips_cents: so.Mapped[Optional[int]] = so.mapped_column(sa.BigInteger)
     smartmoving_crew: so.Mapped[Optional[list]] = so.mapped_column(sa.JSON)
     status: so.Mapped[str] = so.mapped_column(sa.String(20), default="BOOKED")
     job_type: so.Mapped[Optional[str]] = so.mapped_column(sa.String(40))
@@ -236,6 +244,10 @@ class TruckJourney(Base):
     sync_status: so.Mapped[str] = so.mapped_column(sa.String(16), default=SyncStatus.SYNCED.value)
     sync_error: so.Mapped[Optional[str]] = so.mapped_column(sa.String(500))
     removed_at: so.Mapped[Optional[datetime]]
+    # A removal that a sync held back (too many at once, or unconfirmed): the job stays
+    # on the board flagged until a later run, a webhook or an admin confirms or clears it.
+    removal_pending_at: so.Mapped[Optional[datetime]]
+    removal_reason: so.Mapped[Optional[str]] = so.mapped_column(sa.String(200))
 
     # Local dispatch fields: ours, never touched by sync
     truck_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("trucks.id", ondelete="SET NULL"))
@@ -275,6 +287,10 @@ class OpportunitySyncState(Base):
     detail_fetched_at: so.Mapped[Optional[datetime]]
     last_error: so.Mapped[Optional[str]] = so.mapped_column(sa.String(500))
     failures: so.Mapped[int] = so.mapped_column(default=0)
+    # Detail answered 404 while the sweep still listed the opportunity: re-ask only when
+    # its sweep fingerprint changes or after next_check_at (backoff 1 h doubling to 24 h).
+    not_found_count: so.Mapped[int] = so.mapped_column(default=0)
+    next_check_at: so.Mapped[Optional[datetime]]
 
 
 class SyncRun(Base):
@@ -301,6 +317,8 @@ class SyncRun(Base):
     updated: so.Mapped[int] = so.mapped_column(default=0)
     unchanged: so.Mapped[int] = so.mapped_column(default=0)
     removed: so.Mapped[int] = so.mapped_column(default=0)
+    removals_held: so.Mapped[int] = so.mapped_column(default=0)
+    malformed_records: so.Mapped[int] = so.mapped_column(default=0)
     api_calls: so.Mapped[int] = so.mapped_column(default=0)
     rate_limited: so.Mapped[int] = so.mapped_column(default=0)
     error: so.Mapped[Optional[str]] = so.mapped_column(sa.Text)
