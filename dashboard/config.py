@@ -36,6 +36,12 @@ DEFAULTS = {
     # A run that stops renewing its lease for this long is taken to be dead.
     "SYNC_LEASE_SECONDS": 120,
     "SYNC_DEADLINE_SECONDS": 1800,
+    # A run that would remove more than this many jobs AND more than this share of the
+    # window's jobs holds the removals ("removal pending") until a later run, a
+    # SmartMoving deletion webhook or an admin confirms them: a fault upstream must
+    # never empty the board.
+    "REMOVAL_HOLD_MIN_JOBS": 5,
+    "REMOVAL_HOLD_PERCENT": 20,
     "BOARD_REFRESH_SECONDS": 60,
     "SYNC_STALE_MINUTES": 30,
     "SESSION_IDLE_MINUTES": 30,
@@ -56,7 +62,7 @@ _INT_KEYS = (
     "SMARTMOVING_CALL_BUDGET", "SMARTMOVING_MONTHLY_QUOTA", "SYNC_LEASE_SECONDS",
     "SYNC_DEADLINE_SECONDS", "BOARD_REFRESH_SECONDS", "SYNC_STALE_MINUTES",
     "SESSION_IDLE_MINUTES", "SESSION_MAX_HOURS", "LOGIN_MAX_FAILURES",
-    "LOGIN_FAILURE_WINDOW_MINUTES", "SANDBOX_PORT",
+    "LOGIN_FAILURE_WINDOW_MINUTES", "SANDBOX_PORT", "REMOVAL_HOLD_MIN_JOBS", "REMOVAL_HOLD_PERCENT",
 )
 _FLOAT_KEYS = (
     "SMARTMOVING_MIN_INTERVAL", "SMARTMOVING_CONNECT_TIMEOUT", "SMARTMOVING_READ_TIMEOUT",

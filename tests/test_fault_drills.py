@@ -542,3 +542,124 @@ def test_a_company_without_credentials_gets_a_failed_run_with_a_clear_error(app,
     assert len(runs) <= 1
     for run in runs:
         assert_run_finished(run, [RunStatus.FAILED], "KEYLESS_MOVERS_API_KEY")
+
+
+# ---------------------------------------------------------------- drills: removal safety and shapes
+
+def _removed_ids(app):
+    return {job["external_id"] for job in _stored_jobs(app) if job["sync_status"] == SyncStatus.REMOVED.value}
+
+
+def _pending_ids(app):
+    with app.app_context():
+        ids = set(db.session.scalars(sa.select(TruckJourney.external_id).where(
+            TruckJourney.removal_pending_at.is_not(None))))
+        db.session.commit()
+    return ids
+
+
+def test_a_gateway_404_on_every_detail_call_removes_nothing(rig):
+    """APIM answering {"statusCode": 404} to every detail call says nothing about the opportunities."""
+    run = _drill(rig, lambda r: setattr(r.sandbox.faults, "gateway_404_paths", {"/api/opportunities/"}),
+                 [RunStatus.PARTIAL], "could not be read")
+    assert run.removed == 0
+    assert run.opportunities_failed >= 1
+
+
+def test_a_junk_sweep_fails_the_run_with_no_detail_calls_and_no_removals(rig):
+    removed_before = _removed_ids(rig.app)
+    run = _drill(rig, lambda r: r.sandbox.faults.junk_next(1), [RunStatus.FAILED], "documented shape")
+    assert run.removed == 0 and run.jobs_seen == 0
+    with rig.app.app_context():
+        from dashboard.models import ApiCall
+        paths = list(db.session.scalars(sa.select(ApiCall.path).where(ApiCall.sync_run_id == run.id)))
+        db.session.commit()
+    assert paths and all(path.startswith("/api/customers") or path.startswith("/api/branches")
+                         or path.startswith("/api/crew") for path in paths), paths
+    assert removed_before <= _removed_ids(rig.app)
+
+
+def test_a_page_with_some_malformed_customers_is_used_for_the_rest(rig):
+    original = rig.world.customers_page
+
+    def with_junk(from_day, to_day, number, page_size, include_opportunities=True):
+        total, items = original(from_day, to_day, number, page_size, include_opportunities)
+        return total, ([42, {"name": "no id"}, {"id": "c-x", "opportunities": "not a list"}] + items
+                       if number == 1 else items)
+
+    rig.world.customers_page = with_junk
+    rig.world.change_opportunity(rig.world.opportunity_ids_in_window(rig.start, rig.end)[0])
+    run = rig.sync()
+    assert_run_finished(run, [RunStatus.PARTIAL], "documented shape")
+    assert run.malformed_records == 3
+    assert any("malformed customer" in w for w in run.warnings)
+    assert run.removed == 0
+    assert_db_matches_truth(rig.app, rig.world, rig.start, rig.end)
+    rig.world.customers_page = original
+    _recover_and_check(rig)
+
+
+def test_malformed_opportunity_detail_is_a_failed_call_never_a_removal(rig):
+    """Detail without its jobs list must not read as "every job of this opportunity is gone"."""
+    victim = rig.world.opportunity_ids_in_window(rig.start, rig.end)[0]
+    sweep, detail = rig.world.customers_page, rig.world.opportunity_detail
+
+    def sweep_without_victim(*args, **kwargs):
+        total, items = sweep(*args, **kwargs)
+        for customer in items:
+            customer["opportunities"] = [o for o in customer.get("opportunities") or () if o["id"] != victim]
+        return total, items
+
+    def detail_without_jobs(opp_id, **kwargs):
+        body = detail(opp_id, **kwargs)
+        if str(opp_id) == victim:
+            body.pop("jobs")
+        return body
+
+    rig.world.customers_page, rig.world.opportunity_detail = sweep_without_victim, detail_without_jobs
+    run = rig.sync()
+    rig.world.customers_page, rig.world.opportunity_detail = sweep, detail
+    assert_run_finished(run, [RunStatus.PARTIAL], "documented shape")
+    assert run.removed == 0 and not _removed_ids(rig.app)
+    assert any("without a jobs list" in w for w in run.warnings)
+    _recover_and_check(rig)
+
+
+def test_mass_removal_is_held_then_confirmed_by_the_next_run(rig):
+    opportunities = rig.world.opportunity_ids_in_window(rig.start, rig.end)
+    doomed = opportunities[:10]
+    doomed_jobs = {j for o in doomed for j in rig.world.opportunities[o].job_ids if j in rig.truth()}
+    for opportunity_id in doomed:
+        rig.world.delete_opportunity(opportunity_id)
+    run = rig.sync()
+    assert_run_finished(run, [RunStatus.PARTIAL], "held")
+    assert run.removed == 0 and run.removals_held == len(doomed_jobs)
+    assert _pending_ids(rig.app) == doomed_jobs
+    assert not _removed_ids(rig.app) & doomed_jobs, "held jobs stay on the board"
+
+    confirm = rig.sync()                               # SmartMoving says the same again: removed now
+    assert_run_finished(confirm, [RunStatus.SUCCESS])
+    assert confirm.removed == len(doomed_jobs) and confirm.removals_held == 0
+    assert not _pending_ids(rig.app)
+    assert_db_matches_truth(rig.app, rig.world, rig.start, rig.end)
+
+
+def test_a_few_removals_go_through_at_once(rig):
+    victim = rig.world.opportunity_ids_in_window(rig.start, rig.end)[0]
+    rig.world.delete_opportunity(victim)
+    run = rig.sync()
+    assert_run_finished(run, [RunStatus.SUCCESS])
+    assert run.removed >= 1 and run.removals_held == 0
+    assert_db_matches_truth(rig.app, rig.world, rig.start, rig.end)
+
+
+def test_a_held_removal_is_cleared_when_smartmoving_lists_the_job_again(rig):
+    some = sorted(rig.truth())[:3]
+    with rig.app.app_context():
+        db.session.execute(sa.update(TruckJourney).where(TruckJourney.external_id.in_(some))
+                           .values(removal_pending_at=sa.func.now(), removal_reason="test"))
+        db.session.commit()
+    run = rig.sync()
+    assert_run_finished(run, [RunStatus.SUCCESS])
+    assert not _pending_ids(rig.app)
+    assert_db_matches_truth(rig.app, rig.world, rig.start, rig.end)

@@ -34,6 +34,8 @@ ROUTES = [
     ("GET", "/sync/", Perm.VIEW_JOBS, "sync.index"),
     ("GET", "/sync/status-panel", Perm.VIEW_JOBS, "sync.status_panel"),
     ("POST", "/sync/run", Perm.SYNC_DATA, "sync.run_now"),
+    ("POST", "/sync/removals/confirm", Perm.SYNC_DATA, "sync.confirm_removals"),
+    ("POST", "/sync/removals/keep", Perm.SYNC_DATA, "sync.keep_removals"),
     ("GET", "/locations/", Perm.VIEW_JOBS, "locations.index"),
     ("GET", "/admin/users", Perm.MANAGE_USERS, "admin.users"),
     ("GET", "/admin/users/new", Perm.MANAGE_USERS, "admin.new_user"),

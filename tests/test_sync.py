@@ -259,17 +259,29 @@ def test_cli_sync_prints_a_summary(sync_app):
     assert result.output.startswith("sync success:") and "24 jobs" in result.output
 
 
-def test_detail_404_for_an_opportunity_still_in_the_sweep_removes_its_jobs(sync_app, sandbox, monkeypatch):
+def test_detail_404_for_an_opportunity_still_in_the_sweep_keeps_its_jobs_and_backs_off(sync_app, sandbox,
+                                                                                     monkeypatch):
     sync(sync_app)
     start, end = window(sync_app)
-    gone = sorted(sandbox.world.opportunity_ids_in_window(start, end))[3]
-    sandbox.world.change_opportunity(gone)          # so the next sync asks for its detail
+    listed = sorted(sandbox.world.opportunity_ids_in_window(start, end))[3]
+    sandbox.world.change_opportunity(listed)          # so the next sync asks for its detail
     real_detail = sandbox.world.opportunity_detail
     monkeypatch.setattr(sandbox.world, "opportunity_detail",
-                        lambda opp_id, **kw: None if str(opp_id) == gone else real_detail(opp_id, **kw))
+                        lambda opp_id, **kw: None if str(opp_id) == listed else real_detail(opp_id, **kw))
     run = sync(sync_app)
-    assert run.status == "SUCCESS"
+    assert run.status == "PARTIAL" and "could not be read" in run.error
+    assert run.removed == 0 and run.opportunities_failed == 1
     with sync_app.app_context():
-        rows = db.session.scalars(sa.select(TruckJourney).where(TruckJourney.opportunity_external_id == gone)).all()
-    assert rows and all(row.sync_status == "REMOVED" and "deleted" in row.sync_error for row in rows)
-    assert run.removed == len(rows)
+        rows = db.session.scalars(sa.select(TruckJourney).where(TruckJourney.opportunity_external_id == listed)).all()
+        assert rows and all(row.sync_status == "FAILED" and "404" in row.sync_error for row in rows)
+        assert all(row.origin_address for row in rows), "the stored enrichment is kept"
+
+    sandbox.faults.reset_stats()
+    again = sync(sync_app)                            # unchanged in the sweep: no call for it until the backoff
+    assert sandbox.faults.stats.snapshot()["by_kind"]["opportunity"] == 0
+    assert again.removed == 0
+
+    sandbox.world.change_opportunity(listed)          # its sweep entry changed: asked again at once
+    sandbox.faults.reset_stats()
+    sync(sync_app)
+    assert sandbox.faults.stats.snapshot()["by_kind"]["opportunity"] == 1

@@ -102,9 +102,11 @@ class Faults:
             self.latency = 0.0
             self.latency_by_path_prefix = {}
             self.fail_paths = set()
+            self.gateway_404_paths = set()
             self._fail = deque()
             self._rate_limited = deque()
             self._malformed = 0
+            self._junk = 0
             self._truncated = deque()
             self._timeouts = deque()
             self._admitted = deque()
@@ -127,6 +129,11 @@ class Faults:
         """The next n JSON answers are 200 with a body that is not JSON."""
         with self._lock:
             self._malformed += int(n)
+
+    def junk_next(self, n):
+        """The next n JSON answers are 200 with valid JSON of the wrong shape: a bare array of junk."""
+        with self._lock:
+            self._junk += int(n)
 
     def truncate_next(self, n, mode="half"):
         """The next n JSON answers are 200 but cut: "half" the bytes, or "missing" pageResults (jobs on detail)."""
@@ -159,6 +166,10 @@ class Faults:
                 self.latency_by_path_prefix = {str(k): float(v) for k, v in (value or {}).items()}
             elif name == "fail_paths":
                 self.fail_paths = {value} if isinstance(value, str) else set(value or ())
+            elif name == "gateway_404_paths":
+                self.gateway_404_paths = {value} if isinstance(value, str) else set(value or ())
+            elif name == "junk_next":
+                self.junk_next(int(value))
             elif name == "fail_next":
                 self.fail_next(**args(value, "n"))
             elif name == "rate_limit_next":
@@ -178,7 +189,8 @@ class Faults:
             return {"rate_limit_per_minute": self.rate_limit_per_minute,
                     "retry_after_header": self.retry_after_header, "latency": self.latency,
                     "latency_by_path_prefix": dict(self.latency_by_path_prefix),
-                    "fail_paths": sorted(self.fail_paths), "fail_next": len(self._fail),
+                    "fail_paths": sorted(self.fail_paths), "gateway_404_paths": sorted(self.gateway_404_paths),
+                    "junk_next": self._junk, "fail_next": len(self._fail),
                     "rate_limit_next": len(self._rate_limited), "malformed_next": self._malformed,
                     "truncate_next": len(self._truncated), "timeout_next": len(self._timeouts)}
 
@@ -202,6 +214,8 @@ class Faults:
         with self._lock:
             if any(part and part in api_path for part in self.fail_paths):
                 return 500, None
+            if any(part and part in api_path for part in self.gateway_404_paths):
+                return 404, None
             if self._rate_limited:
                 return 429, self._rate_limited.popleft()
             if self.rate_limit_per_minute is not None:
@@ -223,6 +237,9 @@ class Faults:
             if self._malformed:
                 self._malformed -= 1
                 return "malformed"
+            if self._junk:
+                self._junk -= 1
+                return "junk"
             if self._truncated:
                 return self._truncated.popleft()
         return None
@@ -305,6 +322,8 @@ def _cut_body(response, mode):
     data = response.get_data()
     if mode == "malformed":
         response.set_data(b'{"pageNumber": 1, "pageResults": [{"id": "oops"},, <html>Bad Gateway</html>')
+    elif mode == "junk":
+        response.set_data(b'[1, "two", {"three": 3}, null, [4]]')
     elif mode == "half":
         response.set_data(data[:len(data) // 2])
     elif mode == "missing":
@@ -359,6 +378,8 @@ def create_sandbox_app(world, api_key="demo-key", faults=None):
             return response
         if status == 500:
             return _error(500, "An error has occurred.", gateway=False)
+        if status == 404:
+            return _error(404, "Resource not found")   # APIM's own 404: it never reached the API
         return _error(status, "The service is temporarily unavailable.")
 
     @app.after_request

@@ -246,6 +246,9 @@ class SmartMovingClient:
             failure = ServerError(f"SmartMoving server error ({status}) on {path} after {attempts} attempt(s)"
                                   f"{suffix}", status=status, path=path)
             return failure, self._backoff(retries)
+        if status == 404:
+            return NotFound(f"SmartMoving found nothing (404) at {path}{suffix}", path=path,
+                            from_application=_is_application_error(response)), None
         return _fatal_error(status, path, suffix), None
 
     # --- waiting ---------------------------------------------------------------------------
@@ -309,11 +312,18 @@ def _fatal_error(status, path, suffix):
     """The exception for a non-retryable, non-2xx status."""
     if status in (401, 403):
         return AuthError(f"SmartMoving rejected the API key ({status}) on {path}{suffix}", status=status, path=path)
-    if status == 404:
-        return NotFound(f"SmartMoving found nothing (404) at {path}{suffix}", status=status, path=path)
     if status >= 500:
         return ServerError(f"SmartMoving server error ({status}) on {path}{suffix}", status=status, path=path)
     return ClientError(f"SmartMoving refused the request ({status}) on {path}{suffix}", status=status, path=path)
+
+
+def _is_application_error(response):
+    """True for the application's error shape {"message": ...}; False for APIM's {"statusCode", "message"} or junk."""
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and isinstance(body.get("message"), str) and "statusCode" not in body
 
 
 def _body_message(response, limit=300):

@@ -22,7 +22,17 @@ class AuthError(SmartMovingError):
 
 
 class NotFound(SmartMovingError):
-    """SmartMoving answered 404."""
+    """SmartMoving answered 404.
+
+    `from_application` tells the two 404s apart (docs/smartmoving-api.md §1): the
+    application's own `{"message": ...}` means the resource is gone; the APIM gateway's
+    `{"statusCode": 404, ...}` (or any other body) means the call never reached it, so
+    it proves nothing about the resource and must never count as a deletion.
+    """
+
+    def __init__(self, message, *, status=404, path=None, from_application=False):
+        super().__init__(message, status=status, path=path)
+        self.from_application = from_application
 
 
 class RateLimitExhausted(SmartMovingError):

@@ -151,6 +151,40 @@ def sweep_opportunities(customers, start, end, warnings=None):
     return found
 
 
+def malformed_customer(customer):
+    """Why a sweep entry is not a documented customer, or None when it is one.
+
+    A customer is an object with an id whose `opportunities` (when present) is a list
+    of objects. Anything else is junk from upstream: counted and skipped, never read.
+    """
+    if not isinstance(customer, dict):
+        return f"an entry that is a {type(customer).__name__}, not a customer object"
+    if not _text(customer.get("id")):
+        return "a customer without an id"
+    opportunities = customer.get("opportunities")
+    if opportunities is not None and (not isinstance(opportunities, list)
+                                      or not all(isinstance(o, dict) for o in opportunities)):
+        return f"customer {_text(customer.get('id'))} with opportunities that are not a list of objects"
+    return None
+
+
+def malformed_detail(detail, opportunity_id):
+    """Why an opportunity detail is not the documented shape, or None when it is.
+
+    Detail decides removals ("this job is no longer in its opportunity"), so a body
+    without a jobs list, or about another opportunity, must never be read as one.
+    """
+    if not isinstance(detail, dict):
+        return f"a {type(detail).__name__}, not an opportunity object"
+    if not isinstance(detail.get("jobs"), list):
+        return "an opportunity without a jobs list"
+    if not all(isinstance(job, dict) for job in detail["jobs"]):
+        return "an opportunity whose jobs are not objects"
+    if detail.get("id") is not None and _text(detail.get("id")) != str(opportunity_id):
+        return f"opportunity {_text(detail.get('id'))} instead of {opportunity_id}"
+    return None
+
+
 def _sweep_job(job, warnings):
     if not isinstance(job, dict):
         warnings.append("sweep: skipped a job entry that is not an object")

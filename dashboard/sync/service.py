@@ -1,12 +1,14 @@
 """The sync: SmartMoving's jobs for a day window into our database, one runner at a time.
 
-Steps (see ../shared/smartmoving-api.md §8):
+Steps (see docs/smartmoving-api.md §8):
 1. reference data (branches -> locations, crew members) when older than its TTL;
 2. the customers sweep for [day, day + 1] in the company's zone, every page;
 3. opportunity detail only for opportunities that are new, changed in the sweep,
    failed last time, or older than the refresh TTL;
 4. idempotent upserts, a few opportunities per short transaction;
-5. after a *complete* sweep, soft-remove jobs of the window it no longer returned.
+5. after a *complete* sweep, soft-remove jobs of the window it no longer returned,
+   once SmartMoving itself confirms they are gone; a mass removal is held for a
+   second opinion (sync.removals) so an upstream fault never empties the board.
 No transaction is ever open during an HTTP call. The run holds a lease row the
 whole time and renews it as it works; a killed run's lease simply expires.
 """
@@ -34,9 +36,11 @@ from dashboard.smartmoving import normalize
 from dashboard.smartmoving.errors import AuthError
 from dashboard.smartmoving.errors import BudgetExhausted
 from dashboard.smartmoving.errors import DeadlineExceeded
+from dashboard.smartmoving.errors import MalformedResponse
 from dashboard.smartmoving.errors import NotFound
 from dashboard.smartmoving.errors import RateLimitExhausted
 from dashboard.smartmoving.errors import SmartMovingError
+from dashboard.sync import removals
 from dashboard.sync import upsert
 from dashboard.sync.lease import acquire_lease
 from dashboard.sync.lease import lease_holder
@@ -54,6 +58,10 @@ FATAL_ERRORS = (AuthError, BudgetExhausted, DeadlineExceeded, RateLimitExhausted
 WRITE_BATCH_OPPORTUNITIES = 25
 SWEEP_RESTARTS = 2
 PROGRESS_EVERY_SECONDS = 2.0
+# An opportunity the sweep lists but whose detail answers 404 is re-asked only when
+# its sweep entry changes or after this backoff (doubling per miss, capped).
+NOT_FOUND_BACKOFF = timedelta(hours=1)
+NOT_FOUND_BACKOFF_MAX = timedelta(hours=24)
 
 
 class SyncAlreadyRunning(Exception):
@@ -243,7 +251,8 @@ class Syncer:
         self.pending_calls = []
         self.stats = {key: 0 for key in ("pages_fetched", "jobs_seen", "opportunities_seen", "opportunities_to_enrich",
                                          "opportunities_enriched", "opportunities_failed", "created", "updated",
-                                         "unchanged", "removed")}
+                                         "unchanged", "removed", "removals_held", "malformed_records")}
+        self.not_found_counts = {}
         self.warnings = []
         self.phase = "starting"
         self.last_progress = 0.0
@@ -314,6 +323,13 @@ class Syncer:
             self.load_reference()
             self.set_phase("sweep")
             opportunities, sweep_complete, sweep_error = self.sweep()
+            if isinstance(sweep_error, MalformedResponse):
+                # A customer list we cannot read proves nothing: no detail calls, no removals.
+                status = RunStatus.FAILED
+                error = (f"The sweep (SmartMoving's customer list) was not in the documented shape "
+                         f"({sweep_error}); nothing was changed and no job was removed.")
+                self.finish(status, error)
+                return
             self.set_phase("enrich")
             fatal = self.enrich_and_store(opportunities)
             if sweep_complete and fatal is None:
@@ -325,11 +341,8 @@ class Syncer:
                          "jobs already read were saved, none were marked removed.")
             elif fatal is not None:
                 status, error = RunStatus.FAILED, f"Stopped: {fatal}"
-            elif self.stats["opportunities_failed"]:
-                status = RunStatus.PARTIAL
-                error = (f"{self.stats['opportunities_failed']} opportunit"
-                         f"{'y' if self.stats['opportunities_failed'] == 1 else 'ies'} could not be read; "
-                         "they will be retried on the next sync.")
+            elif self._partial_reasons():
+                status, error = RunStatus.PARTIAL, " ".join(self._partial_reasons())
         except LeaseLost as lost:
             status, error = RunStatus.FAILED, str(lost)
         except SmartMovingError as failure:
@@ -339,6 +352,22 @@ class Syncer:
             db.session.rollback()
             status, error = RunStatus.FAILED, f"Unexpected error: {type(failure).__name__}: {failure}"
         self.finish(status, error)
+
+    def _partial_reasons(self):
+        """Sentences for what kept this run from being a clean SUCCESS (empty when nothing did)."""
+        reasons = []
+        failed, held, malformed = (self.stats[k] for k in ("opportunities_failed", "removals_held",
+                                                            "malformed_records"))
+        if failed:
+            reasons.append(f"{failed} opportunit{'y' if failed == 1 else 'ies'} could not be read; "
+                           "they will be retried on the next sync.")
+        if held:
+            reasons.append(f"{held} job{'' if held == 1 else 's'} vanished from SmartMoving at once: the removals "
+                           "are held (shown as \"removal pending\") until the next sync or an admin confirms them.")
+        if malformed and not failed:
+            reasons.append(f"{malformed} record{'' if malformed == 1 else 's'} from SmartMoving were not in the "
+                           "documented shape and were skipped.")
+        return reasons
 
     def finish(self, status, error):
         with db.write_transaction() as session:
@@ -400,23 +429,43 @@ class Syncer:
         return opportunities, False, "the customer list kept changing while it was read"
 
     def _sweep_once(self):
-        opportunities, total = {}, None
+        opportunities, total, jobs_seen, malformed = {}, None, 0, 0
         try:
-            for _page, customers, envelope in self.client.customers_sweep(self.start, self.end):
+            for page, customers, envelope in self.client.customers_sweep(self.start, self.end):
                 page_total = envelope.get("totalResults") if isinstance(envelope, dict) else None
                 if total is not None and page_total is not None and page_total != total:
                     return opportunities, False, None, True
                 total = page_total if total is None else total
-                opportunities.update(normalize.sweep_opportunities(customers, self.start, self.end, self.warnings))
+                customers, bad = self._screen_customers(page, customers)
+                malformed += bad
+                for opportunity_id, opportunity in normalize.sweep_opportunities(
+                        customers, self.start, self.end, self.warnings).items():
+                    replaced = opportunities.get(opportunity_id)
+                    jobs_seen += len(opportunity.jobs) - (len(replaced.jobs) if replaced else 0)
+                    opportunities[opportunity_id] = opportunity
                 self.stats["pages_fetched"] += 1
                 self.stats["opportunities_seen"] = len(opportunities)
-                self.stats["jobs_seen"] = sum(len(o.jobs) for o in opportunities.values())
+                self.stats["jobs_seen"] = jobs_seen
+                self.stats["malformed_records"] = malformed
                 self.heartbeat()
         except FATAL_ERRORS:
             raise
         except SmartMovingError as error:
             return opportunities, False, error, False
         return opportunities, True, None, False
+
+    def _screen_customers(self, page, customers):
+        """The well-formed customers of a page and how many were not; a page of nothing but junk is an error."""
+        problems = [normalize.malformed_customer(customer) for customer in customers]
+        good = [customer for customer, problem in zip(customers, problems) if problem is None]
+        bad = [problem for problem in problems if problem is not None]
+        if bad and not good:
+            raise MalformedResponse(f"page {page} held {len(bad)} entries and none was a customer ({bad[0]})",
+                                    status=200, path="/api/customers")
+        if bad:
+            self.warnings.append(f"Sweep page {page}: skipped {len(bad)} malformed customer entr"
+                                 f"{'y' if len(bad) == 1 else 'ies'} ({bad[0]}).")
+        return good, len(bad)
 
     # -- step 3 and 4: enrich what changed, store everything
 
@@ -427,17 +476,23 @@ class Syncer:
         for chunk in upsert.chunks(ids):
             for state in db.session.scalars(sa.select(OpportunitySyncState).where(
                     OpportunitySyncState.company_id == self.company_id, OpportunitySyncState.external_id.in_(chunk))):
-                states[state.external_id] = (state.sweep_hash, state.detail_fetched_at, state.failures)
+                states[state.external_id] = (state.sweep_hash, state.detail_fetched_at, state.failures,
+                                             state.not_found_count, state.next_check_at)
         job_ids = [job.job_id for o in opportunities.values() for job in o.jobs]
         stored = {}
         for chunk in upsert.chunks(job_ids):
             stored.update(db.session.execute(sa.select(TruckJourney.external_id, TruckJourney.sync_status).where(
                 TruckJourney.company_id == self.company_id, TruckJourney.external_id.in_(chunk))).all())
         db.session.commit()
-        cutoff = utcnow() - timedelta(minutes=self.config["OPPORTUNITY_REFRESH_MINUTES"])
+        now = utcnow()
+        cutoff = now - timedelta(minutes=self.config["OPPORTUNITY_REFRESH_MINUTES"])
         needed, stale = [], []
+        self.not_found_counts = {oid: state[3] for oid, state in states.items() if state[3]}
         for opportunity_id, opportunity in opportunities.items():
             state = states.get(opportunity_id)
+            if (state is not None and state[3] and state[0] == opportunity.fingerprint
+                    and state[4] is not None and state[4] > now):
+                continue                             # 404 while listed: unchanged, backing off
             current = state is not None and state[0] == opportunity.fingerprint and state[1] is not None
             complete = all(stored.get(job.job_id) == SyncStatus.SYNCED.value for job in opportunity.jobs)
             if not (current and complete) or state[2]:
@@ -485,12 +540,28 @@ class Syncer:
                 continue
             try:
                 detail = self.client.opportunity(opportunity_id)
-                batch.append((opportunity, detail, "OK", None))
-            except NotFound:
-                batch.append((opportunity, None, "GONE", "Opportunity no longer exists in SmartMoving."))
+                problem = normalize.malformed_detail(detail, opportunity_id)
+                if problem is None:
+                    batch.append((opportunity, detail, "OK", None))
+                else:
+                    self.stats["malformed_records"] += 1
+                    batch.append((opportunity, None, "FAILED", f"SmartMoving sent {problem}."))
+            except NotFound as error:
+                # The sweep still lists it, so a 404 is a failed call, never a deletion.
+                # The gateway's 404 is transient (retried next run); the application's
+                # is an upstream inconsistency that persists, so it backs off.
+                if error.from_application:
+                    batch.append((opportunity, None, "NOT_FOUND",
+                                  "SmartMoving answered 404 for this opportunity although its customer list "
+                                  "still shows it; kept as it was and re-checked later."))
+                else:
+                    batch.append((opportunity, None, "FAILED", f"{error} (the API gateway's 404: kept as it was)"))
             except FATAL_ERRORS as error:
                 fatal = error
                 batch.append((opportunity, None, "PENDING", str(error)))
+            except MalformedResponse as error:
+                self.stats["malformed_records"] += 1
+                batch.append((opportunity, None, "FAILED", str(error)))
             except SmartMovingError as error:
                 batch.append((opportunity, None, "FAILED", str(error)))
             if len(batch) >= WRITE_BATCH_OPPORTUNITIES:
@@ -505,15 +576,9 @@ class Syncer:
         if not batch:
             return
         now = utcnow()
-        records, gone_opportunities, states = [], [], []
+        records, states = [], []
         unknown_branch = False
         for opportunity, detail, outcome, error in batch:
-            if outcome == "GONE":
-                gone_opportunities.append(opportunity.opportunity_id)
-                states.append((opportunity, None, 0))
-                continue
-            if outcome == "OK" and not isinstance(detail, dict):
-                outcome, error = "FAILED", "Opportunity detail was not an object."
             for job in opportunity.jobs:
                 record = normalize.job_record(opportunity, job, detail if outcome == "OK" else None,
                                               self.crew_by_id, self.warnings)
@@ -528,25 +593,26 @@ class Syncer:
                         unknown_branch |= location_id is None
                         record["location_id"] = location_id
                 else:
-                    record["sync_status"] = SyncStatus.FAILED.value if outcome == "FAILED" else SyncStatus.PENDING.value
+                    record["sync_status"] = (SyncStatus.PENDING.value if outcome == "PENDING"
+                                             else SyncStatus.FAILED.value)
                     record["sync_error"] = (error or "")[:500]
                     record["removed_at"] = None
                 records.append(record)
             if outcome == "OK":
                 self.stats["opportunities_enriched"] += 1
-                states.append((opportunity, now, 0))
+                states.append(self._state(opportunity, detail_fetched_at=now))
+            elif outcome == "NOT_FOUND":
+                self.stats["opportunities_failed"] += 1
+                misses = self.not_found_counts.get(opportunity.opportunity_id, 0) + 1
+                backoff = min(NOT_FOUND_BACKOFF * 2 ** (misses - 1), NOT_FOUND_BACKOFF_MAX)
+                states.append(self._state(opportunity, sweep_hash=opportunity.fingerprint, not_found_count=misses,
+                                          next_check_at=now + backoff, last_error=error))
             else:
                 self.stats["opportunities_failed"] += outcome == "FAILED"
-                states.append((opportunity, None, 1))
+                states.append(self._state(opportunity, failures=1, last_error=error))
         with db.write_transaction() as session:
             self._flush_calls(session)
             created, updated, unchanged = upsert.upsert_journeys(self.company_id, records, now)
-            if gone_opportunities:
-                ids = list(session.scalars(sa.select(TruckJourney.id).where(
-                    TruckJourney.company_id == self.company_id,
-                    TruckJourney.opportunity_external_id.in_(gone_opportunities),
-                    TruckJourney.sync_status != SyncStatus.REMOVED.value)))
-                self.stats["removed"] += upsert.remove_journeys(ids, now, "Opportunity deleted in SmartMoving.")
             self._save_states(session, states)
         self.stats["created"] += created
         self.stats["updated"] += updated
@@ -557,25 +623,32 @@ class Syncer:
             self.refresh_reference()
             self._load_lookups()
 
+    @staticmethod
+    def _state(opportunity, detail_fetched_at=None, sweep_hash=None, failures=0, not_found_count=0,
+               next_check_at=None, last_error=None):
+        """One opportunity's sync-state values (sweep_hash is the fingerprint a fetched detail matches)."""
+        return {"external_id": opportunity.opportunity_id,
+                "sweep_hash": opportunity.fingerprint if detail_fetched_at else sweep_hash,
+                "detail_fetched_at": detail_fetched_at, "failures": failures, "not_found_count": not_found_count,
+                "next_check_at": next_check_at, "last_error": (last_error or None) and last_error[:500]}
+
     def _save_states(self, session, states):
         """Record what this batch learnt of each opportunity: one executemany for updates, one for inserts."""
-        ids = [opportunity.opportunity_id for opportunity, _, _ in states]
+        ids = [state["external_id"] for state in states]
         existing = dict(session.execute(sa.select(OpportunitySyncState.external_id, OpportunitySyncState.id).where(
             OpportunitySyncState.company_id == self.company_id, OpportunitySyncState.external_id.in_(ids))).all())
         updates, inserts = [], []
-        for opportunity, fetched_at, failed in states:
-            values = {"sweep_hash": opportunity.fingerprint if fetched_at else None, "detail_fetched_at": fetched_at,
-                      "failures": failed, "last_error": None}
-            state_id = existing.get(opportunity.opportunity_id)
+        for values in states:
+            state_id = existing.get(values["external_id"])
             if state_id is not None:
-                updates.append({"id": state_id, **values})
+                updates.append({"id": state_id, **{k: v for k, v in values.items() if k != "external_id"}})
             else:
-                inserts.append({"company_id": self.company_id, "external_id": opportunity.opportunity_id, **values})
+                inserts.append({"company_id": self.company_id, **values})
         if updates:
             table = OpportunitySyncState.__table__
+            names = [name for name in updates[0] if name != "id"]
             session.execute(sa.update(table).where(table.c.id == sa.bindparam("state_id")).values(
-                {name: sa.bindparam(f"v_{name}")
-                 for name in ("sweep_hash", "detail_fetched_at", "failures", "last_error")}),
+                {name: sa.bindparam(f"v_{name}") for name in names}),
                 [{"state_id": row.pop("id"), **{f"v_{k}": v for k, v in row.items()}} for row in updates])
         if inserts:
             session.execute(sa.insert(OpportunitySyncState.__table__), inserts)
@@ -588,50 +661,74 @@ class Syncer:
         The sweep pages by offset, so a record deleted mid-sweep shifts the next page
         and a live customer can slip past unseen. A job is therefore removed only when
         its opportunity was in the sweep without it, or opportunity detail says it is
-        gone (404, job missing, or dated outside the window). Anything uncertain stays.
+        gone (the application's 404, job missing, or dated outside the window). Anything
+        uncertain stays. Too many at once are held for a second opinion (sync.removals).
         """
         seen_jobs = {job.job_id for o in opportunities.values() for job in o.jobs}
         candidates = db.session.execute(sa.select(TruckJourney.id, TruckJourney.external_id,
-                                                  TruckJourney.opportunity_external_id).where(
+                                                  TruckJourney.opportunity_external_id,
+                                                  TruckJourney.removal_pending_at).where(
             TruckJourney.company_id == self.company_id,
             TruckJourney.data_source == DataSource.SMARTMOVING.value,
             TruckJourney.scheduled_date >= self.start, TruckJourney.scheduled_date <= self.end,
             TruckJourney.sync_status != SyncStatus.REMOVED.value)).all()
         db.session.commit()
+        reappeared = [row.id for row in candidates if row.external_id in seen_jobs and row.removal_pending_at]
         unconfirmed = {}
         confirmed = []
         for row in candidates:
             if row.external_id in seen_jobs:
                 continue
             if row.opportunity_external_id in opportunities or not row.opportunity_external_id:
-                confirmed.append(row.id)   # its opportunity was read whole, without this job
+                confirmed.append(row)   # its opportunity was read whole, without this job
             else:
                 unconfirmed.setdefault(row.opportunity_external_id, []).append(row)
         for opportunity_id, rows in sorted(unconfirmed.items()):
             confirmed.extend(self._confirm_gone(opportunity_id, rows))
             self.heartbeat()
+        decision = removals.decide(confirmed, window_jobs=len(candidates),
+                                   min_jobs=self.config["REMOVAL_HOLD_MIN_JOBS"],
+                                   percent=self.config["REMOVAL_HOLD_PERCENT"])
+        now = utcnow()
         with db.write_transaction() as session:
             self._flush_calls(session)
-            self.stats["removed"] += upsert.remove_journeys(confirmed, utcnow(),
+            removals.clear_pending(reappeared)
+            removals.hold(decision.hold, now, "SmartMoving no longer lists this job (held: too many at once).")
+            self.stats["removed"] += upsert.remove_journeys(decision.remove, now,
                                                             "No longer in SmartMoving for this date.")
+        self.stats["removals_held"] = len(decision.hold)
+        if decision.hold:
+            self.warnings.append(f"{len(decision.hold)} of {len(candidates)} jobs in the window vanished at once; "
+                                 "their removal is held until the next sync confirms it or an admin does.")
 
     def _confirm_gone(self, opportunity_id, rows):
-        """Ids among rows that opportunity detail shows are gone from the window."""
+        """The rows that opportunity detail shows are gone from the window."""
         try:
             detail = self.client.opportunity(opportunity_id)
-        except NotFound:
-            return [row.id for row in rows]
+        except NotFound as error:
+            if error.from_application:
+                return list(rows)
+            self.warnings.append(f"Could not confirm removal of opportunity {opportunity_id}: the gateway answered "
+                                 "404, which says nothing about the opportunity; its jobs were kept.")
+            return []
         except SmartMovingError as error:
+            if isinstance(error, MalformedResponse):
+                self.stats["malformed_records"] += 1
             self.warnings.append(f"Could not confirm removal of opportunity {opportunity_id}: {error}")
             return []
-        jobs = {str(job.get("id")): job for job in (detail.get("jobs") or []) if isinstance(job, dict)}
+        problem = normalize.malformed_detail(detail, opportunity_id)
+        if problem is not None:
+            self.stats["malformed_records"] += 1
+            self.warnings.append(f"Could not confirm removal of opportunity {opportunity_id}: SmartMoving sent "
+                                 f"{problem}; its jobs were kept.")
+            return []
+        jobs = {str(job.get("id")): job for job in detail["jobs"]}
         gone = []
         for row in rows:
             job = jobs.get(row.external_id)
             day = normalize.parse_service_date(job.get("jobDate", job.get("serviceDate"))) if job else None
             if job is None or (day is not None and not self.start <= day <= self.end):
-                gone.append(row.id)
+                gone.append(row)
             else:
                 self.warnings.append(f"Job {row.external_id} was missing from the sweep but is live; kept.")
         return gone
-

@@ -130,6 +130,7 @@ def remove_journeys(journey_ids, now, reason):
     for chunk in chunks(list(journey_ids)):
         db.session.execute(
             sa.update(TruckJourney).where(TruckJourney.id.in_(chunk))
-            .values(sync_status=SyncStatus.REMOVED.value, removed_at=now, sync_error=reason, last_sync_at=now)
+            .values(sync_status=SyncStatus.REMOVED.value, removed_at=now, sync_error=reason, last_sync_at=now,
+                    removal_pending_at=None, removal_reason=None)
         )
     return len(journey_ids)

@@ -18,6 +18,7 @@ from dashboard.permissions import Perm
 from dashboard.permissions import can
 from dashboard.permissions import require
 from dashboard.sync import bp
+from dashboard.sync import removals
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +42,37 @@ def _panel_context(company_id, just_started=None):
     )
 
 
+@bp.post("/removals/confirm")
+@require(Perm.SYNC_DATA)
+def confirm_removals():
+    """Carry out the removals a sync held back (SmartMoving no longer lists these jobs)."""
+    count = removals.confirm(current_user.company_id, current_user)
+    db.session.commit()
+    flash(f"{count} held removal{'' if count == 1 else 's'} confirmed: those jobs left the boards."
+          if count else "No removals were waiting.", "success" if count else "info")
+    return redirect(url_for("sync.index"))
+
+
+@bp.post("/removals/keep")
+@require(Perm.SYNC_DATA)
+def keep_removals():
+    """Keep the jobs a sync wanted to remove; a later sync that confirms them again holds them again."""
+    count = removals.keep(current_user.company_id, current_user)
+    db.session.commit()
+    flash(f"{count} job{'' if count == 1 else 's'} kept on the boards." if count else "No removals were waiting.",
+          "success" if count else "info")
+    return redirect(url_for("sync.index"))
+
+
 @bp.get("/")
 @require(Perm.VIEW_JOBS)
 def index():
     """The sync page: current run, history, monthly API usage."""
-    return web.render_page_or_fragment("sync/index.html", "sync/_status_panel.html",
-                                       **_panel_context(current_user.company_id))
+    company_id = current_user.company_id
+    held = removals.pending(company_id, limit=50, user=current_user)
+    held_count = removals.pending_count(company_id, user=current_user) if len(held) == 50 else len(held)
+    return web.render_page_or_fragment("sync/index.html", "sync/_status_panel.html", held_removals=held,
+                                       held_count=held_count, **_panel_context(company_id))
 
 
 @bp.get("/status-panel")
