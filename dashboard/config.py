@@ -43,6 +43,11 @@ DEFAULTS = {
     "REMOVAL_HOLD_MIN_JOBS": 5,
     "REMOVAL_HOLD_PERCENT": 20,
     "BOARD_REFRESH_SECONDS": 60,
+    # A job's span when SmartMoving gives no labour estimate (hours).
+    "DEFAULT_JOB_HOURS": 4.0,
+    # The working day the truck lanes show, in company time (HH:MM).
+    "BOARD_DAY_START": "06:00",
+    "BOARD_DAY_END": "20:00",
     "SYNC_STALE_MINUTES": 30,
     "SESSION_IDLE_MINUTES": 30,
     "SESSION_MAX_HOURS": 12,
@@ -66,11 +71,11 @@ _INT_KEYS = (
 )
 _FLOAT_KEYS = (
     "SMARTMOVING_MIN_INTERVAL", "SMARTMOVING_CONNECT_TIMEOUT", "SMARTMOVING_READ_TIMEOUT",
-    "SMARTMOVING_MAX_RETRY_WAIT",
+    "SMARTMOVING_MAX_RETRY_WAIT", "DEFAULT_JOB_HOURS",
 )
 _STR_KEYS = (
     "DATABASE_URL", "SECRET_KEY", "SMARTMOVING_BASE_URL", "SMARTMOVING_API_KEY",
-    "SMARTMOVING_CLIENT_ID", "DASHBOARD_TIMEZONE",
+    "SMARTMOVING_CLIENT_ID", "DASHBOARD_TIMEZONE", "BOARD_DAY_START", "BOARD_DAY_END",
 )
 
 
@@ -115,6 +120,18 @@ def parse_timezone(name, raw):
     return str(raw)
 
 
+def parse_clock(name, raw):
+    """Check a time of day "HH:MM" (00:00 to 24:00) and return it zero-padded ("6:00" -> "06:00")."""
+    text = str(raw).strip()
+    hours, _, minutes = text.partition(":")
+    if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2 and len(hours) <= 2):
+        raise ConfigError(f"{name} must be a time of day as HH:MM, got {raw!r}")
+    hour, minute = int(hours), int(minutes)
+    if minute > 59 or hour > 24 or (hour == 24 and minute):
+        raise ConfigError(f"{name} must be between 00:00 and 24:00, got {raw!r}")
+    return f"{hour:02d}:{minute:02d}"
+
+
 def load_config(app, test_config=None):
     """Fill app.config in precedence order and validate what the app cannot run without."""
     app.config.from_mapping(DEFAULTS)
@@ -130,6 +147,13 @@ def load_config(app, test_config=None):
         app.config[key] = parse_int(key, app.config[key])
     for key in _FLOAT_KEYS:
         app.config[key] = parse_float(key, app.config[key])
+    if not 0 < app.config["DEFAULT_JOB_HOURS"] <= 24:
+        raise ConfigError(f"DEFAULT_JOB_HOURS must be more than 0 and at most 24, got {app.config['DEFAULT_JOB_HOURS']}")
+    for key in ("BOARD_DAY_START", "BOARD_DAY_END"):
+        app.config[key] = parse_clock(key, app.config[key])
+    if app.config["BOARD_DAY_START"] >= app.config["BOARD_DAY_END"]:
+        raise ConfigError(f"BOARD_DAY_START ({app.config['BOARD_DAY_START']}) must come before "
+                          f"BOARD_DAY_END ({app.config['BOARD_DAY_END']})")
     app.config["DASHBOARD_TIMEZONE"] = parse_timezone("DASHBOARD_TIMEZONE", app.config["DASHBOARD_TIMEZONE"])
     app.config["SMARTMOVING_BASE_URL"] = str(app.config["SMARTMOVING_BASE_URL"]).rstrip("/")
 

@@ -105,8 +105,8 @@ def test_double_booking_warns_but_saves(app, client, world):
     assert response.status_code == 302
     assert job(app, world.job_a).truck_id == world.truck  # saved anyway
     html = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "Truck Truck 12 is also booked on job O-1" in html
-    assert "Crew member Ann Lifter is also booked on job O-1" in html
+    assert "Truck 12 is also on job O-1 (08:00–12:00)" in html
+    assert "Crew member Ann Lifter is also on job O-1 (08:00–12:00)" in html
     assert "Double booking" in client.get(f"/jobs/{other}/edit").get_data(as_text=True)
 
 

@@ -1,8 +1,8 @@
 """The dispatch edit service: truck, crew, dispatch status and notes on one job.
 
 These are our own columns; a sync never writes them. Every saved change leaves an
-AuditEvent. Double bookings are reported, not refused: a dispatcher may know that
-the truck does a morning job and an afternoon one.
+AuditEvent. Double bookings (overlapping spans, see conflicts.py) are reported, not
+refused: the dispatcher may know something the estimates do not.
 """
 import logging
 from dataclasses import dataclass
@@ -10,11 +10,12 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from dashboard.db import db
+from dashboard.jobs import conflicts
+from dashboard.jobs import spans
 from dashboard.models import AuditEvent
 from dashboard.models import CrewMember
 from dashboard.models import DataSource
 from dashboard.models import DispatchStatus
-from dashboard.models import SyncStatus
 from dashboard.models import Truck
 from dashboard.models import TruckJourney
 from dashboard.models import utcnow
@@ -31,21 +32,38 @@ class DispatchError(ValueError):
 
 @dataclass(frozen=True)
 class Conflict:
-    """One double booking: kind is 'truck' or 'crew', name what is doubly booked, other the other job."""
-    kind: str
-    name: str
+    """A clash with the other job loaded, for pages that check visibility with can_see_journey."""
+    clash: conflicts.Clash
     other: TruckJourney
+
+    @property
+    def kind(self):
+        return self.clash.kind
+
+    @property
+    def name(self):
+        return self.clash.name
 
     def describe(self, visible):
         """A sentence for the dispatcher; jobs they may not see stay anonymous."""
-        if visible:
-            who = self.other.job_number or f"#{self.other.id}"
-            where = f" ({self.other.customer_name}" + (f", {self.other.arrival_window})" if self.other.arrival_window else ")")
-            job = f"job {who}{where}"
-        else:
-            job = "a job in another location"
-        what = "Truck" if self.kind == "truck" else "Crew member"
-        return f"{what} {self.name} is also booked on {job} that day."
+        return conflicts.describe(self.clash, visible)
+
+
+@dataclass(frozen=True)
+class TruckChoice:
+    """A truck offered for a job: same_location trucks come first; busy says when it is taken."""
+    id: int
+    name: str
+    same_location: bool
+    busy: str | None
+
+
+@dataclass(frozen=True)
+class CrewChoice:
+    """A person offered for a job: on_job when on its current crew; busy says when they are taken."""
+    name: str
+    on_job: bool
+    busy: str | None
 
 
 def unique_names(names):
@@ -108,26 +126,73 @@ def crew_options(company_id, extra=()):
 
 
 def find_conflicts(job, truck_id, crew):
-    """Other live jobs of the same company and day that share the truck or a crew member."""
-    others = db.session.scalars(
-        sa.select(TruckJourney).where(
-            TruckJourney.company_id == job.company_id,
-            TruckJourney.scheduled_date == job.scheduled_date,
-            TruckJourney.id != job.id,
-            TruckJourney.sync_status != SyncStatus.REMOVED.value,
-        ).order_by(TruckJourney.arrival_start_hour, TruckJourney.id)
-    ).all()
-    wanted = {name.casefold(): name for name in (crew or ())}
-    truck = db.session.get(Truck, truck_id) if truck_id else None
-    conflicts = []
-    for other in others:
-        if truck is not None and other.truck_id == truck.id:
-            conflicts.append(Conflict("truck", truck.name, other))
-        for member in other.effective_crew:
-            key = str(member).strip().casefold()
-            if key in wanted:
-                conflicts.append(Conflict("crew", wanted[key], other))
-    return conflicts
+    """preview_conflicts with each other job loaded (kept for the edit page's visibility check)."""
+    clashes = conflicts.preview_conflicts(job, truck_id, crew)
+    others = {}
+    if clashes:
+        ids = {clash.other_id for clash in clashes}
+        others = {other.id: other for other in db.session.scalars(
+            sa.select(TruckJourney).where(TruckJourney.id.in_(ids)))}
+    return [Conflict(clash, others[clash.other_id]) for clash in clashes if clash.other_id in others]
+
+
+def _busy_with(job):
+    """The day's other live jobs overlapping job's span, as conflict rows (one query)."""
+    start, end, _ = conflicts._busy_span(job.scheduled_date, *spans.span_for(job))
+    return [row for row in conflicts._day_rows(job.company_id, job.scheduled_date, exclude_id=job.id)
+            if row.start < end and start < row.end]
+
+
+def _busy_label(rows):
+    """ "busy 08:00–12:00" (times only: the picker may show jobs the viewer cannot open)."""
+    if not rows:
+        return None
+    spans_text = []
+    for row in sorted(rows, key=lambda r: r.start):
+        text = conflicts.span_text(row.start, row.end, row.timed)
+        if text not in spans_text:
+            spans_text.append(text)
+    return "busy " + ", ".join(spans_text)
+
+
+def truck_choices(job):
+    """Trucks for job's picker: its location's first, then the rest by name; busy ones marked."""
+    busy = {}
+    for row in _busy_with(job) if conflicts.is_live(job) else ():
+        if row.truck_id is not None:
+            busy.setdefault(row.truck_id, []).append(row)
+    trucks = truck_options(job.company_id, include_id=job.truck_id)
+    trucks.sort(key=lambda truck: (truck.location_id != job.location_id or job.location_id is None,
+                                   truck.name.casefold()))
+    return [TruckChoice(truck.id, truck.name, job.location_id is not None and truck.location_id == job.location_id,
+                        _busy_label(busy.get(truck.id))) for truck in trucks]
+
+
+def crew_choices(job):
+    """People for job's crew picker: its current crew (ours, else SmartMoving's) first; busy ones marked."""
+    busy = {}
+    for row in _busy_with(job) if conflicts.is_live(job) else ():
+        for name in row.crew:
+            busy.setdefault(conflicts.crew_key(name), []).append(row)
+    current = unique_names(job.effective_crew)
+    on_job = {name.casefold() for name in current}
+    others = [name for name in crew_options(job.company_id, extra=job.smartmoving_crew or ())
+              if name.casefold() not in on_job]
+    return [CrewChoice(name, name.casefold() in on_job, _busy_label(busy.get(conflicts.crew_key(name))))
+            for name in current + others]
+
+
+def accept_smartmoving_crew(jobs, actor):
+    """Make SmartMoving's crew our crew on each job that has one (audited per job); returns jobs changed."""
+    changed = 0
+    for job in jobs:
+        if not job.smartmoving_crew or unique_names(job.crew) == unique_names(job.smartmoving_crew):
+            continue
+        if update_dispatch(job, actor, job.truck_id, job.smartmoving_crew, job.dispatch_status, job.notes):
+            changed += 1
+    if changed:
+        log.info("%s accepted SmartMoving's crew on %d jobs", actor.email, changed)
+    return changed
 
 
 def update_dispatch(job, actor, truck_id, crew, dispatch_status, notes):
@@ -145,12 +210,17 @@ def update_dispatch(job, actor, truck_id, crew, dispatch_status, notes):
     old_truck = job.truck.name if job.truck else None
     new_truck = db.session.get(Truck, truck_id).name if truck_id else None
     changes = {}
+    had_both = bool(job.truck_id and job.effective_crew)
     if (job.truck_id or None) != (truck_id or None):
         changes["truck"] = [old_truck, new_truck]
         job.truck_id = truck_id or None
     if (job.crew or None) != crew:
         changes["crew"] = [job.crew, crew]
         job.crew = crew
+    if dispatch_status == job.dispatch_status == DispatchStatus.UNASSIGNED.value and not had_both \
+            and job.truck_id and job.effective_crew:
+        # Truck and crew just became set: the job is assigned (the status stays editable).
+        dispatch_status = DispatchStatus.ASSIGNED.value
     if job.dispatch_status != dispatch_status:
         changes["dispatch_status"] = [job.dispatch_status, dispatch_status]
         job.dispatch_status = dispatch_status
@@ -176,12 +246,16 @@ def create_manual_job(actor, location, scheduled_date, customer_name, notes=None
     unknown = set(details) - allowed
     if unknown:
         raise DispatchError(f"Unknown job fields: {', '.join(sorted(unknown))}")
+    details = {name: (value or "").strip() or None for name, value in details.items()}
+    start_hour = spans.parse_start_hour(details.get("arrival_window"))
+    span_start, span_end = spans.compute_span(scheduled_date, start_hour)
     job = TruckJourney(
+        arrival_start_hour=start_hour, span_start=span_start, span_end=span_end,
         company_id=location.company_id, location_id=location.id, scheduled_date=scheduled_date,
         customer_name=customer_name.strip(), notes=(notes or "").strip() or None,
         data_source=DataSource.MANUAL.value, status="BOOKED", dispatch_status=DispatchStatus.UNASSIGNED.value,
         dispatch_updated_at=utcnow(), dispatch_updated_by=actor.id,
-        **{name: (value or "").strip() or None for name, value in details.items()},
+        **details,
     )
     db.session.add(job)
     db.session.flush()

@@ -1,0 +1,223 @@
+"""Double bookings by time: a truck or crew member on two live jobs whose spans overlap.
+
+Spans are half-open, so 08:00-10:00 and 10:00-12:00 do not clash. Cancelled,
+completed and removed jobs are not live: they never clash and never need a truck or
+crew. A job without an arrival start could be any time that day, so it counts as
+busy all day (its clashes say "time not set") rather than silently clashing with none.
+Crew names match case- and spacing-insensitively on the effective crew (ours, else
+SmartMoving's). Conflicts are reported, never refused.
+"""
+import heapq
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from dashboard.db import db
+from dashboard.jobs.spans import clock
+from dashboard.jobs.spans import compute_span
+from dashboard.jobs.spans import default_job_hours
+from dashboard.jobs.spans import span_for
+from dashboard.models import DispatchStatus
+from dashboard.models import SyncStatus
+from dashboard.models import Truck
+from dashboard.models import TruckJourney
+
+# SmartMoving statuses of jobs that will not (or did already) happen.
+DEAD_STATUSES = frozenset({"CANCELLED", "COMPLETED", "CLOSED", "LOST", "BAD_LEAD"})
+
+
+@dataclass(frozen=True)
+class Clash:
+    """One double booking seen from job_id: name is also on other_id during [start, end)."""
+    kind: str                 # "truck" | "crew"
+    name: str                 # truck name or crew member (as spelled on job_id)
+    job_id: int
+    other_id: int
+    other_job_number: str | None
+    other_location_id: int | None
+    start: datetime           # the OTHER job's span
+    end: datetime
+    timed: bool = True        # False: the other job has no arrival time (busy all day)
+
+
+@dataclass
+class _Row:
+    """What conflict checks need of one job, without loading the ORM object."""
+    id: int
+    job_number: str | None
+    location_id: int | None
+    truck_id: int | None
+    truck_name: str | None
+    crew: list
+    start: datetime
+    end: datetime
+    timed: bool
+
+
+def is_live(job):
+    """False for cancelled/completed jobs (SmartMoving's or our dispatch status) and removed ones."""
+    return (job.sync_status != SyncStatus.REMOVED.value
+            and (job.status or "").upper() not in DEAD_STATUSES
+            and job.dispatch_status != DispatchStatus.COMPLETED.value)
+
+
+def needs_truck(job):
+    """A live job without a truck."""
+    return is_live(job) and job.truck_id is None
+
+
+def needs_crew(job):
+    """A live job without a crew (ours or SmartMoving's)."""
+    return is_live(job) and not job.effective_crew
+
+
+def crew_key(name):
+    """How crew names compare: case and spacing ignored."""
+    return " ".join(str(name).split()).casefold()
+
+
+def _busy_span(day, start, end):
+    """(start, end, timed): the span, or the whole day when the job has no time."""
+    if start is None or end is None:
+        midnight = datetime.combine(day, datetime.min.time())
+        return midnight, midnight + timedelta(days=1), False
+    return start, end, True
+
+
+def _day_rows(company_id, day, exclude_id=None):
+    """Live jobs of company on day as _Rows, in one query."""
+    stmt = (
+        sa.select(TruckJourney.id, TruckJourney.job_number, TruckJourney.location_id, TruckJourney.truck_id,
+                  Truck.name, TruckJourney.crew, TruckJourney.smartmoving_crew, TruckJourney.span_start,
+                  TruckJourney.span_end, TruckJourney.arrival_start_hour)
+        .outerjoin(Truck, Truck.id == TruckJourney.truck_id)
+        .where(TruckJourney.company_id == company_id, TruckJourney.scheduled_date == day,
+               TruckJourney.sync_status != SyncStatus.REMOVED.value,
+               TruckJourney.status.not_in(DEAD_STATUSES),
+               TruckJourney.dispatch_status != DispatchStatus.COMPLETED.value)
+    )
+    if exclude_id is not None:
+        stmt = stmt.where(TruckJourney.id != exclude_id)
+    hours = default_job_hours()
+    rows = []
+    for (job_id, number, location_id, truck_id, truck_name, crew, sm_crew, span_start, span_end,
+         start_hour) in db.session.execute(stmt):
+        if span_start is None or span_end is None:
+            span_start, span_end = compute_span(day, start_hour, None, hours)
+        start, end, timed = _busy_span(day, span_start, span_end)
+        rows.append(_Row(job_id, number, location_id, truck_id, truck_name, list(crew or sm_crew or []),
+                         start, end, timed))
+    return rows
+
+
+def _overlapping_pairs(entries):
+    """Pairs of entries (start, end, ...) whose half-open spans overlap: O(n log n + pairs)."""
+    entries = sorted(entries, key=lambda entry: (entry[0], entry[1]))
+    active = []  # heap of (end, index) of entries still running at the current start
+    for index, entry in enumerate(entries):
+        start, end = entry[0], entry[1]
+        while active and active[0][0] <= start:
+            heapq.heappop(active)
+        for _, other in active:
+            if entries[other][0] < end:  # a zero-length span touches nothing
+                yield entries[other], entry
+        heapq.heappush(active, (end, index))
+
+
+def _clash(kind, name, row, other):
+    return Clash(kind, name, row.id, other.id, other.job_number, other.location_id, other.start, other.end,
+                 other.timed)
+
+
+def _sort(clashes):
+    return sorted(clashes, key=lambda c: (c.start, c.kind != "truck", c.name.casefold(), c.other_id))
+
+
+def day_conflicts(company_id, day):
+    """{job id: [Clash]} for every live job of company on day that has one (one query)."""
+    rows = _day_rows(company_id, day)
+    by_truck, by_person = {}, {}
+    for row in rows:
+        if row.truck_id is not None:
+            by_truck.setdefault(row.truck_id, []).append((row.start, row.end, row, row.truck_name))
+        seen = set()
+        for name in row.crew:
+            key = crew_key(name)
+            if key and key not in seen:
+                seen.add(key)
+                by_person.setdefault(key, []).append((row.start, row.end, row, " ".join(str(name).split())))
+    found = {}
+    for kind, groups in (("truck", by_truck), ("crew", by_person)):
+        for entries in groups.values():
+            if len(entries) < 2:
+                continue
+            for (_, _, first, first_name), (_, _, second, second_name) in _overlapping_pairs(entries):
+                found.setdefault(first.id, []).append(_clash(kind, first_name, first, second))
+                found.setdefault(second.id, []).append(_clash(kind, second_name, second, first))
+    return {job_id: _sort(clashes) for job_id, clashes in found.items()}
+
+
+def preview_conflicts(job, truck_id, crew):
+    """The clashes job would have with truck_id and crew (empty crew: SmartMoving's), before saving."""
+    if not is_live(job):
+        return []
+    start, end, _ = _busy_span(job.scheduled_date, *span_for(job))
+    truck = db.session.get(Truck, truck_id) if truck_id else None
+    wanted = {}
+    for name in (crew or job.smartmoving_crew or ()):
+        wanted.setdefault(crew_key(name), " ".join(str(name).split()))
+    wanted.pop("", None)
+    me = _Row(job.id, job.job_number, job.location_id, truck_id, truck.name if truck else None, [], start, end, True)
+    clashes = []
+    for other in _day_rows(job.company_id, job.scheduled_date, exclude_id=job.id):
+        if not (other.start < end and start < other.end):
+            continue
+        if truck is not None and other.truck_id == truck.id:
+            clashes.append(_clash("truck", truck.name, me, other))
+        for key in {crew_key(name) for name in other.crew} & wanted.keys():
+            clashes.append(_clash("crew", wanted[key], me, other))
+    return _sort(clashes)
+
+
+def span_text(start, end, timed=True):
+    """ "08:00–12:00", or "time not set" for a job without an arrival time."""
+    if not timed:
+        return "time not set"
+    return f"{clock(start)}–{clock(end, start.date())}"
+
+
+def busy_text(clash):
+    """span_text of the other job in a clash."""
+    return span_text(clash.start, clash.end, clash.timed)
+
+
+def describe(clash, visible):
+    """ "Truck 101 is also on job J-1002 (08:00–12:00)"; jobs the viewer may not see stay anonymous."""
+    if clash.kind == "truck":
+        what = clash.name if clash.name.casefold().startswith("truck") else f"Truck {clash.name}"
+    else:
+        what = f"Crew member {clash.name}"
+    job = f"job {clash.other_job_number or f'#{clash.other_id}'}" if visible else "a job in another location"
+    return f"{what} is also on {job} ({busy_text(clash)})."
+
+
+def visible_to(user, clash, company_id):
+    """May user see the other job of a clash found among company_id's jobs (without loading it)?"""
+    from dashboard.permissions import Perm
+    from dashboard.permissions import Scope
+    from dashboard.permissions import can
+    from dashboard.permissions import crew_name_of
+    from dashboard.permissions import scope_of
+    from dashboard.permissions import visible_location_ids
+    if can(user, Perm.VIEW_JOBS):
+        scope = scope_of(user)
+        if scope is Scope.ALL_COMPANIES:
+            return True
+        if company_id != user.company_id:
+            return False
+        return scope is Scope.OWN_COMPANY or clash.other_location_id in visible_location_ids(user)
+    # Drivers and movers see the jobs they are on: a clash on their own name is one of them.
+    return (can(user, Perm.VIEW_OWN_JOBS) and company_id == user.company_id and clash.kind == "crew"
+            and crew_key(clash.name) == crew_key(crew_name_of(user)))
