@@ -233,3 +233,29 @@ def test_manual_jobs_get_a_span_from_their_typed_window(app, place, make_user):
         start = datetime.combine(place.day, datetime.min.time())
         assert (job.arrival_start_hour, job.span_start, job.span_end) == (
             13.5, start + timedelta(hours=13.5), start + timedelta(hours=17.5))
+
+
+# ----- settings ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("settings, name", [
+    ({"DEFAULT_JOB_HOURS": "four"}, "DEFAULT_JOB_HOURS"), ({"DEFAULT_JOB_HOURS": "0"}, "DEFAULT_JOB_HOURS"),
+    ({"DEFAULT_JOB_HOURS": "25"}, "DEFAULT_JOB_HOURS"), ({"BOARD_DAY_START": "6am"}, "BOARD_DAY_START"),
+    ({"BOARD_DAY_END": "24:30"}, "BOARD_DAY_END"), ({"BOARD_DAY_START": "21:00"}, "BOARD_DAY_START"),
+])
+def test_bad_span_and_lane_settings_stop_start_up_with_the_name(tmp_path, settings, name):
+    from dashboard import create_app
+    from dashboard.config import ConfigError
+    with pytest.raises(ConfigError, match=name):
+        create_app({"TESTING": True, "DATABASE_URL": "sqlite://", "INSTANCE_PATH": str(tmp_path), **settings})
+
+
+def test_span_and_lane_settings_are_parsed(tmp_path, monkeypatch):
+    from dashboard import create_app
+    monkeypatch.setenv("DEFAULT_JOB_HOURS", "3.5")
+    monkeypatch.setenv("BOARD_DAY_START", "7:30")
+    app = create_app({"TESTING": True, "DATABASE_URL": "sqlite://", "INSTANCE_PATH": str(tmp_path)})
+    assert (app.config["DEFAULT_JOB_HOURS"], app.config["BOARD_DAY_START"], app.config["BOARD_DAY_END"]) == (
+        3.5, "07:30", "20:00")
+    with app.app_context():
+        assert spans.compute_span(DAY, 8, None) == (datetime(2026, 11, 28, 8), datetime(2026, 11, 28, 11, 30))
+        assert spans.board_day(DAY) == (datetime(2026, 11, 28, 7, 30), datetime(2026, 11, 28, 20))

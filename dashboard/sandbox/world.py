@@ -170,7 +170,7 @@ class Job:
     """A job record (read-only outside the world)."""
 
     __slots__ = ("id", "job_number", "opportunity_id", "service_date", "type", "confirmed", "addresses",
-                 "window", "crew_ids", "hours")
+                 "window", "crew_ids", "hours", "travel")
 
 
 class SandboxWorld:
@@ -265,6 +265,44 @@ class SandboxWorld:
             while counts.get(day, 0) < self.jobs_per_day:
                 self._generate_opportunity(day, counts)
             day -= timedelta(days=1)
+        self._schedule_crews()
+
+    def _span(self, job):
+        """(start, end) hours of job's day: arrival start + labour + travel, as a dispatcher plans it."""
+        start = ARRIVAL_WINDOWS[job.window][0]
+        return start, start + job.hours + job.travel
+
+    def _schedule_crews(self):
+        """Give nobody two overlapping jobs, except one deliberate double booking in about a third
+        of the branch-days, so a demo board shows a real conflict. Uses no random draws."""
+        groups = {}
+        for job in self.jobs.values():
+            opp = self.opportunities[job.opportunity_id]
+            if opp.status != STATUS_CANCELLED:
+                groups.setdefault((job.service_date, opp.branch_index), []).append(job)
+        for (day, branch_index), jobs in groups.items():
+            jobs.sort(key=lambda job: (self._span(job), job.job_number))
+            free_at = dict.fromkeys(self._crew_by_branch[branch_index], 0.0)
+            for job in jobs:
+                start, end = self._span(job)
+                wanted = len(job.crew_ids)
+                kept = [c for c in job.crew_ids if free_at[c] <= start]
+                spare = sorted((c for c in free_at if free_at[c] <= start and c not in kept), key=free_at.get)
+                job.crew_ids = tuple(kept + spare[:wanted - len(kept)])
+                for member in job.crew_ids:
+                    free_at[member] = end
+            if (day.toordinal() + branch_index) % 3 == 0:
+                self._double_book(jobs)
+
+    def _double_book(self, jobs):
+        """Put the first crewed job's lead also on the next job that overlaps it."""
+        for index, first in enumerate(jobs):
+            if not first.crew_ids:
+                continue
+            for second in jobs[index + 1:]:
+                if self._span(second)[0] < self._span(first)[1] and first.crew_ids[0] not in second.crew_ids:
+                    second.crew_ids = second.crew_ids + (first.crew_ids[0],)
+                    return
 
     def _build_reference_data(self):
         """Roles, arrival windows, move sizes, branches, crew and office users."""
@@ -405,6 +443,10 @@ class SandboxWorld:
         crew = self._crew_by_branch[opp.branch_index]
         job.crew_ids = tuple(rng.sample(crew, min(crew_size, len(crew))))
         job.hours = round(rng.uniform(2.0, 9.0) * 4) / 4
+        # Travel comes from the id (no extra draw, so worlds stay as they were): 0.5-1.25 h
+        # in town, 2-3.5 h when the move leaves the branch's city.
+        spread = int(job.id[-2:], 16) % 4 * 0.25
+        job.travel = (2.0 + spread * 2) if opp.opportunity_type else (0.5 + spread)
         opp.job_ids.append(job.id)
         self.jobs[job.id] = job
         self._by_date.setdefault(day, {})[job.id] = None
@@ -552,10 +594,27 @@ class SandboxWorld:
         return {"subtotal": opp.subtotal, "taxableAmount": opp.subtotal, "tax": tax,
                 "finalTotal": round(opp.subtotal + tax, 2)}
 
-    def _job_detail(self, opp, job, share, include_addresses):
-        """One entry of opportunity detail's jobs[]; share is this job's part of the subtotal."""
+    @staticmethod
+    def _job_charges(job, share):
+        """The labour and travel charges of a job whose part of the subtotal is share."""
         labour = round(share * 0.82, 2)
         travel = round(share - labour, 2)
+        return [
+            {"name": JOB_TYPE_NAMES.get(job.type, "Service") + " labour", "chargeCategory": "Labor",
+             "description": f"{job.hours:g} hours", "editableDescription": False, "sortOrder": 1,
+             "subtotal": labour, "discountAmount": 0.0, "totalCost": labour},
+            {"name": "Travel time", "chargeCategory": "Travel", "description": f"{job.travel:g} hours",
+             "editableDescription": False, "sortOrder": 2, "subtotal": travel, "discountAmount": 0.0,
+             "totalCost": travel},
+        ]
+
+    def _share(self, opp):
+        """Each live job's part of opp's subtotal."""
+        jobs = len(self._live_jobs(opp))
+        return round(opp.subtotal / jobs, 2) if jobs else 0.0
+
+    def _job_detail(self, opp, job, share, include_addresses):
+        """One entry of opportunity detail's jobs[]; share is this job's part of the subtotal."""
         completed = opp.status == STATUS_COMPLETED
         return {
             "id": job.id,
@@ -565,21 +624,15 @@ class SandboxWorld:
             "confirmed": job.confirmed,
             "jobAddresses": list(job.addresses) if include_addresses else [],
             "jobDocuments": [{"title": "Bill of Lading", "type": 1, "isComplete": completed}],
-            "estimatedCharges": [
-                {"name": JOB_TYPE_NAMES.get(job.type, "Service") + " labour", "chargeCategory": "Labor",
-                 "description": f"{job.hours:g} hours", "editableDescription": False, "sortOrder": 1,
-                 "subtotal": labour, "discountAmount": 0.0, "totalCost": labour},
-                {"name": "Travel time", "chargeCategory": "Travel", "description": "Round trip",
-                 "editableDescription": False, "sortOrder": 2, "subtotal": travel, "discountAmount": 0.0,
-                 "totalCost": travel},
-            ],
-            "actualCharges": [],
+            "estimatedCharges": self._job_charges(job, share),
+            # A completed job was billed as estimated (the sandbox keeps it simple).
+            "actualCharges": self._job_charges(job, share) if completed else [],
             "arrivalWindow": self._window_dict(job.window),
             "totalTips": round(share * 0.05, 2) if completed else 0.0,
             "crewMembers": list(job.crew_ids),
             "jobTime": {"laborTime": {"estimated": job.hours, "actual": job.hours if completed else None},
                         "billableHours": job.hours,
-                        "travelTime": {"estimated": 0.5, "actual": 0.5 if completed else None}},
+                        "travelTime": {"estimated": job.travel, "actual": job.travel if completed else None}},
         }
 
     def opportunity_detail(self, opp_id, include_job_addresses=True):
@@ -594,7 +647,7 @@ class SandboxWorld:
             sales = self._users[opp.sales_index]
             jobs = self._live_jobs(opp)
             size = self._move_sizes[opp.move_size]
-            share = round(opp.subtotal / len(jobs), 2) if jobs else 0.0
+            share = self._share(opp)
             first_day = jobs[0].service_date if jobs else self.today
             return {
                 "id": opp.id,
@@ -666,6 +719,11 @@ class SandboxWorld:
                     "crewNames": [self._crew_names[c] for c in job.crew_ids],
                     "opportunityStatus": opp.status,
                     "confirmed": job.confirmed,
+                    "laborHours": job.hours,
+                    "travelHours": job.travel,
+                    # Opportunity detail's actualCharges total and totalTips of the job (completed jobs only).
+                    "actualCharges": round(self._share(opp), 2) if opp.status == STATUS_COMPLETED else None,
+                    "tips": round(self._share(opp) * 0.05, 2) if opp.status == STATUS_COMPLETED else 0.0,
                 }
             return truth
 

@@ -14,6 +14,8 @@ from datetime import date
 from decimal import Decimal
 from decimal import InvalidOperation
 
+from dashboard.jobs.spans import compute_span
+
 # OpportunityStatus codes (shared by leads and opportunities).
 OPPORTUNITY_STATUS = {
     0: "NEW_LEAD", 1: "LEAD_IN_PROGRESS", 3: "OPPORTUNITY", 4: "BOOKED", 10: "COMPLETED",
@@ -286,11 +288,20 @@ def crew_names(detail_job, crew_by_id):
     return names
 
 
-def job_record(opportunity, sweep_job, detail=None, crew_by_id=None, warnings=None):
+def actual_charges_cents(detail_job):
+    """The sum of a job's actualCharges totalCost in cents; None when SmartMoving lists none."""
+    charges = detail_job.get("actualCharges") if isinstance(detail_job, dict) else None
+    amounts = [_cents(charge.get("totalCost")) for charge in charges or () if isinstance(charge, dict)]
+    amounts = [amount for amount in amounts if amount is not None]
+    return sum(amounts) if amounts else None
+
+
+def job_record(opportunity, sweep_job, detail=None, crew_by_id=None, warnings=None, default_hours=None):
     """The SmartMoving-owned columns of one job, from the sweep and (when fetched) the detail.
 
     Without detail the record carries only what the sweep knows; the caller keeps the
-    stored enrichment in that case rather than blanking it.
+    stored enrichment in that case rather than blanking it. default_hours: the span of a
+    job without a labour estimate (DEFAULT_JOB_HOURS).
     """
     warnings = warnings if warnings is not None else []
     record = {
@@ -317,6 +328,8 @@ def job_record(opportunity, sweep_job, detail=None, crew_by_id=None, warnings=No
     origin, destination = _addresses(detail_job)
     window, start_hour = arrival_window_text((detail_job or {}).get("arrivalWindow"))
     status_code = _int(detail.get("status"))
+    span_start, span_end = compute_span(sweep_job.service_date, start_hour, (detail_job or {}).get("jobTime"),
+                                        default_hours)
     record.update({
         "customer_name": _text(customer.get("name"), 200) or record["customer_name"],
         "customer_phone": _text(customer.get("phoneNumber"), 64) or record["customer_phone"],
@@ -328,6 +341,10 @@ def job_record(opportunity, sweep_job, detail=None, crew_by_id=None, warnings=No
         "destination_address": destination,
         "arrival_window": window,
         "arrival_start_hour": start_hour,
+        "span_start": span_start,
+        "span_end": span_end,
+        "actual_charges_cents": actual_charges_cents(detail_job),
+        "tips_cents": _cents((detail_job or {}).get("totalTips")),
         "smartmoving_crew": crew_names(detail_job, crew_by_id or {}),
         "status": job_status(status_code if status_code is not None else opportunity.status, detail_job),
         "branch_name": _text(branch.get("name"), 200),

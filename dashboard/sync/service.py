@@ -257,6 +257,7 @@ class Syncer:
         self.phase = "starting"
         self.last_progress = 0.0
         self.crew_by_id = {}
+        self.default_job_hours = self.config["DEFAULT_JOB_HOURS"]
         self.location_by_name = {}
         self.reference_refreshed = False
         self.client = client
@@ -581,7 +582,7 @@ class Syncer:
         for opportunity, detail, outcome, error in batch:
             for job in opportunity.jobs:
                 record = normalize.job_record(opportunity, job, detail if outcome == "OK" else None,
-                                              self.crew_by_id, self.warnings)
+                                              self.crew_by_id, self.warnings, self.default_job_hours)
                 branch_name = record.pop("branch_name", None)
                 if outcome == "OK":
                     record["external_data"] = normalize.external_data(opportunity, job, detail)

@@ -21,7 +21,8 @@ CHUNK = 500
 JOURNEY_SYNC_COLUMNS = frozenset({
     "external_id", "opportunity_external_id", "job_number", "quote_number", "customer_name", "customer_phone",
     "customer_email", "estimated_value_cents", "scheduled_date", "origin_address", "destination_address",
-    "arrival_window", "arrival_start_hour", "smartmoving_crew", "status", "job_type", "external_data",
+    "arrival_window", "arrival_start_hour", "span_start", "span_end", "actual_charges_cents", "tips_cents",
+    "smartmoving_crew", "status", "job_type", "external_data",
     "content_hash", "location_id", "sync_status", "sync_error", "removed_at",
 })
 
