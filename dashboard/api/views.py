@@ -12,8 +12,10 @@ from dashboard.extensions import csrf
 from dashboard.jobs.queries import jobs_for_day
 from dashboard.jobs.queries import locations_for
 from dashboard.jobs.serialize import job_to_dict
+from dashboard.jobs.serialize import jobs_to_dicts
 from dashboard.models import AuditEvent
 from dashboard.permissions import Perm
+from dashboard.permissions import can
 from dashboard.permissions import public
 from dashboard.permissions import require
 from dashboard.timeutil import as_utc_iso
@@ -59,7 +61,7 @@ def _jobs_answer(day):
         location_id = int(location)
     jobs = jobs_for_day(current_user, day, location_id=location_id, status=request.args.get("status") or None,
                         search=request.args.get("q") or None)
-    return {"date": day.isoformat(), "count": len(jobs), "jobs": [job_to_dict(job, current_user) for job in jobs]}
+    return {"date": day.isoformat(), "count": len(jobs), "jobs": jobs_to_dicts(jobs, current_user)}
 
 
 @bp.get("/health")
@@ -110,6 +112,53 @@ def jobs_on_date():
     if day is None:
         return json_error(422, "date must be given as YYYY-MM-DD.")
     return _jobs_answer(day)
+
+
+def _job_answer(job, status=200):
+    """One JOB with its ETag."""
+    from dashboard.jobs.dispatch import job_etag
+    return job_to_dict(job, current_user), status, {"ETag": job_etag(job)}
+
+
+@bp.get("/jobs/<int:job_id>")
+@require(Perm.VIEW_OWN_JOBS)
+def job_detail(job_id):
+    """One job in the user's scope (drivers and movers: their own), with an ETag for PATCH's If-Match."""
+    from dashboard.jobs.queries import get_job_for
+    job = get_job_for(current_user, job_id)
+    if job is None:
+        return json_error(404, "No such job in your locations.")
+    return _job_answer(job)
+
+
+@bp.patch("/jobs/<int:job_id>")
+@require(Perm.VIEW_OWN_JOBS)
+def job_patch(job_id):
+    """Edit truck, crew, dispatch status or notes like the form does; If-Match is required."""
+    from dashboard.jobs import dispatch
+    from dashboard.models import TruckJourney
+    from dashboard.permissions import can_see_journey
+
+    # Drivers and movers edit nothing: for them no job is in scope (404, as for other tenants' ids).
+    job = db.session.get(TruckJourney, job_id, with_for_update=True) if can(current_user, Perm.VIEW_JOBS) else None
+    if job is None or not can_see_journey(current_user, job):
+        return json_error(404, "No such job in your locations.")
+    if not can(current_user, Perm.EDIT_JOBS):
+        return json_error(403, "Your role may view jobs but not edit them.")
+    if_match = request.headers.get("If-Match")
+    etag = dispatch.job_etag(job)
+    if not if_match:
+        return json_error(428, "Send If-Match with the ETag from GET /api/smartmoving/jobs/<id>.")
+    if not dispatch.etag_matches(if_match, etag):
+        body, status = json_error(412, "The job changed since you read it; GET it again and retry.")
+        return body, status, {"ETag": etag}
+    try:
+        dispatch.patch_dispatch(job, current_user, request.get_json(silent=True))
+    except dispatch.DispatchError as exc:
+        db.session.rollback()
+        return json_error(422, str(exc))
+    db.session.commit()
+    return _job_answer(job)
 
 
 @bp.post("/jobs/sync")

@@ -4,6 +4,7 @@ These are our own columns; a sync never writes them. Every saved change leaves a
 AuditEvent. Double bookings (overlapping spans, see conflicts.py) are reported, not
 refused: the dispatcher may know something the estimates do not.
 """
+import hashlib
 import logging
 from dataclasses import dataclass
 
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 
 MAX_CREW = 20
 MAX_NAME = 80
+MAX_NOTES = 2000
+PATCH_KEYS = frozenset({"truck", "crew", "dispatchStatus", "notes"})
 
 
 class DispatchError(ValueError):
@@ -90,6 +93,61 @@ def normalise_crew(names):
 def dispatch_version(job):
     """A token that changes whenever the job's dispatch fields are saved."""
     return job.dispatch_updated_at.isoformat() if job.dispatch_updated_at else "0"
+
+
+def job_etag(job):
+    """A strong ETag (quoted) of the job's own fields: changes on every dispatch save and every sync write.
+
+    Conflicts are computed live from other jobs and are not part of it.
+    """
+    version = f"{job.id}|{dispatch_version(job)}|{job.last_sync_at.isoformat() if job.last_sync_at else ''}" \
+              f"|{job.sync_status}|{job.removal_pending_at or ''}"
+    return '"' + hashlib.sha256(version.encode()).hexdigest()[:32] + '"'
+
+
+def etag_matches(if_match, etag):
+    """RFC 9110 If-Match: "*" or a listed strong ETag equal to etag (weak ones never match)."""
+    candidates = [part.strip() for part in if_match.split(",")]
+    return "*" in candidates or etag in candidates
+
+
+def _optional_text(body, key, limit):
+    value = body[key]
+    if value is not None and not isinstance(value, str):
+        raise DispatchError(f"{key} must be a string or null.")
+    if value is not None and len(value) > limit:
+        raise DispatchError(f"{key} is longer than {limit} characters.")
+    return value
+
+
+def patch_dispatch(job, actor, body):
+    """Apply a JSON API patch {"truck", "crew", "dispatchStatus", "notes"} (any of them) through update_dispatch."""
+    if not isinstance(body, dict):
+        raise DispatchError("The body must be a JSON object.")
+    unknown = set(body) - PATCH_KEYS
+    if unknown:
+        raise DispatchError(f"Unknown fields: {', '.join(sorted(unknown))}. Allowed: {', '.join(sorted(PATCH_KEYS))}.")
+    truck_id = job.truck_id
+    if "truck" in body:
+        name = _optional_text(body, "truck", MAX_NAME)
+        truck_id = None
+        if name is not None and name.strip():
+            truck_id = db.session.scalar(sa.select(Truck.id).where(
+                Truck.company_id == job.company_id, sa.func.lower(Truck.name) == " ".join(name.split()).lower()))
+            if truck_id is None:
+                raise DispatchError(f"Unknown truck: {name.strip()}.")
+    crew = job.crew
+    if "crew" in body:
+        crew = body["crew"]
+        if crew is not None and (not isinstance(crew, list) or not all(isinstance(name, str) for name in crew)):
+            raise DispatchError("crew must be a list of names (or null for SmartMoving's crew).")
+    status = job.dispatch_status
+    if "dispatchStatus" in body:
+        status = body["dispatchStatus"]
+        if status not in {s.value for s in DispatchStatus}:
+            raise DispatchError(f"dispatchStatus must be one of {', '.join(s.value for s in DispatchStatus)}.")
+    notes = _optional_text(body, "notes", MAX_NOTES) if "notes" in body else job.notes
+    return update_dispatch(job, actor, truck_id, crew, status, notes)
 
 
 def concurrent_edit_message(job):
@@ -213,6 +271,8 @@ def update_dispatch(job, actor, truck_id, crew, dispatch_status, notes):
     had_both = bool(job.truck_id and job.effective_crew)
     if (job.truck_id or None) != (truck_id or None):
         changes["truck"] = [old_truck, new_truck]
+        # Set the relationship too, so the job reads its new truck before any reload.
+        job.truck = db.session.get(Truck, truck_id) if truck_id else None
         job.truck_id = truck_id or None
     if (job.crew or None) != crew:
         changes["crew"] = [job.crew, crew]

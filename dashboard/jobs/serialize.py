@@ -1,11 +1,20 @@
 """The JOB shape of CONTRACT.md (camelCase keys, as in the original mapping)."""
+from dashboard.jobs.conflicts import day_conflicts
+from dashboard.jobs.conflicts import is_live
+from dashboard.jobs.conflicts import visible_to
+from dashboard.jobs.spans import clock
+from dashboard.jobs.spans import span_for
 from dashboard.permissions import Perm
 from dashboard.permissions import can
 from dashboard.timeutil import as_utc_iso
 
 
-def job_to_dict(job, user):
-    """A job as the JSON API shows it to user: money only for financial roles."""
+def job_to_dict(job, user, clashes=None):
+    """A job as the JSON API shows it to user: money only for financial roles.
+
+    clashes: the job's entry of conflicts.day_conflicts (pass it when serializing a
+    day's list, so the day is read once); None reads them for this job alone.
+    """
     data = {
         "id": job.id,
         "externalId": job.external_id,
@@ -28,6 +37,32 @@ def job_to_dict(job, user):
         "syncStatus": job.sync_status,
         "lastSyncAt": as_utc_iso(job.last_sync_at),
     }
+    data.update(_span_and_conflicts(job, user, clashes))
     if can(user, Perm.VIEW_FINANCIAL):
         data["estimatedValue"] = float(job.estimated_value) if job.estimated_value is not None else None
     return data
+
+
+def _span_and_conflicts(job, user, clashes):
+    """start, end (ISO local) and conflicts ([{kind, name, jobNumber or None out of scope, from, to}])."""
+    start, end = span_for(job)
+    if clashes is None:
+        clashes = day_conflicts(job.company_id, job.scheduled_date).get(job.id, []) if is_live(job) else []
+    return {
+        "start": start.isoformat() if start else None,
+        "end": end.isoformat() if end else None,
+        "conflicts": [{"kind": clash.kind, "name": clash.name,
+                       "jobNumber": clash.other_job_number if visible_to(user, clash, job.company_id) else None,
+                       "from": clock(clash.start), "to": clock(clash.end, clash.start.date())}
+                      for clash in clashes],
+    }
+
+
+def jobs_to_dicts(jobs, user):
+    """job_to_dict for a list, reading each company-day's conflicts once."""
+    by_day = {}
+    for job in jobs:
+        key = (job.company_id, job.scheduled_date)
+        if key not in by_day:
+            by_day[key] = day_conflicts(*key)
+    return [job_to_dict(job, user, by_day[(job.company_id, job.scheduled_date)].get(job.id, [])) for job in jobs]
