@@ -1,4 +1,5 @@
 """Reading jobs for boards and the API, always through the permission scope."""
+import unicodedata
 from datetime import date
 
 import sqlalchemy as sa
@@ -37,22 +38,59 @@ def jobs_for_day(user, day: date, location_id=None, status=None, search=None, in
         stmt = stmt.where(TruckJourney.location_id == location_id)
     if status:
         stmt = stmt.where(sa.or_(TruckJourney.status == status, TruckJourney.dispatch_status == status))
-    if search:
-        pattern = f"%{search.strip().lower()}%"
-        stmt = stmt.where(sa.or_(
-            sa.func.lower(TruckJourney.customer_name).like(pattern),
-            sa.func.lower(TruckJourney.job_number).like(pattern),
-            sa.func.lower(TruckJourney.quote_number).like(pattern),
-        ))
+    matcher = job_matcher(search)
     if can(user, Perm.VIEW_JOBS):
         stmt = scope_query(stmt, user, TruckJourney.company_id, TruckJourney.location_id)
-        return list(db.session.scalars(stmt))
+        return [job for job in db.session.scalars(stmt) if matcher(job)]
     if can(user, Perm.VIEW_OWN_JOBS):
         # Crew lists are JSON, so the name match happens here rather than in SQL;
         # one company's day is at most a few hundred rows.
         stmt = stmt.where(TruckJourney.company_id == user.company_id)
-        return [job for job in db.session.scalars(stmt) if is_assigned_to(user, job)]
+        return [job for job in db.session.scalars(stmt) if is_assigned_to(user, job) and matcher(job)]
     return []
+
+
+def _fold(text):
+    """Lower case without accents: "Amélie" and "AMELIE" compare equal."""
+    decomposed = unicodedata.normalize("NFKD", str(text))
+    return "".join(char for char in decomposed if not unicodedata.combining(char)).casefold()
+
+
+def _digits(text):
+    return "".join(char for char in str(text or "") if char.isdigit())
+
+
+_PHONE_CHARS = frozenset("0123456789 ()-+.")
+
+
+def job_matcher(search):
+    """A predicate: every word of search occurs in customer, job/quote number, addresses, phone, crew, truck or notes."""
+    # In Python rather than SQL: crew lists are JSON, and accents and case then fold the same
+    # way on both databases; a board reads the whole day anyway. A phone-like query also
+    # matches the phone's digits whatever the punctuation ("555 0101" finds "(555) 010-1").
+    query = (search or "").strip()
+    if not query:
+        return lambda job: True
+    terms = _fold(query).split()
+    phone = _digits(query) if len(_digits(query)) >= 3 and set(query) <= _PHONE_CHARS else None
+
+    def matches(job):
+        if phone and phone in _digits(job.customer_phone):
+            return True
+        haystack = _fold("\n".join(str(part) for part in (
+            job.customer_name, job.job_number, job.quote_number, job.origin_address, job.destination_address,
+            job.customer_phone, job.notes, job.truck.name if job.truck else None,
+            *(job.crew or ()), *(job.smartmoving_crew or ())) if part))
+        return all(term in haystack for term in terms)
+    return matches
+
+
+def day_is_synced(company_id, day):
+    """True when a successful (or partial) sync run of company covered day; MANUAL-only days are not."""
+    from dashboard.models import SyncRun
+    return db.session.scalar(sa.select(sa.exists().where(
+        SyncRun.company_id == company_id, SyncRun.status.in_(("SUCCESS", "PARTIAL")),
+        SyncRun.window_start <= day, SyncRun.window_end >= day))) is True
 
 
 def locations_for(user):
