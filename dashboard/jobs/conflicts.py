@@ -86,8 +86,8 @@ def _busy_span(day, start, end):
     return start, end, True
 
 
-def _day_rows(company_id, day, exclude_id=None):
-    """Live jobs of company on day as _Rows, in one query."""
+def _rows_statement(company_id, day, exclude_id=None):
+    """The one query behind _day_rows: the columns conflict checks need, live jobs only."""
     stmt = (
         sa.select(TruckJourney.id, TruckJourney.job_number, TruckJourney.location_id, TruckJourney.truck_id,
                   Truck.name, TruckJourney.crew, TruckJourney.smartmoving_crew, TruckJourney.span_start,
@@ -100,10 +100,15 @@ def _day_rows(company_id, day, exclude_id=None):
     )
     if exclude_id is not None:
         stmt = stmt.where(TruckJourney.id != exclude_id)
+    return stmt
+
+
+def _day_rows(company_id, day, exclude_id=None):
+    """Live jobs of company on day as _Rows, in one query."""
     hours = default_job_hours()
     rows = []
     for (job_id, number, location_id, truck_id, truck_name, crew, sm_crew, span_start, span_end,
-         start_hour) in db.session.execute(stmt):
+         start_hour) in db.session.execute(_rows_statement(company_id, day, exclude_id)):
         if span_start is None or span_end is None:
             span_start, span_end = compute_span(day, start_hour, None, hours)
         start, end, timed = _busy_span(day, span_start, span_end)
@@ -144,10 +149,11 @@ def day_conflicts(company_id, day):
             by_truck.setdefault(row.truck_id, []).append((row.start, row.end, row, row.truck_name))
         seen = set()
         for name in row.crew:
-            key = crew_key(name)
+            display = " ".join(str(name).split())
+            key = display.casefold()  # crew_key, without splitting twice (this loop runs per person per job)
             if key and key not in seen:
                 seen.add(key)
-                by_person.setdefault(key, []).append((row.start, row.end, row, " ".join(str(name).split())))
+                by_person.setdefault(key, []).append((row.start, row.end, row, display))
     found = {}
     for kind, groups in (("truck", by_truck), ("crew", by_person)):
         for entries in groups.values():
