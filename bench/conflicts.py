@@ -87,7 +87,7 @@ def measure(jobs, dense, workdir):
         with app.app_context():
             found = conflicts.day_conflicts(company_id, day)
             ours = best_of(lambda: conflicts.day_conflicts(company_id, day))
-            bare = best_of(lambda: db.session.execute(conflicts._rows_statement(company_id, day)).all())
+            bare = best_of(lambda: db.session.execute(conflicts.rows_statement(company_id, day)).all())
         return ours, bare, len(found), sum(len(clashes) for clashes in found.values())
     finally:
         dispose(app)

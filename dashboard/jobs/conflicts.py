@@ -78,7 +78,7 @@ def crew_key(name):
     return " ".join(str(name).split()).casefold()
 
 
-def _busy_span(day, start, end):
+def busy_span(day, start, end):
     """(start, end, timed): the span, or the whole day when the job has no time."""
     if start is None or end is None:
         midnight = datetime.combine(day, datetime.min.time())
@@ -86,7 +86,7 @@ def _busy_span(day, start, end):
     return start, end, True
 
 
-def _rows_statement(company_id, day, exclude_id=None):
+def rows_statement(company_id, day, exclude_id=None):
     """The one query behind _day_rows: the columns conflict checks need, live jobs only."""
     stmt = (
         sa.select(TruckJourney.id, TruckJourney.job_number, TruckJourney.location_id, TruckJourney.truck_id,
@@ -108,10 +108,10 @@ def _day_rows(company_id, day, exclude_id=None):
     hours = default_job_hours()
     rows = []
     for (job_id, number, location_id, truck_id, truck_name, crew, sm_crew, span_start, span_end,
-         start_hour) in db.session.execute(_rows_statement(company_id, day, exclude_id)):
+         start_hour) in db.session.execute(rows_statement(company_id, day, exclude_id)):
         if span_start is None or span_end is None:
             span_start, span_end = compute_span(day, start_hour, None, hours)
-        start, end, timed = _busy_span(day, span_start, span_end)
+        start, end, timed = busy_span(day, span_start, span_end)
         rows.append(_Row(job_id, number, location_id, truck_id, truck_name, list(crew or sm_crew or []),
                          start, end, timed))
     return rows
@@ -131,8 +131,8 @@ def _overlapping_pairs(entries):
         heapq.heappush(active, (end, index))
 
 
-def _clash(kind, name, row, other):
-    return Clash(kind, name, row.id, other.id, other.job_number, other.location_id, other.start, other.end,
+def _clash(kind, name, job_id, other):
+    return Clash(kind, name, job_id, other.id, other.job_number, other.location_id, other.start, other.end,
                  other.timed)
 
 
@@ -160,30 +160,33 @@ def day_conflicts(company_id, day):
             if len(entries) < 2:
                 continue
             for (_, _, first, first_name), (_, _, second, second_name) in _overlapping_pairs(entries):
-                found.setdefault(first.id, []).append(_clash(kind, first_name, first, second))
-                found.setdefault(second.id, []).append(_clash(kind, second_name, second, first))
+                found.setdefault(first.id, []).append(_clash(kind, first_name, first.id, second))
+                found.setdefault(second.id, []).append(_clash(kind, second_name, second.id, first))
     return {job_id: _sort(clashes) for job_id, clashes in found.items()}
+
+
+def overlapping_rows(job):
+    """The day's other live jobs whose spans overlap job's (one query), for pickers that mark busy trucks and people."""
+    start, end, _ = busy_span(job.scheduled_date, *span_for(job))
+    return [row for row in _day_rows(job.company_id, job.scheduled_date, exclude_id=job.id)
+            if row.start < end and start < row.end]
 
 
 def preview_conflicts(job, truck_id, crew):
     """The clashes job would have with truck_id and crew (empty crew: SmartMoving's), before saving."""
     if not is_live(job):
         return []
-    start, end, _ = _busy_span(job.scheduled_date, *span_for(job))
     truck = db.session.get(Truck, truck_id) if truck_id else None
     wanted = {}
     for name in (crew or job.smartmoving_crew or ()):
         wanted.setdefault(crew_key(name), " ".join(str(name).split()))
     wanted.pop("", None)
-    me = _Row(job.id, job.job_number, job.location_id, truck_id, truck.name if truck else None, [], start, end, True)
     clashes = []
-    for other in _day_rows(job.company_id, job.scheduled_date, exclude_id=job.id):
-        if not (other.start < end and start < other.end):
-            continue
+    for other in overlapping_rows(job):
         if truck is not None and other.truck_id == truck.id:
-            clashes.append(_clash("truck", truck.name, me, other))
+            clashes.append(_clash("truck", truck.name, job.id, other))
         for key in {crew_key(name) for name in other.crew} & wanted.keys():
-            clashes.append(_clash("crew", wanted[key], me, other))
+            clashes.append(_clash("crew", wanted[key], job.id, other))
     return _sort(clashes)
 
 

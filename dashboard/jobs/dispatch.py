@@ -96,10 +96,9 @@ def dispatch_version(job):
 
 
 def job_etag(job):
-    """A strong ETag (quoted) of the job's own fields: changes on every dispatch save and every sync write.
-
-    Conflicts are computed live from other jobs and are not part of it.
-    """
+    """A strong ETag (quoted) of the job's own fields: changes on every dispatch save and every sync write."""
+    # Conflicts are computed live from other jobs and are not part of it: the ETag guards
+    # PATCH against overwriting a save or a sync the caller has not seen.
     version = f"{job.id}|{dispatch_version(job)}|{job.last_sync_at.isoformat() if job.last_sync_at else ''}" \
               f"|{job.sync_status}|{job.removal_pending_at or ''}"
     return '"' + hashlib.sha256(version.encode()).hexdigest()[:32] + '"'
@@ -120,6 +119,19 @@ def _optional_text(body, key, limit):
     return value
 
 
+def truck_id_by_name(company_id, name):
+    """The id of company's truck called name (exact, else ignoring case and spacing); DispatchError if none."""
+    wanted = " ".join(name.split())
+    trucks = db.session.execute(sa.select(Truck.id, Truck.name).where(Truck.company_id == company_id)).all()
+    # Folded in Python: SQLite's lower() leaves non-ASCII letters alone.
+    for match in (lambda truck_name: truck_name == wanted,
+                  lambda truck_name: " ".join(truck_name.split()).casefold() == wanted.casefold()):
+        for truck_id, truck_name in trucks:
+            if match(truck_name):
+                return truck_id
+    raise DispatchError(f"Unknown truck: {wanted}.")
+
+
 def patch_dispatch(job, actor, body):
     """Apply a JSON API patch {"truck", "crew", "dispatchStatus", "notes"} (any of them) through update_dispatch."""
     if not isinstance(body, dict):
@@ -132,10 +144,7 @@ def patch_dispatch(job, actor, body):
         name = _optional_text(body, "truck", MAX_NAME)
         truck_id = None
         if name is not None and name.strip():
-            truck_id = db.session.scalar(sa.select(Truck.id).where(
-                Truck.company_id == job.company_id, sa.func.lower(Truck.name) == " ".join(name.split()).lower()))
-            if truck_id is None:
-                raise DispatchError(f"Unknown truck: {name.strip()}.")
+            truck_id = truck_id_by_name(job.company_id, name)
     crew = job.crew
     if "crew" in body:
         crew = body["crew"]
@@ -194,13 +203,6 @@ def find_conflicts(job, truck_id, crew):
     return [Conflict(clash, others[clash.other_id]) for clash in clashes if clash.other_id in others]
 
 
-def _busy_with(job):
-    """The day's other live jobs overlapping job's span, as conflict rows (one query)."""
-    start, end, _ = conflicts._busy_span(job.scheduled_date, *spans.span_for(job))
-    return [row for row in conflicts._day_rows(job.company_id, job.scheduled_date, exclude_id=job.id)
-            if row.start < end and start < row.end]
-
-
 def _busy_label(rows):
     """ "busy 08:00–12:00" (times only: the picker may show jobs the viewer cannot open)."""
     if not rows:
@@ -216,7 +218,7 @@ def _busy_label(rows):
 def truck_choices(job):
     """Trucks for job's picker: its location's first, then the rest by name; busy ones marked."""
     busy = {}
-    for row in _busy_with(job) if conflicts.is_live(job) else ():
+    for row in conflicts.overlapping_rows(job) if conflicts.is_live(job) else ():
         if row.truck_id is not None:
             busy.setdefault(row.truck_id, []).append(row)
     trucks = truck_options(job.company_id, include_id=job.truck_id)
@@ -229,7 +231,7 @@ def truck_choices(job):
 def crew_choices(job):
     """People for job's crew picker: its current crew (ours, else SmartMoving's) first; busy ones marked."""
     busy = {}
-    for row in _busy_with(job) if conflicts.is_live(job) else ():
+    for row in conflicts.overlapping_rows(job) if conflicts.is_live(job) else ():
         for name in row.crew:
             busy.setdefault(conflicts.crew_key(name), []).append(row)
     current = unique_names(job.effective_crew)
