@@ -92,7 +92,8 @@ def test_job_keys_match_the_contract(app, client, make_user, world):
     job = client.get("/api/smartmoving/jobs/today", headers=bearer(app, user)).get_json()["jobs"][0]
     for key in ("id", "externalId", "jobNumber", "quoteNumber", "customerName", "customerPhone", "customerEmail",
                 "estimatedValue", "scheduledDate", "location", "originAddress", "destinationAddress",
-                "arrivalWindow", "status", "crew", "truck", "notes", "dataSource", "syncStatus", "lastSyncAt"):
+                "arrivalWindow", "status", "crew", "truck", "notes", "dataSource", "syncStatus", "lastSyncAt",
+                "dispatchStatus", "start", "end", "conflicts"):
         assert key in job
     assert set(job["location"]) == {"id", "name"}
 
