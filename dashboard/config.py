@@ -42,7 +42,7 @@ DEFAULTS = {
     # never empty the board.
     "REMOVAL_HOLD_MIN_JOBS": 5,
     "REMOVAL_HOLD_PERCENT": 20,
-    "BOARD_REFRESH_SECONDS": 60,
+    "BOARD_REFRESH_SECONDS": 10,
     # A job's span when SmartMoving gives no labour estimate (hours).
     "DEFAULT_JOB_HOURS": 4.0,
     # The working day the truck lanes show, in company time (HH:MM).

@@ -3,6 +3,7 @@ from datetime import datetime
 from datetime import timedelta
 from datetime import timezone
 from decimal import Decimal
+from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
 
 from flask import make_response
@@ -27,6 +28,24 @@ def render_page_or_fragment(page, fragment, status=200, **context):
     response = make_response(render_template(template, **context), status)
     response.headers["Vary"] = "HX-Request"
     return response
+
+
+def board_hours():
+    """The lanes' working day as (start, end) fractional hours from BOARD_DAY_START/END ('06:00', '20:00')."""
+    from flask import current_app
+
+    def hours(value, default):
+        try:
+            text = str(value)
+            hh, _, mm = text.partition(":")
+            return int(hh) + int(mm or 0) / 60
+        except (TypeError, ValueError):
+            return default
+    start = hours(current_app.config.get("BOARD_DAY_START", "06:00"), 6)
+    end = hours(current_app.config.get("BOARD_DAY_END", "20:00"), 20)
+    # Lanes are drawn in whole hours; a nonsense range falls back to the default day.
+    start, end = int(start), int(end + 0.99)
+    return (start, end) if 0 <= start < end <= 24 else (6, 20)
 
 
 def user_timezone(user=None):
@@ -140,6 +159,23 @@ def crew_list(job):
     return names if job.crew else names + Markup(' <span class="muted">(SmartMoving)</span>')
 
 
+def map_link(address):
+    """A Google Maps search URL for address."""
+    return "https://www.google.com/maps/search/?api=1&query=" + quote_plus(address)
+
+
+def format_phone(phone):
+    """'4165550199' -> '(416) 555-0199'; anything not a North American number is shown as given."""
+    if not phone:
+        return ""
+    digits = "".join(ch for ch in str(phone) if ch.isdigit())
+    if len(digits) == 11 and digits[0] == "1":
+        digits = digits[1:]
+    if len(digits) == 10:
+        return f"({digits[:3]}) {digits[3:6]}-{digits[6:]}"
+    return str(phone)
+
+
 def init_app(app):
     """Register the filters and globals the templates use."""
     app.add_template_filter(format_ago, "ago")
@@ -148,6 +184,8 @@ def init_app(app):
     app.add_template_filter(format_datetime, "local_datetime")
     app.add_template_filter(format_day, "day")
     app.add_template_filter(label, "label")
+    app.add_template_filter(format_phone, "phone")
+    app.add_template_global(map_link, "map_link")
     app.add_template_global(duration, "duration")
     app.add_template_global(chip, "chip")
     app.add_template_global(sync_badge, "sync_badge")

@@ -81,6 +81,119 @@
   document.addEventListener("DOMContentLoaded", refreshRelativeTimes);
   setInterval(refreshRelativeTimes, 30000);
 
+  /* Phone navigation: the menu button opens the main navigation (every page stays reachable at 390 px). */
+  document.addEventListener("click", function (event) {
+    var button = event.target instanceof Element && event.target.closest("[data-menu]");
+    if (!button) { return; }
+    var bar = button.closest(".topbar");
+    var open = !bar.classList.contains("is-open");
+    bar.classList.toggle("is-open", open);
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+  });
+
+  /* The assign panel: a row's truck or crew cell (or a lane block, or a card's button) opens the
+     inline form without leaving the board; the opener gets focus back when the panel closes. */
+  var opener = null;
+  function panel() { return document.getElementById("assign-panel"); }
+  function closePanel() {
+    var box = panel();
+    if (!box) { return; }
+    box.classList.remove("is-open");
+    box.innerHTML = "";
+    restoreFocus();
+  }
+  function restoreFocus() {
+    if (!opener) { return; }
+    // The board may have been morphed meanwhile: find the opener again by its job.
+    var target = opener.isConnected ? opener : null;
+    if (!target && opener.dataset && opener.dataset.focusKey) {
+      target = document.querySelector('[data-focus-key="' + opener.dataset.focusKey + '"]');
+    }
+    if (target) { target.focus(); }
+  }
+  document.addEventListener("click", function (event) {
+    if (!(event.target instanceof Element)) { return; }
+    var link = event.target.closest("a[data-assign]");
+    var box = panel();
+    if (link && box && window.htmx && !event.ctrlKey && !event.metaKey && !event.shiftKey) {
+      event.preventDefault();
+      opener = link;
+      var row = link.closest("[data-job-id]");
+      link.dataset.focusKey = (row ? row.getAttribute("data-job-id") : "") + ":" + (link.className || "");
+      var back = window.location.pathname + window.location.search;
+      var url = link.getAttribute("href") + (link.getAttribute("href").indexOf("?") < 0 ? "?" : "&") +
+        "back=" + encodeURIComponent(back);
+      box.classList.add("is-open");
+      window.htmx.ajax("GET", url, { target: "#assign-panel", swap: "innerHTML" });
+      return;
+    }
+    if (event.target.closest("[data-close-panel]")) { closePanel(); }
+  });
+  document.addEventListener("keydown", function (event) {
+    var box = panel();
+    if (event.key === "Escape" && box && box.classList.contains("is-open")) { closePanel(); }
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var box = panel();
+    if (!box || event.detail.target !== box) { return; }
+    var focus = box.querySelector("[autofocus]");
+    if (focus) { focus.focus(); }
+    if (box.querySelector("[data-saved-job]")) {
+      // Saved: keep the confirmation a moment, and put focus back where the dispatcher was.
+      restoreFocus();
+      setTimeout(function () {
+        if (box.querySelector("[data-saved-job]")) { box.classList.remove("is-open"); box.innerHTML = ""; }
+      }, 4000);
+    }
+  });
+
+  /* <input data-filter-list="#list"> hides the list's items whose data-name does not contain the text. */
+  document.addEventListener("input", function (event) {
+    var input = event.target;
+    if (!(input instanceof HTMLInputElement) || !input.dataset.filterList) { return; }
+    var list = document.querySelector(input.dataset.filterList);
+    var text = input.value.trim().toLowerCase();
+    if (!list) { return; }
+    list.querySelectorAll("li[data-name]").forEach(function (item) {
+      item.hidden = text !== "" && item.getAttribute("data-name").indexOf(text) < 0;
+    });
+  });
+
+  /* Bulk actions post the ticked rows; nothing ticked, nothing sent. */
+  document.addEventListener("htmx:confirm", function (event) {
+    var form = event.target;
+    if (form instanceof HTMLFormElement && form.id === "bulk-form" &&
+        !document.querySelector("input.row-select:checked")) {
+      event.preventDefault();
+      toast("Tick the jobs first (the boxes at the start of each row).", "warning");
+    }
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target && event.detail.target.id === "toasts") {
+      event.detail.target.querySelectorAll(".toast:not([data-leaving])").forEach(function (el) {
+        el.setAttribute("data-leaving", "");
+        setTimeout(function () { el.classList.add("is-leaving"); }, 5000);
+        setTimeout(function () { el.remove(); }, 5600);
+      });
+    }
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (event.target && event.target.id === "bulk-form" && event.detail.successful) {
+      document.querySelectorAll("input.row-select:checked").forEach(function (box) { box.checked = false; });
+    }
+  });
+
+  /* The board is morphed in place on every refresh (idiomorph keeps focus and scroll by itself);
+     ticked rows stay ticked. Typing happens outside it (filters, the assign panel). Not
+     ignoreActiveValue: it would also freeze the focused cell's contents, e.g. a truck just assigned. */
+  document.addEventListener("DOMContentLoaded", function () {
+    if (!window.Idiomorph) { return; }
+    window.Idiomorph.defaults.callbacks.beforeAttributeUpdated = function (name, element) {
+      if (name === "checked" && element.classList && element.classList.contains("row-select")) { return false; }
+      return true;
+    };
+  });
+
   /* Flash messages fade after a while, except warnings and errors. */
   setTimeout(function () {
     document.querySelectorAll(".flashes .alert-success, .flashes .alert-info").forEach(function (el) {

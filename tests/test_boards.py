@@ -1,10 +1,12 @@
 """The day boards, My jobs, the day sheet and the CSV: scope, money, filters, fragments."""
 import csv
 import io
+import re
 from datetime import timedelta
 
 import pytest
 
+from conftest import csrf_token_from
 from conftest import login_as
 from dashboard.db import db
 from dashboard.models import RunStatus
@@ -126,8 +128,8 @@ def test_counts_and_unassigned_highlight(app, client, world):
     add_job(app, world.loc_a, customer_name="Fully Assigned", truck_id=truck, crew=["Ann"], status="CONFIRMED")
     login_as(client, world.users["MANAGER"])
     html = client.get("/").get_data(as_text=True)
-    assert "Needs truck/crew <b>1</b>" in html  # Alice has crew from SmartMoving but no truck
-    assert "card-unassigned" in html
+    assert "Needs truck <b>1</b>" in html and "Needs crew <b>0</b>" in html  # Alice has SmartMoving's crew, no truck
+    assert html.count('class="r-needs"') == 1
     assert "Booked <b>1</b>" in html and "Confirmed <b>1</b>" in html
     only_unassigned = client.get("/?status=NEEDS_ASSIGNMENT").get_data(as_text=True)
     assert "Alice Able" in only_unassigned and "Fully Assigned" not in only_unassigned
@@ -138,7 +140,7 @@ def test_fragment_or_page(client, world):
     fragment = client.get("/?q=alice", headers={"HX-Request": "true"})
     body = fragment.get_data(as_text=True)
     assert "<html" not in body and 'id="board-live"' in body
-    assert 'hx-trigger="every 60s"' in body and 'hx-get="/?q=alice"' in body  # polls keeping its filters
+    assert 'hx-trigger="every 10s, board-changed from:body"' in body and 'hx-get="/?q=alice"' in body  # polls keeping its filters
     assert "HX-Request" in fragment.headers["Vary"]
     for headers in ({}, {"HX-Request": "true", "HX-Boosted": "true"},
                     {"HX-Request": "true", "HX-History-Restore-Request": "true"}):
@@ -216,3 +218,78 @@ def test_the_same_etag_is_never_shared_between_users(app, world):
     login_as(manager, world.users["MANAGER"])
     tags = {c.get("/", headers={"HX-Request": "true"}).headers["ETag"] for c in (dispatcher, manager)}
     assert len(tags) == 2
+
+
+def test_board_row_text_helpers():
+    from dashboard.jobs.board import compact_window
+    from dashboard.jobs.board import money
+    from dashboard.jobs.board import short_address
+    from dashboard.web import format_phone
+    from dashboard.web import map_link
+    assert compact_window("8:00 AM - 10:00 AM") == "8–10 AM"
+    assert compact_window("10:30 AM - 12:30 PM") == "10:30 AM–12:30 PM"
+    assert compact_window("Morning") == "Morning"
+    assert format_phone("4165550199") == "(416) 555-0199" == format_phone("+1 416-555-0199")
+    assert format_phone("ext. 12") == "ext. 12"
+    assert short_address("1200 King St W, Unit 4, Toronto, ON M5V 1A1") == "1200 King St W, Toronto"
+    assert map_link("1 King St, Toronto") == "https://www.google.com/maps/search/?api=1&query=1+King+St%2C+Toronto"
+    assert money(123456) == "$1,234.56" and money(None) == "" and money(-5) == "-$0.05"
+
+
+def test_views_groups_sort_and_totals_stay_in_the_url(app, client, world):
+    add_job(app, world.loc_a, customer_name="Zara Late", job_number="A-900", arrival_start_hour=14.0,
+            arrival_window="2:00 PM - 4:00 PM", estimated_value_cents=100000, status="CANCELLED")
+    login_as(client, world.users["ADMIN"])
+    table = client.get("/?sort=-customer&group=none").get_data(as_text=True)
+    assert table.index("Zara Late") < table.index("Bert Beta") < table.index("Alice Able")  # customer, descending
+    by_hour = client.get("/?group=window").get_data(as_text=True)
+    assert by_hour.index("Arrival 08:00–09:00") < by_hour.index("Alice Able") < by_hour.index("Arrival 14:00–15:00")
+    assert "Day total · 4 jobs" not in table  # another company's job is not counted
+    assert "Day total · 3 jobs" in table and "$15,691.34" in table           # 2 × 7,345.67 + 1,000.00
+    assert 'href="/board/print?date=' in table and "sort=-customer" in table.split('rel="next"')[0]
+    cards = client.get("/?view=cards").get_data(as_text=True)
+    assert cards.count('<article class="jc') == 3 and 'data-job-id="%d"' % world.job_a in cards
+    lanes = client.get("/?view=lanes").get_data(as_text=True)
+    assert "No truck" in lanes and 'class="lb gs-9 ge-25' in lanes           # 08:00 + 4 h on a 06:00 day
+    assert 'class="r-done"' in table                                           # cancelled: calm, never "needs"
+
+
+def test_assign_in_place_preview_save_and_bulk_accept(app, client, world):
+    truck = add_truck(app, world.company, "Truck 7", location=world.loc_a)
+    other = add_job(app, world.loc_a, customer_name="Busy Bee", job_number="A-200", truck_id=truck,
+                    smartmoving_crew=["Dan Driver"])
+    login_as(client, world.users["DISPATCHER"])
+    form = client.get(f"/jobs/{world.job_a}/assign", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "<html" not in form and 'name="truck_id"' in form
+    assert 'value="Dan Driver" checked' in form and 'value="Mo Mover" checked' in form  # SmartMoving's, pre-ticked
+    assert "Truck 7 — busy: " in form                                                   # busy at that time
+    preview = client.get(f"/jobs/{world.job_a}/assign/preview?truck_id={truck}&crew=Dan+Driver").get_data(as_text=True)
+    assert "Truck 7 is also on job A-200" in preview and "Crew member Dan Driver is also on job A-200" in preview
+    token = csrf_token_from(form)
+    version = re.search(r'name="version" type="hidden" value="([^"]*)"', form).group(1)
+    saved = client.post(f"/jobs/{world.job_a}/assign", headers={"HX-Request": "true"}, data={
+        "csrf_token": token, "version": version, "truck_id": str(truck), "crew": ["Dan Driver", "Mo Mover"],
+        "crew_other": "Hal Helper", "dispatch_status": "UNASSIGNED", "notes": ""})
+    assert saved.status_code == 200 and "board-changed" in saved.headers["HX-Trigger"]
+    assert "Saved A-100." in saved.get_data(as_text=True)
+    with app.app_context():
+        job = db.session.get(TruckJourney, world.job_a)
+        assert job.truck_id == truck and job.crew == ["Dan Driver", "Mo Mover", "Hal Helper"]
+        assert job.dispatch_status == "ASSIGNED"
+    board = client.get("/").get_data(as_text=True)
+    assert board.count('class="flag f-conflict"') == 2 and "Conflicts <b>2</b>" in board  # truck and Dan Driver
+    bulk = client.post("/board/accept-crew", data={"csrf_token": token, "job": [str(other), "999999"]},
+                       headers={"HX-Request": "true"})
+    assert "Accepted SmartMoving&#39;s crew on 1 job." in bulk.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(TruckJourney, other).crew == ["Dan Driver"]
+
+
+def test_a_day_outside_the_synced_window_says_so(app, client, world):
+    login_as(client, world.users["ADMIN"])
+    far = (world.today + timedelta(days=30)).isoformat()
+    html = client.get(f"/board?date={far}").get_data(as_text=True)
+    assert "outside the synced window" in html and "Sync this day" in html and f'name="date" value="{far}"' in html
+    login_as(client, world.users["DISPATCHER"])
+    html = client.get(f"/board?date={far}").get_data(as_text=True)
+    assert "outside the synced window" in html and "Sync this day" not in html

@@ -31,6 +31,10 @@ ROUTES = [
     ("POST", "/jobs/new", Perm.EDIT_JOBS, "jobs.new_job"),
     ("GET", "/jobs/{job_a}/edit", Perm.EDIT_JOBS, "jobs.edit"),
     ("POST", "/jobs/{job_a}/edit", Perm.EDIT_JOBS, "jobs.edit"),
+    ("GET", "/jobs/{job_a}/assign", Perm.EDIT_JOBS, "jobs.assign"),
+    ("POST", "/jobs/{job_a}/assign", Perm.EDIT_JOBS, "jobs.assign"),
+    ("GET", "/jobs/{job_a}/assign/preview?truck_id={truck_id}&crew=Ann", Perm.EDIT_JOBS, "jobs.assign_preview"),
+    ("POST", "/board/accept-crew", Perm.EDIT_JOBS, "jobs.accept_crew"),
     ("GET", "/sync/", Perm.VIEW_JOBS, "sync.index"),
     ("GET", "/sync/status-panel", Perm.VIEW_JOBS, "sync.status_panel"),
     ("POST", "/sync/run", Perm.SYNC_DATA, "sync.run_now"),
@@ -51,6 +55,8 @@ ROUTES = [
 # Form fields per endpoint; "{name}" values are filled in like the paths.
 POST_DATA = {
     "jobs.edit": {"truck_id": "0", "crew_other": "Helper Hal", "dispatch_status": "ASSIGNED", "notes": "Bring ramps"},
+    "jobs.assign": {"truck_id": "0", "crew_other": "Helper Hal", "dispatch_status": "ASSIGNED", "notes": ""},
+    "jobs.accept_crew": {"job": "{job_a}"},
     "jobs.new_job": {"location_id": "{loc_a}", "scheduled_date": "{today}", "customer_name": "Walk-in Wanda"},
 }
 

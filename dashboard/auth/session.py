@@ -55,9 +55,9 @@ def enforce_session_timeouts():
     reason = expiry_reason(now)
     if reason is not None:
         session.clear()
-        if not request.headers.get("HX-Request"):
-            flash("You were signed out after a period of inactivity." if reason == "idle"
-                  else "Your session has ended; please sign in again.", "info")
+        # Flashed for htmx polls too: their 401 sends the browser to the sign-in page, which shows why.
+        flash("You were signed out after a period of inactivity." if reason == "idle"
+              else "Your session has ended; please sign in again.", "info")
         return None
     if not is_polling_request() and now - session[LAST_SEEN] >= 15:
         # Rewriting the cookie at most every 15 s keeps responses cacheable-ish and quiet.

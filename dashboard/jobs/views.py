@@ -1,6 +1,6 @@
 """Views of the jobs area: the day boards, job detail and dispatch edit, My jobs, print and CSV."""
+import hashlib
 import re
-from collections import Counter
 from datetime import timedelta
 
 from flask import Response
@@ -16,11 +16,17 @@ from flask_login import current_user
 from dashboard import web
 from dashboard.db import db
 from dashboard.jobs import bp
+from dashboard.jobs import conflicts as clash_rules
+from dashboard.jobs import board as dayboard
 from dashboard.jobs import dispatch
+from dashboard.jobs import render_cache
+from dashboard.jobs.board import day_conflicts_for
+from dashboard.jobs.board import lanes_trucks
 from dashboard.jobs.export import jobs_csv
 from dashboard.jobs.forms import JobEditForm
 from dashboard.jobs.forms import ManualJobForm
 from dashboard.jobs.queries import board_version
+from dashboard.jobs.queries import day_is_synced
 from dashboard.jobs.queries import get_job_for
 from dashboard.jobs.queries import jobs_for_day
 from dashboard.jobs.queries import locations_for
@@ -29,19 +35,14 @@ from dashboard.permissions import Perm
 from dashboard.permissions import can
 from dashboard.permissions import can_see_journey
 from dashboard.permissions import is_assigned_to
+from dashboard.permissions import visible_location_ids
 from dashboard.permissions import require
 from dashboard.permissions import require_login
 from dashboard.timeutil import parse_iso_date
 
 bp.record_once(lambda state: web.init_app(state.app))
 
-NEEDS_ASSIGNMENT = "NEEDS_ASSIGNMENT"
 _STATUS_RE = re.compile(r"^[A-Z_]{1,30}$")
-
-
-def needs_assignment(job):
-    """A job still missing its truck or its crew."""
-    return job.truck_id is None or not job.effective_crew
 
 
 def _board_filters(locations):
@@ -72,44 +73,72 @@ def _board_context(day, view_name):
     today = web.user_today()
     locations = locations_for(current_user)
     filters = _board_filters(locations)
+    many = len(locations) > 1 and not filters["location"]
+    params = dayboard.BoardParams.parse(request.args, many)
     all_jobs = jobs_for_day(current_user, day, location_id=filters["location"], search=filters["q"] or None)
-    counts = Counter(job.status for job in all_jobs)
-    dispatch_counts = Counter(job.dispatch_status for job in all_jobs)
-    unassigned = sum(1 for job in all_jobs if needs_assignment(job))
-    status = filters["status"]
-    if status == NEEDS_ASSIGNMENT:
-        jobs = [job for job in all_jobs if needs_assignment(job)]
-    elif status:
-        jobs = [job for job in all_jobs if status in (job.status, job.dispatch_status)]
-    else:
-        jobs = all_jobs
+    conflicts = day_conflicts_for(all_jobs, day)
+    counts = dayboard.header_counts(all_jobs, conflicts)
+    jobs = dayboard.filter_jobs(all_jobs, filters["status"], conflicts)
+    can_edit = can(current_user, Perm.EDIT_JOBS)
+    day_start, day_end = web.board_hours()  # whole hours around BOARD_DAY_START/END
+    # The location column says nothing inside a group that is one location.
+    show_location = many and params.group != "location"
+    the_board = dayboard.build(
+        jobs, params=params, show_money=can(current_user, Perm.VIEW_FINANCIAL), can_edit=can_edit,
+        show_location=show_location, visible_location_ids=visible_location_ids(current_user), conflicts=conflicts,
+        detail_url=_url_pattern("jobs.detail"), assign_url=_url_pattern("jobs.assign"),
+        day_start=day_start, day_end=day_end,
+        limit=None if request.args.get("all") == "1" else dayboard.PAGE_ROWS,
+        trucks=lanes_trucks(current_user, [loc.id for loc in locations if filters["location"] in (None, loc.id)])
+        if params.view == "lanes" else ())
     company = current_user.company
     last_run = web.sync_service().last_finished_run(company.id, successful_only=True)
     last_synced = last_run.finished_at if last_run else None
-    stale_minutes = current_app.config["SYNC_STALE_MINUTES"]
-    query = {k: v for k, v in filters.items() if v}
+    filter_query = {k: v for k, v in filters.items() if v}
+    query = dict(filter_query, **params.query(many))
     return dict(
         day=day, today=today, tomorrow=today + timedelta(days=1), view_name=view_name,
-        jobs=jobs, total=len(all_jobs), counts=sorted(counts.items()), dispatch_counts=sorted(dispatch_counts.items()),
-        unassigned=unassigned, filters=filters, query=query, locations=locations,
-        show_money=can(current_user, Perm.VIEW_FINANCIAL), can_edit=can(current_user, Perm.EDIT_JOBS),
-        last_synced=last_synced, stale=web.sync_service().is_stale(last_synced), stale_minutes=stale_minutes,
-        refresh_seconds=current_app.config["BOARD_REFRESH_SECONDS"], needs_assignment=needs_assignment,
-        show_location=len(locations) > 1 and not filters["location"],
+        board=the_board, counts=counts, total=len(all_jobs), filters=filters, query=query,
+        filter_query=filter_query, locations=locations, params=params, show_location=show_location,
+        show_money=can(current_user, Perm.VIEW_FINANCIAL), can_edit=can_edit,
+        can_sync=can(current_user, Perm.SYNC_DATA), synced=day_is_synced(company.id, day),
+        last_synced=last_synced, stale=web.sync_service().is_stale(last_synced),
+        stale_minutes=current_app.config["SYNC_STALE_MINUTES"],
+        refresh_seconds=current_app.config["BOARD_REFRESH_SECONDS"],
         prev_day=day - timedelta(days=1), next_day=day + timedelta(days=1),
+        board_url=_board_url(view_name, day),
     )
+
+
+def _board_url(view_name, day):
+    """A function making this board's URL with changed query arguments (filters kept)."""
+    def make(query, **changes):
+        args = dict(query, **changes)
+        if view_name == "jobs.board":
+            args["date"] = day.isoformat()
+        return url_for(view_name, **{k: v for k, v in args.items() if v not in (None, "")})
+    return make
+
+
+def _url_pattern(endpoint):
+    """'/jobs/{}' for an endpoint taking job_id: url_for once per board, not once per row."""
+    return url_for(endpoint, job_id=987654321).replace("987654321", "{}")
 
 
 def _render_board(day, view_name):
     if not web.wants_fragment():
         return web.render_page_or_fragment("jobs/board.html", "jobs/_board.html", **_board_context(day, view_name))
     # The live partial is polled by every open board: when nothing it shows has
-    # changed, answer 304 from a few aggregates instead of rendering every card.
-    etag = _board_etag(day)
+    # changed, answer 304 from a few aggregates instead of rendering every row.
+    etag, scope_key = _board_etag(day)
     if request.if_none_match.contains(etag):
         response = current_app.response_class(status=304)
     else:
-        response = web.render_page_or_fragment("jobs/board.html", "jobs/_board.html", **_board_context(day, view_name))
+        # Viewers with the same role, locations and URL see the same partial (it
+        # holds no per-session token), so one render serves them all until the data moves.
+        body = render_cache.get_or_render(
+            scope_key, lambda: render_template("jobs/_board.html", **_board_context(day, view_name)))
+        response = current_app.response_class(body)
     response.set_etag(etag)
     response.headers["Cache-Control"] = "private, no-cache"
     response.headers["Vary"] = "HX-Request, Cookie"
@@ -117,13 +146,13 @@ def _render_board(day, view_name):
 
 
 def _board_etag(day):
-    """The partial's ETag: who asks, what they filter, and the data's version."""
-    import hashlib
+    """(the partial's ETag, its render-cache key): who asks, what they filter, and the data's version."""
     version = board_version(current_user, day)
     stale = web.sync_service().is_stale(version[-1])   # version[-1]: the last successful sync
-    parts = (current_user.id, current_user.role, sorted(loc.id for loc in current_user.locations), request.full_path,
-             day, web.user_today(), version, stale, current_app.config["BOARD_REFRESH_SECONDS"])
-    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+    scope = (current_user.role, current_user.company_id, sorted(loc.id for loc in current_user.locations),
+             request.full_path, day, web.user_today(), version, stale, current_app.config["BOARD_REFRESH_SECONDS"])
+    etag = hashlib.sha256(repr((current_user.id, scope)).encode()).hexdigest()[:32]
+    return etag, hashlib.sha256(repr(scope).encode()).hexdigest()
 
 
 @bp.get("/")
@@ -150,11 +179,14 @@ def board():
 
 
 def _sheet_jobs():
-    """Jobs of the print sheet and CSV: ?date= and ?location= as on the board."""
+    """Jobs of the print sheet and CSV: the board's ?date=, location, status and search filters."""
     day = _requested_day(web.user_today())
     locations = locations_for(current_user)
     filters = _board_filters(locations)
-    return day, locations, filters, jobs_for_day(current_user, day, location_id=filters["location"])
+    jobs = jobs_for_day(current_user, day, location_id=filters["location"], search=filters["q"] or None)
+    if filters["status"]:
+        jobs = dayboard.filter_jobs(jobs, filters["status"], day_conflicts_for(jobs, day))
+    return day, locations, filters, jobs
 
 
 @bp.get("/board/print")
@@ -244,8 +276,45 @@ def detail(job_id):
 
 
 def _conflict_messages(job, truck_id, crew):
-    return [c.describe(can_see_journey(current_user, c.other))
-            for c in dispatch.find_conflicts(job, truck_id, crew)]
+    """Each clash with another job once, in words; jobs the viewer may not see stay anonymous."""
+    return [clash_rules.describe(c, clash_rules.visible_to(current_user, c, job.company_id))
+            for c in clash_rules.preview_conflicts(job, truck_id, crew)]
+
+
+def _crew_from_form(job, form):
+    """The submitted crew; SmartMoving's crew, pre-ticked and left as it was, stays SmartMoving's (not copied)."""
+    crew = dispatch.normalise_crew(list(form.crew.data or []) + dispatch.split_free_text(form.crew_other.data))
+    smartmoving = dispatch.unique_names(job.smartmoving_crew)
+    if not job.crew and crew and [n.casefold() for n in crew] == [n.casefold() for n in smartmoving]:
+        return []
+    return crew
+
+
+def _edit_form(job, formdata_from_job):
+    form = JobEditForm(obj=_form_data(job) if formdata_from_job else None)
+    form.set_choices(dispatch.truck_options(job.company_id, include_id=job.truck_id),
+                     dispatch.crew_options(job.company_id, extra=(job.crew or []) + (job.smartmoving_crew or [])))
+    return form
+
+
+def _save_dispatch(job, form):
+    """Validate and apply an edit form; (status code, changes or None, message)."""
+    submitted_version = request.form.get("version")
+    if submitted_version is not None and submitted_version != dispatch.dispatch_version(job):
+        # Someone saved this job after the form was drawn: show their save, keep
+        # this user's input, and let a second click overwrite knowingly.
+        form.version.data = dispatch.dispatch_version(job)
+        form.validate()
+        return 409, None, dispatch.concurrent_edit_message(job)
+    if not form.validate_on_submit():
+        return 422, None, "Please fix the fields marked below."
+    try:
+        changes = dispatch.update_dispatch(job, current_user, form.truck_id.data or None, _crew_from_form(job, form),
+                                           form.dispatch_status.data, form.notes.data)
+    except dispatch.DispatchError as exc:
+        form.crew_other.errors = list(form.crew_other.errors) + [str(exc)]
+        return 422, None, str(exc)
+    return 200, changes, f"Saved {job.job_number or 'the job'}." if changes else "Nothing changed."
 
 
 @bp.route("/jobs/<int:job_id>/edit", methods=["GET", "POST"])
@@ -253,40 +322,92 @@ def _conflict_messages(job, truck_id, crew):
 def edit(job_id):
     """Assign truck and crew, set the dispatch status and notes."""
     job = _job_or_404(job_id)
-    form = JobEditForm(obj=None if request.method == "POST" else _form_data(job))
-    form.set_choices(dispatch.truck_options(job.company_id, include_id=job.truck_id),
-                     dispatch.crew_options(job.company_id, extra=(job.crew or []) + (job.smartmoving_crew or [])))
+    form = _edit_form(job, request.method == "GET")
     status = 200
-    submitted_version = request.form.get("version") if request.method == "POST" else None
-    if submitted_version is not None and submitted_version != dispatch.dispatch_version(job):
-        # Someone saved this job after the form was drawn: show their save, keep
-        # this user's input, and let a second click overwrite knowingly.
-        form.version.data = dispatch.dispatch_version(job)
-        form.validate()
-        flash(dispatch.concurrent_edit_message(job), "warning")
-        status = 409
-    elif form.validate_on_submit():
-        truck_id = form.truck_id.data or None
-        try:
-            crew = dispatch.normalise_crew(list(form.crew.data or []) + dispatch.split_free_text(form.crew_other.data))
-            changes = dispatch.update_dispatch(job, current_user, truck_id, crew,
-                                               form.dispatch_status.data, form.notes.data)
-        except dispatch.DispatchError as exc:
-            form.crew_other.errors = list(form.crew_other.errors) + [str(exc)]
-            status = 422
-        else:
-            warnings = _conflict_messages(job, job.truck_id, job.effective_crew)
+    if request.method == "POST":
+        status, changes, message = _save_dispatch(job, form)
+        if status == 200:
             db.session.commit()
-            flash(f"Saved {job.job_number or 'the job'}." if changes else "Nothing changed.", "success")
-            for message in warnings:
-                flash(message, "warning")
+            # The job page lists the conflicts: no flash for them, or they show twice.
+            flash(message, "success")
             return redirect(url_for("jobs.detail", job_id=job.id))
-    elif request.method == "POST":
-        status = 422
+        if status == 409:
+            flash(message, "warning")
     return render_template(
         "jobs/edit.html", job=job, form=form,
         conflicts=_conflict_messages(job, job.truck_id, job.effective_crew),
     ), status
+
+
+def _assign_context(job, form, message=None, saved=False):
+    truck = form.truck_id.data or None
+    crew = list(form.crew.data or [])
+    return dict(job=job, form=form, message=message, saved=saved,
+                trucks=dispatch.truck_choices(job), crew=dispatch.crew_choices(job), ticked={n.casefold() for n in crew},
+                truck_id=truck, conflicts=_conflict_messages(job, truck, crew),
+                back=_safe_back(request.values.get("back")))
+
+
+def _safe_back(url):
+    """A same-site path to return to (the board with its filters), else the board."""
+    from dashboard.auth.loaders import safe_next
+    return safe_next(url) or url_for("jobs.today")
+
+
+@bp.route("/jobs/<int:job_id>/assign", methods=["GET", "POST"])
+@require(Perm.EDIT_JOBS)
+def assign(job_id):
+    """The inline assign form (truck, crew, status, notes) opened from a board row, lane or card."""
+    job = _job_or_404(job_id)
+    form = _edit_form(job, request.method == "GET")
+    if request.method == "GET":
+        form.crew.data = job.effective_crew
+        return web.render_page_or_fragment("jobs/assign.html", "jobs/_assign.html", **_assign_context(job, form))
+    status, changes, message = _save_dispatch(job, form)
+    if status == 200:
+        db.session.commit()
+        if not web.wants_fragment():
+            flash(message, "success")
+            return redirect(_safe_back(request.form.get("back")))
+        response = current_app.make_response(render_template(
+            "jobs/_assign_saved.html", job=job, message=message,
+            conflicts=_conflict_messages(job, job.truck_id, job.effective_crew)))
+        # The board refreshes itself at once (morphed, so focus and scroll stay).
+        response.headers["HX-Trigger"] = '{"board-changed": {"jobId": %d}}' % job.id
+        return response
+    # htmx swaps only 2xx answers: the form comes back with its message either way.
+    context = _assign_context(job, form, message=message)
+    if web.wants_fragment():
+        return render_template("jobs/_assign.html", **context)
+    return render_template("jobs/assign.html", **context), status
+
+
+@bp.get("/jobs/<int:job_id>/assign/preview")
+@require(Perm.EDIT_JOBS)
+def assign_preview(job_id):
+    """Conflicts the choices in the assign form would cause, before saving."""
+    job = _job_or_404(job_id)
+    truck_id = request.args.get("truck_id", type=int) or None
+    crew = dispatch.unique_names(request.args.getlist("crew") + dispatch.split_free_text(request.args.get("crew_other")))
+    return render_template("jobs/_conflicts.html", conflicts=_conflict_messages(job, truck_id, crew[:50]))
+
+
+@bp.post("/board/accept-crew")
+@require(Perm.EDIT_JOBS)
+def accept_crew():
+    """Bulk action: the selected jobs take SmartMoving's crew as their own."""
+    ids = [int(v) for v in request.form.getlist("job") if v.isdigit()][:500]
+    jobs = [job for job in (get_job_for(current_user, job_id) for job_id in ids) if job is not None]
+    count = dispatch.accept_smartmoving_crew(jobs, current_user) if jobs else 0
+    db.session.commit()
+    message = (f"Accepted SmartMoving's crew on {count} job{'' if count == 1 else 's'}." if count
+               else "No selected job had a SmartMoving crew to accept.")
+    if web.wants_fragment():
+        response = current_app.make_response(render_template("jobs/_toast.html", message=message))
+        response.headers["HX-Trigger"] = '{"board-changed": {}}'
+        return response
+    flash(message, "success" if count else "info")
+    return redirect(_safe_back(request.form.get("back")))
 
 
 class _FormData:
@@ -294,7 +415,9 @@ class _FormData:
 
     def __init__(self, job):
         self.truck_id = job.truck_id or 0
-        self.crew = list(job.crew or [])
+        # SmartMoving's crew is pre-ticked while we assigned nobody: adding one
+        # person must not silently replace the three SmartMoving sent.
+        self.crew = list(job.crew or job.smartmoving_crew or [])
         self.crew_other = ""
         self.dispatch_status = job.dispatch_status
         self.notes = job.notes or ""

@@ -544,6 +544,8 @@ class Syncer:
                 problem = normalize.malformed_detail(detail, opportunity_id)
                 if problem is None:
                     batch.append((opportunity, detail, "OK", None))
+                    # Counted as each detail arrives (the sync page shows it climbing), not per written batch.
+                    self.stats["opportunities_enriched"] += 1
                 else:
                     self.stats["malformed_records"] += 1
                     batch.append((opportunity, None, "FAILED", f"SmartMoving sent {problem}."))
@@ -600,7 +602,6 @@ class Syncer:
                     record["removed_at"] = None
                 records.append(record)
             if outcome == "OK":
-                self.stats["opportunities_enriched"] += 1
                 states.append(self._state(opportunity, detail_fetched_at=now))
             elif outcome == "NOT_FOUND":
                 self.stats["opportunities_failed"] += 1

@@ -4,6 +4,7 @@ import logging
 from flask import current_app
 from flask import flash
 from flask import redirect
+from flask import request
 from flask import render_template
 from flask import url_for
 from flask_login import current_user
@@ -19,6 +20,7 @@ from dashboard.permissions import can
 from dashboard.permissions import require
 from dashboard.sync import bp
 from dashboard.sync import removals
+from dashboard.timeutil import parse_iso_date
 
 log = logging.getLogger(__name__)
 
@@ -91,11 +93,13 @@ def run_now():
     """Start a background sync; 409 (htmx, JSON) or a flash (plain form) when one is already running."""
     service = _service()
     company_id = current_user.company_id
+    # "Sync this day" on a board outside the synced window sends its date (that day and the next).
+    day = parse_iso_date(request.form.get("date")) if request.form.get("date") else None
     # Release this request's write transaction first: the run writes from its own thread.
     db.session.commit()
     try:
         run = service.start_sync_in_background(current_app._get_current_object(), company_id,
-                                               trigger="manual", user_id=current_user.id)
+                                               trigger="manual", user_id=current_user.id, **({"day": day} if day else {}))
     except service.SyncAlreadyRunning as exc:
         db.session.rollback()
         running = getattr(exc, "run", None) or service.current_run(company_id)

@@ -2,30 +2,26 @@
 
 Skipped only when /usr/bin/chromium is missing outside CI; with CI=true these must run.
 """
-import os
 import pathlib
-import threading
 
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
+from browser_helpers import chromium
+from browser_helpers import serving
+from browser_helpers import skip_without_chromium
+
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 ARTIFACTS = pathlib.Path(__file__).resolve().parents[2] / "test-artifacts"
 
-if not os.path.exists(CHROMIUM) and os.environ.get("CI") != "true":
-    pytest.skip("Chromium is not installed at /usr/bin/chromium", allow_module_level=True)
+skip_without_chromium()
 
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory):
     """The app on a free port, its SQLite database seeded by the demo sync (sandbox over real HTTP)."""
-    from werkzeug.serving import make_server
-
     from conftest import make_test_app
     from dashboard.db import db
     from dashboard.demo import seed_demo
@@ -37,22 +33,14 @@ def live_server(tmp_path_factory):
         for _line in seed_demo(app):
             pass
         company_id = db.session.scalar(sa.select(Company.id).where(Company.is_default.is_(True)))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield {"url": f"http://127.0.0.1:{server.server_port}", "app": app, "company_id": company_id}
-    server.shutdown()
-    thread.join(10)
-    app.extensions["sqlalchemy_engine"].dispose()
+    with serving(app) as url:
+        yield {"url": url, "app": app, "company_id": company_id}
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
@@ -96,8 +84,8 @@ def test_dispatcher_sees_assigned_locations_without_money(live_server, page):
     inside, outside = jobs_by_location(live_server, "dispatcher@demo.test")
     assert inside and outside, "the sandbox should give jobs both inside and outside the dispatcher's locations"
     sign_in(page, live_server["url"], "dispatcher@demo.test")
-    page.wait_for_selector("#board-live .job-card")
-    titles = set(page.locator(".job-card .card-title").all_inner_texts())
+    page.wait_for_selector("#board-live tr[data-job-id]")
+    titles = set(page.locator("tr[data-job-id] .t-cust").all_inner_texts())
     assert titles and titles <= inside
     assert not titles & outside
     assert page.locator(".money").count() == 0
@@ -107,26 +95,26 @@ def test_dispatcher_sees_assigned_locations_without_money(live_server, page):
 
 def test_manager_sees_money(live_server, page):
     sign_in(page, live_server["url"], "manager@demo.test")
-    page.wait_for_selector("#board-live .job-card")
-    assert page.locator(".job-card .money").count() > 0
-    assert page.locator(".job-card .money").first.inner_text().startswith("$")
+    page.wait_for_selector("#board-live tr[data-job-id]")
+    assert page.locator("tr[data-job-id] .money").count() > 0
+    assert page.locator("tr[data-job-id] .money").first.inner_text().startswith("$")
 
 
 def test_filters_update_the_board_and_the_url(live_server, page):
     sign_in(page, live_server["url"], "manager@demo.test")
-    page.wait_for_selector("#board-live .job-card")
-    first = page.locator(".job-card .job-number").first.inner_text().lstrip("#")
+    page.wait_for_selector("#board-live tr[data-job-id]")
+    first = page.locator("tr[data-job-id] .t-job").first.inner_text()
     page.fill("input[name=q]", first)
-    expect(page.locator("#board-live .job-card")).to_have_count(1)
+    expect(page.locator("#board-live tr[data-job-id]")).to_have_count(1)
     assert "q=" in page.url
-    assert page.locator(".job-card .job-number").first.inner_text() == "#" + first
+    assert page.locator("tr[data-job-id] .t-job").first.inner_text() == first
 
 
 def test_dispatcher_edits_a_job_and_sees_it_on_the_board(live_server, page):
     sign_in(page, live_server["url"], "dispatcher@demo.test")
-    page.wait_for_selector("#board-live .job-card")
-    card = page.locator(".job-card").first
-    card.locator("a.btn", has_text="Assign / edit").click()
+    page.wait_for_selector("#board-live tr[data-job-id]")
+    page.locator("tr[data-job-id] .t-job a").first.click()
+    page.click("a.btn >> text=Assign / edit")
     page.wait_for_selector("form.form-card")
     options = page.locator("select[name=truck_id] option")
     truck_name = options.nth(1).inner_text()
@@ -140,9 +128,10 @@ def test_dispatcher_edits_a_job_and_sees_it_on_the_board(live_server, page):
     page.click("form.form-card button[type=submit]")
     page.wait_for_selector(".flashes")
     assert "Saved" in page.inner_text(".flashes")
-    page.goto(live_server["url"] + "/")
-    page.wait_for_selector("#board-live .job-card")
-    board = page.inner_text("#board-live")
+    page.goto(live_server["url"] + "/?view=cards")
+    page.wait_for_selector("#board-live article[data-job-id]")
+    board = page.inner_text("#board-live") + " ".join(
+        page.locator("#board-live [title]").evaluate_all("els => els.map(e => e.title)"))
     assert truck_name.replace(" (out of service)", "") in board
     assert "Browser Betty" in board and "Fragile mirror, bring blankets" in board
     ARTIFACTS.mkdir(exist_ok=True)

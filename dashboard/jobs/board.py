@@ -1,0 +1,525 @@
+"""The day board as plain data: every job's row, card or lane block is built once here as an escaped string.
+
+A board of 2,000 jobs cannot afford a Jinja macro, `url_for` or `Markup.format` per
+cell, so the template only loops over the strings made here (STYLE.md, "Dense boards").
+"""
+from collections import Counter
+from dataclasses import dataclass
+from dataclasses import field
+import re
+from datetime import datetime
+
+from markupsafe import Markup
+from markupsafe import escape
+
+from dashboard.jobs.conflicts import day_conflicts
+from dashboard.jobs.conflicts import describe
+from dashboard.jobs.conflicts import is_live
+from dashboard.jobs.conflicts import needs_crew
+from dashboard.jobs.conflicts import needs_truck
+from dashboard.jobs.spans import span_for
+from dashboard.models import SyncStatus
+
+VIEWS = ("table", "cards", "lanes")
+# Table and cards draw this many rows unless ?all=1: an admin's 2,000-job day is narrowed, not scrolled.
+PAGE_ROWS = 300
+GROUPS = ("location", "window", "none")
+# Status filters of our own, next to SmartMoving's and dispatch statuses.
+NEEDS_TRUCK, NEEDS_CREW, CONFLICT, NEEDS_ASSIGNMENT = "NEEDS_TRUCK", "NEEDS_CREW", "CONFLICT", "NEEDS_ASSIGNMENT"
+SORTS = ("arrival", "job", "customer", "route", "crew", "truck", "location", "status", "dispatch", "value")
+_SYNC_FLAGS = {"PENDING": ("Details pending", "f-pending"), "FAILED": ("Sync failed", "f-failed")}
+
+
+@dataclass
+class BoardParams:
+    """What the board shows beyond the filters: view, grouping and sort order (all kept in the URL)."""
+    view: str = "table"
+    group: str = "location"
+    sort: str = "arrival"
+    descending: bool = False
+
+    @classmethod
+    def parse(cls, args, many_locations):
+        """Read ?view=&group=&sort= leniently: unknown values fall back to the defaults."""
+        view = args.get("view", "table")
+        group = args.get("group", "location" if many_locations else "none")
+        sort = args.get("sort", "arrival")
+        descending = sort.startswith("-")
+        sort = sort.lstrip("-")
+        return cls(view if view in VIEWS else "table", group if group in GROUPS else "none",
+                   sort if sort in SORTS else "arrival", descending)
+
+    def query(self, many_locations):
+        """The non-default parts, for links that must keep them."""
+        out = {}
+        if self.view != "table":
+            out["view"] = self.view
+        if self.group != ("location" if many_locations else "none"):
+            out["group"] = self.group
+        if self.sort != "arrival" or self.descending:
+            out["sort"] = ("-" if self.descending else "") + self.sort
+        return out
+
+
+@dataclass
+class Row:
+    """One job, ready to draw: sort keys plus the pre-built HTML of the chosen view."""
+    job: object
+    attention: bool
+    conflict: bool
+    keys: dict
+    html: Markup = Markup("")
+    cents: tuple = (None, None, None)
+
+
+@dataclass
+class Group:
+    label: str
+    rows: list
+    totals: tuple = (0, 0, 0)
+    head: Markup = Markup("")
+    total_rows: int = 0
+    attention: int = 0
+
+
+@dataclass
+class Board:
+    """Everything the board's fragment draws, built once per (data version, viewer, params)."""
+    params: BoardParams
+    groups: list
+    rows: list
+    counts: dict
+    total: int
+    columns: int
+    head: Markup = Markup("")
+    foot: Markup = Markup("")
+    lanes: list = field(default_factory=list)
+    hours: list = field(default_factory=list)
+    track_class: str = ""
+    untimed: list = field(default_factory=list)
+    shown: int = 0
+
+
+def short_address(address):
+    """'1200 King St, Unit 4, Toronto, ON M5V' -> '1200 King St, Toronto' (street and city)."""
+    if not address:
+        return "?"
+    parts = [p.strip() for p in address.split(",") if p.strip()]
+    if len(parts) >= 3:
+        return f"{parts[0]}, {parts[-2]}"
+    return ", ".join(parts[:2])
+
+
+def money(cents):
+    """Cents as '$1,234.50' (integer arithmetic: no float rounding on money)."""
+    if cents is None:
+        return ""
+    sign = "-" if cents < 0 else ""
+    dollars, rest = divmod(abs(cents), 100)
+    return f"{sign}${dollars:,}.{rest:02d}"
+
+
+def _label(value):
+    return str(value or "").replace("_", " ").capitalize()
+
+
+_CHIPS = {}
+
+
+def _chip(value, kind):
+    """A status chip, memoised per (value, kind): a board has a handful of distinct ones."""
+    key = (value, kind)
+    html = _CHIPS.get(key)
+    if html is None:
+        html = _CHIPS[key] = (f'<span class="chip chip-{kind} chip-{escape(str(value).lower())}">{escape(_label(value))}'
+                              "</span>") if value else ""
+    return html
+
+
+_WINDOW_RE = re.compile(r"^\s*(\d{1,2})(?::(\d{2}))?\s*([AaPp][Mm])?\s*[-–to]+\s*(\d{1,2})(?::(\d{2}))?\s*([AaPp][Mm])?\s*$")
+
+
+def compact_window(text):
+    """'8:00 AM - 10:00 AM' -> '8–10 AM', '10:30 AM - 12:30 PM' -> '10:30 AM–12:30 PM'; other text unchanged."""
+    match = _WINDOW_RE.match(text or "")
+    if not match:
+        return text or ""
+    h1, m1, p1, h2, m2, p2 = match.groups()
+    first = h1 + (f":{m1}" if m1 and m1 != "00" else "")
+    second = h2 + (f":{m2}" if m2 and m2 != "00" else "")
+    p1, p2 = (p1 or "").upper(), (p2 or "").upper()
+    if p1 and p1 != p2:
+        first += " " + p1
+    return f"{first}–{second}" + (f" {p2}" if p2 else "")
+
+
+def _window_text(job, span):
+    if job.arrival_window:
+        return compact_window(job.arrival_window)
+    if span[0] is not None:
+        return f"{span[0]:%H:%M}"
+    return ""
+
+
+class BoardBuilder:
+    """Turns the day's jobs into rows for one viewer; one instance per render."""
+
+    def __init__(self, jobs, *, params, show_money, can_edit, show_location, visible_location_ids, conflicts,
+                 detail_url, assign_url, day_start=6, day_end=20, trucks=()):
+        self.jobs = jobs
+        self.params = params
+        self.show_money = show_money
+        self.can_edit = can_edit
+        self.show_location = show_location
+        self.visible = visible_location_ids   # None: every location
+        self.conflicts = conflicts
+        self.detail_url = detail_url          # "/jobs/{}"
+        self.assign_url = assign_url          # "/jobs/{}/assign"
+        self.day_start, self.day_end = day_start, day_end
+        self.trucks = trucks
+        # Charges and tips only once SmartMoving reports some (before the move they are all zero).
+        self.show_charges = show_money and any(j.actual_charges_cents for j in jobs)
+        self.show_tips = show_money and any(j.tips_cents for j in jobs)
+
+    # -- facts shared by every view -------------------------------------------------
+    def _flags(self, job, clashes):
+        flags = []
+        if clashes:
+            # A job clashing with many others would cost a sentence each: three say enough in a tooltip.
+            text = " ".join(describe(c, self.visible is None or c.other_location_id in self.visible)
+                            for c in clashes[:3])
+            if len(clashes) > 3:
+                text += f" And {len(clashes) - 3} more."
+            flags.append(f'<span class="flag f-conflict" title="{escape(text)}">Conflict</span>')
+        # Needs truck / needs crew show in their own cells ("No truck", "No crew") and the row's edge.
+        if job.removal_pending_at is not None:
+            flags.append(f'<span class="flag f-removal" title="{escape(job.removal_reason or "")}">Removal pending'
+                         "</span>")
+        sync = _SYNC_FLAGS.get(job.sync_status)
+        if sync:
+            flags.append(f'<span class="flag {sync[1]}" title="{escape(job.sync_error or "")}">{sync[0]}</span>')
+        if job.notes:
+            flags.append(f'<span class="flag f-note" title="{escape(job.notes)}">Note</span>')
+        if job.data_source == "MANUAL":
+            flags.append('<span class="flag f-manual">Manual</span>')
+        return "".join(flags)
+
+    def _row_class(self, job, clashes):
+        if not is_live(job):
+            return "r-done"
+        if clashes or job.sync_status == SyncStatus.FAILED.value or job.removal_pending_at is not None:
+            return "r-alert"
+        if job.truck_id is None or not job.effective_crew:
+            return "r-needs"
+        return ""
+
+    def rows(self):
+        """A Row per job with its sort keys, in sort order; draw() adds the HTML of the rows shown."""
+        rows = []
+        for job in self.jobs:
+            clashes = self.conflicts.get(job.id, ())
+            span = span_for(job)
+            crew = job.effective_crew
+            truck = job.truck.name if job.truck else ""
+            keys = {
+                "arrival": (span[0] is None, span[0] or datetime.min, job.job_number or ""),
+                "job": job.job_number or "", "customer": (job.customer_name or "").casefold(),
+                "route": (job.origin_address or "").casefold(), "crew": len(crew), "truck": truck.casefold() or "~",
+                "location": job.location.name if job.location else "", "status": job.status or "",
+                "dispatch": job.dispatch_status or "", "value": job.estimated_value_cents or 0,
+            }
+            cls = self._row_class(job, clashes)
+            row = Row(job, cls in ("r-alert", "r-needs"), bool(clashes), keys,
+                      cents=(job.estimated_value_cents, job.actual_charges_cents, job.tips_cents))
+            row.span, row.parts = span, (clashes, crew, truck, cls)
+            rows.append(row)
+        key = self.params.sort
+        rows.sort(key=lambda r: (r.keys[key], r.keys["arrival"]), reverse=self.params.descending)
+        return rows
+
+    def draw(self, rows):
+        """Fill in the HTML of rows for the chosen view."""
+        draw = {"table": self._tr, "cards": self._card, "lanes": self._block}[self.params.view]
+        for row in rows:
+            clashes, crew, truck, cls = row.parts
+            row.html = Markup(draw(row.job, clashes, row.span, crew, truck, cls))
+        return rows
+
+    @staticmethod
+    def _no_truck(job):
+        return '<span class="missing">No truck</span>' if is_live(job) else '<span class="muted">—</span>'
+
+    def _crew_text(self, job, crew):
+        if not crew:
+            return '<span class="missing">No crew</span>' if is_live(job) else '<span class="muted">—</span>'
+        names = escape(", ".join(str(n) for n in crew))
+        mark = "" if job.crew else ' <span class="sm" title="SmartMoving\'s crew">SM</span>'
+        return f'<b class="n">{len(crew)}</b> {names}{mark}'
+
+    # -- table ------------------------------------------------------------------------
+    def _tr(self, job, clashes, span, crew, truck, cls):
+        jid = job.id
+        number = escape(job.job_number or f"#{jid}")
+        crew_text = self._crew_text(job, crew)
+        truck_text = escape(truck) if truck else self._no_truck(job)
+        if self.can_edit:
+            href = self.assign_url.format(jid)
+            truck_text = f'<a class="cell-edit" href="{href}" data-assign aria-label="Truck for {number}">{truck_text}</a>'
+            crew_text = f'<a class="cell-edit" href="{href}" data-assign aria-label="Crew for {number}">{crew_text}</a>'
+            select = (f'<td class="t-sel"><input type="checkbox" class="row-select" name="job" value="{jid}" '
+                      f'form="bulk-form" aria-label="Select {number}"></td>')
+        else:
+            select = ""
+        origin, dest = job.origin_address or "", job.destination_address or ""
+        route_title = escape(f"{origin or '?'} → {dest or '?'}")
+        route = escape(f"{short_address(origin)} → {short_address(dest)}")
+        cells = [
+            f'<tr id="job-{jid}" data-job-id="{jid}" class="{cls}">{select}',
+            f'<td class="t-arr">{escape(_window_text(job, span))}</td>',
+            f'<td class="t-job"><a href="{self.detail_url.format(jid)}">{number}</a></td>',
+            f'<td class="t-cust" title="{escape(job.customer_name or "")}">{escape(job.customer_name or "Unnamed")}</td>',
+            f'<td class="t-route" title="{route_title}">{route}</td>',
+            f'<td class="t-crew">{crew_text}</td>',
+            f'<td class="t-truck">{truck_text}</td>',
+        ]
+        if self.show_location:
+            cells.append(f'<td class="t-loc">{escape(job.location.name if job.location else "")}</td>')
+        cells.append(f'<td class="t-st">{_chip(job.status, "status")}</td>')
+        cells.append(f'<td class="t-st">{_chip(job.dispatch_status, "dispatch")}</td>')
+        cells.append(f'<td class="t-flags">{self._flags(job, clashes)}</td>')
+        if self.show_money:
+            cells.append(f'<td class="num money">{money(job.estimated_value_cents)}</td>')
+            if self.show_charges:
+                cells.append(f'<td class="num">{money(job.actual_charges_cents)}</td>')
+            if self.show_tips:
+                cells.append(f'<td class="num">{money(job.tips_cents)}</td>')
+        cells.append("</tr>")
+        return "".join(cells)
+
+    def columns(self):
+        return (1 if self.can_edit else 0) + 9 + (1 if self.show_location else 0) + (
+            (1 + self.show_charges + self.show_tips) if self.show_money else 0)
+
+    def _money_cells(self, totals):
+        if not self.show_money:
+            return ""
+        cells = f'<td class="num money">{money(totals[0])}</td>'
+        if self.show_charges:
+            cells += f'<td class="num">{money(totals[1])}</td>'
+        if self.show_tips:
+            cells += f'<td class="num">{money(totals[2])}</td>'
+        return cells
+
+    def _lead_span(self):
+        """Columns before the money ones (the group label spans them)."""
+        return self.columns() - ((1 + self.show_charges + self.show_tips) if self.show_money else 0)
+
+    def group_head(self, group):
+        attention = group.attention
+        note = f' · <span class="g-att">{attention} need attention</span>' if attention else ""
+        count = group.total_rows
+        shown = f" (first {len(group.rows)} shown)" if len(group.rows) < count else ""
+        return Markup(f'<tr class="g-head"><th colspan="{self._lead_span()}" scope="rowgroup">{escape(group.label)} '
+                      f'<span class="g-count">{count} job{"" if count == 1 else "s"}{shown}{note}</span>'
+                      f'</th>{self._money_cells(group.totals)}</tr>')
+
+    def foot(self, rows, totals):
+        if not self.show_money:
+            return Markup("")
+        return Markup(f'<tr class="t-total"><th colspan="{self._lead_span()}" scope="row">Day total · {len(rows)} jobs'
+                      f'</th>{self._money_cells(totals)}</tr>')
+
+    # -- cards ------------------------------------------------------------------------
+    def _card(self, job, clashes, span, crew, truck, cls):
+        jid = job.id
+        number = escape(job.job_number or f"#{jid}")
+        truck_text = escape(truck) if truck else self._no_truck(job)
+        crew_text = self._crew_text(job, crew)
+        if self.can_edit:
+            href = self.assign_url.format(jid)
+            truck_text = f'<a class="cell-edit" href="{href}" data-assign aria-label="Truck for {number}">{truck_text}</a>'
+            crew_text = f'<a class="cell-edit" href="{href}" data-assign aria-label="Crew for {number}">{crew_text}</a>'
+        money_line = (f'<span class="money">{money(job.estimated_value_cents)}</span>'
+                      if self.show_money and job.estimated_value_cents is not None else "")
+        location = (f' · {escape(job.location.name)}' if self.show_location and job.location else "")
+        origin, dest = job.origin_address or "", job.destination_address or ""
+        return (f'<article class="jc {cls}" id="job-{jid}" data-job-id="{jid}">'
+                f'<header><a class="jc-cust" href="{self.detail_url.format(jid)}">{escape(job.customer_name or "Unnamed")}'
+                f'</a><span class="jc-num">{number}</span></header>'
+                f'<p class="jc-when"><span class="jc-arr">{escape(_window_text(job, span))}</span>{location}'
+                f'{money_line}</p>'
+                f'<p class="jc-route" title="{escape(f"{origin} → {dest}")}">'
+                f'{escape(short_address(origin))} → {escape(short_address(dest))}</p>'
+                f'<p class="jc-crew">{crew_text}</p>'
+                f'<p class="jc-foot"><span class="jc-truck">{truck_text}</span>{_chip(job.status, "status")}'
+                f'{_chip(job.dispatch_status, "dispatch")}</p>'
+                f'<p class="jc-flags">{self._flags(job, clashes)}</p></article>')
+
+    # -- lanes ------------------------------------------------------------------------
+    @property
+    def slots(self):
+        return int((self.day_end - self.day_start) * 4)
+
+    def _col(self, moment):
+        """Grid line (1-based) of a moment, in quarter hours from the day's start, clamped to the day."""
+        hours = moment.hour + moment.minute / 60 - self.day_start
+        return max(1, min(self.slots + 1, int(hours * 4) + 1))
+
+    def _block(self, job, clashes, span, crew, truck, cls):
+        jid = job.id
+        if span[0] is None:
+            return ""
+        start, end = self._col(span[0]), self._col(span[1])
+        if end <= start:
+            end = min(self.slots + 1, start + 1)
+            start = end - 1
+        href = self.assign_url.format(jid) if self.can_edit else self.detail_url.format(jid)
+        data = " data-assign" if self.can_edit else ""
+        title = escape(f"{span[0]:%H:%M}–{span[1]:%H:%M} {job.job_number or ''} {job.customer_name or ''} · "
+                       f"{', '.join(crew) or 'no crew'}")
+        badge = '<span class="flag f-conflict">Conflict</span>' if clashes else ""
+        return (f'<a class="lb gs-{start} ge-{end} {cls}{" lb-conflict" if clashes else ""}" id="job-{jid}" '
+                f'data-job-id="{jid}" href="{href}"{data} title="{title}">{badge}'
+                f'<b>{span[0]:%H:%M}</b> {escape(job.job_number or "")} {escape(job.customer_name or "")}'
+                f'<small>{len(crew)} crew</small></a>')
+
+    def lanes(self, rows):
+        """(hour labels, lanes, untimed rows): one lane per truck in view plus 'No truck'."""
+        hours = [(f"{h:02d}:00", (h - self.day_start) * 4 + 1, min(self.slots + 1, (h - self.day_start) * 4 + 5))
+                 for h in range(int(self.day_start), int(self.day_end))]
+        by_truck, untimed = {}, []
+        for row in rows:
+            if row.span[0] is None:
+                untimed.append(row)
+                continue
+            by_truck.setdefault(row.job.truck_id, []).append(row)
+        lanes = []
+        names = {t.id: t.name for t in self.trucks}
+        for row_list in by_truck.values():
+            for row in row_list:
+                if row.job.truck is not None:
+                    names.setdefault(row.job.truck_id, row.job.truck.name)
+        for truck_id, name in sorted(((k, v) for k, v in names.items()), key=lambda kv: kv[1].casefold()):
+            lane_rows = by_truck.get(truck_id, [])
+            busy = any(r.conflict for r in lane_rows)
+            lanes.append((name, Markup("".join(r.html for r in lane_rows)), len(lane_rows), busy))
+        no_truck = by_truck.get(None, [])
+        lanes.append(("No truck", Markup("".join(r.html for r in no_truck)), len(no_truck), False))
+        return hours, lanes, untimed
+
+
+def group_rows(rows, group, show_money):
+    """Rows grouped by location or arrival hour (in sort order inside each group), with money totals."""
+    if group == "none":
+        buckets = {"All jobs": rows}
+    else:
+        buckets = {}
+        for row in rows:
+            if group == "location":
+                label = row.job.location.name if row.job.location else "No location"
+                key = label
+            else:
+                start = row.span[0]
+                key = (start is None, start.hour if start else 0)
+                label = f"Arrival {start:%H}:00–{start.hour + 1:02d}:00" if start else "No arrival time"
+            buckets.setdefault(key if group == "window" else label, (label, []))[1].append(row)
+        buckets = {label: items for _key, (label, items) in sorted(buckets.items())}
+    groups = []
+    for label, items in buckets.items():
+        groups.append(Group(label, items, totals(items) if show_money else (0, 0, 0)))
+    return groups
+
+
+def totals(rows):
+    """(estimated value, charges, tips) in cents over rows; None for a column nobody has."""
+    sums = [None, None, None]
+    for row in rows:
+        for index, cents in enumerate(row.cents):
+            if cents is not None:
+                sums[index] = (sums[index] or 0) + cents
+    return tuple(sums)
+
+
+def header_counts(jobs, conflicts):
+    """Jobs, needs truck, needs crew and distinct conflicting pairs, for the board's header."""
+    pairs = set()
+    for clashes in conflicts.values():
+        for c in clashes:
+            pairs.add((min(c.job_id, c.other_id), max(c.job_id, c.other_id), c.kind, c.name.casefold()))
+    statuses = Counter(job.status for job in jobs)
+    return {
+        "jobs": len(jobs),
+        "needs_truck": sum(1 for job in jobs if needs_truck(job)),
+        "needs_crew": sum(1 for job in jobs if needs_crew(job)),
+        "conflicts": len(pairs),
+        "statuses": sorted(statuses.items()),
+    }
+
+
+def filter_jobs(jobs, status, conflicts):
+    """The board's status filter: ours (needs truck/crew, conflict) or SmartMoving's/dispatch status."""
+    if not status:
+        return jobs
+    if status == NEEDS_TRUCK:
+        return [j for j in jobs if needs_truck(j)]
+    if status == NEEDS_CREW:
+        return [j for j in jobs if needs_crew(j)]
+    if status == NEEDS_ASSIGNMENT:
+        return [j for j in jobs if needs_truck(j) or needs_crew(j)]
+    if status == CONFLICT:
+        return [j for j in jobs if j.id in conflicts]
+    return [j for j in jobs if status in (j.status, j.dispatch_status)]
+
+
+def build(jobs, *, params, limit=None, **options):
+    """The Board for jobs (already filtered) as params asks; table and cards draw at most limit rows."""
+    builder = BoardBuilder(jobs, params=params, **options)
+    rows = builder.rows()
+    board = Board(params=params, groups=[], rows=rows, counts={}, total=len(rows), columns=builder.columns())
+    if params.view == "lanes":
+        builder.draw(rows)
+        board.hours, board.lanes, board.untimed = builder.lanes(rows)
+        board.track_class = f"cols-{builder.slots}"
+        if board.untimed:
+            untimed = BoardBuilder([r.job for r in board.untimed], **dict(options, params=BoardParams("cards")))
+            board.untimed = untimed.draw(untimed.rows())
+        return board
+    board.groups = group_rows(rows, params.group, builder.show_money)
+    # A day of thousands of jobs is not read row by row: draw the first rows in display
+    # order (counts and totals still cover all of them) and offer the rest on request.
+    budget = len(rows) if limit is None else limit
+    for group in board.groups:
+        group.total_rows = len(group.rows)
+        group.attention = sum(1 for row in group.rows if row.attention)
+        group.rows = builder.draw(group.rows[:max(budget, 0)])
+        budget -= len(group.rows)
+    board.shown = sum(len(group.rows) for group in board.groups)
+    board.groups = [group for group in board.groups if group.rows]
+    if params.view == "table":
+        for group in board.groups:
+            group.head = builder.group_head(group)
+        board.foot = builder.foot(rows, totals(rows))
+        board.show_charges, board.show_tips = builder.show_charges, builder.show_tips
+    return board
+
+
+def day_conflicts_for(jobs, day):
+    """Conflicts of day for every company among jobs (a super admin's board spans companies)."""
+    conflicts = {}
+    for company_id in sorted({job.company_id for job in jobs}):
+        conflicts.update(day_conflicts(company_id, day))
+    shown = {job.id for job in jobs}
+    return {job_id: clashes for job_id, clashes in conflicts.items() if job_id in shown}
+
+
+def lanes_trucks(user, location_ids):
+    """Active trucks for the lanes: those of the locations in view, plus company-wide ones (no location)."""
+    import sqlalchemy as sa
+
+    from dashboard.db import db
+    from dashboard.models import Truck
+
+    stmt = sa.select(Truck).where(Truck.company_id == user.company_id, Truck.is_active.is_(True),
+                                  sa.or_(Truck.location_id.in_(location_ids), Truck.location_id.is_(None)))
+    return list(db.session.scalars(stmt))
+

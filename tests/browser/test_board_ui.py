@@ -1,0 +1,268 @@
+"""The dispatch board in real Chromium: density, assign in place, conflicts, live refresh, phone navigation.
+
+One live server for the module, its SQLite database filled directly (no sync: faster)
+with a dispatcher's busy morning: 26 jobs at one location, trucks, crew and a double booking.
+"""
+from datetime import datetime
+from datetime import time as clock_time
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from playwright.sync_api import expect
+
+from browser_helpers import chromium
+from browser_helpers import serving
+from browser_helpers import skip_without_chromium
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "board-ui-password"
+
+skip_without_chromium()
+
+
+def _at(day, hours):
+    return datetime.combine(day, clock_time()) + timedelta(hours=hours)
+
+
+def seed(app):
+    """Two locations, trucks, crew, users and a morning of jobs; returns the ids the tests need."""
+    from dashboard.auth.users import create_user
+    from dashboard.db import db
+    from dashboard.models import Company
+    from dashboard.models import CrewMember
+    from dashboard.models import Location
+    from dashboard.models import Truck
+    from dashboard.models import TruckJourney
+    from dashboard.timeutil import company_today
+
+    ids = {}
+    with app.app_context():
+        company = db.session.scalar(sa.select(Company).where(Company.is_default.is_(True)))
+        today = company_today(company.timezone)
+        north = Location(company_id=company.id, name="North Yard")
+        south = Location(company_id=company.id, name="South Yard")
+        db.session.add_all([north, south])
+        db.session.flush()
+        trucks = [Truck(company_id=company.id, location_id=north.id, name=f"Truck 10{n}") for n in range(1, 5)]
+        trucks.append(Truck(company_id=company.id, location_id=south.id, name="Truck 201"))
+        db.session.add_all(trucks)
+        for n, name in enumerate(["Ann Lifter", "Bob Carrier", "Cy Strong", "Dee Packer", "Eve Driver"]):
+            db.session.add(CrewMember(company_id=company.id, external_id=f"crew-{n}", name=name, status="ACTIVE"))
+        db.session.flush()
+
+        def job(number, hour, **fields):
+            values = dict(company_id=company.id, location_id=north.id, scheduled_date=today, external_id=f"ext-{number}",
+                          job_number=f"J-{number}", customer_name=f"Board Customer {number}",
+                          origin_address=f"{number} King St W, Toronto, ON M5V 1A1",
+                          destination_address=f"{number} Queen St E, Toronto, ON M4M 1A1",
+                          arrival_window=f"{hour}:00 AM - {hour + 2}:00 AM" if hour < 10 else None,
+                          arrival_start_hour=float(hour), span_start=_at(today, hour), span_end=_at(today, hour + 3),
+                          estimated_value_cents=150000 + number, status="CONFIRMED", smartmoving_crew=["Cy Strong"])
+            values.update(fields)
+            row = TruckJourney(**values)
+            db.session.add(row)
+            db.session.flush()
+            return row.id
+
+        # A morning of unassigned work (hours 6..9, no overlaps on trucks: none assigned).
+        ids["plain"] = [job(1000 + n, 6 + n % 4, smartmoving_crew=[]) for n in range(22)]
+        # The clash: Truck 101 on two overlapping jobs; a later one and a cancelled one that do not clash.
+        ids["clash_a"] = job(2001, 8, truck_id=trucks[0].id, smartmoving_crew=["Dee Packer"])
+        ids["clash_b"] = job(2002, 9, truck_id=trucks[0].id, smartmoving_crew=["Eve Driver"])
+        ids["later"] = job(2003, 13, truck_id=trucks[0].id, smartmoving_crew=["Bob Carrier"],
+                           arrival_window="1:00 PM - 3:00 PM")
+        ids["cancelled"] = job(2004, 8, truck_id=trucks[0].id, status="CANCELLED", smartmoving_crew=["Dee Packer"])
+        ids["target"] = job(3001, 7, customer_name="Assign Me Please", smartmoving_crew=["Ann Lifter", "Bob Carrier"])
+        ids["south"] = job(4001, 8, location_id=south.id, customer_name="South Side")
+        ids["truck_102"] = trucks[1].id
+        for role, email, locations in (("DISPATCHER", "disp@board.test", [north]),
+                                        ("MANAGER", "mgr@board.test", [north, south]),
+                                        ("ADMIN", "admin@board.test", [])):
+            create_user(email, PASSWORD, role, company, locations, full_name=f"{role.title()} Person")
+        db.session.commit()
+    return ids
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory):
+    from conftest import make_test_app
+    from dashboard.jobs import render_cache
+
+    tmp = tmp_path_factory.mktemp("board-ui")
+    app = make_test_app("sqlite:///" + str(tmp / "board.sqlite"), tmp, BOARD_REFRESH_SECONDS=1)
+    ids = seed(app)
+    render_cache.clear()
+    with serving(app) as url:
+        yield {"url": url, "app": app, "ids": ids}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as launched:
+        yield launched
+
+
+def new_page(browser, width=1440, height=900):
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.problems = []
+    page.on("console", lambda msg: page.problems.append(msg.text)
+            if "Content Security Policy" in msg.text or "Refused to" in msg.text else None)
+    page.on("pageerror", lambda error: page.problems.append(str(error)))
+    page.set_default_timeout(15000)
+    return page
+
+
+@pytest.fixture
+def page(browser):
+    page = new_page(browser)
+    yield page
+    page.context.close()
+
+
+def sign_in(page, base, email):
+    page.goto(base + "/auth/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_selector(".topbar")
+
+
+def fully_visible(page, selector):
+    """How many elements matching selector lie entirely inside the viewport."""
+    return page.evaluate("""(selector) => Array.from(document.querySelectorAll(selector)).filter(el => {
+        const r = el.getBoundingClientRect();
+        return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight && r.left >= 0 && r.right <= window.innerWidth;
+    }).length""", selector)
+
+
+def test_dense_table_and_cards_at_1440x900(live_server, page):
+    sign_in(page, live_server["url"], "disp@board.test")
+    page.wait_for_selector("#board-live tr[data-job-id]")
+    assert fully_visible(page, "#board-live tr[data-job-id]") >= 20
+    page.click(".view-toggle >> text=Cards")
+    page.wait_for_selector("#board-live article[data-job-id]")
+    assert "view=cards" in page.url
+    assert fully_visible(page, "#board-live article[data-job-id]") >= 12
+    # The toggle keeps the view in every header link (filters too).
+    assert "view=cards" in page.get_attribute("a[rel=next]", "href")
+    assert not page.problems, page.problems
+
+
+def test_overlapping_jobs_both_carry_a_badge_others_do_not(live_server, page):
+    ids = live_server["ids"]
+    sign_in(page, live_server["url"], "disp@board.test")
+    page.wait_for_selector("#board-live tr[data-job-id]")
+    for job_id in (ids["clash_a"], ids["clash_b"]):
+        expect(page.locator(f'tr[data-job-id="{job_id}"] .f-conflict')).to_have_count(1)
+    for job_id in (ids["later"], ids["cancelled"], ids["target"]):
+        expect(page.locator(f'tr[data-job-id="{job_id}"] .f-conflict')).to_have_count(0)
+    assert "Conflicts 1" in " ".join(page.locator(".counts").inner_text().split())
+    page.goto(live_server["url"] + "/?view=lanes")
+    expect(page.locator(".lb-conflict")).to_have_count(2)
+    assert page.locator(f'.lb[data-job-id="{ids["later"]}"]').get_attribute("class").count("lb-conflict") == 0
+
+
+def test_assign_truck_and_crew_in_place_keeps_filters_and_focus(live_server, page):
+    from dashboard.db import db
+    from dashboard.models import Truck
+    from dashboard.models import TruckJourney
+
+    ids = live_server["ids"]
+    sign_in(page, live_server["url"], "disp@board.test")
+    page.goto(live_server["url"] + "/?q=J-3001&group=none")
+    page.evaluate("window.__sameDocument = true")
+    row = page.locator(f'tr[data-job-id="{ids["target"]}"]')
+    truck_cell = row.locator(".t-truck a")
+    truck_cell.click()                                                   # 1: open the form in place
+    select = page.locator("#assign-panel select[name=truck_id]")
+    expect(select).to_be_focused()
+    # The location's trucks come first; SmartMoving's crew is pre-ticked.
+    assert page.locator("#assign-panel optgroup").first.get_attribute("label") == "North Yard"
+    ticked = page.locator("#assign-panel input[name=crew]:checked")
+    expect(ticked).to_have_count(2)
+    # Picking the busy Truck 101 warns before saving.
+    page.select_option("#assign-panel select[name=truck_id]", label=page.locator(
+        "#assign-panel option", has_text="Truck 101").first.inner_text())
+    expect(page.locator("#assign-panel .assign-conflicts")).to_contain_text("Truck 101 is also on job J-2001")
+    select.select_option(str(ids["truck_102"]))                          # 2: pick a free truck
+    expect(page.locator("#assign-panel .assign-conflicts .alert")).to_have_count(0)
+    page.fill("#assign-panel .crew-search", "dee")
+    page.check("#assign-panel input[name=crew][value='Dee Packer']")
+    page.click("#assign-panel button[type=submit]")                      # 3: save
+    expect(row.locator(".t-truck")).to_contain_text("Truck 102")
+    expect(row.locator(".t-crew")).to_contain_text("3")
+    assert page.evaluate("window.__sameDocument") is True                # no page load
+    assert "q=J-3001" in page.url and "group=none" in page.url
+    assert page.evaluate("document.activeElement.closest('[data-job-id]')?.dataset.jobId") == str(ids["target"])
+    with live_server["app"].app_context():
+        job = db.session.get(TruckJourney, ids["target"])
+        assert db.session.get(Truck, job.truck_id).name == "Truck 102"
+        assert job.crew == ["Ann Lifter", "Bob Carrier", "Dee Packer"]
+        assert job.dispatch_status == "ASSIGNED"
+    assert not page.problems, page.problems
+
+
+def test_refresh_morphs_the_board_and_keeps_focus(live_server, page):
+    from dashboard.db import db
+    from dashboard.models import TruckJourney
+    from dashboard.models import utcnow
+
+    ids = live_server["ids"]
+    sign_in(page, live_server["url"], "disp@board.test")
+    page.wait_for_selector("#board-live tr[data-job-id]")
+    link = page.locator(f'tr[data-job-id="{ids["later"]}"] .t-job a')
+    link.focus()
+    page.evaluate("document.activeElement.__kept = true")
+    with live_server["app"].app_context():
+        job = db.session.get(TruckJourney, ids["plain"][0])
+        job.notes, job.dispatch_updated_at = "Changed by someone else", utcnow()
+        db.session.commit()
+    # Someone else's edit shows up within the poll interval, without moving focus.
+    expect(page.locator(f'tr[data-job-id="{ids["plain"][0]}"] .f-note')).to_have_count(1, timeout=10000)
+    assert page.evaluate("document.activeElement.__kept === true")
+    assert page.evaluate("document.activeElement.closest('[data-job-id]').dataset.jobId") == str(ids["later"])
+
+
+def test_phone_navigation_reaches_every_page(live_server, browser):
+    page = new_page(browser, 390, 844)
+    try:
+        sign_in(page, live_server["url"], "admin@board.test")
+        nav = page.locator("#mainnav")
+        assert not nav.is_visible()
+        page.click("[data-menu]")
+        expect(nav).to_be_visible()
+        names = nav.locator("a").all_inner_texts()
+        assert {"Today", "Tomorrow", "Locations", "Sync", "Users", "Trucks"} <= set(names)
+        for index, name in enumerate(names):
+            if index:
+                page.click("[data-menu]")
+                expect(nav).to_be_visible()
+            link = nav.locator("a").nth(index)
+            box = link.bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, name
+            link.click()
+            page.wait_for_load_state()
+            assert page.locator(".error-page").count() == 0, name
+            expect(page.locator('#mainnav a[aria-current="page"]')).to_have_text(name)
+            assert not nav.is_visible()
+        expect(page.locator(".topbar >> text=Sign out")).to_be_hidden()
+        page.click("[data-menu]")
+        expect(page.locator(".topbar >> text=Sign out")).to_be_visible()
+    finally:
+        page.context.close()
+
+
+def test_a_poll_after_idle_expiry_lands_on_sign_in_with_the_reason(live_server, page):
+    app = live_server["app"]
+    sign_in(page, live_server["url"], "mgr@board.test")
+    page.wait_for_selector("#board-live")
+    idle = app.config["SESSION_IDLE_MINUTES"]
+    app.config["SESSION_IDLE_MINUTES"] = 2 / 60   # two seconds; polls are not activity
+    try:
+        page.wait_for_url("**/auth/login**", timeout=15000)
+        expect(page.locator(".flashes")).to_contain_text("inactivity")
+    finally:
+        app.config["SESSION_IDLE_MINUTES"] = idle
