@@ -3,10 +3,12 @@
 A board of 2,000 jobs cannot afford a Jinja macro, `url_for` or `Markup.format` per
 cell, so the template only loops over the strings made here (STYLE.md, "Dense boards").
 """
+import re
+import threading
 from collections import Counter
+from collections import OrderedDict
 from dataclasses import dataclass
 from dataclasses import field
-import re
 from datetime import datetime
 
 from markupsafe import Markup
@@ -22,7 +24,7 @@ from dashboard.models import SyncStatus
 
 VIEWS = ("table", "cards", "lanes")
 # Table and cards draw this many rows unless ?all=1: an admin's 2,000-job day is narrowed, not scrolled.
-PAGE_ROWS = 300
+PAGE_ROWS = 200
 GROUPS = ("location", "window", "none")
 # Status filters of our own, next to SmartMoving's and dispatch statuses.
 NEEDS_TRUCK, NEEDS_CREW, CONFLICT, NEEDS_ASSIGNMENT = "NEEDS_TRUCK", "NEEDS_CREW", "CONFLICT", "NEEDS_ASSIGNMENT"
@@ -161,6 +163,40 @@ def _window_text(job, span):
     return ""
 
 
+def _row_key(job, viewer, clashes, truck):
+    """Everything one row's HTML depends on: a sync or dispatch change, a clash or the viewer's rights change it."""
+    return (job.id, job.created_at, job.last_sync_at, job.dispatch_updated_at, job.removal_pending_at, job.sync_status, job.status,
+            job.span_start, job.span_end, truck, job.location.name if job.location else None,
+            tuple((c.kind, c.name, c.other_id, c.start, c.end) for c in clashes), viewer)
+
+
+class _RowCache:
+    """Drawn rows by _row_key, least recently used out: after one job changes, the others are not redrawn."""
+
+    def __init__(self, size):
+        self.size, self.entries, self.lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key):
+        with self.lock:
+            html = self.entries.get(key)
+            if html is not None:
+                self.entries.move_to_end(key)
+            return html
+
+    def put(self, key, html):
+        with self.lock:
+            self.entries[key] = html
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+
+    def clear(self):
+        with self.lock:
+            self.entries.clear()
+
+
+row_cache = _RowCache(20_000)
+
+
 class BoardBuilder:
     """Turns the day's jobs into rows for one viewer; one instance per render."""
 
@@ -238,11 +274,20 @@ class BoardBuilder:
         return rows
 
     def draw(self, rows):
-        """Fill in the HTML of rows for the chosen view."""
-        draw = {"table": self._tr, "cards": self._card, "lanes": self._block}[self.params.view]
+        """Fill in the HTML of rows for the chosen view, reusing rows drawn before that did not change."""
+        view = self.params.view
+        draw = {"table": self._tr, "cards": self._card, "lanes": self._block}[view]
+        viewer = (view, self.show_money, self.can_edit, self.show_location, self.show_charges, self.show_tips,
+                  self.detail_url, self.assign_url, self.day_start, self.day_end,
+                  None if self.visible is None else frozenset(self.visible))
         for row in rows:
             clashes, crew, truck, cls = row.parts
-            row.html = Markup(draw(row.job, clashes, row.span, crew, truck, cls))
+            key = _row_key(row.job, viewer, clashes, truck)
+            html = row_cache.get(key)
+            if html is None:
+                html = Markup(draw(row.job, clashes, row.span, crew, truck, cls))
+                row_cache.put(key, html)
+            row.html = html
         return rows
 
     @staticmethod

@@ -42,6 +42,13 @@ from dashboard.timeutil import parse_iso_date
 
 bp.record_once(lambda state: web.init_app(state.app))
 
+
+@bp.record_once
+def _fresh_caches(state):
+    """A new app (another database, e.g. in tests) must never be served rows drawn from the last one."""
+    render_cache.clear()
+    dayboard.row_cache.clear()
+
 _STATUS_RE = re.compile(r"^[A-Z_]{1,30}$")
 
 
