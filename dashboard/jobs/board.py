@@ -121,6 +121,14 @@ def money(cents):
     return f"{sign}${dollars:,}.{rest:02d}"
 
 
+def _charged(charges, tips):
+    """What SmartMoving says was charged, with tips: '$1,200.00 +$80.00 tips' (one narrow column)."""
+    text = money(charges) if charges else ""
+    if tips:
+        text += f' <small class="tips" title="tips">+{money(tips)}</small>'
+    return text
+
+
 def _label(value):
     return str(value or "").replace("_", " ").capitalize()
 
@@ -214,8 +222,7 @@ class BoardBuilder:
         self.day_start, self.day_end = day_start, day_end
         self.trucks = trucks
         # Charges and tips only once SmartMoving reports some (before the move they are all zero).
-        self.show_charges = show_money and any(j.actual_charges_cents for j in jobs)
-        self.show_tips = show_money and any(j.tips_cents for j in jobs)
+        self.show_charged = show_money and any(j.actual_charges_cents or j.tips_cents for j in jobs)
 
     # -- facts shared by every view -------------------------------------------------
     def _flags(self, job, clashes):
@@ -277,7 +284,7 @@ class BoardBuilder:
         """Fill in the HTML of rows for the chosen view, reusing rows drawn before that did not change."""
         view = self.params.view
         draw = {"table": self._tr, "cards": self._card, "lanes": self._block}[view]
-        viewer = (view, self.show_money, self.can_edit, self.show_location, self.show_charges, self.show_tips,
+        viewer = (view, self.show_money, self.can_edit, self.show_location, self.show_charged,
                   self.detail_url, self.assign_url, self.day_start, self.day_end,
                   None if self.visible is None else frozenset(self.visible))
         for row in rows:
@@ -334,30 +341,28 @@ class BoardBuilder:
         cells.append(f'<td class="t-flags">{self._flags(job, clashes)}</td>')
         if self.show_money:
             cells.append(f'<td class="num money">{money(job.estimated_value_cents)}</td>')
-            if self.show_charges:
-                cells.append(f'<td class="num">{money(job.actual_charges_cents)}</td>')
-            if self.show_tips:
-                cells.append(f'<td class="num">{money(job.tips_cents)}</td>')
+            if self.show_charged:
+                cells.append(f'<td class="num">{_charged(job.actual_charges_cents, job.tips_cents)}</td>')
         cells.append("</tr>")
         return "".join(cells)
 
+    def _money_columns(self):
+        return (1 + self.show_charged) if self.show_money else 0
+
     def columns(self):
-        return (1 if self.can_edit else 0) + 9 + (1 if self.show_location else 0) + (
-            (1 + self.show_charges + self.show_tips) if self.show_money else 0)
+        return (1 if self.can_edit else 0) + 9 + (1 if self.show_location else 0) + self._money_columns()
 
     def _money_cells(self, totals):
         if not self.show_money:
             return ""
         cells = f'<td class="num money">{money(totals[0])}</td>'
-        if self.show_charges:
-            cells += f'<td class="num">{money(totals[1])}</td>'
-        if self.show_tips:
-            cells += f'<td class="num">{money(totals[2])}</td>'
+        if self.show_charged:
+            cells += f'<td class="num">{_charged(totals[1], totals[2])}</td>'
         return cells
 
     def _lead_span(self):
         """Columns before the money ones (the group label spans them)."""
-        return self.columns() - ((1 + self.show_charges + self.show_tips) if self.show_money else 0)
+        return self.columns() - self._money_columns()
 
     def group_head(self, group):
         attention = group.attention
@@ -544,7 +549,7 @@ def build(jobs, *, params, limit=None, **options):
         for group in board.groups:
             group.head = builder.group_head(group)
         board.foot = builder.foot(rows, totals(rows))
-        board.show_charges, board.show_tips = builder.show_charges, builder.show_tips
+        board.show_charged = builder.show_charged
     return board
 
 
