@@ -30,24 +30,6 @@ def render_page_or_fragment(page, fragment, status=200, **context):
     return response
 
 
-def board_hours():
-    """The lanes' working day as (start, end) fractional hours from BOARD_DAY_START/END ('06:00', '20:00')."""
-    from flask import current_app
-
-    def hours(value, default):
-        try:
-            text = str(value)
-            hh, _, mm = text.partition(":")
-            return int(hh) + int(mm or 0) / 60
-        except (TypeError, ValueError):
-            return default
-    start = hours(current_app.config.get("BOARD_DAY_START", "06:00"), 6)
-    end = hours(current_app.config.get("BOARD_DAY_END", "20:00"), 20)
-    # Lanes are drawn in whole hours; a nonsense range falls back to the default day.
-    start, end = int(start), int(end + 0.99)
-    return (start, end) if 0 <= start < end <= 24 else (6, 20)
-
-
 def user_timezone(user=None):
     """The IANA zone of the user's company: what "today" and clock times mean for them."""
     user = user or current_user

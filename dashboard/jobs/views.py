@@ -1,6 +1,8 @@
 """Views of the jobs area: the day boards, job detail and dispatch edit, My jobs, print and CSV."""
 import hashlib
+import math
 import re
+from datetime import datetime
 from datetime import timedelta
 
 from flask import Response
@@ -26,6 +28,7 @@ from dashboard.jobs.export import jobs_csv
 from dashboard.jobs.forms import JobEditForm
 from dashboard.jobs.forms import ManualJobForm
 from dashboard.jobs.queries import board_version
+from dashboard.jobs.spans import board_day
 from dashboard.jobs.queries import day_is_synced
 from dashboard.jobs.queries import get_job_for
 from dashboard.jobs.queries import jobs_for_day
@@ -87,7 +90,7 @@ def _board_context(day, view_name):
     counts = dayboard.header_counts(all_jobs, conflicts)
     jobs = dayboard.filter_jobs(all_jobs, filters["status"], conflicts)
     can_edit = can(current_user, Perm.EDIT_JOBS)
-    day_start, day_end = web.board_hours()  # whole hours around BOARD_DAY_START/END
+    day_start, day_end = _lane_hours(day)
     # The location column says nothing inside a group that is one location.
     show_location = many and params.group != "location"
     the_board = dayboard.build(
@@ -115,6 +118,14 @@ def _board_context(day, view_name):
         prev_day=day - timedelta(days=1), next_day=day + timedelta(days=1),
         board_url=_board_url(view_name, day),
     )
+
+
+def _lane_hours(day):
+    """The lanes' working day in whole hours around BOARD_DAY_START/END (quarter-hour grid columns)."""
+    start, end = board_day(day)
+    midnight = datetime.combine(day, datetime.min.time())
+    first, last = int((start - midnight) / timedelta(hours=1)), math.ceil((end - midnight) / timedelta(hours=1))
+    return (first, last) if 0 <= first < last <= 24 else (6, 20)
 
 
 def _board_url(view_name, day):
