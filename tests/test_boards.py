@@ -262,7 +262,7 @@ def test_assign_in_place_preview_save_and_bulk_accept(app, client, world):
     form = client.get(f"/jobs/{world.job_a}/assign", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "<html" not in form and 'name="truck_id"' in form
     assert 'value="Dan Driver" checked' in form and 'value="Mo Mover" checked' in form  # SmartMoving's, pre-ticked
-    assert "Truck 7 — busy: " in form                                                   # busy at that time
+    assert "Truck 7 — busy " in form                                                   # busy at that time
     preview = client.get(f"/jobs/{world.job_a}/assign/preview?truck_id={truck}&crew=Dan+Driver").get_data(as_text=True)
     assert "Truck 7 is also on job A-200" in preview and "Crew member Dan Driver is also on job A-200" in preview
     token = csrf_token_from(form)

@@ -361,7 +361,10 @@ def _assign_context(job, form, message=None, saved=False):
     truck = form.truck_id.data or None
     crew = list(form.crew.data or [])
     return dict(job=job, form=form, message=message, saved=saved,
-                trucks=dispatch.truck_choices(job), crew=dispatch.crew_choices(job), ticked={n.casefold() for n in crew},
+                # Free before busy (stable sorts: the location's trucks and the job's crew still lead).
+                trucks=sorted(dispatch.truck_choices(job), key=lambda t: (not t.same_location, t.busy is not None)),
+                crew=sorted(dispatch.crew_choices(job), key=lambda c: (not c.on_job, c.busy is not None)),
+                ticked={n.casefold() for n in crew},
                 truck_id=truck, conflicts=_conflict_messages(job, truck, crew),
                 back=_safe_back(request.values.get("back")))
 
