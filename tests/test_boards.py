@@ -293,3 +293,17 @@ def test_a_day_outside_the_synced_window_says_so(app, client, world):
     login_as(client, world.users["DISPATCHER"])
     html = client.get(f"/board?date={far}").get_data(as_text=True)
     assert "outside the synced window" in html and "Sync this day" not in html
+
+
+def test_assign_in_place_refuses_bad_input_with_the_form_again(app, client, world):
+    login_as(client, world.users["DISPATCHER"])
+    form = client.get(f"/jobs/{world.job_a}/assign", headers={"HX-Request": "true"}).get_data(as_text=True)
+    answer = client.post(f"/jobs/{world.job_a}/assign", headers={"HX-Request": "true"}, data={
+        "csrf_token": csrf_token_from(form), "version": re.search(r'name="version" type="hidden" value="([^"]*)"',
+                                                                 form).group(1),
+        "truck_id": "999999", "dispatch_status": "ASSIGNED", "crew_other": "x" * 90})
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 200 and 'name="truck_id"' in html  # htmx swaps 2xx only: the form, with why
+    assert "Truck: Not a valid choice" in html and "longer than 80 characters" in html
+    with app.app_context():
+        assert db.session.get(TruckJourney, world.job_a).truck_id is None
