@@ -240,3 +240,15 @@ def test_manual_job_at_a_location_out_of_scope_or_with_bad_input_is_refused(app,
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(TruckJourney.id)).where(
             TruckJourney.data_source == "MANUAL")) == 0
+
+
+def test_smartmoving_crew_is_pre_ticked_so_adding_one_person_keeps_the_others(app, client, world):
+    login_as(client, world.users["DISPATCHER"])
+    page = client.get(f"/jobs/{world.job_a}/edit").get_data(as_text=True)
+    assert re.search(r'checked[^>]*value="Dan Driver"|value="Dan Driver"[^>]*checked', page)
+    assert re.search(r'checked[^>]*value="Mo Mover"|value="Mo Mover"[^>]*checked', page)
+    # Saved untouched, SmartMoving's crew stays SmartMoving's (nothing copied, no audit).
+    assert edit(client, world.job_a, crew=["Dan Driver", "Mo Mover"]).status_code == 302
+    assert job(app, world.job_a).crew is None
+    assert edit(client, world.job_a, crew=["Dan Driver", "Mo Mover", "Ann Lifter"]).status_code == 302
+    assert job(app, world.job_a).crew == ["Dan Driver", "Mo Mover", "Ann Lifter"]
