@@ -41,6 +41,8 @@ from dashboard.permissions import is_assigned_to
 from dashboard.permissions import visible_location_ids
 from dashboard.permissions import require
 from dashboard.permissions import require_login
+from dashboard.permissions import Scope
+from dashboard.permissions import scope_of
 from dashboard.timeutil import parse_iso_date
 
 bp.record_once(lambda state: web.init_app(state.app))
@@ -167,7 +169,10 @@ def _board_etag(day):
     """(the partial's ETag, its render-cache key): who asks, what they filter, and the data's version."""
     version = board_version(current_user, day)
     stale = web.sync_service().is_stale(version[-1])   # version[-1]: the last successful sync
-    scope = (current_user.role, current_user.company_id, sorted(loc.id for loc in current_user.locations),
+    # Only location-bound roles need their locations in the key (and the query that loads them).
+    locations = (sorted(loc.id for loc in current_user.locations)
+                 if scope_of(current_user) is Scope.ASSIGNED_LOCATIONS else None)
+    scope = (current_user.role, current_user.company_id, locations,
              request.full_path, day, web.user_today(), version, stale, current_app.config["BOARD_REFRESH_SECONDS"])
     etag = hashlib.sha256(repr((current_user.id, scope)).encode()).hexdigest()[:32]
     return etag, hashlib.sha256(repr(scope).encode()).hexdigest()
