@@ -29,10 +29,17 @@ DEFAULTS = {
     "SMARTMOVING_MIN_INTERVAL": 0.5,
     "SMARTMOVING_CONNECT_TIMEOUT": 5.0,
     "SMARTMOVING_READ_TIMEOUT": 30.0,
+    # The whole of one call (connect, headers and body): a trickling server trips it.
+    "SMARTMOVING_CALL_TIMEOUT": 60.0,
     # A single run never spends more than this many calls (a runaway guard).
     "SMARTMOVING_CALL_BUDGET": 2000,
     "SMARTMOVING_MAX_RETRY_WAIT": 120.0,
-    "SMARTMOVING_MONTHLY_QUOTA": 20000,
+    # The SmartMoving plan ("basic" or "premium") and its monthly call quota; the
+    # quota defaults to the plan's (20,000 or 125,000). See dashboard/sync/plan.py.
+    "SMARTMOVING_PLAN": "basic",
+    "SMARTMOVING_MONTHLY_QUOTA": None,
+    # Company-local hours in which today's board is worth the most (swept most often).
+    "SYNC_BUSINESS_HOURS": "06:00-20:00",
     # A run that stops renewing its lease for this long is taken to be dead.
     "SYNC_LEASE_SECONDS": 120,
     "SYNC_DEADLINE_SECONDS": 1800,
@@ -65,12 +72,12 @@ _INT_KEYS = (
     "LOGIN_FAILURE_WINDOW_MINUTES", "SANDBOX_PORT", "REMOVAL_HOLD_MIN_JOBS", "REMOVAL_HOLD_PERCENT",
 )
 _FLOAT_KEYS = (
-    "SMARTMOVING_MIN_INTERVAL", "SMARTMOVING_CONNECT_TIMEOUT", "SMARTMOVING_READ_TIMEOUT",
+    "SMARTMOVING_MIN_INTERVAL", "SMARTMOVING_CONNECT_TIMEOUT", "SMARTMOVING_READ_TIMEOUT", "SMARTMOVING_CALL_TIMEOUT",
     "SMARTMOVING_MAX_RETRY_WAIT",
 )
 _STR_KEYS = (
     "DATABASE_URL", "SECRET_KEY", "SMARTMOVING_BASE_URL", "SMARTMOVING_API_KEY",
-    "SMARTMOVING_CLIENT_ID", "DASHBOARD_TIMEZONE",
+    "SMARTMOVING_CLIENT_ID", "DASHBOARD_TIMEZONE", "SMARTMOVING_PLAN", "SYNC_BUSINESS_HOURS",
 )
 
 
@@ -126,6 +133,17 @@ def load_config(app, test_config=None):
     if test_config:
         app.config.update(test_config)
 
+    from dashboard.sync import plan
+    plan_name = str(app.config.get("SMARTMOVING_PLAN") or "basic").strip().lower()
+    if plan_name not in plan.QUOTAS:
+        raise ConfigError(f"SMARTMOVING_PLAN must be basic or premium, got {plan_name!r}")
+    app.config["SMARTMOVING_PLAN"] = plan_name
+    if app.config.get("SMARTMOVING_MONTHLY_QUOTA") in (None, ""):
+        app.config["SMARTMOVING_MONTHLY_QUOTA"] = plan.QUOTAS[plan_name]
+    try:
+        plan.parse_hours(app.config["SYNC_BUSINESS_HOURS"])
+    except ValueError as error:
+        raise ConfigError(f"SYNC_BUSINESS_HOURS: {error}") from None
     for key in _INT_KEYS:
         app.config[key] = parse_int(key, app.config[key])
     for key in _FLOAT_KEYS:

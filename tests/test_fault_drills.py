@@ -474,8 +474,17 @@ def _wait_until(predicate, timeout, what):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.mark.parametrize("kill_point", ["sweep", "between-batches"])
-def test_a_sync_killed_mid_run_leaves_nothing_half_written_and_the_next_run_completes(rig, kill_point):
+def _rows_written_since(app, since):
+    """Job rows a sync wrote at or after since (nothing else writes during a drill)."""
+    with app.app_context():
+        count = db.session.scalar(sa.select(sa.func.count(TruckJourney.id)).where(TruckJourney.last_sync_at >= since))
+        db.session.commit()
+    return count
+
+
+@pytest.mark.parametrize("kill_point,reaper", [("sweep", "next-sync"), ("between-batches", "next-sync"),
+                                               ("between-batches", "start-up")])
+def test_a_sync_killed_mid_run_is_reaped_at_once_with_an_accurate_count(rig, kill_point, reaper):
     from dashboard.sync import service
 
     synced = rig.truth()
@@ -491,9 +500,10 @@ def test_a_sync_killed_mid_run_leaves_nothing_half_written_and_the_next_run_comp
     else:
         reached, release = _block_server_call(rig.world, "opportunity_detail",
                                               after_calls=service.WRITE_BATCH_OPPORTUNITIES)
+    # A long lease: "Sync now" must not have to wait it out after kill -9.
     process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "dashboard", "sync"], cwd=ROOT,
-                               env=_cli_env(rig), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               start_new_session=True)
+                               env=_cli_env(rig, SYNC_LEASE_SECONDS=600), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, start_new_session=True)
     try:
         if not reached.wait(30):
             process.kill()
@@ -509,17 +519,74 @@ def test_a_sync_killed_mid_run_leaves_nothing_half_written_and_the_next_run_comp
             process.wait()
     killed = rig.runs()[-1]
     assert killed.status == RunStatus.RUNNING.value  # it died without a word...
+    assert killed.runner_pid == process.pid
     assert_no_damage(rig.app, [synced, before, rig.truth()], set(synced))  # ...but left nothing half-written
-
-    # Its lease expires (the dead process cannot renew it); then the next run reaps and redoes the work.
+    written = _rows_written_since(rig.app, killed.started_at)
+    assert (written > 0) == (kill_point == "between-batches")
     with rig.app.app_context():
-        _wait_until(lambda: lease_holder(lease_name_for(rig.company_id)) is None, 10, "the lease to expire")
+        assert lease_holder(lease_name_for(rig.company_id)) is not None  # its lease has 10 minutes to go
+
+    if reaper == "start-up":
+        with rig.app.app_context():
+            assert service.reap_dead_runs() == 1
+            assert lease_holder(lease_name_for(rig.company_id)) is None
+    # The next sync (the scheduler's, the CLI's, "Sync now") starts at once and completes the data.
     _recover_and_check(rig)
-    runs = rig.runs()
-    reaped = next(r for r in runs if r.id == killed.id)
-    assert reaped.status == RunStatus.FAILED.value
-    assert "interrupted" in reaped.error.lower()
-    assert reaped.finished_at is not None
+    reaped = next(r for r in rig.runs() if r.id == killed.id)
+    assert reaped.status == RunStatus.FAILED.value and reaped.finished_at is not None
+    assert "interrupted" in reaped.error.lower() and f"pid {process.pid}" in reaped.error
+    assert reaped.created + reaped.updated == written
+    if written:
+        assert f"{written} job changes it had saved" in reaped.error
+    else:
+        assert "saved no job changes" in reaped.error
+
+
+def test_a_trickling_server_trips_the_call_deadline_while_the_lease_holds(rig):
+    """A body sent a byte a second: the call's total deadline trips, the lease outlives the slow run,
+    and no second sync is accepted meanwhile."""
+    from dashboard.sync.service import SyncAlreadyRunning
+    from dashboard.sync.service import run_sync
+
+    rig.app.config.update(SMARTMOVING_CALL_TIMEOUT=1.0, SYNC_LEASE_SECONDS=1)
+    opportunity_id = rig.world.opportunity_ids_in_window(rig.start, rig.end)[0]
+    rig.world.change_opportunity(opportunity_id)
+    # Two bytes a second: each read is well within the read timeout, only the total deadline can trip.
+    rig.sandbox.faults.trickle_next(4, bytes_per_second=2)  # the first sweep page, then 3 of its retries
+    done = threading.Event()
+    observed = {"gaps": 0, "refused": 0, "checks": 0}
+
+    def watch():
+        with rig.app.app_context():
+            while not done.is_set():
+                observed["checks"] += 1
+                if lease_holder(lease_name_for(rig.company_id)) is None and not done.is_set():
+                    observed["gaps"] += 1
+                try:
+                    run_sync(rig.company_id)
+                    observed["accepted"] = True
+                except SyncAlreadyRunning:
+                    observed["refused"] += 1
+                time.sleep(0.2)
+
+    watcher = threading.Thread(target=watch)
+    rig.during_sweep_page(1, watcher.start)   # our run holds the lease by then
+    started = time.monotonic()
+    try:
+        run = rig.sync()
+    finally:
+        done.set()
+    took = time.monotonic() - started
+    watcher.join(10)
+    assert_run_finished(run, [RunStatus.SUCCESS])
+    assert took > 3 * rig.app.config["SYNC_LEASE_SECONDS"]   # the run outlived its lease length several times
+    assert "accepted" not in observed and observed["refused"] >= 3 and observed["gaps"] == 0
+    with rig.app.app_context():
+        from dashboard.models import ApiCall
+        errors = db.session.scalars(sa.select(ApiCall.error).where(ApiCall.sync_run_id == run.id)).all()
+        db.session.commit()
+    assert errors.count("CallTimeout") == 4
+    assert_db_matches_truth(rig.app, rig.world, rig.start, rig.end)
 
 
 # ---------------------------------------------------------------- drills: configuration

@@ -173,7 +173,7 @@ class FakeSync:
         self.fail_for, self.busy_for = set(fail_for), set(busy_for)
         self.called = threading.Event()
 
-    def __call__(self, company_id, day=None, trigger="cli", user_id=None, client=None):
+    def __call__(self, company_id, day=None, trigger="cli", user_id=None, client=None, days=2):
         from dashboard.models import SyncRun
         from dashboard.sync.service import SyncAlreadyRunning
         assert current_app  # the job runs inside an app context
