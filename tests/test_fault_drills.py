@@ -730,3 +730,66 @@ def test_a_held_removal_is_cleared_when_smartmoving_lists_the_job_again(rig):
     assert_run_finished(run, [RunStatus.SUCCESS])
     assert not _pending_ids(rig.app)
     assert_db_matches_truth(rig.app, rig.world, rig.start, rig.end)
+
+
+def _steal_lease(app, company_id, until):
+    """Another runner takes the company's lease (as one would after judging ours dead)."""
+    from dashboard.models import SyncLease
+    with app.app_context():
+        with db.write_transaction() as session:
+            session.execute(sa.update(SyncLease).where(SyncLease.name == lease_name_for(company_id))
+                            .values(owner="another-runner", expires_at=until))
+
+
+def test_a_run_that_lost_its_lease_stops_writing_and_says_so(rig, make_user):
+    from conftest import login_as
+    from dashboard.models import utcnow
+
+    rig.app.config.update(SYNC_LEASE_SECONDS=1)
+    synced = rig.truth()
+    for opportunity_id in rig.world.opportunity_ids_in_window(rig.start, rig.end):
+        rig.world.change_opportunity(opportunity_id)
+
+    def steal():
+        _steal_lease(rig.app, rig.company_id, utcnow() + timedelta(minutes=5))
+        time.sleep(1.0)   # the first answer comes late: the lease keeper has tried to renew by then
+
+    rig.during_first_detail(steal)
+    run = rig.sync()
+    assert_run_finished(run, [RunStatus.FAILED], "lost its lease")
+    assert _rows_written_since(rig.app, run.started_at) == 0   # not one batch after the lease went
+    assert run.created == run.updated == run.removed == 0
+    assert_no_damage(rig.app, [synced], set(synced))   # every job still as last synced
+    client = rig.app.test_client()
+    login_as(client, make_user("ADMIN"))
+    assert "lost its lease" in client.get("/sync/").get_data(as_text=True)
+    _steal_lease(rig.app, rig.company_id, utcnow() - timedelta(seconds=1))
+    _recover_and_check(rig)
+
+
+def test_a_first_sync_larger_than_the_call_budget_is_partial_and_the_next_run_continues(app, monkeypatch):
+    """A company whose first sync needs more calls than one run's budget: PARTIAL, never FAILED,
+    nothing removed, and each next run reads what the last one left, first."""
+    monkeypatch.setattr("dashboard.smartmoving.client.MAX_PAGE_SIZE", PAGE_SIZE)
+    world = SandboxWorld(seed=77, branches=3, jobs_per_day=15)
+    sandbox = start_sandbox(world=world, api_key="budget-key-0a1b")
+    app.config.update(SMARTMOVING_BASE_URL=sandbox.base_url, SMARTMOVING_API_KEY=sandbox.api_key, DEMO_MODE=False,
+                      SMARTMOVING_MIN_INTERVAL=0, SMARTMOVING_CALL_BUDGET=15)
+    try:
+        with app.app_context():
+            company_id = db.session.scalar(sa.select(Company.id).where(Company.is_default.is_(True)))
+            db.session.commit()
+        rig = Rig(app, world, sandbox, company_id)
+        opportunities = len(world.opportunity_ids_in_window(rig.start, rig.end))
+        runs = [rig.sync()]
+        assert_run_finished(runs[0], [RunStatus.PARTIAL], "budget")
+        assert runs[0].removed == 0 and runs[0].opportunities_enriched < opportunities
+        stored = {job["external_id"] for job in _stored_jobs(app)}
+        assert stored == set(rig.truth())          # every job is on the board, from the customer list
+        while runs[-1].status == RunStatus.PARTIAL.value and len(runs) < 6:
+            runs.append(rig.sync())
+        assert runs[-1].status == RunStatus.SUCCESS.value
+        assert sum(r.opportunities_enriched for r in runs) == opportunities   # none read twice
+        assert_db_matches_truth(app, world, rig.start, rig.end)
+    finally:
+        sandbox.stop()

@@ -132,15 +132,14 @@ def choose_cadence(tier, quota, used, minutes_left, hours, costs, refreshes_want
     return cadence, factor, int(round(projected))
 
 
-def refresh_allowance(quota, used, projected, minutes_left, cadence_minutes):
+def refresh_allowance(quota, projected, runs_left):
     """Detail-only refreshes one run may spend: what the projection leaves of the budget, spread over the runs to come."""
     if not quota:
         return 10 ** 9
     spare = quota * TARGET_SHARE - projected
     if spare <= 0:
         return 0
-    runs_left = max(minutes_left / max(cadence_minutes, 1), 1)
-    return int(spare / runs_left)
+    return int(spare / max(runs_left, 1))
 
 
 def due_window(local_now, hours, cadence, last_today, last_tomorrow, slack_minutes=0.0):
@@ -168,8 +167,8 @@ def decide(tier, quota, used, local_now, hours, costs, last_today=None, last_tom
     cadence, factor, projected = choose_cadence(tier, quota, used, minutes_left, hours, costs)
     business = in_business_hours(local_now, hours)
     window = due_window(local_now, hours, cadence, last_today, last_tomorrow, slack_minutes)
-    allowance = refresh_allowance(quota, used, projected, minutes_left,
-                                  cadence["today"] if business else cadence["night"])
+    runs_left = sum(sweeps_per_day(cadence, hours)) * minutes_left / (24 * 60)
+    allowance = refresh_allowance(quota, projected, runs_left)
     return Decision(window=window, cadence=cadence, stretch=factor, projected=projected,
                     budget=int(quota * TARGET_SHARE) if quota else 0, refresh_allowance=allowance,
                     business=business)
@@ -184,4 +183,60 @@ def warning_for(quota, used):
     if not passed:
         return None
     return (f"SmartMoving API use this month is at {share:.0%} of the {quota:,}-call quota "
-            f"(past {passed[-1]:.0%}); the sync plan has stretched its cadence to stay within it.")
+            f"(past {passed[-1]:.0%}); the sync plan stretches its cadence to stay within it.")
+
+
+@dataclass
+class Month:
+    """What simulate_month found: calls by kind and the longest wait for a sweep of today in business hours."""
+    total: float = 0.0
+    sweeps: float = 0.0
+    first_reads: float = 0.0
+    reference: float = 0.0
+    refreshes: float = 0.0
+    runs: int = 0
+    worst_today_gap: float = 0.0      # minutes, business hours only
+    worst_night_gap: float = 0.0
+    stretches: set = None
+
+
+def simulate_month(tier, quota, hours, costs, start, tick_minutes=10, days=30):
+    """Run decide() every tick for a month from start (an aware local midnight), spending what it allows.
+
+    TTL refreshes are assumed always wanted (there are far more stale copies than
+    any quota buys), so each run spends its whole refresh allowance: the worst case.
+    """
+    month = Month(stretches=set())
+    last_today = last_tomorrow = None
+    last_business_today = None
+    unavoidable_per_tick = (costs.first_reads_per_day + costs.reference_per_day) * tick_minutes / (24 * 60)
+    for tick in range(days * 24 * 60 // tick_minutes):
+        now = start + timedelta(minutes=tick * tick_minutes)
+        if now.hour == 0 and now.minute < tick_minutes:
+            last_today, last_tomorrow = last_tomorrow, None    # midnight: tomorrow became today
+        month.first_reads += costs.first_reads_per_day * tick_minutes / (24 * 60)
+        month.reference += costs.reference_per_day * tick_minutes / (24 * 60)
+        month.total += unavoidable_per_tick
+        decision = decide(tier, quota, month.total, now, hours, costs, last_today, last_tomorrow,
+                          slack_minutes=tick_minutes / 2)
+        month.stretches.add(decision.stretch)
+        business = in_business_hours(now, hours)
+        if business and last_business_today is not None:
+            gap = (now - last_business_today).total_seconds() / 60
+            month.worst_today_gap = max(month.worst_today_gap, gap)
+        if decision.window is None:
+            continue
+        cost = {"today": costs.today_sweep, "tomorrow": costs.tomorrow_sweep, "both": costs.both_sweep}[
+            decision.window]
+        month.sweeps += cost
+        month.refreshes += decision.refresh_allowance if quota else 0
+        month.total += cost + (decision.refresh_allowance if quota else 0)
+        month.runs += 1
+        if decision.window in ("today", "both"):
+            if not business and last_today is not None:
+                month.worst_night_gap = max(month.worst_night_gap, (now - last_today).total_seconds() / 60)
+            last_today = now
+            last_business_today = now if business else None
+        if decision.window in ("tomorrow", "both"):
+            last_tomorrow = now
+    return month
