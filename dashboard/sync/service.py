@@ -293,6 +293,46 @@ def summarize(run):
     return line
 
 
+# ---------------------------------------------------------------- reading and writing a window
+
+def read_window(company_id, start, end):
+    """The window's stored jobs and opportunity states, one query each: (ids, sync statuses, states).
+
+    ids and statuses are keyed by job external id, states by opportunity id. Both
+    queries go through the company/date index, so their cost does not depend on the
+    planner's statistics (per-batch `external_id IN (...)` lookups did: PostgreSQL
+    before ANALYZE read the company's every row per batch).
+    """
+    in_window = sa.select(TruckJourney.id, TruckJourney.external_id, TruckJourney.sync_status,
+                          TruckJourney.opportunity_external_id).where(
+        TruckJourney.company_id == company_id, TruckJourney.data_source == DataSource.SMARTMOVING.value,
+        TruckJourney.scheduled_date >= start, TruckJourney.scheduled_date <= end)
+    jobs = db.session.execute(in_window).all()
+    states = {}
+    if any(row.opportunity_external_id for row in jobs):
+        window_opportunities = in_window.with_only_columns(TruckJourney.opportunity_external_id).subquery()
+        for state in db.session.execute(sa.select(
+                OpportunitySyncState.external_id, OpportunitySyncState.sweep_hash,
+                OpportunitySyncState.detail_fetched_at, OpportunitySyncState.failures,
+                OpportunitySyncState.not_found_count, OpportunitySyncState.next_check_at).where(
+                OpportunitySyncState.company_id == company_id,
+                OpportunitySyncState.external_id.in_(sa.select(window_opportunities.c.opportunity_external_id)))):
+            states[state.external_id] = tuple(state)[1:]
+    db.session.commit()
+    return ({row.external_id: row.id for row in jobs}, {row.external_id: row.sync_status for row in jobs}, states)
+
+
+def save_states(session, company_id, states):
+    """Record what a batch learnt of each opportunity: one INSERT ... ON CONFLICT DO UPDATE."""
+    if not states:
+        return
+    stmt = upsert.dialect_insert()(OpportunitySyncState.__table__)
+    names = [name for name in states[0] if name != "external_id"]
+    session.execute(stmt.on_conflict_do_update(index_elements=["company_id", "external_id"],
+                                               set_={name: stmt.excluded[name] for name in names}),
+                    [{"company_id": company_id, **values} for values in states])
+
+
 # ---------------------------------------------------------------- the work
 
 class Syncer:
@@ -547,35 +587,9 @@ class Syncer:
 
     # -- step 3 and 4: enrich what changed, store everything
 
-    def _read_window(self):
-        """The window's stored jobs ({external_id: (id, sync_status)}) and opportunity states, one query each.
-
-        Both go through the company/date index, so their cost does not depend on the
-        planner's statistics (per-batch `external_id IN (...)` lookups did).
-        """
-        in_window = sa.select(TruckJourney.id, TruckJourney.external_id, TruckJourney.sync_status,
-                              TruckJourney.opportunity_external_id).where(
-            TruckJourney.company_id == self.company_id, TruckJourney.data_source == DataSource.SMARTMOVING.value,
-            TruckJourney.scheduled_date >= self.start, TruckJourney.scheduled_date <= self.end)
-        jobs = db.session.execute(in_window).all()
-        self.known_ids = {row.external_id: row.id for row in jobs}
-        opportunity_ids = {row.opportunity_external_id for row in jobs if row.opportunity_external_id}
-        states = {}
-        if opportunity_ids:
-            window_opportunities = in_window.with_only_columns(TruckJourney.opportunity_external_id).subquery()
-            for state in db.session.execute(sa.select(
-                    OpportunitySyncState.external_id, OpportunitySyncState.sweep_hash,
-                    OpportunitySyncState.detail_fetched_at, OpportunitySyncState.failures,
-                    OpportunitySyncState.not_found_count, OpportunitySyncState.next_check_at).where(
-                    OpportunitySyncState.company_id == self.company_id,
-                    OpportunitySyncState.external_id.in_(sa.select(window_opportunities.c.opportunity_external_id)))):
-                states[state.external_id] = tuple(state)[1:]
-        db.session.commit()
-        return {row.external_id: row.sync_status for row in jobs}, states
-
     def _needs_detail(self, opportunities):
         """Ids of opportunities whose detail must be (re)fetched this run."""
-        stored, states = self._read_window()
+        self.known_ids, stored, states = read_window(self.company_id, self.start, self.end)
         now = utcnow()
         cutoff = now - timedelta(minutes=self.config["OPPORTUNITY_REFRESH_MINUTES"])
         needed, stale = [], []
@@ -699,7 +713,7 @@ class Syncer:
         with db.write_transaction() as session:
             self._flush_calls(session)
             created, updated, unchanged = upsert.upsert_journeys(self.company_id, records, now, self.known_ids)
-            self._save_states(session, states)
+            save_states(session, self.company_id, states)
             self.stats["created"] += created
             self.stats["updated"] += updated
             self.stats["unchanged"] += unchanged
@@ -718,17 +732,6 @@ class Syncer:
                 "sweep_hash": opportunity.fingerprint if detail_fetched_at else sweep_hash,
                 "detail_fetched_at": detail_fetched_at, "failures": failures, "not_found_count": not_found_count,
                 "next_check_at": next_check_at, "last_error": (last_error or None) and last_error[:500]}
-
-    def _save_states(self, session, states):
-        """Record what this batch learnt of each opportunity: one INSERT ... ON CONFLICT DO UPDATE."""
-        if not states:
-            return
-        table = OpportunitySyncState.__table__
-        stmt = upsert.dialect_insert()(table)
-        names = [name for name in states[0] if name != "external_id"]
-        session.execute(stmt.on_conflict_do_update(index_elements=["company_id", "external_id"],
-                                                   set_={name: stmt.excluded[name] for name in names}),
-                        [{"company_id": self.company_id, **values} for values in states])
 
     # -- step 5: presence
 
