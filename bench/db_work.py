@@ -142,6 +142,44 @@ def write_batches(company_id, batches, start, end):
     return totals
 
 
+class MemoryClient:
+    """The SmartMoving client's surface answering from decoded payloads: a real Syncer run minus HTTP."""
+
+    def __init__(self, pages, details, branches, crew):
+        self.pages, self.details, self._branches, self._crew = pages, details, branches, crew
+        self.calls_made = self.rate_limited = 0
+        self.on_call = None
+
+    def branches(self):
+        return self._branches
+
+    def crew_members(self):
+        return self._crew
+
+    def customers_sweep(self, start, end):
+        for number, items in enumerate(self.pages, 1):
+            self.calls_made += 1
+            yield number, items, {}
+
+    def opportunity(self, opportunity_id):
+        self.calls_made += 1
+        return self.details[opportunity_id]
+
+
+def whole_sync(app, company_id, payloads, today):
+    """(seconds, run, statements) of one run_sync through the Syncer with a MemoryClient."""
+    from dashboard.db import db
+    from dashboard.sync.service import run_sync
+
+    pages, details, branches, crew = payloads
+    with app.app_context():
+        with counted_statements(db.engine) as log, Stopwatch() as watch:
+            run = run_sync(company_id, day=today, trigger="bench", client=MemoryClient(pages, details, branches, crew))
+    if run.status != "SUCCESS":
+        raise RuntimeError(f"bench sync ended {run.status}: {run.error}")
+    return watch.elapsed, run, log
+
+
 def raw_rows(company_id, batches):
     """The rows upsert_journeys inserts, as plain tuples for the DBAPI, and their column names."""
     from dashboard.models import DataSource
@@ -283,6 +321,14 @@ def measure_backend(label, database_url, workdir, payloads, today, rounds=ROUNDS
             gc.collect()
             keep("raw_batched", raw_upsert(app, names, sync_columns, rows, batch_sizes))
 
+        _empty_journeys(app)
+        _empty_states(app)
+        decoded = (pages, details, branches, crew)
+        whole_sync(app, company_id, decoded, today)             # the first sync stores everything
+        for _ in range(rounds):
+            gc.collect()
+            elapsed, quiet_run, quiet_log = whole_sync(app, company_id, decoded, today)
+            keep("quiet", elapsed)
         big = first_sync_at_scale(app, company_id, batches, start, end) if label == "PostgreSQL" else None
     finally:
         dispose(app)
@@ -301,15 +347,20 @@ def measure_backend(label, database_url, workdir, payloads, today, rounds=ROUNDS
              f"{ratio_text(best['raw_batched'], raw_cold)} is the price of short transactions and "
              f"{ratio_text(cold, best['raw_batched'])} that of our code (normalize, SELECT of stored rows, "
              f"comparison, SQLAlchemy). Figures are the best of {rounds} rounds."]),
-        Row("3", f"DB work, re-sync of the same {jobs:,} unchanged jobs ({label}{STATS_NOTE.get(label, '')})",
+        Row("3", f"DB work, every detail of the same {jobs:,} jobs re-read and unchanged ({label}"
+                 f"{STATS_NOTE.get(label, '')})",
             f"{seconds(again)} (normalize {seconds(best['again_normalize'])}; {again_counts[2]:,} unchanged)",
             f"{seconds(raw_again)} (raw rewrites all {jobs:,})", ratio_text(again, raw_again),
-            f"≤ {RATIO_TARGET:g}×" + (f" and ≤ {RESYNC_TARGET:g} s" if label == "PostgreSQL" else ""),
-            again / raw_again <= RATIO_TARGET and (label != "PostgreSQL" or again <= RESYNC_TARGET)),
+            f"≤ {RATIO_TARGET:g}×", again / raw_again <= RATIO_TARGET),
         Row("3", f"Job rows written by that unchanged re-sync ({label})",
             f"{written} rows, {job_writes} write statements to truck_journeys ({again_log.statements} statements "
             f"in all: SELECTs, and the opportunities' refreshed read times)",
             "0", "—", "0 writes", written == 0 and not job_writes),
+        Row("3", f"Unchanged re-sync of {jobs:,} jobs through the Syncer, HTTP left out ({label}"
+                 f"{STATS_NOTE.get(label, '')}): lease, run rows, sweep normalization, the window's reads, removals check",
+            f"{seconds(best['quiet'])} ({quiet_run.unchanged:,} unchanged, {quiet_run.opportunities_to_enrich} details "
+            f"needed; {quiet_log.statements} SQL statements)", f"{RESYNC_TARGET:g} s",
+            ratio_text(best["quiet"], RESYNC_TARGET), f"≤ {RESYNC_TARGET:g} s", best["quiet"] <= RESYNC_TARGET),
     ] + ([big] if big else [])
 
 

@@ -43,6 +43,8 @@ DEFAULTS = {
     # A run that stops renewing its lease for this long is taken to be dead.
     "SYNC_LEASE_SECONDS": 120,
     "SYNC_DEADLINE_SECONDS": 1800,
+    # Opportunities written per sync transaction (dashboard/sync/service.py).
+    "SYNC_WRITE_BATCH": 100,
     # A run that would remove more than this many jobs AND more than this share of the
     # window's jobs holds the removals ("removal pending") until a later run, a
     # SmartMoving deletion webhook or an admin confirms them: a fault upstream must
@@ -67,7 +69,7 @@ DEFAULTS = {
 _INT_KEYS = (
     "SYNC_INTERVAL_MINUTES", "OPPORTUNITY_REFRESH_MINUTES", "REFERENCE_REFRESH_MINUTES",
     "SMARTMOVING_CALL_BUDGET", "SMARTMOVING_MONTHLY_QUOTA", "SYNC_LEASE_SECONDS",
-    "SYNC_DEADLINE_SECONDS", "BOARD_REFRESH_SECONDS", "SYNC_STALE_MINUTES",
+    "SYNC_DEADLINE_SECONDS", "SYNC_WRITE_BATCH", "BOARD_REFRESH_SECONDS", "SYNC_STALE_MINUTES",
     "SESSION_IDLE_MINUTES", "SESSION_MAX_HOURS", "LOGIN_MAX_FAILURES",
     "LOGIN_FAILURE_WINDOW_MINUTES", "SANDBOX_PORT", "REMOVAL_HOLD_MIN_JOBS", "REMOVAL_HOLD_PERCENT",
 )

@@ -70,8 +70,8 @@ def upsert_records(model, company_id, records, now, extra_insert=None, known_ids
 
     known_ids ({external_id: id}, e.g. the window's rows read once per run) replaces
     the lookup by external id: known rows are read by primary key, and the others are
-    inserted with ON CONFLICT DO NOTHING, so a row the map missed (a job moved in from
-    another date) is found by its conflict and updated instead. The map is kept current.
+    inserted with ON CONFLICT DO UPDATE, so a row the map missed (a job moved in from
+    another date) is found by its conflict and updated instead (counted as created).
     """
     if not records:
         return 0, 0, 0
@@ -96,16 +96,9 @@ def upsert_records(model, company_id, records, now, extra_insert=None, known_ids
     _execute_updates(model, updates)
     if known_ids is None:
         _execute_inserts(model, inserts)
-        return len(inserts), len(updates), unchanged
-    inserted = _insert_new(model, inserts)
-    known_ids.update(inserted)
-    clashed = {record["external_id"] for record in inserts} - set(inserted)
-    if not clashed:
-        return len(inserted), len(updates), unchanged
-    # Stored under a date outside the window: found by external id and updated.
-    _, more_updated, more_unchanged = upsert_records(
-        model, company_id, [r for r in records if r["external_id"] in clashed], now, extra_insert)
-    return len(inserted), len(updates) + more_updated, unchanged + more_unchanged
+    else:
+        _insert_or_update(model, inserts, keep=set(extra_insert or ()))
+    return len(inserts), len(updates), unchanged
 
 
 def _execute_inserts(model, inserts):
@@ -131,16 +124,22 @@ def _by_shape(model, inserts):
     return list(by_shape.values())
 
 
-def _insert_new(model, inserts):
-    """INSERT ... ON CONFLICT DO NOTHING per shape; {external_id: id} of the rows actually inserted."""
+def _insert_or_update(model, inserts, keep):
+    """INSERT ... ON CONFLICT DO UPDATE of the record's own columns, one executemany per shape.
+
+    Rows missing from the window's map are almost always new; a job moved in from
+    another date meets its old row through the unique key and is updated in place
+    (the columns in keep, set only on insert, and local fields stay as they are).
+    Plain executemany, not RETURNING: the same short statement every batch, which
+    the driver prepares once (a multi-row RETURNING statement is parsed anew each time).
+    """
     table = model.__table__
     insert = dialect_insert()
-    inserted = {}
     for rows in _by_shape(model, inserts):
-        stmt = insert(table).on_conflict_do_nothing(index_elements=["company_id", "external_id"]).returning(
-            table.c.external_id, table.c.id)
-        inserted.update(db.session.execute(stmt, rows).all())
-    return inserted
+        stmt = insert(table)
+        columns = [name for name in rows[0] if name not in keep | {"company_id", "external_id"}]
+        db.session.execute(stmt.on_conflict_do_update(index_elements=["company_id", "external_id"],
+                                                      set_={name: stmt.excluded[name] for name in columns}), rows)
 
 
 def dialect_insert():
