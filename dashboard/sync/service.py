@@ -10,7 +10,9 @@ Steps (see docs/smartmoving-api.md §8):
    once SmartMoving itself confirms they are gone; a mass removal is held for a
    second opinion (sync.removals) so an upstream fault never empties the board.
 No transaction is ever open during an HTTP call. The run holds a lease row the
-whole time and renews it as it works; a killed run's lease simply expires.
+whole time, renewed by a keeper thread (sync.lease.LeaseKeeper) through slow calls
+and waits; a run whose process died is reaped at start-up, or as soon as its lease
+stands in the way of a new run (`reap_dead_runs`, `begin_run`).
 """
 import logging
 import os
