@@ -8,7 +8,9 @@ import random
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -21,6 +23,7 @@ from bench.common import make_app
 from bench.common import ratio_text
 from bench.common import seconds
 from dashboard.config import DEFAULTS
+from dashboard.sync import plan
 
 PAGE_SIZE = 200
 MONTH_MINUTES = 30 * 24 * 60
@@ -85,15 +88,6 @@ def monthly_calls(interval, opportunity_ttl, reference_ttl, sweep_calls, referen
             "refreshes": refreshes, "unavoidable": unavoidable, "total": unavoidable + refreshes}
 
 
-def fitting_interval(quota, sweep_calls, reference_calls, new_per_day, reference_ttl):
-    """The most frequent cadence whose unavoidable calls (sweeps, reference, one read per opportunity) fit quota."""
-    for interval in (5, 10, 15, 20, 25, 30, 35, 40, 45, 60, 90, 120, 180, 240, 360):
-        month = monthly_calls(interval, 10**6, reference_ttl, sweep_calls, reference_calls, new_per_day)
-        if month["unavoidable"] <= quota:
-            return interval, month
-    return None, None
-
-
 def new_opportunities_per_day(world, today):
     """Opportunities that enter the window at midnight: a job tomorrow and none today."""
     tomorrow = today + timedelta(days=1)
@@ -119,7 +113,7 @@ class SyncBench:
             from dashboard.models import Company
             self.company_id = db.session.scalar(sa.select(Company.id).where(Company.is_default.is_(True)))
 
-    def sync(self):
+    def sync(self, day=None, days=2):
         """One run_sync; returns (run, seconds, sandbox calls by kind, journey rows written)."""
         from dashboard.db import db
         from dashboard.sync.service import run_sync
@@ -128,7 +122,7 @@ class SyncBench:
         with self.app.app_context():
             with counted_statements(db.engine) as log:
                 started = time.perf_counter()
-                run = run_sync(self.company_id, day=self.world.today, trigger="bench")
+                run = run_sync(self.company_id, day=day or self.world.today, trigger="bench", days=days)
                 elapsed = time.perf_counter() - started
         if run.status != "SUCCESS":
             raise RuntimeError(f"bench sync ended {run.status}: {run.error}")
@@ -182,6 +176,9 @@ def calls_per_sync(today, workdir, branches=66, jobs_per_day=500, changed_share=
         for opportunity_id in changed:
             world.change_opportunity(opportunity_id)
         after, _, after_kinds, _ = bench.sync()
+        # What the quota plan sweeps alone in business hours: one day's window.
+        today_only, _, _, _ = bench.sync(days=1)
+        tomorrow_only, _, _, _ = bench.sync(day=today + timedelta(days=1), days=1)
 
         bench.age(opportunity_minutes=opportunity_ttl + 1, reference_minutes=reference_ttl + 1)
         # Without the quota cap, so the row shows a full refresh whatever the day of the month.
@@ -218,43 +215,56 @@ def calls_per_sync(today, workdir, branches=66, jobs_per_day=500, changed_share=
         f"{aged.api_calls} ({aged_kinds['opportunity']} details)", f"{ttl_min} (as a first sync)",
         ratio_text(aged.api_calls, ttl_min), "at the minimum (1.00×)", aged.api_calls <= ttl_min))
 
-    # The month: measured per-sync costs, the real TTL arithmetic, and the quota cap the sync applies.
-    sweep_calls = quiet.api_calls
+    # The month: measured per-sweep costs through the default quota plan (dashboard/sync/plan.py).
     reference_calls = aged_kinds["branches"] + aged_kinds["crew"]
     new_per_day = new_opportunities_per_day(world, today)
-    fit_args = (sweep_calls, reference_calls, new_per_day)
-    month = monthly_calls(interval, opportunity_ttl, reference_ttl, *fit_args, quota=quota)
-    uncapped = monthly_calls(interval, opportunity_ttl, reference_ttl, *fit_args)
-    period = refresh_period(opportunity_ttl, interval)
-    basic_interval, basic_month = fitting_interval(BASIC_QUOTA, *fit_args, reference_ttl)
-    premium = monthly_calls(interval, opportunity_ttl, reference_ttl, *fit_args, quota=PREMIUM_QUOTA)
-    fit_text = (f"The basic {BASIC_QUOTA:,} holds the unavoidable calls from SYNC_INTERVAL_MINUTES={basic_interval} "
-                f"({basic_month['unavoidable']:,.0f}, leaving {BASIC_QUOTA - basic_month['unavoidable']:,.0f} for "
-                f"re-reads)" if basic_interval else f"No cadence fits the unavoidable calls in {BASIC_QUOTA:,}")
+    costs = plan.Costs(today_sweep=today_only.api_calls, tomorrow_sweep=tomorrow_only.api_calls,
+                       both_sweep=quiet.api_calls, first_reads_per_day=new_per_day,
+                       reference_per_day=reference_calls * 24 * 60 / refresh_period(reference_ttl, 10))
+    hours = plan.parse_hours(config["SYNC_BUSINESS_HOURS"])
+    start_of_month = datetime(2026, 6, 1, tzinfo=ZoneInfo(TIMEZONE))   # a 30-day month without a DST change
+    basic = plan.simulate_month(plan.BASIC, BASIC_QUOTA, hours, costs, start_of_month)
+    premium = plan.simulate_month(plan.PREMIUM, PREMIUM_QUOTA, hours, costs, start_of_month)
+    old = monthly_calls(interval, opportunity_ttl, reference_ttl, quiet.api_calls, reference_calls, new_per_day,
+                        quota=BASIC_QUOTA)
+    basic_cap, premium_cap = BASIC_QUOTA * plan.TARGET_SHARE, PREMIUM_QUOTA * plan.TARGET_SHARE
+    cadence = plan.CADENCES[plan.BASIC]
+
+    def breakdown(month):
+        return (f"{month.total:,.0f} ({month.sweeps:,.0f} sweep calls in {month.runs:,} runs + "
+                f"{month.first_reads:,.0f} first reads + {month.refreshes:,.0f} TTL re-reads + "
+                f"{month.reference:,.0f} reference)")
+
     rows.append(Row(
-        "1", f"API calls per month at SYNC_INTERVAL_MINUTES={interval} (SMARTMOVING_MONTHLY_QUOTA={quota:,}, "
-             f"detail TTL {opportunity_ttl} min)²",
-        f"{month['total']:,.0f} ({month['sweeps']:,.0f} sweeps + {month['first_reads']:,.0f} first reads + "
-        f"{month['refreshes']:,.0f} of {month['refreshes_wanted']:,.0f} TTL re-reads + {month['reference']:,.0f} "
-        f"reference)",
-        f"{BASIC_QUOTA:,} (basic quota)", ratio_text(month["total"], BASIC_QUOTA), f"≤ {BASIC_QUOTA:,}",
-        month["total"] <= BASIC_QUOTA,
-        [f"² Per 30-day month: {MONTH_MINUTES // interval:,} syncs × {sweep_calls} calls (the measured no-change "
-         f"sync); each of the ~{new_per_day} opportunities entering [today, tomorrow] per day is read on arrival "
-         f"and, with TTL {opportunity_ttl} min, re-read every {period} min (the first sync after the TTL) for the "
-         f"~2 days it stays: {uncapped['total']:,.0f} calls/month uncapped ({ratio_text(uncapped['total'], BASIC_QUOTA)} "
-         f"the quota). Syncer._refresh_allowance caps TTL re-reads at the quota left, but sweeps and first reads "
-         f"alone are {month['unavoidable']:,.0f}, so at this cadence no re-read is left and detail-only edits "
-         f"(money, crew, addresses) are never picked up. Sweep-visible edits add one call each (rate unknown, "
-         f"not counted). {fit_text}. Premium's {PREMIUM_QUOTA:,} at {interval} min: {premium['total']:,.0f} "
-         f"with {premium['refreshes']:,.0f} of {premium['refreshes_wanted']:,.0f} re-reads."]))
+        "1", f"API calls per month, default quota plan, Basic ({BASIC_QUOTA:,}): today every {cadence['today']} min "
+             f"and tomorrow every {cadence['tomorrow'] // 60} h in business hours ({config['SYNC_BUSINESS_HOURS']}), "
+             f"both every {cadence['night'] // 60} h at night²",
+        breakdown(basic) + f"; today's window at most {basic.worst_today_gap:.0f} min old in business hours",
+        f"{basic_cap:,.0f} (90 % of {BASIC_QUOTA:,})", ratio_text(basic.total, basic_cap),
+        f"≤ {basic_cap:,.0f}, today ≤ 30 min in business hours",
+        basic.total <= basic_cap and basic.worst_today_gap <= 30,
+        [f"² A 30-day month simulated tick by tick (every 10 min) through plan.decide with this company's "
+         f"measured costs: {today_only.api_calls} calls to sweep today alone, {tomorrow_only.api_calls} tomorrow "
+         f"alone, {quiet.api_calls} both; ~{new_per_day} new opportunities a day, each read once on arrival "
+         f"({new_per_day * 30:,} a month: the floor); reference every {reference_ttl} min. Each run spends its whole "
+         f"refresh allowance (worst case). Cadence stretches seen: {sorted(basic.stretches)}. Without the plan, "
+         f"the old fixed 10-minute cadence projected {old['total']:,.0f} "
+         f"({ratio_text(old['total'], BASIC_QUOTA)} the quota) with no room for re-reads."]))
+    rows.append(Row(
+        "1", f"API calls per month, default quota plan, Premium ({PREMIUM_QUOTA:,}) with webhooks: reconciliation "
+             f"sweeps every {plan.CADENCES[plan.PREMIUM]['today']} min",
+        breakdown(premium) + f"; sweeps at most {max(premium.worst_today_gap, premium.worst_night_gap):.0f} min apart",
+        f"{premium_cap:,.0f} (90 % of {PREMIUM_QUOTA:,})", ratio_text(premium.total, premium_cap),
+        f"≤ {premium_cap:,.0f}, sweeps every 10 min",
+        premium.total <= premium_cap and max(premium.worst_today_gap, premium.worst_night_gap) <= 10,
+        ["Webhook deliveries each cost one detail call for the announced opportunity; they replace the sweep's "
+         "change reads and are not counted here (their rate is the company's edit rate)."]))
     timing_note = (f"The first sync took {seconds(first_time)} with no latency and no pacing "
                    f"(SMARTMOVING_MIN_INTERVAL=0).")
     rows[0].notes.append("¹ Minimum = sweep pages + branch pages + crew-member pages + opportunities needing "
                          "detail. Crew pages are included because job crews arrive as ids and are resolved "
                          "through /api/crew-members. " + timing_note)
-    return rows, {"monthly": month, "uncapped": uncapped, "basic_interval": basic_interval,
-                  "database": bench.database_path}
+    return rows, {"basic": basic, "premium": premium, "database": bench.database_path}
 
 
 def wall_time(today, workdir, branches=8, jobs_per_day=60, latency=0.3, customers_latency=3.0,

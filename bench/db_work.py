@@ -32,6 +32,9 @@ JOBS = 10_000
 MEMORY_JOBS = 100_000
 PAGE_SIZE = 200
 RATIO_TARGET = 3.0
+RESYNC_TARGET = 1.5   # s, 10,000 unchanged jobs on PostgreSQL without statistics (issue 9)
+BIG_TARGET = 60.0     # s of SQL, a 100,000-job first sync on PostgreSQL without statistics
+STATS_NOTE = {"PostgreSQL": ", no ANALYZE, autovacuum off"}
 ROUNDS = 3
 
 
@@ -105,21 +108,76 @@ def load_reference(app, company_id, branches, crew):
 
 
 def ours(app, company_id, pages, details, start, end, crew_by_id, location_by_name):
-    """Normalize + upsert_journeys in the sync's batches; returns (seconds, normalize seconds, counts, statements)."""
+    """Normalize + the sync's writes in its batches; returns (seconds, normalize seconds, counts, statements, batches)."""
     from dashboard.db import db
-    from dashboard.models import utcnow
-    from dashboard.sync import upsert
 
-    totals = [0, 0, 0]
     with app.app_context():
         with counted_statements(db.engine) as log, Stopwatch() as total:
             with Stopwatch() as normalizing:
                 batches = sync_records(pages, details, start, end, crew_by_id, location_by_name)
-            for records in batches:
-                with db.write_transaction():
-                    counts = upsert.upsert_journeys(company_id, records, utcnow())
-                totals = [a + b for a, b in zip(totals, counts)]
+            totals = write_batches(company_id, batches, start, end)
     return total.elapsed, normalizing.elapsed, tuple(totals), log, batches
+
+
+def write_batches(company_id, batches, start, end):
+    """What Syncer does with records: read the window once, then per batch upsert the jobs and their
+    opportunities' states in one short transaction. Returns (created, updated, unchanged)."""
+    from dashboard.db import db
+    from dashboard.models import utcnow
+    from dashboard.sync import upsert
+    from dashboard.sync.service import read_window
+    from dashboard.sync.service import save_states
+
+    known_ids, _, _ = read_window(company_id, start, end)
+    totals = [0, 0, 0]
+    for records in batches:
+        now = utcnow()
+        states = [{"external_id": opportunity_id, "sweep_hash": "h", "detail_fetched_at": now, "failures": 0,
+                   "not_found_count": 0, "next_check_at": None, "last_error": None}
+                  for opportunity_id in dict.fromkeys(r["opportunity_external_id"] for r in records)]
+        with db.write_transaction() as session:
+            counts = upsert.upsert_journeys(company_id, records, now, known_ids)
+            save_states(session, company_id, states)
+        totals = [a + b for a, b in zip(totals, counts)]
+    return totals
+
+
+class MemoryClient:
+    """The SmartMoving client's surface answering from decoded payloads: a real Syncer run minus HTTP."""
+
+    def __init__(self, pages, details, branches, crew):
+        self.pages, self.details, self._branches, self._crew = pages, details, branches, crew
+        self.calls_made = self.rate_limited = 0
+        self.on_call = None
+
+    def branches(self):
+        return self._branches
+
+    def crew_members(self):
+        return self._crew
+
+    def customers_sweep(self, start, end):
+        for number, items in enumerate(self.pages, 1):
+            self.calls_made += 1
+            yield number, items, {}
+
+    def opportunity(self, opportunity_id):
+        self.calls_made += 1
+        return self.details[opportunity_id]
+
+
+def whole_sync(app, company_id, payloads, today):
+    """(seconds, run, statements) of one run_sync through the Syncer with a MemoryClient."""
+    from dashboard.db import db
+    from dashboard.sync.service import run_sync
+
+    pages, details, branches, crew = payloads
+    with app.app_context():
+        with counted_statements(db.engine) as log, Stopwatch() as watch:
+            run = run_sync(company_id, day=today, trigger="bench", client=MemoryClient(pages, details, branches, crew))
+    if run.status != "SUCCESS":
+        raise RuntimeError(f"bench sync ended {run.status}: {run.error}")
+    return watch.elapsed, run, log
 
 
 def raw_rows(company_id, batches):
@@ -192,18 +250,27 @@ def _empty_journeys(app):
                 session.execute(sa.text("DELETE FROM truck_journeys"))
 
 
-def _analyze(app):
-    """Refresh the planner's statistics, as autovacuum has done by the time the next sync comes.
+def _without_statistics(app):
+    """PostgreSQL as right after a bulk load: autovacuum off and no ANALYZE, so the planner has no statistics.
 
-    Without them PostgreSQL plans `company_id = ? AND external_id IN (...)` on
-    ix_journey_company_date and reads the company's every row per batch.
+    The sync's reads must not depend on them (issue 9: per-batch `external_id IN
+    (...)` lookups were planned on the company/date index and read every row).
     """
     from dashboard.db import db
 
     with app.app_context():
         if db.engine.dialect.name == "postgresql":
-            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(sa.text("ANALYZE truck_journeys"))
+            with db.engine.begin() as conn:
+                for table in ("truck_journeys", "opportunity_sync_states", "sync_runs"):
+                    conn.execute(sa.text(f"ALTER TABLE {table} SET (autovacuum_enabled = false)"))
+
+
+def _empty_states(app):
+    from dashboard.db import db
+
+    with app.app_context():
+        with db.write_transaction() as session:
+            session.execute(sa.text("DELETE FROM opportunity_sync_states"))
 
 
 def measure_backend(label, database_url, workdir, payloads, today, rounds=ROUNDS):
@@ -220,6 +287,7 @@ def measure_backend(label, database_url, workdir, payloads, today, rounds=ROUNDS
     pages = [json.loads(page)["pageResults"] for page in pages]  # the client's decoding is not DB work
     start, end = today, today + timedelta(days=1)
     app = make_app(database_url, workdir / f"instance-{label}")
+    _without_statistics(app)
     best = {}
 
     def keep(name, value):
@@ -235,35 +303,43 @@ def measure_backend(label, database_url, workdir, payloads, today, rounds=ROUNDS
         batch_sizes = [len(batch) for batch in batches]
         for _ in range(rounds):
             _empty_journeys(app)
-            _analyze(app)
+            _empty_states(app)
             gc.collect()
             cold, cold_normalize, cold_counts, _, _ = ours(*args)
             keep("cold", cold)
             keep("cold_normalize", cold_normalize)
-            _analyze(app)
             gc.collect()
             again, again_normalize, again_counts, again_log, _ = ours(*args)
             keep("again", again)
             keep("again_normalize", again_normalize)
             _empty_journeys(app)
-            _analyze(app)
             gc.collect()
             keep("raw_cold", raw_upsert(app, names, sync_columns, rows))
-            _analyze(app)
             gc.collect()
             keep("raw_again", raw_upsert(app, names, sync_columns, rows))
             _empty_journeys(app)
-            _analyze(app)
             gc.collect()
             keep("raw_batched", raw_upsert(app, names, sync_columns, rows, batch_sizes))
+
+        _empty_journeys(app)
+        _empty_states(app)
+        decoded = (pages, details, branches, crew)
+        whole_sync(app, company_id, decoded, today)             # the first sync stores everything
+        for _ in range(rounds):
+            gc.collect()
+            elapsed, quiet_run, quiet_log = whole_sync(app, company_id, decoded, today)
+            keep("quiet", elapsed)
+        big = first_sync_at_scale(app, company_id, batches, start, end) if label == "PostgreSQL" else None
     finally:
         dispose(app)
 
     jobs = len(rows)
-    written = sum(again_log.write_rows.get(t, 0) for t in again_log.writes)
+    written = again_log.write_rows.get("truck_journeys", 0)
+    job_writes = again_log.writes.get("truck_journeys", 0)
     cold, raw_cold, again, raw_again = best["cold"], best["raw_cold"], best["again"], best["raw_again"]
     return [
-        Row("3", f"DB work, first sync of {jobs:,} jobs ({label}): normalize + upsert vs raw executemany upsert",
+        Row("3", f"DB work, first sync of {jobs:,} jobs ({label}{STATS_NOTE.get(label, '')}): normalize + upsert "
+                 f"vs raw executemany upsert",
             f"{seconds(cold)} (normalize {seconds(best['cold_normalize'])}; {cold_counts[0]:,} inserted)",
             seconds(raw_cold), ratio_text(cold, raw_cold), f"≤ {RATIO_TARGET:g}×", cold / raw_cold <= RATIO_TARGET,
             [f"{label}: the same raw upsert split into the sync's {len(batch_sizes)} short transactions "
@@ -271,15 +347,44 @@ def measure_backend(label, database_url, workdir, payloads, today, rounds=ROUNDS
              f"{ratio_text(best['raw_batched'], raw_cold)} is the price of short transactions and "
              f"{ratio_text(cold, best['raw_batched'])} that of our code (normalize, SELECT of stored rows, "
              f"comparison, SQLAlchemy). Figures are the best of {rounds} rounds."]),
-        Row("3", f"DB work, re-sync of the same {jobs:,} unchanged jobs ({label})",
+        Row("3", f"DB work, every detail of the same {jobs:,} jobs re-read and unchanged ({label}"
+                 f"{STATS_NOTE.get(label, '')})",
             f"{seconds(again)} (normalize {seconds(best['again_normalize'])}; {again_counts[2]:,} unchanged)",
             f"{seconds(raw_again)} (raw rewrites all {jobs:,})", ratio_text(again, raw_again),
             f"≤ {RATIO_TARGET:g}×", again / raw_again <= RATIO_TARGET),
-        Row("3", f"Rows written by that unchanged re-sync ({label})",
-            f"{written} rows, {sum(again_log.writes.values())} write statements "
-            f"({again_log.statements} statements in all: SELECTs)",
-            "0", "—", "0 writes", written == 0 and not again_log.writes),
-    ]
+        Row("3", f"Job rows written by that unchanged re-sync ({label})",
+            f"{written} rows, {job_writes} write statements to truck_journeys ({again_log.statements} statements "
+            f"in all: SELECTs, and the opportunities' refreshed read times)",
+            "0", "—", "0 writes", written == 0 and not job_writes),
+        Row("3", f"Unchanged re-sync of {jobs:,} jobs through the Syncer, HTTP left out ({label}"
+                 f"{STATS_NOTE.get(label, '')}): lease, run rows, sweep normalization, the window's reads, removals check",
+            f"{seconds(best['quiet'])} ({quiet_run.unchanged:,} unchanged, {quiet_run.opportunities_to_enrich} details "
+            f"needed; {quiet_log.statements} SQL statements)", f"{RESYNC_TARGET:g} s",
+            ratio_text(best["quiet"], RESYNC_TARGET), f"≤ {RESYNC_TARGET:g} s", best["quiet"] <= RESYNC_TARGET),
+    ] + ([big] if big else [])
+
+
+def first_sync_at_scale(app, company_id, batches, start, end, copies=10):
+    """Row: the first sync's writes for copies × the payload's jobs, on a table without statistics."""
+    records = [[{**r, "external_id": f"{r['external_id']}-{n}",
+                 "opportunity_external_id": f"{r['opportunity_external_id']}-{n}"} for r in batch]
+               for n in range(copies) for batch in batches]
+    jobs = sum(len(batch) for batch in records)
+    _empty_journeys(app)
+    _empty_states(app)
+    gc.collect()
+    with app.app_context(), Stopwatch() as watch:
+        created, _, _ = write_batches(company_id, records, start, end)
+    return Row("3", f"DB work, first sync of {jobs:,} jobs (PostgreSQL, no ANALYZE, autovacuum off): the sync's "
+                    f"window read and {len(records):,} batches of upserts (SQL and SQLAlchemy, records prebuilt)",
+               f"{seconds(watch.elapsed)} ({created:,} inserted)", f"{BIG_TARGET:g} s", ratio_text(watch.elapsed, BIG_TARGET),
+               f"≤ {BIG_TARGET:g} s", watch.elapsed <= BIG_TARGET,
+               ["Without planner statistics the old per-batch `company_id = ? AND external_id IN (...)` lookups "
+                "read the company's every row per batch (issue 9 measured 545 s of SQL for 100,000 jobs). The "
+                "sync now reads the window once through the company/date index, reads known rows by primary key "
+                "and inserts the rest with ON CONFLICT DO UPDATE, so no statement depends on statistics. What is "
+                "left is per-transaction cost: compare the raw batched upsert of 10,000 jobs above (×10 for "
+                "100,000) measured in the same run, on the same loaded machine."])
 
 
 def sweep_memory(jobs, today):

@@ -30,9 +30,25 @@ def create_app(test_config=None):
     register_commands(app)
     register_security_headers(app)
 
+    reap_interrupted_runs(app)
     from dashboard.scheduler import start_scheduler_if_serving
     start_scheduler_if_serving(app)
     return app
+
+
+def reap_interrupted_runs(app):
+    """Fail sync runs left RUNNING by a dead process of this host (kill -9), so "Sync now" is free at once."""
+    if app.testing:
+        return
+    import sqlalchemy as sa
+
+    from dashboard.db import db
+    from dashboard.sync.service import reap_dead_runs
+    with app.app_context():
+        try:
+            reap_dead_runs()
+        except sa.exc.SQLAlchemyError:  # no schema yet (before init-db): nothing to reap
+            db.session.rollback()
 
 
 def register_extensions(app):

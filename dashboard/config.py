@@ -29,13 +29,22 @@ DEFAULTS = {
     "SMARTMOVING_MIN_INTERVAL": 0.5,
     "SMARTMOVING_CONNECT_TIMEOUT": 5.0,
     "SMARTMOVING_READ_TIMEOUT": 30.0,
+    # The whole of one call (connect, headers and body): a trickling server trips it.
+    "SMARTMOVING_CALL_TIMEOUT": 60.0,
     # A single run never spends more than this many calls (a runaway guard).
     "SMARTMOVING_CALL_BUDGET": 2000,
     "SMARTMOVING_MAX_RETRY_WAIT": 120.0,
-    "SMARTMOVING_MONTHLY_QUOTA": 20000,
+    # The SmartMoving plan ("basic" or "premium") and its monthly call quota; the
+    # quota defaults to the plan's (20,000 or 125,000). See dashboard/sync/plan.py.
+    "SMARTMOVING_PLAN": "basic",
+    "SMARTMOVING_MONTHLY_QUOTA": None,
+    # Company-local hours in which today's board is worth the most (swept most often).
+    "SYNC_BUSINESS_HOURS": "06:00-20:00",
     # A run that stops renewing its lease for this long is taken to be dead.
     "SYNC_LEASE_SECONDS": 120,
     "SYNC_DEADLINE_SECONDS": 1800,
+    # Opportunities written per sync transaction (dashboard/sync/service.py).
+    "SYNC_WRITE_BATCH": 100,
     # A run that would remove more than this many jobs AND more than this share of the
     # window's jobs holds the removals ("removal pending") until a later run, a
     # SmartMoving deletion webhook or an admin confirms them: a fault upstream must
@@ -65,17 +74,18 @@ DEFAULTS = {
 _INT_KEYS = (
     "SYNC_INTERVAL_MINUTES", "OPPORTUNITY_REFRESH_MINUTES", "REFERENCE_REFRESH_MINUTES",
     "SMARTMOVING_CALL_BUDGET", "SMARTMOVING_MONTHLY_QUOTA", "SYNC_LEASE_SECONDS",
-    "SYNC_DEADLINE_SECONDS", "BOARD_REFRESH_SECONDS", "SYNC_STALE_MINUTES",
+    "SYNC_DEADLINE_SECONDS", "SYNC_WRITE_BATCH", "BOARD_REFRESH_SECONDS", "SYNC_STALE_MINUTES",
     "SESSION_IDLE_MINUTES", "SESSION_MAX_HOURS", "LOGIN_MAX_FAILURES",
     "LOGIN_FAILURE_WINDOW_MINUTES", "SANDBOX_PORT", "REMOVAL_HOLD_MIN_JOBS", "REMOVAL_HOLD_PERCENT",
 )
 _FLOAT_KEYS = (
-    "SMARTMOVING_MIN_INTERVAL", "SMARTMOVING_CONNECT_TIMEOUT", "SMARTMOVING_READ_TIMEOUT",
+    "SMARTMOVING_MIN_INTERVAL", "SMARTMOVING_CONNECT_TIMEOUT", "SMARTMOVING_READ_TIMEOUT", "SMARTMOVING_CALL_TIMEOUT",
     "SMARTMOVING_MAX_RETRY_WAIT", "DEFAULT_JOB_HOURS",
 )
 _STR_KEYS = (
     "DATABASE_URL", "SECRET_KEY", "SMARTMOVING_BASE_URL", "SMARTMOVING_API_KEY",
     "SMARTMOVING_CLIENT_ID", "DASHBOARD_TIMEZONE", "BOARD_DAY_START", "BOARD_DAY_END",
+    "SMARTMOVING_PLAN", "SYNC_BUSINESS_HOURS",
 )
 
 
@@ -143,6 +153,17 @@ def load_config(app, test_config=None):
     if test_config:
         app.config.update(test_config)
 
+    from dashboard.sync import plan
+    plan_name = str(app.config.get("SMARTMOVING_PLAN") or "basic").strip().lower()
+    if plan_name not in plan.QUOTAS:
+        raise ConfigError(f"SMARTMOVING_PLAN must be basic or premium, got {plan_name!r}")
+    app.config["SMARTMOVING_PLAN"] = plan_name
+    if app.config.get("SMARTMOVING_MONTHLY_QUOTA") in (None, ""):
+        app.config["SMARTMOVING_MONTHLY_QUOTA"] = plan.QUOTAS[plan_name]
+    try:
+        plan.parse_hours(app.config["SYNC_BUSINESS_HOURS"])
+    except ValueError as error:
+        raise ConfigError(f"SYNC_BUSINESS_HOURS: {error}") from None
     for key in _INT_KEYS:
         app.config[key] = parse_int(key, app.config[key])
     for key in _FLOAT_KEYS:

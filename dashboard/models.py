@@ -307,6 +307,10 @@ class SyncRun(Base):
     started_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
     heartbeat_at: so.Mapped[Optional[datetime]]
     finished_at: so.Mapped[Optional[datetime]]
+    # Where the run's process lives: on start-up (or when its lease blocks a new run) a
+    # RUNNING run whose process is gone from this host is failed at once.
+    runner_host: so.Mapped[Optional[str]] = so.mapped_column(sa.String(255))
+    runner_pid: so.Mapped[Optional[int]]
     pages_fetched: so.Mapped[int] = so.mapped_column(default=0)
     jobs_seen: so.Mapped[int] = so.mapped_column(default=0)
     opportunities_seen: so.Mapped[int] = so.mapped_column(default=0)

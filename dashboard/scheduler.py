@@ -162,7 +162,7 @@ def run_scheduled_sync(app, now=None):
         return outcomes
     for company_id in company_ids:
         with app.app_context():
-            outcomes[company_id] = _sync_one(company_id, slot, claim_slot, new_owner_id())
+            outcomes[company_id] = _sync_one(app, company_id, slot, claim_slot, new_owner_id(), seconds)
     if "synced" in outcomes.values():
         _housekeeping(app)   # once per interval: only the slot's winner gets here
     return outcomes
@@ -179,7 +179,30 @@ def _housekeeping(app):
         log.exception("housekeeping failed")
 
 
-def _sync_one(company_id, slot, claim_slot, owner):
+def _planned_window(app, company_id, tick_seconds):
+    """(day, days) the quota plan wants swept now, or None to skip this tick (sync.plan).
+
+    With SYNC_INTERVAL_SECONDS (tests and drills only) every tick sweeps both days:
+    the plan's cadences are minutes apart, a drill's ticks seconds.
+    """
+    from dashboard.sync import usage
+    from dashboard.timeutil import company_today
+    from dashboard.models import Company
+    from dashboard.db import db
+
+    if _setting(app, "SYNC_INTERVAL_SECONDS", parse_int) is not None:
+        return None, 2
+    decision = usage.plan_now(company_id, slack_minutes=tick_seconds / 120)
+    quota, _ = usage.quota_and_tier()
+    usage.warn_if_high(company_id, quota, usage.month_used(company_id))
+    if decision.window is None:
+        return None
+    today = company_today(db.session.get(Company, company_id).timezone)
+    db.session.commit()
+    return {"today": (today, 1), "tomorrow": (today + timedelta(days=1), 1), "both": (today, 2)}[decision.window]
+
+
+def _sync_one(app, company_id, slot, claim_slot, owner, tick_seconds=600):
     from dashboard.sync.service import SyncAlreadyRunning
     from dashboard.sync.service import run_sync
     from dashboard.sync.service import summarize
@@ -189,8 +212,12 @@ def _sync_one(company_id, slot, claim_slot, owner):
         if not claim_slot(slot_name_for(company_id), slot, owner):
             log.info("scheduled sync skipped: another process took this interval", extra=extra)
             return "skipped"
+        window = _planned_window(app, company_id, tick_seconds)
+        if window is None:
+            log.info("scheduled sync skipped: the quota plan has nothing due this tick", extra=extra)
+            return "planned-skip"
         started = time.monotonic()
-        run = run_sync(company_id, trigger="scheduled")
+        run = run_sync(company_id, day=window[0], days=window[1], trigger="scheduled")
     except SyncAlreadyRunning as error:
         log.info("scheduled sync skipped: already running (%s)", error, extra=extra)
         return "busy"

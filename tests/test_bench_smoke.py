@@ -2,7 +2,6 @@
 from datetime import date
 
 from bench.api_calls import SyncBench
-from bench.api_calls import fitting_interval
 from bench.api_calls import minimum_for
 from bench.api_calls import monthly_calls
 from bench.api_calls import pages
@@ -37,12 +36,6 @@ def test_a_quota_caps_only_the_ttl_rereads():
     assert month["total"] == month["unavoidable"] > 20_000
     roomy = monthly_calls(10, 60, 360, sweep_calls=5, reference_calls=3, new_per_day=448, quota=125_000)
     assert roomy["total"] == 125_000
-
-
-def test_fitting_interval_is_the_most_frequent_cadence_whose_unavoidable_calls_fit():
-    interval, month = fitting_interval(20_000, 5, 3, 448, 360)
-    assert month["unavoidable"] <= 20_000
-    assert monthly_calls(interval - 5, 10**6, 360, 5, 3, 448)["unavoidable"] > 20_000
 
 
 def test_a_first_sync_makes_exactly_the_minimum_calls_and_a_second_makes_no_detail_call(tmp_path):

@@ -38,6 +38,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
 PAGE_SIZE = 10  # small sweep pages, so a ~30-customer window spans several pages
 CANCELLED = 20
+DRILL_WRITE_BATCH = 10   # opportunities per write transaction in the kill -9 drills: several batches a run
 
 
 # ---------------------------------------------------------------- comparing with the truth
@@ -441,7 +442,7 @@ def _cli_env(rig, **extra):
         "DATABASE_URL": rig.app.config["DATABASE_URL"], "SMARTMOVING_BASE_URL": rig.sandbox.base_url,
         "SMARTMOVING_API_KEY": rig.sandbox.api_key, "SECRET_KEY": "drill-secret", "COOKIE_SECURE": "false",
         "SMARTMOVING_MIN_INTERVAL": "0", "SMARTMOVING_READ_TIMEOUT": "20", "SYNC_INTERVAL_MINUTES": "0",
-        "SYNC_LEASE_SECONDS": "3", "PYTHONUNBUFFERED": "1",
+        "SYNC_LEASE_SECONDS": "3", "PYTHONUNBUFFERED": "1", "SYNC_WRITE_BATCH": str(DRILL_WRITE_BATCH),
     })
     env.update({k: str(v) for k, v in extra.items()})
     return env
@@ -474,8 +475,17 @@ def _wait_until(predicate, timeout, what):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.mark.parametrize("kill_point", ["sweep", "between-batches"])
-def test_a_sync_killed_mid_run_leaves_nothing_half_written_and_the_next_run_completes(rig, kill_point):
+def _rows_written_since(app, since):
+    """Job rows a sync wrote at or after since (nothing else writes during a drill)."""
+    with app.app_context():
+        count = db.session.scalar(sa.select(sa.func.count(TruckJourney.id)).where(TruckJourney.last_sync_at >= since))
+        db.session.commit()
+    return count
+
+
+@pytest.mark.parametrize("kill_point,reaper", [("sweep", "next-sync"), ("between-batches", "next-sync"),
+                                               ("between-batches", "start-up")])
+def test_a_sync_killed_mid_run_is_reaped_at_once_with_an_accurate_count(rig, kill_point, reaper):
     from dashboard.sync import service
 
     synced = rig.truth()
@@ -490,10 +500,11 @@ def test_a_sync_killed_mid_run_leaves_nothing_half_written_and_the_next_run_comp
         reached, release = _block_server_call(rig.world, "customers_page", after_calls=0)
     else:
         reached, release = _block_server_call(rig.world, "opportunity_detail",
-                                              after_calls=service.WRITE_BATCH_OPPORTUNITIES)
+                                              after_calls=DRILL_WRITE_BATCH)
+    # A long lease: "Sync now" must not have to wait it out after kill -9.
     process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "dashboard", "sync"], cwd=ROOT,
-                               env=_cli_env(rig), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               start_new_session=True)
+                               env=_cli_env(rig, SYNC_LEASE_SECONDS=600), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, start_new_session=True)
     try:
         if not reached.wait(30):
             process.kill()
@@ -509,17 +520,77 @@ def test_a_sync_killed_mid_run_leaves_nothing_half_written_and_the_next_run_comp
             process.wait()
     killed = rig.runs()[-1]
     assert killed.status == RunStatus.RUNNING.value  # it died without a word...
+    assert killed.runner_pid == process.pid
     assert_no_damage(rig.app, [synced, before, rig.truth()], set(synced))  # ...but left nothing half-written
-
-    # Its lease expires (the dead process cannot renew it); then the next run reaps and redoes the work.
+    written = _rows_written_since(rig.app, killed.started_at)
+    assert (written > 0) == (kill_point == "between-batches")
     with rig.app.app_context():
-        _wait_until(lambda: lease_holder(lease_name_for(rig.company_id)) is None, 10, "the lease to expire")
+        assert lease_holder(lease_name_for(rig.company_id)) is not None  # its lease has 10 minutes to go
+
+    if reaper == "start-up":
+        with rig.app.app_context():
+            assert service.reap_dead_runs() == 1
+            assert lease_holder(lease_name_for(rig.company_id)) is None
+    # The next sync (the scheduler's, the CLI's, "Sync now") starts at once and completes the data.
     _recover_and_check(rig)
-    runs = rig.runs()
-    reaped = next(r for r in runs if r.id == killed.id)
-    assert reaped.status == RunStatus.FAILED.value
-    assert "interrupted" in reaped.error.lower()
-    assert reaped.finished_at is not None
+    reaped = next(r for r in rig.runs() if r.id == killed.id)
+    assert reaped.status == RunStatus.FAILED.value and reaped.finished_at is not None
+    assert "interrupted" in reaped.error.lower() and f"pid {process.pid}" in reaped.error
+    assert reaped.created + reaped.updated == written
+    if written:
+        assert f"{written} job changes it had saved" in reaped.error
+    else:
+        assert "saved no job changes" in reaped.error
+
+
+def test_a_trickling_server_trips_the_call_deadline_while_the_lease_holds(rig):
+    """A body sent a byte a second: the call's total deadline trips, the lease outlives the slow run,
+    and no second sync is accepted meanwhile."""
+    from dashboard.models import utcnow
+    from dashboard.sync.service import SyncAlreadyRunning
+    from dashboard.sync.service import run_sync
+
+    rig.app.config.update(SMARTMOVING_CALL_TIMEOUT=1.0, SYNC_LEASE_SECONDS=1)
+    opportunity_id = rig.world.opportunity_ids_in_window(rig.start, rig.end)[0]
+    rig.world.change_opportunity(opportunity_id)
+    # Two bytes a second: each read is well within the read timeout, only the total deadline can trip.
+    rig.sandbox.faults.trickle_next(4, bytes_per_second=2)  # the first sweep page, then 3 of its retries
+    done = threading.Event()
+    observed = {"refused": 0, "checks": 0}
+
+    def watch():
+        with rig.app.app_context():
+            while not done.is_set():
+                observed["checks"] += 1
+                if lease_holder(lease_name_for(rig.company_id)) is None:
+                    observed.setdefault("gaps", []).append(utcnow())
+                try:
+                    observed.setdefault("accepted", []).append(run_sync(rig.company_id))
+                except SyncAlreadyRunning:
+                    observed["refused"] += 1
+                time.sleep(0.2)
+
+    watcher = threading.Thread(target=watch)
+    rig.during_sweep_page(1, watcher.start)   # our run holds the lease by then
+    started = time.monotonic()
+    try:
+        run = rig.sync()
+    finally:
+        done.set()
+    took = time.monotonic() - started
+    watcher.join(10)
+    assert_run_finished(run, [RunStatus.SUCCESS])
+    assert took > 3 * rig.app.config["SYNC_LEASE_SECONDS"]   # the run outlived its lease length several times
+    # A second sync is accepted only once ours has finished (the watcher may get in before it stops).
+    assert all(second.started_at >= run.finished_at for second in observed.get("accepted", []))
+    assert observed["refused"] >= 3
+    assert all(gap >= run.finished_at for gap in observed.get("gaps", []))   # the lease never lapsed under it
+    with rig.app.app_context():
+        from dashboard.models import ApiCall
+        errors = db.session.scalars(sa.select(ApiCall.error).where(ApiCall.sync_run_id == run.id)).all()
+        db.session.commit()
+    assert errors.count("CallTimeout") == 4
+    assert_db_matches_truth(rig.app, rig.world, rig.start, rig.end)
 
 
 # ---------------------------------------------------------------- drills: configuration
@@ -663,3 +734,66 @@ def test_a_held_removal_is_cleared_when_smartmoving_lists_the_job_again(rig):
     assert_run_finished(run, [RunStatus.SUCCESS])
     assert not _pending_ids(rig.app)
     assert_db_matches_truth(rig.app, rig.world, rig.start, rig.end)
+
+
+def _steal_lease(app, company_id, until):
+    """Another runner takes the company's lease (as one would after judging ours dead)."""
+    from dashboard.models import SyncLease
+    with app.app_context():
+        with db.write_transaction() as session:
+            session.execute(sa.update(SyncLease).where(SyncLease.name == lease_name_for(company_id))
+                            .values(owner="another-runner", expires_at=until))
+
+
+def test_a_run_that_lost_its_lease_stops_writing_and_says_so(rig, make_user):
+    from conftest import login_as
+    from dashboard.models import utcnow
+
+    rig.app.config.update(SYNC_LEASE_SECONDS=1)
+    synced = rig.truth()
+    for opportunity_id in rig.world.opportunity_ids_in_window(rig.start, rig.end):
+        rig.world.change_opportunity(opportunity_id)
+
+    def steal():
+        _steal_lease(rig.app, rig.company_id, utcnow() + timedelta(minutes=5))
+        time.sleep(1.0)   # the first answer comes late: the lease keeper has tried to renew by then
+
+    rig.during_first_detail(steal)
+    run = rig.sync()
+    assert_run_finished(run, [RunStatus.FAILED], "lost its lease")
+    assert _rows_written_since(rig.app, run.started_at) == 0   # not one batch after the lease went
+    assert run.created == run.updated == run.removed == 0
+    assert_no_damage(rig.app, [synced], set(synced))   # every job still as last synced
+    client = rig.app.test_client()
+    login_as(client, make_user("ADMIN"))
+    assert "lost its lease" in client.get("/sync/").get_data(as_text=True)
+    _steal_lease(rig.app, rig.company_id, utcnow() - timedelta(seconds=1))
+    _recover_and_check(rig)
+
+
+def test_a_first_sync_larger_than_the_call_budget_is_partial_and_the_next_run_continues(app, monkeypatch):
+    """A company whose first sync needs more calls than one run's budget: PARTIAL, never FAILED,
+    nothing removed, and each next run reads what the last one left, first."""
+    monkeypatch.setattr("dashboard.smartmoving.client.MAX_PAGE_SIZE", PAGE_SIZE)
+    world = SandboxWorld(seed=77, branches=3, jobs_per_day=15)
+    sandbox = start_sandbox(world=world, api_key="budget-key-0a1b")
+    app.config.update(SMARTMOVING_BASE_URL=sandbox.base_url, SMARTMOVING_API_KEY=sandbox.api_key, DEMO_MODE=False,
+                      SMARTMOVING_MIN_INTERVAL=0, SMARTMOVING_CALL_BUDGET=15)
+    try:
+        with app.app_context():
+            company_id = db.session.scalar(sa.select(Company.id).where(Company.is_default.is_(True)))
+            db.session.commit()
+        rig = Rig(app, world, sandbox, company_id)
+        opportunities = len(world.opportunity_ids_in_window(rig.start, rig.end))
+        runs = [rig.sync()]
+        assert_run_finished(runs[0], [RunStatus.PARTIAL], "budget")
+        assert runs[0].removed == 0 and runs[0].opportunities_enriched < opportunities
+        stored = {job["external_id"] for job in _stored_jobs(app)}
+        assert stored == set(rig.truth())          # every job is on the board, from the customer list
+        while runs[-1].status == RunStatus.PARTIAL.value and len(runs) < 6:
+            runs.append(rig.sync())
+        assert runs[-1].status == RunStatus.SUCCESS.value
+        assert sum(r.opportunities_enriched for r in runs) == opportunities   # none read twice
+        assert_db_matches_truth(app, world, rig.start, rig.end)
+    finally:
+        sandbox.stop()

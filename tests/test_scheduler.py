@@ -169,15 +169,16 @@ class FakeSync:
     """Stands in for dashboard.sync.service.run_sync and records what it was asked."""
 
     def __init__(self, fail_for=(), busy_for=()):
-        self.calls = []
+        self.calls, self.windows = [], []
         self.fail_for, self.busy_for = set(fail_for), set(busy_for)
         self.called = threading.Event()
 
-    def __call__(self, company_id, day=None, trigger="cli", user_id=None, client=None):
+    def __call__(self, company_id, day=None, trigger="cli", user_id=None, client=None, days=2):
         from dashboard.models import SyncRun
         from dashboard.sync.service import SyncAlreadyRunning
         assert current_app  # the job runs inside an app context
         self.calls.append((company_id, trigger))
+        self.windows.append((day, days))
         self.called.set()
         if company_id in self.busy_for:
             raise SyncAlreadyRunning(company_id)
@@ -326,3 +327,22 @@ def test_the_slot_winner_prunes_old_failed_logins(app, fake_sync):
     with app.app_context():
         left = db.session.scalars(sa.select(LoginAttempt.email)).all()
     assert left == ["recent@example.test"]
+
+
+def test_the_quota_plan_decides_what_each_tick_sweeps(app, fake_sync):
+    from dashboard.models import SyncRun
+    from dashboard.models import utcnow
+    from dashboard.timeutil import company_today
+
+    with app.app_context():
+        company_id = sched.companies_to_sync()[0]
+        today = company_today(db.session.get(Company, company_id).timezone)
+    assert sched.run_scheduled_sync(app) == {company_id: "synced"}
+    assert fake_sync.windows == [(today, 2)]          # nothing swept yet: both days at once
+    with app.app_context():
+        db.session.add(SyncRun(company_id=company_id, trigger="scheduled", window_start=today,
+                               window_end=today + timedelta(days=1), status="SUCCESS", started_at=utcnow()))
+        db.session.commit()
+    later = datetime.now(timezone.utc) + timedelta(minutes=sched.interval_seconds(app) // 60 or 10)
+    assert sched.run_scheduled_sync(app, now=later) == {company_id: "planned-skip"}   # swept a moment ago
+    assert len(fake_sync.calls) == 1

@@ -161,6 +161,35 @@ def test_ttl_refreshes_stay_within_the_monthly_quota(sync_app, sandbox):
     assert_matches_truth(sync_app, sandbox.world)
 
 
+def _plan_allowing(monkeypatch, refreshes):
+    from dashboard.sync import plan
+    decision = plan.Decision(window="both", cadence=dict(plan.CADENCES[plan.BASIC]), stretch=1, projected=0,
+                             budget=18_000, refresh_allowance=refreshes, business=True)
+    monkeypatch.setattr("dashboard.sync.usage.plan_now", lambda company_id, **kwargs: decision)
+
+
+def test_ttl_refreshes_are_what_the_quota_plan_allows(sync_app, sandbox, monkeypatch):
+    sync(sync_app)
+    sync_app.config["OPPORTUNITY_REFRESH_MINUTES"] = 0     # every stored copy is stale
+    _plan_allowing(monkeypatch, 3)
+    sandbox.stats.reset()
+    run = sync(sync_app)
+    assert sandbox.stats.by_kind.get("opportunity", 0) == 3 == run.opportunities_to_enrich
+
+
+def test_an_unchanged_resync_past_every_ttl_makes_only_its_sweep_and_due_reference_calls(sync_app, sandbox,
+                                                                                       monkeypatch):
+    sync(sync_app)
+    sync_app.config.update(OPPORTUNITY_REFRESH_MINUTES=0, REFERENCE_REFRESH_MINUTES=0)
+    _plan_allowing(monkeypatch, 0)                          # the month has no room for refreshes
+    sandbox.stats.reset()
+    run = sync(sync_app)
+    kinds = sandbox.stats.by_kind
+    assert kinds.get("opportunity", 0) == 0
+    assert run.api_calls == kinds["customers"] + kinds["branches"] + kinds["crew"]
+    assert (run.created, run.updated, run.removed) == (0, 0, 0)
+
+
 def test_deleted_and_moved_jobs_are_soft_removed_after_a_complete_sweep(sync_app, sandbox):
     sync(sync_app)
     start, end = window(sync_app)

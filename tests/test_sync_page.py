@@ -154,3 +154,18 @@ def test_sync_now_with_the_real_service_refuses_a_second_runner(app, client, adm
     response = client.post("/sync/run", headers={"HX-Request": "true", "X-CSRFToken": token})
     assert response.status_code == 409
     assert "A sync is already running" in response.get_data(as_text=True)
+
+
+def test_the_plan_shows_cadence_projection_freshness_and_warns_past_75_percent(app, client, admin, default_company):
+    login_as(client, admin)
+    html = client.get("/sync/").get_data(as_text=True)
+    assert 'id="sync-plan"' in html and "SmartMoving Basic, 20,000 calls a month" in html
+    assert "today every 30 min and tomorrow every 2 h in business hours; both every 4 h at night" in html
+    assert "under 18,000, 90 %" in html and "Freshness" in html
+    assert "alert-warning" not in html.split('id="sync-plan"')[1]
+    app.config["SMARTMOVING_MONTHLY_QUOTA"] = 4
+    with app.app_context():
+        db.session.add_all([ApiCall(company_id=default_company.id, path="/api/customers") for _ in range(3)])
+        db.session.commit()
+    html = client.get("/sync/").get_data(as_text=True).split('id="sync-plan"')[1]
+    assert "at 75% of the 4-call quota" in html and "stretched" in html

@@ -109,6 +109,7 @@ class Faults:
             self._junk = 0
             self._truncated = deque()
             self._timeouts = deque()
+            self._trickle = deque()
             self._admitted = deque()
 
     def reset_stats(self):
@@ -147,6 +148,16 @@ class Faults:
         with self._lock:
             self._timeouts.extend([float(seconds)] * int(n))
 
+    def trickle_next(self, n, bytes_per_second=1.0):
+        """The next n JSON answers send their body a byte at a time (each read is quick, the whole never ends)."""
+        with self._lock:
+            self._trickle.extend([float(bytes_per_second)] * int(n))
+
+    def take_trickle(self):
+        """Bytes per second for this answer's body, or None; consumes one-shot switches."""
+        with self._lock:
+            return self._trickle.popleft() if self._trickle else None
+
     def configure(self, settings):
         """Apply a JSON-style mapping of switches (the body of POST /_sandbox/faults)."""
         def args(value, key):
@@ -180,6 +191,8 @@ class Faults:
                 self.truncate_next(**args(value, "n"))
             elif name == "timeout_next":
                 self.timeout_next(**args(value, "n"))
+            elif name == "trickle_next":
+                self.trickle_next(**args(value, "n"))
             else:
                 raise ValueError(f"unknown fault switch {name!r}")
 
@@ -192,7 +205,8 @@ class Faults:
                     "fail_paths": sorted(self.fail_paths), "gateway_404_paths": sorted(self.gateway_404_paths),
                     "junk_next": self._junk, "fail_next": len(self._fail),
                     "rate_limit_next": len(self._rate_limited), "malformed_next": self._malformed,
-                    "truncate_next": len(self._truncated), "timeout_next": len(self._timeouts)}
+                    "truncate_next": len(self._truncated), "timeout_next": len(self._timeouts),
+                    "trickle_next": len(self._trickle)}
 
     def delay_for(self, api_path):
         """Seconds of latency to add before answering api_path (a path after /v1)."""
@@ -334,6 +348,22 @@ def _cut_body(response, mode):
     return response
 
 
+def _trickled(response, bytes_per_second, faults):
+    """The same answer, its body sent one byte at a time at bytes_per_second (stops when the server does)."""
+    data = response.get_data()
+
+    def body():
+        for index in range(len(data)):
+            yield data[index:index + 1]
+            faults.sleep(1.0 / bytes_per_second)
+            if faults._stopping.is_set():
+                return
+
+    trickled = Response(body(), status=response.status_code, mimetype=response.mimetype)
+    trickled.headers["Content-Length"] = str(len(data))
+    return trickled
+
+
 def create_sandbox_app(world, api_key="demo-key", faults=None):
     """A Flask app serving world as SmartMoving's public API under /v1, plus /_sandbox control endpoints."""
     faults = faults if faults is not None else Faults()
@@ -390,6 +420,9 @@ def create_sandbox_app(world, api_key="demo-key", faults=None):
                 mode = faults.take_body_fault()
                 if mode:
                     _cut_body(response, mode)
+                rate = faults.take_trickle()
+                if rate:
+                    response = _trickled(response, rate, faults)
             faults.stats.record_status(response.status_code)
         return response
 

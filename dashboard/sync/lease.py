@@ -13,6 +13,7 @@ The same table also holds "slot claims" (`claim_slot`): a row per scheduled job 
 acquired_at remembers the last interval slot a scheduler claimed, so that however
 many processes run a scheduler, each slot is claimed by exactly one of them.
 """
+import logging
 import os
 import socket
 import threading
@@ -25,6 +26,12 @@ import sqlalchemy as sa
 from dashboard.db import db
 from dashboard.models import SyncLease
 from dashboard.models import utcnow
+
+log = logging.getLogger(__name__)
+
+# Owner ids this process holds right now: a lease naming our own pid but not listed
+# here was left by an earlier process that had the same pid (a restarted container).
+_live_owners = set()
 
 
 def new_owner_id():
@@ -92,12 +99,14 @@ def acquire_lease(name, owner, ttl_seconds):
                     epoch=SyncLease.epoch + 1)
         )
 
-    if _write(take) == 1:
-        return True
-    # First use of this name: create the free row (concurrent creators are fine:
-    # ON CONFLICT DO NOTHING), then let the conditional UPDATE decide again.
-    _ensure_row(name)
-    return _write(take) == 1
+    if _write(take) != 1:
+        # First use of this name: create the free row (concurrent creators are fine:
+        # ON CONFLICT DO NOTHING), then let the conditional UPDATE decide again.
+        _ensure_row(name)
+        if _write(take) != 1:
+            return False
+    _live_owners.add(owner)
+    return True
 
 
 def renew_lease(name, owner, ttl_seconds):
@@ -115,10 +124,92 @@ def renew_lease(name, owner, ttl_seconds):
 
 def release_lease(name, owner):
     """Give the lease up if we still hold it; True when we did."""
+    _live_owners.discard(owner)
     return _write(
         lambda now: sa.update(SyncLease).where(SyncLease.name == name, SyncLease.owner == owner)
         .values(owner=None, expires_at=None)
     ) == 1
+
+
+def owner_process(owner):
+    """(host, pid) that an owner id from new_owner_id names, or None for any other form."""
+    parts = str(owner or "").split(":")
+    if len(parts) != 4 or not parts[1].isdigit():
+        return None
+    return parts[0], int(parts[1])
+
+
+def process_gone(host, pid, owner=None):
+    """True only when the process is provably gone: it ran on this host and no longer exists.
+
+    Another host's process cannot be checked from here (its lease simply expires);
+    a zombie is gone; our own pid is gone when owner is not one this process holds.
+    """
+    if not host or not pid or host != socket.gethostname():
+        return False
+    if pid == os.getpid():
+        return owner is not None and owner not in _live_owners
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False   # alive, but someone else's
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def release_if_holder_dead(name):
+    """Free the lease when its holder's process is provably gone from this host; the dead owner or None."""
+    with db.engine.connect() as connection:
+        owner = connection.execute(sa.select(SyncLease.owner).where(SyncLease.name == name)).scalar()
+    where = owner_process(owner)
+    if where is None or not process_gone(*where, owner=owner):
+        return None
+    if release_lease(name, owner):
+        log.warning("released lease %s: its holder %s is no longer running on this host", name, owner)
+        return owner
+    return None
+
+
+class LeaseKeeper:
+    """Renews a lease from its own thread while a run is alive, so no call or wait can outlast it.
+
+    Renewing every quarter of the lease leaves three missed renewals of slack (a busy
+    database). When a renewal finds the lease gone, `lost` is set and the run must stop
+    writing; stop() ends the thread (call it in a finally).
+    """
+
+    def __init__(self, app, name, owner, ttl_seconds):
+        self.app, self.name, self.owner, self.ttl = app, name, owner, ttl_seconds
+        self.every = max(ttl_seconds / 4, 0.05)
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease-{name}", daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=self.every + 15)
+
+    def _run(self):
+        with self.app.app_context():
+            while not self._stop.wait(self.every):
+                try:
+                    renewed = renew_lease(self.name, self.owner, self.ttl)
+                except Exception:  # a database hiccup: the lease still has time, try again
+                    log.warning("could not renew lease %s; retrying", self.name, exc_info=True)
+                    continue
+                if not renewed:
+                    self.lost.set()
+                    return
 
 
 def lease_holder(name):

@@ -10,9 +10,13 @@ Steps (see docs/smartmoving-api.md §8):
    once SmartMoving itself confirms they are gone; a mass removal is held for a
    second opinion (sync.removals) so an upstream fault never empties the board.
 No transaction is ever open during an HTTP call. The run holds a lease row the
-whole time and renews it as it works; a killed run's lease simply expires.
+whole time, renewed by a keeper thread (sync.lease.LeaseKeeper) through slow calls
+and waits; a run whose process died is reaped at start-up, or as soon as its lease
+stands in the way of a new run (`reap_dead_runs`, `begin_run`).
 """
 import logging
+import os
+import socket
 import threading
 import time
 from datetime import timedelta
@@ -42,12 +46,15 @@ from dashboard.smartmoving.errors import RateLimitExhausted
 from dashboard.smartmoving.errors import SmartMovingError
 from dashboard.sync import removals
 from dashboard.sync import upsert
+from dashboard.sync.lease import LeaseKeeper
 from dashboard.sync.lease import acquire_lease
 from dashboard.sync.lease import lease_holder
 from dashboard.sync.lease import lease_name_for
 from dashboard.sync.lease import new_owner_id
+from dashboard.sync.lease import owner_process
+from dashboard.sync.lease import process_gone
+from dashboard.sync.lease import release_if_holder_dead
 from dashboard.sync.lease import release_lease
-from dashboard.sync.lease import renew_lease
 from dashboard.timeutil import company_today
 from dashboard.timeutil import day_window
 
@@ -55,7 +62,11 @@ log = logging.getLogger(__name__)
 
 # Errors after which no further call can succeed in this run.
 FATAL_ERRORS = (AuthError, BudgetExhausted, DeadlineExceeded, RateLimitExhausted)
-WRITE_BATCH_OPPORTUNITIES = 25
+# Opportunities written per transaction. Each commit costs a round trip and a flush
+# whatever its size, so 100 (about 110 jobs, tens of milliseconds) keeps a 100,000-job
+# first sync's SQL near a minute while no transaction is long. SYNC_WRITE_BATCH overrides
+# it (drills use a small one to kill a run between batches).
+WRITE_BATCH_OPPORTUNITIES = 100
 SWEEP_RESTARTS = 2
 PROGRESS_EVERY_SECONDS = 2.0
 # An opportunity the sweep lists but whose detail answers 404 is re-asked only when
@@ -99,6 +110,7 @@ def client_for(company, on_call=None, deadline=None, sleep=time.sleep):
     return SmartMovingClient(
         base_url, api_key, config.get("SMARTMOVING_CLIENT_ID") if company.is_default else None,
         connect_timeout=config["SMARTMOVING_CONNECT_TIMEOUT"], read_timeout=config["SMARTMOVING_READ_TIMEOUT"],
+        call_timeout=config["SMARTMOVING_CALL_TIMEOUT"],
         min_interval=min_interval, call_budget=config["SMARTMOVING_CALL_BUDGET"],
         max_retry_wait=config["SMARTMOVING_MAX_RETRY_WAIT"], deadline=deadline, on_call=on_call, sleep=sleep,
     )
@@ -106,22 +118,28 @@ def client_for(company, on_call=None, deadline=None, sleep=time.sleep):
 
 # ---------------------------------------------------------------- run lifecycle
 
-def begin_run(company_id, day=None, trigger="cli", user_id=None):
-    """Take the company's lease and record a RUNNING run; returns (run, owner).
+def begin_run(company_id, day=None, trigger="cli", user_id=None, days=2):
+    """Take the company's lease and record a RUNNING run of `days` days from day; returns (run, owner).
 
     Raises SyncAlreadyRunning when another runner holds the lease.
     """
     owner = new_owner_id()
-    if not acquire_lease(lease_name_for(company_id), owner, current_app.config["SYNC_LEASE_SECONDS"]):
-        raise SyncAlreadyRunning(company_id, current_run(company_id))
+    name, ttl = lease_name_for(company_id), current_app.config["SYNC_LEASE_SECONDS"]
+    if not acquire_lease(name, owner, ttl):
+        # A holder killed on this host (kill -9) cannot renew, but waiting out its lease
+        # would block "Sync now" for minutes: free it at once when its process is gone.
+        if release_if_holder_dead(name) is None or not acquire_lease(name, owner, ttl):
+            raise SyncAlreadyRunning(company_id, current_run(company_id))
     try:
         # Only the lease holder may reap: any RUNNING run it finds lost its runner.
         reap_stale_runs(company_id)
         with db.write_transaction() as session:
             company = session.get(Company, company_id)
             start, end = day_window(day or company_today(company.timezone))
+            end = start + timedelta(days=days - 1)   # the quota plan may sweep one day alone
             run = SyncRun(company_id=company_id, trigger=trigger, triggered_by=user_id, window_start=start,
-                          window_end=end, status=RunStatus.RUNNING.value, phase="starting", heartbeat_at=utcnow())
+                          window_end=end, status=RunStatus.RUNNING.value, phase="starting", heartbeat_at=utcnow(),
+                          runner_host=socket.gethostname(), runner_pid=os.getpid())
             session.add(run)
     except BaseException:
         release_lease(lease_name_for(company_id), owner)
@@ -134,17 +152,21 @@ def execute_run(run_id, owner, client=None):
     run = db.session.get(SyncRun, run_id)
     company = db.session.get(Company, run.company_id)
     db.session.commit()
+    name = lease_name_for(run.company_id)
+    keeper = LeaseKeeper(current_app._get_current_object(), name, owner,
+                         current_app.config["SYNC_LEASE_SECONDS"]).start()
     try:
-        Syncer(company, run, owner, client).execute()
+        Syncer(company, run, owner, client, lease_lost=keeper.lost).execute()
     finally:
-        release_lease(lease_name_for(run.company_id), owner)
+        keeper.stop()
+        release_lease(name, owner)
         db.session.remove()
     return db.session.get(SyncRun, run_id)
 
 
-def run_sync(company_id, day=None, trigger="cli", user_id=None, client=None):
-    """One complete sync of day and the next (default: today in the company's zone)."""
-    run, owner = begin_run(company_id, day, trigger, user_id)
+def run_sync(company_id, day=None, trigger="cli", user_id=None, client=None, days=2):
+    """One complete sync of day and the next (default: today in the company's zone), or of day alone."""
+    run, owner = begin_run(company_id, day, trigger, user_id, days)
     return execute_run(run.id, owner, client)
 
 
@@ -170,13 +192,55 @@ def reap_stale_runs(company_id):
     so a loser of a race can never reap the winner's fresh run.
     """
     with db.write_transaction() as session:
-        result = session.execute(
-            sa.update(SyncRun).where(SyncRun.company_id == company_id, SyncRun.status == RunStatus.RUNNING.value)
-            .values(status=RunStatus.FAILED.value, finished_at=utcnow(),
-                    error="Interrupted: the process running this sync stopped before finishing. "
-                          "Nothing half-written was kept; the next sync completes the data.")
-        )
-    return result.rowcount
+        stale = list(session.scalars(sa.select(SyncRun).where(
+            SyncRun.company_id == company_id, SyncRun.status == RunStatus.RUNNING.value)))
+        for run in stale:
+            _fail_interrupted(run)
+    return len(stale)
+
+
+def reap_dead_runs():
+    """On start-up: fail RUNNING runs whose process is gone from this host, and free their leases.
+
+    Runs of other hosts are left to their lease's expiry: their processes cannot be
+    checked from here. Returns how many runs were failed.
+    """
+    host = socket.gethostname()
+    reaped = 0
+    candidates = db.session.execute(sa.select(SyncRun.id, SyncRun.company_id, SyncRun.runner_pid).where(
+        SyncRun.status == RunStatus.RUNNING.value, SyncRun.runner_host == host)).all()
+    db.session.commit()
+    for run_id, company_id, pid in candidates:
+        name = lease_name_for(company_id)
+        holder = lease_holder(name)
+        if holder is not None and owner_process(holder[0]) != (host, pid):
+            continue   # a newer run holds the lease; it reaps this one itself
+        if holder is not None and release_if_holder_dead(name) is None:
+            continue   # still alive
+        if holder is None and not process_gone(host, pid, owner=""):
+            continue
+        with db.write_transaction() as session:
+            run = session.get(SyncRun, run_id)
+            if run.status == RunStatus.RUNNING.value:
+                _fail_interrupted(run)
+                reaped += 1
+    if reaped:
+        log.warning("start-up: %s interrupted sync run(s) of dead processes marked failed", reaped)
+    return reaped
+
+
+def _fail_interrupted(run):
+    """Fail a run whose process died, saying what it had written (its counters are written with its rows)."""
+    where = f" (pid {run.runner_pid} on {run.runner_host})" if run.runner_pid else ""
+    written = run.created + run.updated + run.removed
+    kept = (f"The {written} job change{'' if written == 1 else 's'} it had saved ({run.created} new, "
+            f"{run.updated} updated, {run.removed} removed) were kept, each whole"
+            if written else "It had saved no job changes")
+    run.status = RunStatus.FAILED.value
+    run.finished_at = utcnow()
+    run.phase = "interrupted"
+    run.error = (f"Interrupted: the process running this sync{where} stopped before finishing. "
+                 f"{kept}; the next sync completes the data.")
 
 
 def current_run(company_id):
@@ -235,13 +299,54 @@ def summarize(run):
     return line
 
 
+# ---------------------------------------------------------------- reading and writing a window
+
+def read_window(company_id, start, end):
+    """The window's stored jobs and opportunity states, one query each: (ids, sync statuses, states).
+
+    ids and statuses are keyed by job external id, states by opportunity id. Both
+    queries go through the company/date index, so their cost does not depend on the
+    planner's statistics (per-batch `external_id IN (...)` lookups did: PostgreSQL
+    before ANALYZE read the company's every row per batch).
+    """
+    in_window = sa.select(TruckJourney.id, TruckJourney.external_id, TruckJourney.sync_status,
+                          TruckJourney.opportunity_external_id).where(
+        TruckJourney.company_id == company_id, TruckJourney.data_source == DataSource.SMARTMOVING.value,
+        TruckJourney.scheduled_date >= start, TruckJourney.scheduled_date <= end)
+    jobs = db.session.execute(in_window).all()
+    states = {}
+    if any(row.opportunity_external_id for row in jobs):
+        window_opportunities = in_window.with_only_columns(TruckJourney.opportunity_external_id).subquery()
+        for state in db.session.execute(sa.select(
+                OpportunitySyncState.external_id, OpportunitySyncState.sweep_hash,
+                OpportunitySyncState.detail_fetched_at, OpportunitySyncState.failures,
+                OpportunitySyncState.not_found_count, OpportunitySyncState.next_check_at).where(
+                OpportunitySyncState.company_id == company_id,
+                OpportunitySyncState.external_id.in_(sa.select(window_opportunities.c.opportunity_external_id)))):
+            states[state.external_id] = tuple(state)[1:]
+    db.session.commit()
+    return ({row.external_id: row.id for row in jobs}, {row.external_id: row.sync_status for row in jobs}, states)
+
+
+def save_states(session, company_id, states):
+    """Record what a batch learnt of each opportunity: one INSERT ... ON CONFLICT DO UPDATE."""
+    if not states:
+        return
+    stmt = upsert.dialect_insert()(OpportunitySyncState.__table__)
+    names = [name for name in states[0] if name != "external_id"]
+    session.execute(stmt.on_conflict_do_update(index_elements=["company_id", "external_id"],
+                                               set_={name: stmt.excluded[name] for name in names}),
+                    [{"company_id": company_id, **values} for values in states])
+
+
 # ---------------------------------------------------------------- the work
 
 class Syncer:
     """Carries one run's state; every database write is a short transaction of its own."""
 
-    def __init__(self, company, run, owner, client=None):
+    def __init__(self, company, run, owner, client=None, lease_lost=None):
         self.config = current_app.config
+        self.lease_lost = lease_lost if lease_lost is not None else threading.Event()
         self.company = company
         self.company_id = company.id
         self.run_id = run.id
@@ -260,6 +365,7 @@ class Syncer:
         self.default_job_hours = self.config["DEFAULT_JOB_HOURS"]
         self.location_by_name = {}
         self.reference_refreshed = False
+        self.known_ids = None
         self.client = client
         if client is not None and getattr(client, "on_call", None) is None:
             client.on_call = self.pending_calls.append
@@ -276,17 +382,26 @@ class Syncer:
             time.sleep(min(remaining, 5.0))
             self.heartbeat(force=remaining > 5.0)
 
+    def check_lease(self):
+        """Raise LeaseLost once the lease keeper could not renew our lease: nothing more may be written."""
+        if self.lease_lost.is_set():
+            raise LeaseLost("This run lost its lease (it could not be renewed in time) and stopped writing; "
+                            "another sync may have taken over. The next sync completes the data.")
+
     def heartbeat(self, force=False):
-        """Renew the lease and write progress, at most every few seconds unless forced."""
+        """Write progress, at most every few seconds unless forced (the LeaseKeeper thread renews the lease)."""
+        self.check_lease()
         if not force and time.monotonic() - self.last_progress < PROGRESS_EVERY_SECONDS:
             return
-        if not renew_lease(self.lease_name, self.owner, self.config["SYNC_LEASE_SECONDS"]):
-            raise LeaseLost("The sync lease expired while this run worked; another runner may have started.")
         with db.write_transaction() as session:
             self._flush_calls(session)
-            session.execute(sa.update(SyncRun).where(SyncRun.id == self.run_id)
-                            .values(heartbeat_at=utcnow(), phase=self.phase, **self._progress()))
+            self._write_progress(session)
         self.last_progress = time.monotonic()
+
+    def _write_progress(self, session):
+        """The run's counters, inside the transaction that wrote the rows they count (exact after kill -9)."""
+        session.execute(sa.update(SyncRun).where(SyncRun.id == self.run_id)
+                        .values(heartbeat_at=utcnow(), phase=self.phase, **self._progress()))
 
     def _progress(self):
         values = dict(self.stats)
@@ -340,6 +455,12 @@ class Syncer:
                 status = RunStatus.FAILED
                 error = (f"The sweep stopped early ({sweep_error}); "
                          "jobs already read were saved, none were marked removed.")
+            elif isinstance(fatal, BudgetExhausted):
+                left = self.stats["opportunities_to_enrich"] - self.stats["opportunities_enriched"]
+                status, error = RunStatus.PARTIAL, (
+                    f"Stopped at this run's budget of {self.config['SMARTMOVING_CALL_BUDGET']:,} SmartMoving "
+                    f"calls with {left:,} opportunit{'y' if left == 1 else 'ies'} still to read: their jobs are "
+                    "shown from the customer list, and the next sync reads them first. No job was removed.")
             elif fatal is not None:
                 status, error = RunStatus.FAILED, f"Stopped: {fatal}"
             elif self._partial_reasons():
@@ -373,7 +494,10 @@ class Syncer:
     def finish(self, status, error):
         with db.write_transaction() as session:
             self._flush_calls(session)
-            session.execute(sa.update(SyncRun).where(SyncRun.id == self.run_id).values(
+            # Only while still RUNNING: a runner that took over after we lost the lease
+            # may already have closed this run.
+            session.execute(sa.update(SyncRun).where(SyncRun.id == self.run_id,
+                                                     SyncRun.status == RunStatus.RUNNING.value).values(
                 status=status.value, error=error, finished_at=utcnow(), heartbeat_at=utcnow(), phase="done",
                 warnings=self.warnings[:50] or None, **self._progress()))
         run = db.session.get(SyncRun, self.run_id)
@@ -472,19 +596,7 @@ class Syncer:
 
     def _needs_detail(self, opportunities):
         """Ids of opportunities whose detail must be (re)fetched this run."""
-        ids = list(opportunities)
-        states = {}
-        for chunk in upsert.chunks(ids):
-            for state in db.session.scalars(sa.select(OpportunitySyncState).where(
-                    OpportunitySyncState.company_id == self.company_id, OpportunitySyncState.external_id.in_(chunk))):
-                states[state.external_id] = (state.sweep_hash, state.detail_fetched_at, state.failures,
-                                             state.not_found_count, state.next_check_at)
-        job_ids = [job.job_id for o in opportunities.values() for job in o.jobs]
-        stored = {}
-        for chunk in upsert.chunks(job_ids):
-            stored.update(db.session.execute(sa.select(TruckJourney.external_id, TruckJourney.sync_status).where(
-                TruckJourney.company_id == self.company_id, TruckJourney.external_id.in_(chunk))).all())
-        db.session.commit()
+        self.known_ids, stored, states = read_window(self.company_id, self.start, self.end)
         now = utcnow()
         cutoff = now - timedelta(minutes=self.config["OPPORTUNITY_REFRESH_MINUTES"])
         needed, stale = [], []
@@ -502,29 +614,22 @@ class Syncer:
                 stale.append((state[1], opportunity_id))
         # Detail-only edits (money, crew, addresses) never show in the sweep, so old
         # copies are re-read, stalest first, within what the monthly quota allows.
-        allowance = self._refresh_allowance()
+        allowance = self._refresh_allowance() if stale else 0
         stale.sort()
         if len(stale) > allowance:
             self.warnings.append(f"{len(stale) - allowance} opportunity refreshes deferred to keep within "
                                  f"the monthly API quota.")
+        # What an earlier run left unread (it stopped at its call budget, or failed) comes
+        # first, so a run that stops at its budget is continued by the next.
+        needed.sort(key=lambda opportunity_id: (opportunity_id not in states, opportunity_id))
         return needed + [opportunity_id for _, opportunity_id in stale[:allowance]]
 
     def _refresh_allowance(self):
-        """How many TTL refreshes this run may spend: its share of the quota left this month.
-
-        The share is the calls left this month divided by the runs still to come at
-        this cadence, less what the sweep itself costs; never negative.
-        """
-        quota = self.config["SMARTMOVING_MONTHLY_QUOTA"]
-        if not quota:
+        """How many TTL refreshes this run may spend: what the quota plan leaves (sync.plan)."""
+        if not self.config["SMARTMOVING_MONTHLY_QUOTA"]:
             return 10 ** 9
-        usage = monthly_call_usage(self.company_id, quota)
-        db.session.commit()
-        minutes_left = max((usage["days_in_month"] - usage["days_elapsed"]) * 24 * 60, 1)
-        interval = self.config["SYNC_INTERVAL_MINUTES"] or 60
-        runs_left = max(minutes_left / interval, 1)
-        per_run = (quota - usage["used"]) / runs_left
-        return max(int(per_run - self.stats["pages_fetched"]), 0)
+        from dashboard.sync.usage import plan_now
+        return plan_now(self.company_id).refresh_allowance
 
     def enrich_and_store(self, opportunities):
         """Fetch detail where needed and upsert every job; returns the fatal error that stopped it, if any."""
@@ -534,7 +639,7 @@ class Syncer:
         # Jobs whose opportunity needs no detail are unchanged by definition.
         self.stats["unchanged"] += sum(len(o.jobs) for oid, o in opportunities.items() if oid not in needed_set)
         batch, fatal = [], None
-        for opportunity_id in sorted(needed):
+        for opportunity_id in needed:
             opportunity = opportunities[opportunity_id]
             if fatal is not None:
                 batch.append((opportunity, None, "PENDING", str(fatal)))
@@ -567,7 +672,7 @@ class Syncer:
                 batch.append((opportunity, None, "FAILED", str(error)))
             except SmartMovingError as error:
                 batch.append((opportunity, None, "FAILED", str(error)))
-            if len(batch) >= WRITE_BATCH_OPPORTUNITIES:
+            if len(batch) >= (self.config.get("SYNC_WRITE_BATCH") or WRITE_BATCH_OPPORTUNITIES):
                 self.store(batch)
                 batch = []
             self.heartbeat()
@@ -612,13 +717,15 @@ class Syncer:
             else:
                 self.stats["opportunities_failed"] += outcome == "FAILED"
                 states.append(self._state(opportunity, failures=1, last_error=error))
+        self.check_lease()
         with db.write_transaction() as session:
             self._flush_calls(session)
-            created, updated, unchanged = upsert.upsert_journeys(self.company_id, records, now)
-            self._save_states(session, states)
-        self.stats["created"] += created
-        self.stats["updated"] += updated
-        self.stats["unchanged"] += unchanged
+            created, updated, unchanged = upsert.upsert_journeys(self.company_id, records, now, self.known_ids)
+            save_states(session, self.company_id, states)
+            self.stats["created"] += created
+            self.stats["updated"] += updated
+            self.stats["unchanged"] += unchanged
+            self._write_progress(session)
         if unknown_branch and not self.reference_refreshed:
             # A branch we have never seen: refresh once, the next run maps its jobs.
             self.warnings.append("A job names an unknown branch; branches were refreshed.")
@@ -633,27 +740,6 @@ class Syncer:
                 "sweep_hash": opportunity.fingerprint if detail_fetched_at else sweep_hash,
                 "detail_fetched_at": detail_fetched_at, "failures": failures, "not_found_count": not_found_count,
                 "next_check_at": next_check_at, "last_error": (last_error or None) and last_error[:500]}
-
-    def _save_states(self, session, states):
-        """Record what this batch learnt of each opportunity: one executemany for updates, one for inserts."""
-        ids = [state["external_id"] for state in states]
-        existing = dict(session.execute(sa.select(OpportunitySyncState.external_id, OpportunitySyncState.id).where(
-            OpportunitySyncState.company_id == self.company_id, OpportunitySyncState.external_id.in_(ids))).all())
-        updates, inserts = [], []
-        for values in states:
-            state_id = existing.get(values["external_id"])
-            if state_id is not None:
-                updates.append({"id": state_id, **{k: v for k, v in values.items() if k != "external_id"}})
-            else:
-                inserts.append({"company_id": self.company_id, **values})
-        if updates:
-            table = OpportunitySyncState.__table__
-            names = [name for name in updates[0] if name != "id"]
-            session.execute(sa.update(table).where(table.c.id == sa.bindparam("state_id")).values(
-                {name: sa.bindparam(f"v_{name}") for name in names}),
-                [{"state_id": row.pop("id"), **{f"v_{k}": v for k, v in row.items()}} for row in updates])
-        if inserts:
-            session.execute(sa.insert(OpportunitySyncState.__table__), inserts)
 
     # -- step 5: presence
 
@@ -692,13 +778,15 @@ class Syncer:
                                    min_jobs=self.config["REMOVAL_HOLD_MIN_JOBS"],
                                    percent=self.config["REMOVAL_HOLD_PERCENT"])
         now = utcnow()
+        self.check_lease()
         with db.write_transaction() as session:
             self._flush_calls(session)
             removals.clear_pending(reappeared)
             removals.hold(decision.hold, now, "SmartMoving no longer lists this job (held: too many at once).")
             self.stats["removed"] += upsert.remove_journeys(decision.remove, now,
                                                             "No longer in SmartMoving for this date.")
-        self.stats["removals_held"] = len(decision.hold)
+            self.stats["removals_held"] = len(decision.hold)
+            self._write_progress(session)
         if decision.hold:
             self.warnings.append(f"{len(decision.hold)} of {len(candidates)} jobs in the window vanished at once; "
                                  "their removal is held until the next sync confirms it or an admin does.")

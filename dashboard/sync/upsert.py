@@ -44,15 +44,35 @@ def _existing_by_external_id(model, company_id, external_ids, columns):
     return found
 
 
+def _existing_by_id(model, ids_by_external_id, columns):
+    """{external_id: row mapping} of rows whose primary keys the caller already knows.
+
+    A primary-key lookup has one plan whatever the planner's statistics say; the
+    `company_id = ? AND external_id IN (...)` form may be planned on the company/date
+    index and read the company's every row per batch (PostgreSQL before ANALYZE).
+    """
+    found = {}
+    wanted = [model.id, model.external_id] + [getattr(model, name) for name in columns]
+    for chunk in chunks(list(ids_by_external_id.values())):
+        for row in db.session.execute(sa.select(*wanted).where(model.id.in_(chunk))).mappings():
+            found[row["external_id"]] = row
+    return found
+
+
 def _differs(stored, record):
     return any(stored[name] != value for name, value in record.items() if name != "external_id")
 
 
-def upsert_records(model, company_id, records, now, extra_insert=None):
+def upsert_records(model, company_id, records, now, extra_insert=None, known_ids=None):
     """Insert new records, update changed ones, leave equal ones alone; returns (created, updated, unchanged).
 
     records: dicts of column values including external_id. Each written row gets
     last_sync_at = now; unchanged rows keep theirs (nothing is written).
+
+    known_ids ({external_id: id}, e.g. the window's rows read once per run) replaces
+    the lookup by external id: known rows are read by primary key, and the others are
+    inserted with ON CONFLICT DO UPDATE, so a row the map missed (a job moved in from
+    another date) is found by its conflict and updated instead (counted as created).
     """
     if not records:
         return 0, 0, 0
@@ -60,7 +80,11 @@ def upsert_records(model, company_id, records, now, extra_insert=None):
     if unknown:
         raise ValueError(f"not columns of {model.__tablename__}: {sorted(unknown)}")
     columns = sorted(set().union(*records) - {"external_id"})
-    stored = _existing_by_external_id(model, company_id, [r["external_id"] for r in records], columns)
+    if known_ids is None:
+        stored = _existing_by_external_id(model, company_id, [r["external_id"] for r in records], columns)
+    else:
+        stored = _existing_by_id(model, {r["external_id"]: known_ids[r["external_id"]] for r in records
+                                         if r["external_id"] in known_ids}, columns)
     inserts, updates, unchanged = [], [], 0
     for record in records:
         row = stored.get(record["external_id"])
@@ -70,8 +94,11 @@ def upsert_records(model, company_id, records, now, extra_insert=None):
             updates.append({**record, "id": row["id"], "last_sync_at": now})
         else:
             unchanged += 1
-    _execute_inserts(model, inserts)
     _execute_updates(model, updates)
+    if known_ids is None:
+        _execute_inserts(model, inserts)
+    else:
+        _insert_or_update(model, inserts, keep=set(extra_insert or ()))
     return len(inserts), len(updates), unchanged
 
 
@@ -83,14 +110,46 @@ def _execute_inserts(model, inserts):
     PostgreSQL). Here None is sent as NULL, which is what leaving the column out
     means anyway, except for columns with a default: those still leave it out.
     """
+    for rows in _by_shape(model, inserts):
+        db.session.execute(sa.insert(model.__table__), rows)
+
+
+def _by_shape(model, inserts):
+    """Insert rows grouped by their set of columns (None left out only where a column has a default)."""
     table = model.__table__
     defaulted = {c.key for c in table.columns if c.default is not None or c.server_default is not None}
     by_shape = {}
     for row in inserts:
         row = {k: v for k, v in row.items() if v is not None or k not in defaulted}
         by_shape.setdefault(tuple(sorted(row)), []).append(row)
-    for rows in by_shape.values():
-        db.session.execute(sa.insert(table), rows)
+    return list(by_shape.values())
+
+
+def _insert_or_update(model, inserts, keep):
+    """INSERT ... ON CONFLICT DO UPDATE of the record's own columns, one executemany per shape.
+
+    Rows missing from the window's map are almost always new; a job moved in from
+    another date meets its old row through the unique key and is updated in place
+    (the columns in keep, set only on insert, and local fields stay as they are).
+    Plain executemany, not RETURNING: the same short statement every batch, which
+    the driver prepares once (a multi-row RETURNING statement is parsed anew each time).
+    """
+    table = model.__table__
+    insert = dialect_insert()
+    for rows in _by_shape(model, inserts):
+        stmt = insert(table)
+        columns = [name for name in rows[0] if name not in keep | {"company_id", "external_id"}]
+        db.session.execute(stmt.on_conflict_do_update(index_elements=["company_id", "external_id"],
+                                                      set_={name: stmt.excluded[name] for name in columns}), rows)
+
+
+def dialect_insert():
+    """The INSERT construct with ON CONFLICT for the engine's dialect (SQLite or PostgreSQL)."""
+    if db.engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
 
 
 def _execute_updates(model, updates):
@@ -104,14 +163,15 @@ def _execute_updates(model, updates):
         db.session.execute(stmt, [{f"v_{k}": v for k, v in row.items()} for row in rows])
 
 
-def upsert_journeys(company_id, records, now):
+def upsert_journeys(company_id, records, now, known_ids=None):
     """Upsert job records; new rows start UNASSIGNED with no local dispatch data."""
     for record in records:
         extra = set(record) - JOURNEY_SYNC_COLUMNS
         if extra:
             raise ValueError(f"sync may not write {sorted(extra)}")
     return upsert_records(TruckJourney, company_id, records, now,
-                          extra_insert={"data_source": DataSource.SMARTMOVING.value, "dispatch_status": "UNASSIGNED"})
+                          extra_insert={"data_source": DataSource.SMARTMOVING.value, "dispatch_status": "UNASSIGNED"},
+                          known_ids=known_ids)
 
 
 def upsert_locations(company_id, records, now):

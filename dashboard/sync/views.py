@@ -21,6 +21,7 @@ from dashboard.permissions import require
 from dashboard.sync import bp
 from dashboard.sync import removals
 from dashboard.timeutil import parse_iso_date
+from dashboard.sync import usage
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,19 @@ def index():
     held = removals.pending(company_id, limit=50, user=current_user)
     held_count = removals.pending_count(company_id, user=current_user) if len(held) == 50 else len(held)
     return web.render_page_or_fragment("sync/index.html", "sync/_status_panel.html", held_removals=held,
-                                       held_count=held_count, **_panel_context(company_id))
+                                       held_count=held_count, **_plan_context(company_id),
+                                       **_panel_context(company_id))
+
+
+def _plan_context(company_id):
+    """What the quota plan include shows: the plan now and the 75 % / 90 % warning."""
+    config = current_app.config
+    quota, tier = usage.quota_and_tier()
+    return dict(plan=usage.plan_now(company_id), plan_quota=quota, plan_tier=tier,
+                plan_warning=usage.warn_if_high(company_id, quota, usage.month_used(company_id)),
+                plan_hours=config["SYNC_BUSINESS_HOURS"].replace("-", "–"),
+                opportunity_ttl=config["OPPORTUNITY_REFRESH_MINUTES"],
+                webhooks=bool(config.get("SMARTMOVING_WEBHOOK_SECRET")))
 
 
 @bp.get("/status-panel")
