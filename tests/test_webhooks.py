@@ -165,6 +165,11 @@ def test_an_edit_reaches_the_board_with_one_detail_call_and_duplicates_are_proce
         db.session.commit()
     assert triggers == ["cli", "webhook", "cli"], triggers
 
+    page = client.get("/sync/").get_data(as_text=True)
+    card = page[page.index('id="webhooks-card"'):]
+    assert "Received (24 h)</dt><dd>3 <small" in card and "2 repeated deliveries" in card
+    assert "<b>job-created</b>" in card and "covered by sync run" in card
+
 
 def test_an_opportunity_deleted_event_confirms_its_held_removal(live):
     rig, sender = live
@@ -238,3 +243,47 @@ def test_a_process_killed_mid_webhook_loses_no_event(rig):  # noqa: F811
     [event] = _events(rig.app)
     assert event.status == "PROCESSED" and event.attempts == 2
     assert_db_matches_truth(rig.app, rig.world, rig.start, rig.end)
+
+
+def test_demo_mode_announces_sandbox_edits_to_its_own_webhook_route(backend, tmp_path):
+    """Demo mode: a random secret, and the embedded sandbox posts its changes to the serving process."""
+    from conftest import database_url_for
+    from conftest import make_test_app
+    from dashboard.models import Company
+    from dashboard.sandbox import embedded
+    from dashboard.sync.service import run_sync
+
+    app = make_test_app(database_url_for(backend, tmp_path), tmp_path, DEMO_WEBHOOKS=True)
+    assert app.config["DEMO_MODE"] and len(app.config["SMARTMOVING_WEBHOOK_SECRET"]) >= 24
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    sandbox = None
+    try:
+        import urllib.request
+        urllib.request.urlopen(f"http://127.0.0.1:{server.server_port}/healthz", timeout=5).close()
+        with app.app_context():
+            company = db.session.scalar(sa.select(Company).where(Company.is_default.is_(True)))
+            db.session.commit()
+            run_sync(company.id, trigger="demo")
+            sandbox = embedded.ensure_embedded_sandbox(company.timezone)
+        world = sandbox.world
+        opportunity_id = world.opportunity_ids_in_window(world.today, world.today)[0]
+        sandbox.reset_stats()
+        total = world.change_detail_only(opportunity_id)
+        assert sandbox.webhooks.flush()
+        [event] = _settled(app, 1)
+        assert event.status == "PROCESSED" and sandbox.stats.snapshot()["by_kind"]["customers"] == 0
+        with app.app_context():
+            values = set(db.session.scalars(sa.select(TruckJourney.estimated_value_cents).where(
+                TruckJourney.opportunity_external_id == opportunity_id)))
+            db.session.commit()
+        assert values == {round(total * 100)}
+    finally:
+        server.shutdown()
+        thread.join(5)
+        embedded._webhook_target = None
+        if sandbox is not None:   # leave the process's demo world as other tests expect it
+            sandbox.world.notifier = sandbox.webhooks = None
+            sandbox.world.regenerate()
+        app.extensions["sqlalchemy_engine"].dispose()

@@ -71,8 +71,10 @@ def index():
     company_id = current_user.company_id
     held = removals.pending(company_id, limit=50, user=current_user)
     held_count = removals.pending_count(company_id, user=current_user) if len(held) == 50 else len(held)
+    from dashboard.webhooks.events import card as webhook_card
     return web.render_page_or_fragment("sync/index.html", "sync/_status_panel.html", held_removals=held,
-                                       held_count=held_count, **_panel_context(company_id))
+                                       held_count=held_count, webhooks=webhook_card(company_id, current_app.config),
+                                       **_panel_context(company_id))
 
 
 @bp.get("/status-panel")

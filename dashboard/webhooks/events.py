@@ -92,6 +92,13 @@ def has_pending(company_id):
         WebhookEvent.company_id == company_id, WebhookEvent.status == WebhookStatus.PENDING.value).limit(1)) is not None
 
 
+def card(company_id, config):
+    """The sync page's webhook card: whether webhooks are on, where SmartMoving sends them, and summary()."""
+    from flask import url_for
+    return {"configured": bool(config.get("SMARTMOVING_WEBHOOK_SECRET")), "header": config["SMARTMOVING_WEBHOOK_HEADER"],
+            "url": url_for("webhooks.receive", _external=True), **summary(company_id)}
+
+
 def summary(company_id, hours=24, now=None):
     """What the sync page shows: counts by status over the last hours, duplicates, and the last event."""
     since = (now or utcnow()) - timedelta(hours=hours)
