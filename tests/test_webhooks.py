@@ -171,16 +171,27 @@ def test_an_edit_reaches_the_board_with_one_detail_call_and_duplicates_are_proce
     assert "<b>job-created</b>" in card and "covered by sync run" in card
 
 
-def test_an_opportunity_deleted_event_confirms_its_held_removal(live):
+def test_customer_and_deletion_events(live):
+    """customer-updated re-reads that customer's stored opportunities; opportunity-deleted confirms a held removal."""
     rig, sender = live
     opportunity_id = rig.world.opportunity_ids_in_window(rig.start, rig.end)[1]
+    customer_id = rig.world.opportunities[opportunity_id].customer_id
+    rig.world.rename_customer(customer_id, "Renamée <b>Customer</b>")
+    assert sender.flush()
+    [renamed] = _settled(rig.app, 1)
+    in_window = set(rig.world.opportunity_ids_in_window(rig.start, rig.end))
+    theirs = [o for o in rig.world.customers[customer_id].opportunity_ids if o in in_window]
+    assert renamed.status == "PROCESSED" and rig.sandbox.stats.snapshot()["by_kind"]["opportunity"] == len(theirs)
+    assert_db_matches_truth(rig.app, rig.world, rig.start, rig.end)
+    rig.sandbox.reset_stats()
+
     with rig.app.app_context():
         db.session.execute(sa.update(TruckJourney).where(TruckJourney.opportunity_external_id == opportunity_id)
                            .values(removal_pending_at=sa.func.now(), removal_reason="held by a sync"))
         db.session.commit()
     rig.world.delete_opportunity(opportunity_id)
     assert sender.flush()
-    [event] = _settled(rig.app, 1)
+    event = _settled(rig.app, 2)[1]
     assert event.status == "PROCESSED" and "removed" in event.result
     with rig.app.app_context():
         jobs = list(db.session.scalars(sa.select(TruckJourney).where(
@@ -200,6 +211,7 @@ def _free_port():
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_a_process_killed_mid_webhook_loses_no_event(rig):  # noqa: F811
     """kill -9 while the event's detail call is in flight: the event stays PENDING and a later drain does it."""
     import urllib.request
@@ -245,6 +257,7 @@ def test_a_process_killed_mid_webhook_loses_no_event(rig):  # noqa: F811
     assert_db_matches_truth(rig.app, rig.world, rig.start, rig.end)
 
 
+@pytest.mark.slow
 def test_demo_mode_announces_sandbox_edits_to_its_own_webhook_route(backend, tmp_path):
     """Demo mode: a random secret, and the embedded sandbox posts its changes to the serving process."""
     from conftest import database_url_for
