@@ -300,3 +300,26 @@ def test_demo_mode_announces_sandbox_edits_to_its_own_webhook_route(backend, tmp
             sandbox.world.notifier = sandbox.webhooks = None
             sandbox.world.regenerate()
         app.extensions["sqlalchemy_engine"].dispose()
+
+
+def test_a_deletion_event_answered_by_the_gateways_404_removes_nothing_and_is_retried(rig, quiet_kick):  # noqa: F811
+    """The gateway's 404 says nothing about the opportunity: events are retried, then FAILED; no job leaves."""
+    rig.app.config.update(SMARTMOVING_WEBHOOK_SECRET=SECRET, WEBHOOK_MAX_ATTEMPTS=2)
+    opportunity_id = rig.world.opportunity_ids_in_window(rig.start, rig.end)[3]
+    client = rig.app.test_client()
+    for kind in ("opportunity-deleted", "opportunity-changed"):
+        answer = client.post(URL, headers={"X-Webhook-Secret": SECRET},
+                             json={"event-type": kind, "opportunity-id": opportunity_id})
+        assert answer.status_code == 202
+    rig.sandbox.faults.gateway_404_paths = {"/api/opportunities/"}
+    with rig.app.app_context():
+        assert processor.process_pending(rig.company_id) == "done"
+        first = [(e.status, e.attempts) for e in _events(rig.app)]
+        assert processor.process_pending(rig.company_id) == "done"
+    events = _events(rig.app)
+    assert first == [("PENDING", 1), ("PENDING", 1)]
+    assert [(e.status, e.attempts) for e in events] == [("FAILED", 2), ("FAILED", 2)]
+    assert "404" in events[0].error
+    # Both events name one opportunity: one detail call per drain, not one per event.
+    assert rig.sandbox.stats.snapshot()["by_kind"]["opportunity"] == 2
+    assert_db_matches_truth(rig.app, rig.world, rig.start, rig.end)   # nothing removed
