@@ -146,7 +146,7 @@ def drain(company_id, owner, limit=BATCH_EVENTS):
         return counts
     plans = {event.id: plan_for(event, company_id, start) for event in batch}
     received = {event.id: (event.event_type, event.received_at, event.attempts) for event in batch}
-    covering = _first_run_started_after(company_id, min(event.received_at for event in batch))
+    covering = _last_complete_run(company_id)
     db.session.commit()
     callers = [event_id for event_id, plan in plans.items() if plan.refresh]
     # Counted before any call: an event that kills its process every time is given up.
@@ -240,11 +240,12 @@ def _remove_opportunities(company_id, opportunity_ids, now):
     upsert.remove_journeys(ids, now, "Deleted in SmartMoving (announced by webhook).")
 
 
-def _first_run_started_after(company_id, moment):
-    """The first SUCCESS or PARTIAL run (its sweep read everything) that started at or after moment."""
+def _last_complete_run(company_id):
+    """The newest SUCCESS or PARTIAL run (its sweep read every page): it covers events received before it started."""
     return db.session.scalar(sa.select(SyncRun).where(
-        SyncRun.company_id == company_id, SyncRun.started_at >= moment,
-        SyncRun.status.in_([RunStatus.SUCCESS.value, RunStatus.PARTIAL.value])).order_by(SyncRun.id).limit(1))
+        SyncRun.company_id == company_id, SyncRun.finished_at.is_not(None),
+        SyncRun.status.in_([RunStatus.SUCCESS.value, RunStatus.PARTIAL.value]))
+        .order_by(SyncRun.started_at.desc()).limit(1))
 
 
 # ---------------------------------------------------------------- who drains
