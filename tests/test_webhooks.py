@@ -27,7 +27,7 @@ from dashboard.models import TruckJourney
 from dashboard.models import WebhookEvent
 from dashboard.sync.lease import lease_holder
 from dashboard.sync.lease import lease_name_for
-from dashboard.webhooks import processor
+from dashboard.webhooks import worker
 from test_fault_drills import ROOT
 from test_fault_drills import _block_server_call
 from test_fault_drills import _cli_env
@@ -50,7 +50,7 @@ def _events(app):
 def quiet_kick(monkeypatch):
     """Record kicks instead of processing in a thread, so a test drives processing itself."""
     kicked = []
-    monkeypatch.setattr(processor, "kick", lambda app, company_id: kicked.append(company_id))
+    monkeypatch.setattr(worker, "kick", lambda app, company_id: kicked.append(company_id))
     return kicked
 
 
@@ -89,7 +89,7 @@ def test_the_receiver_authenticates_bounds_and_stores_once(app, client, quiet_ki
         db.session.execute(sa.update(WebhookEvent).where(WebhookEvent.id == stored[0].id).values(status="PROCESSED"))
         db.session.commit()
         with caplog.at_level(logging.WARNING, logger="dashboard.webhooks.processor"):
-            assert processor.process_pending(stored[1].company_id) == "done"
+            assert worker.process_pending(stored[1].company_id) == "done"
     ignored = _events(app)[1]
     assert ignored.status == "IGNORED" and "follow-up-created" in ignored.result
     assert any("follow-up-created" in record.getMessage() for record in caplog.records)
@@ -154,7 +154,7 @@ def test_an_edit_reaches_the_board_with_one_detail_call_and_duplicates_are_proce
     # an event that must wait stays PENDING until a sync that started after it covers it.
     for job_id in ("job-unknown-1", "job-unknown-2"):
         assert sender.post({"event-type": "job-created", "job-id": job_id}) == 202
-        _wait_until(lambda: not processor._active, 15, "the webhook worker to finish")
+        _wait_until(lambda: not worker._active, 15, "the webhook worker to finish")
     first, second = _events(rig.app)[1:]
     assert first.status == "PROCESSED" and "covered by sync run" in first.result
     assert second.status == "PENDING"
@@ -251,7 +251,7 @@ def test_a_process_killed_mid_webhook_loses_no_event(rig):  # noqa: F811
 
     with rig.app.app_context():
         _wait_until(lambda: lease_holder(lease_name_for(rig.company_id)) is None, 10, "the dead drain's lease")
-        assert processor.process_pending(rig.company_id) == "done"
+        assert worker.process_pending(rig.company_id) == "done"
     [event] = _events(rig.app)
     assert event.status == "PROCESSED" and event.attempts == 2
     assert_db_matches_truth(rig.app, rig.world, rig.start, rig.end)
@@ -313,9 +313,9 @@ def test_a_deletion_event_answered_by_the_gateways_404_removes_nothing_and_is_re
         assert answer.status_code == 202
     rig.sandbox.faults.gateway_404_paths = {"/api/opportunities/"}
     with rig.app.app_context():
-        assert processor.process_pending(rig.company_id) == "done"
+        assert worker.process_pending(rig.company_id) == "done"
         first = [(e.status, e.attempts) for e in _events(rig.app)]
-        assert processor.process_pending(rig.company_id) == "done"
+        assert worker.process_pending(rig.company_id) == "done"
     events = _events(rig.app)
     assert first == [("PENDING", 1), ("PENDING", 1)]
     assert [(e.status, e.attempts) for e in events] == [("FAILED", 2), ("FAILED", 2)]

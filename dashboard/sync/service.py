@@ -111,7 +111,7 @@ def begin_run(company_id, day=None, trigger="cli", user_id=None):
 
     Raises SyncAlreadyRunning when another runner holds the lease.
     """
-    from dashboard.webhooks.processor import sync_may_wait
+    from dashboard.webhooks.worker import sync_may_wait
     owner = new_owner_id()
     ttl = current_app.config["SYNC_LEASE_SECONDS"]
     # A webhook drain holds the lease for seconds only: a sync waits for it rather than skip.
@@ -139,7 +139,7 @@ def execute_run(run_id, owner, client=None):
     db.session.commit()
     try:
         Syncer(company, run, owner, client).execute()
-        from dashboard.webhooks.processor import drain_quietly
+        from dashboard.webhooks.worker import drain_quietly
         drain_quietly(run.company_id, owner)   # webhook events that came in meanwhile: still under our lease
     finally:
         release_lease(lease_name_for(run.company_id), owner)

@@ -1,9 +1,7 @@
 """Acting on stored webhook events, under the company's sync lease (the one writer of synced jobs).
 
-Who drains: a background thread kicked by each delivery (`kick`), and every sync run
-just before it releases its lease (`drain_quietly` from sync.service.execute_run), so
-an event the kick could not handle (lease busy, process killed) is handled by the next
-run at the latest. An event stays PENDING until its work is committed.
+Who calls drain() is webhooks.worker: a background thread per delivery, and every sync
+run before it releases its lease. An event stays PENDING until its work is committed.
 
 What each event does (docs/smartmoving-api.md §7):
 - opportunity-created/-changed/-status-changed, payment-made with an opportunity-id:
@@ -15,13 +13,9 @@ What each event does (docs/smartmoving-api.md §7):
 - anything else is kept, logged and marked IGNORED.
 """
 import logging
-import threading
-import time
 from collections import namedtuple
 from dataclasses import dataclass
 from dataclasses import field
-from datetime import datetime
-from datetime import timezone
 
 import sqlalchemy as sa
 from flask import current_app
@@ -38,28 +32,18 @@ from dashboard.models import WebhookStatus
 from dashboard.models import utcnow
 from dashboard.sync import removals
 from dashboard.sync import upsert
-from dashboard.sync.lease import acquire_lease
-from dashboard.sync.lease import claim_slot
-from dashboard.sync.lease import lease_holder
-from dashboard.sync.lease import lease_name_for
-from dashboard.sync.lease import new_owner_id
-from dashboard.sync.lease import release_lease
 from dashboard.timeutil import company_today
 from dashboard.timeutil import day_window
 from dashboard.webhooks import events as stored_events
 
 log = logging.getLogger(__name__)
 
-# A drain's lease owner says so: a sync finding the lease held by one waits for it (sync_may_wait).
-OWNER_PREFIX = "webhook:"
 REFRESHING = frozenset({"opportunity-created", "opportunity-changed", "opportunity-status-changed", "payment-made"})
 JOB_EVENTS = frozenset({"job-created", "job-finalized", "job-closed", "job-reset"})
 DELETIONS = frozenset({"opportunity-deleted", "job-deleted"})
 KNOWN = REFRESHING | JOB_EVENTS | DELETIONS | {"customer-created", "customer-updated"}
 # Events per lease hold: a drain keeps the lease a few seconds at most, then lets a sync in.
 BATCH_EVENTS = 20
-KICK_WAIT_SECONDS = 30
-SYNC_WAIT_SECONDS = 15
 
 # The Syncer's view of a run: webhook work has no SyncRun row (it would crowd the history
 # and make a failing sweep look fresh), only the sync window.
@@ -246,106 +230,3 @@ def _last_complete_run(company_id):
         SyncRun.company_id == company_id, SyncRun.finished_at.is_not(None),
         SyncRun.status.in_([RunStatus.SUCCESS.value, RunStatus.PARTIAL.value]))
         .order_by(SyncRun.started_at.desc()).limit(1))
-
-
-# ---------------------------------------------------------------- who drains
-
-def drain_quietly(company_id, owner):
-    """drain() for a sync run about to release its lease; never raises (the run's outcome stands)."""
-    try:
-        while drain(company_id, owner)["more"]:
-            pass
-    except Exception:
-        db.session.rollback()
-        log.exception("webhook drain after a sync failed", extra={"company_id": company_id})
-
-
-def process_pending(company_id):
-    """Take the lease, drain one batch, release; "busy", "sweep" (events wait for one), "more" or "done"."""
-    owner = OWNER_PREFIX + new_owner_id()
-    name = lease_name_for(company_id)
-    if not acquire_lease(name, owner, current_app.config["SYNC_LEASE_SECONDS"]):
-        return "busy"
-    try:
-        counts = drain(company_id, owner)
-    finally:
-        release_lease(name, owner)
-        db.session.remove()
-    if counts["more"]:
-        return "more"
-    return "sweep" if counts["waiting"] else "done"
-
-
-def request_sweep(company_id, now=None):
-    """A sync now for events naming records we do not store, at most once per WEBHOOK_SWEEP_MINUTES."""
-    from dashboard.sync.service import SyncAlreadyRunning
-    from dashboard.sync.service import run_sync
-
-    seconds = max(current_app.config["WEBHOOK_SWEEP_MINUTES"], 1) * 60
-    epoch = int((now or datetime.now(timezone.utc)).timestamp())
-    slot = datetime.fromtimestamp(epoch - epoch % seconds, timezone.utc).replace(tzinfo=None)
-    if not claim_slot(f"webhook-sweep:{company_id}", slot, new_owner_id()):
-        return None   # debounced: the next sync (scheduled or requested) covers these events
-    try:
-        return run_sync(company_id, trigger="webhook")
-    except SyncAlreadyRunning:
-        return None   # that run, or the next, drains what it covers
-
-
-_lock = threading.Lock()
-_active = set()
-_again = set()
-
-
-def kick(app, company_id):
-    """Process the company's pending events soon, in a background thread (one per company per process)."""
-    with _lock:
-        if company_id in _active:
-            _again.add(company_id)
-            return False
-        _active.add(company_id)
-    threading.Thread(target=_work, args=(app, company_id), name=f"webhooks-{company_id}", daemon=True).start()
-    return True
-
-
-def _work(app, company_id):
-    deadline = time.monotonic() + KICK_WAIT_SECONDS
-    try:
-        with app.app_context():
-            while True:
-                try:
-                    outcome = process_pending(company_id)
-                except Exception:
-                    log.exception("webhook processing failed", extra={"company_id": company_id})
-                    outcome = "done"
-                if outcome == "busy" and time.monotonic() < deadline:
-                    time.sleep(0.5)   # a sync or another drain holds the lease; it drains at its end
-                    continue
-                if outcome == "more":
-                    time.sleep(0.2)   # let a waiting sync take the lease between batches
-                    continue
-                if outcome == "sweep":
-                    request_sweep(company_id)
-                with _lock:
-                    if company_id not in _again:
-                        _active.discard(company_id)
-                        return
-                    _again.discard(company_id)
-    finally:
-        with _lock:
-            _active.discard(company_id)
-            _again.discard(company_id)
-
-
-def sync_may_wait(company_id, owner, ttl_seconds, wait_seconds=SYNC_WAIT_SECONDS):
-    """For a sync that found the lease taken: when a webhook drain holds it, wait for it; True once ours."""
-    name = lease_name_for(company_id)
-    deadline = time.monotonic() + wait_seconds
-    while time.monotonic() < deadline:
-        holder = lease_holder(name)
-        if holder is not None and not holder[0].startswith(OWNER_PREFIX):
-            return False
-        if acquire_lease(name, owner, ttl_seconds):
-            return True
-        time.sleep(0.2)
-    return False

@@ -2,7 +2,7 @@
 
 No session and no CSRF token: SmartMoving is not a browser, and the secret in a custom
 header (SMARTMOVING_WEBHOOK_HEADER) is the credential. The event is stored, then
-answered 202 at once; processing happens in the background (processor.kick).
+answered 202 at once; processing happens in the background (worker.kick).
 """
 import hmac
 import json
@@ -19,7 +19,7 @@ from dashboard.models import Company
 from dashboard.permissions import public
 from dashboard.webhooks import bp
 from dashboard.webhooks import events
-from dashboard.webhooks import processor
+from dashboard.webhooks import worker
 
 log = logging.getLogger(__name__)
 
@@ -61,5 +61,5 @@ def receive():
     log.info("webhook %s received%s", event.event_type, " (duplicate)" if duplicate else "",
              extra={"company_id": company_id, "webhook_event_id": event.id})
     if not duplicate:
-        processor.kick(current_app._get_current_object(), company_id)
+        worker.kick(current_app._get_current_object(), company_id)
     return answer, 202
