@@ -22,6 +22,8 @@ from dashboard.sync.lease import lease_holder
 from dashboard.sync.lease import lease_name_for
 from dashboard.sync.lease import new_owner_id
 from dashboard.sync.lease import release_lease
+from dashboard.sync.lease import renew_lease
+from dashboard.webhooks.events import has_pending
 from dashboard.webhooks.processor import drain
 
 log = logging.getLogger(__name__)
@@ -34,8 +36,11 @@ SYNC_WAIT_SECONDS = 15
 def drain_quietly(company_id, owner):
     """drain() for a sync run about to release its lease; never raises (the run's outcome stands)."""
     try:
-        while drain(company_id, owner)["more"]:
-            pass
+        waiting = has_pending(company_id)
+        db.session.commit()
+        # A run that lost its lease must not write: another runner may hold it now.
+        while waiting and renew_lease(lease_name_for(company_id), owner, current_app.config["SYNC_LEASE_SECONDS"]):
+            waiting = drain(company_id, owner)["more"]
     except Exception:
         db.session.rollback()
         log.exception("webhook drain after a sync failed", extra={"company_id": company_id})
