@@ -40,8 +40,6 @@ log = logging.getLogger(__name__)
 
 REFRESHING = frozenset({"opportunity-created", "opportunity-changed", "opportunity-status-changed", "payment-made"})
 JOB_EVENTS = frozenset({"job-created", "job-finalized", "job-closed", "job-reset"})
-DELETIONS = frozenset({"opportunity-deleted", "job-deleted"})
-KNOWN = REFRESHING | JOB_EVENTS | DELETIONS | {"customer-created", "customer-updated"}
 # Events per lease hold: a drain keeps the lease a few seconds at most, then lets a sync in.
 BATCH_EVENTS = 20
 
