@@ -1,7 +1,7 @@
 """`python -m bench` (`make bench`): run every measurement once, print the table, write bench/results.md.
 
     python -m bench                 # everything (a few minutes)
-    python -m bench --only db,board # some sections: calls (item 1), wall (2), db (3), board (4)
+    python -m bench --only db,board # some sections: calls (item 1), wall (2), db (3), board (4), webhooks (5)
 """
 import argparse
 import os
@@ -17,7 +17,7 @@ from pathlib import Path
 from bench.common import TIMEZONE
 from bench.common import markdown_table
 
-SECTIONS = ("calls", "wall", "db", "board")
+SECTIONS = ("calls", "wall", "db", "board", "webhooks")
 RESULTS = Path(__file__).resolve().parent / "results.md"
 
 
@@ -47,6 +47,10 @@ def run_sections(chosen, today, workdir):
     if "board" in chosen:
         progress("4: the today board under gunicorn")
         rows += board.run(today, workdir / "board", database_path=synced_database)
+    if "webhooks" in chosen:
+        from bench import webhooks
+        progress("5: webhooks: an announced edit until the board shows it")
+        rows += webhooks.run(today, workdir / "webhooks")
     return rows
 
 

@@ -66,6 +66,9 @@ def register_extensions(app):
     from dashboard.auth import loaders
     loaders.init_app(app)
 
+    from dashboard import demo
+    demo.init_app(app)
+
 
 def register_blueprints(app):
     """Attach every area's blueprint."""
@@ -76,6 +79,7 @@ def register_blueprints(app):
     from dashboard.jobs import bp as jobs_bp
     from dashboard.locations import bp as locations_bp
     from dashboard.sync import bp as sync_bp
+    from dashboard.webhooks import bp as webhooks_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
@@ -84,6 +88,7 @@ def register_blueprints(app):
     app.register_blueprint(locations_bp, url_prefix="/locations")
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(api_bp, url_prefix="/api/smartmoving")
+    app.register_blueprint(webhooks_bp, url_prefix="/api/smartmoving")
 
 
 def register_errorhandlers(app):

@@ -1,4 +1,5 @@
 """Command line: thin click commands over the services (`flask --app dashboard COMMAND`)."""
+import os
 import sys
 
 import click
@@ -145,11 +146,20 @@ def sync_command(day_text, company_name):
 @click.command("sandbox")
 @click.option("--port", default=5001, show_default=True, type=int)
 @click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--webhook-url", default=None,
+              help="Announce world changes by webhook to this URL (e.g. http://127.0.0.1:5000/api/smartmoving/webhooks), "
+                   "with SMARTMOVING_WEBHOOK_SECRET from the environment.")
 @with_appcontext
-def sandbox_command(port, host):
+def sandbox_command(port, host, webhook_url):
     """Serve the SmartMoving sandbox alone (the API key it accepts is printed)."""
     from dashboard.sandbox.server import serve_forever
-    serve_forever(host=host, port=port, timezone=current_app.config["DASHBOARD_TIMEZONE"])
+    config = current_app.config
+    if webhook_url and not os.environ.get("SMARTMOVING_WEBHOOK_SECRET"):
+        raise click.UsageError("--webhook-url needs SMARTMOVING_WEBHOOK_SECRET in the environment "
+                               "(the same secret the app checks).")
+    serve_forever(host=host, port=port, timezone=config["DASHBOARD_TIMEZONE"], webhook_url=webhook_url,
+                  webhook_secret=os.environ.get("SMARTMOVING_WEBHOOK_SECRET"),
+                  webhook_header=config["SMARTMOVING_WEBHOOK_HEADER"])
 
 
 def init_app(app):

@@ -69,6 +69,15 @@ DEFAULTS = {
     "REMEMBER_COOKIE_HTTPONLY": True,
     "REMEMBER_COOKIE_SAMESITE": "Lax",
     "MAX_CONTENT_LENGTH": 1024 * 1024,
+    # SmartMoving webhooks (Premium; dashboard/webhooks): unset secret = the route answers 404.
+    "SMARTMOVING_WEBHOOK_SECRET": None,
+    "SMARTMOVING_WEBHOOK_HEADER": "X-Webhook-Secret",
+    # Identical deliveries this close together are one event (SmartMoving may repeat one).
+    "WEBHOOK_DEDUPE_SECONDS": 60,
+    # An event naming a job we do not store asks for a sweep: at most one per this many minutes.
+    "WEBHOOK_SWEEP_MINUTES": 5,
+    # An event that failed this many times is marked FAILED; the regular sync reconciles.
+    "WEBHOOK_MAX_ATTEMPTS": 5,
 }
 
 _INT_KEYS = (
@@ -77,6 +86,7 @@ _INT_KEYS = (
     "SYNC_DEADLINE_SECONDS", "SYNC_WRITE_BATCH", "BOARD_REFRESH_SECONDS", "SYNC_STALE_MINUTES",
     "SESSION_IDLE_MINUTES", "SESSION_MAX_HOURS", "LOGIN_MAX_FAILURES",
     "LOGIN_FAILURE_WINDOW_MINUTES", "SANDBOX_PORT", "REMOVAL_HOLD_MIN_JOBS", "REMOVAL_HOLD_PERCENT",
+    "WEBHOOK_DEDUPE_SECONDS", "WEBHOOK_SWEEP_MINUTES", "WEBHOOK_MAX_ATTEMPTS",
 )
 _FLOAT_KEYS = (
     "SMARTMOVING_MIN_INTERVAL", "SMARTMOVING_CONNECT_TIMEOUT", "SMARTMOVING_READ_TIMEOUT", "SMARTMOVING_CALL_TIMEOUT",
@@ -86,6 +96,7 @@ _STR_KEYS = (
     "DATABASE_URL", "SECRET_KEY", "SMARTMOVING_BASE_URL", "SMARTMOVING_API_KEY",
     "SMARTMOVING_CLIENT_ID", "DASHBOARD_TIMEZONE", "BOARD_DAY_START", "BOARD_DAY_END",
     "SMARTMOVING_PLAN", "SYNC_BUSINESS_HOURS",
+    "SMARTMOVING_CLIENT_ID", "DASHBOARD_TIMEZONE", "SMARTMOVING_WEBHOOK_SECRET", "SMARTMOVING_WEBHOOK_HEADER",
 )
 
 
@@ -180,6 +191,9 @@ def load_config(app, test_config=None):
 
     # Demo mode: no API key means the built-in sandbox stands in for SmartMoving.
     app.config["DEMO_MODE"] = not app.config.get("SMARTMOVING_API_KEY")
+    if app.config["DEMO_MODE"] and not app.config.get("SMARTMOVING_WEBHOOK_SECRET"):
+        # Demo mode's sandbox announces its changes to this app by webhook (dashboard/demo.py).
+        app.config["SMARTMOVING_WEBHOOK_SECRET"] = secrets.token_urlsafe(24)
     if not app.config.get("SECRET_KEY"):
         if app.config["DEMO_MODE"] or app.config.get("TESTING"):
             app.config["SECRET_KEY"] = secrets.token_hex(32)

@@ -67,3 +67,19 @@ def _crew_names_on(session, company):
         for name in crew or ():
             counts[name] = counts.get(name, 0) + 1
     return sorted(counts, key=lambda name: (-counts[name], name))
+
+
+def init_app(app):
+    """Demo mode: once this process serves a request, its sandbox announces changes to its own webhook route."""
+    if not app.config["DEMO_MODE"] or (app.testing and not app.config.get("DEMO_WEBHOOKS")):
+        return
+
+    @app.before_request
+    def wire_demo_webhooks():
+        from flask import request
+        from dashboard.sandbox.embedded import announce_to
+        # The socket this process serves on; loopback reaches it whatever host it was bound to.
+        port = request.environ.get("SERVER_PORT")
+        if port and port.isdigit():
+            announce_to(f"http://127.0.0.1:{port}/api/smartmoving/webhooks", app.config["SMARTMOVING_WEBHOOK_SECRET"],
+                        app.config["SMARTMOVING_WEBHOOK_HEADER"])

@@ -371,3 +371,38 @@ class AuditEvent(Base):
     target: so.Mapped[Optional[str]] = so.mapped_column(sa.String(120))
     detail: so.Mapped[Optional[dict]] = so.mapped_column(sa.JSON)
     at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+
+class WebhookStatus(str, enum.Enum):
+    PENDING = "PENDING"        # stored, not yet acted on (also after a crash mid-processing)
+    PROCESSED = "PROCESSED"    # acted on: the board reflects it
+    FAILED = "FAILED"          # gave up after WEBHOOK_MAX_ATTEMPTS; the next sweep reconciles
+    IGNORED = "IGNORED"        # an event type we do not act on (kept and logged)
+
+
+class WebhookEvent(Base):
+    """One SmartMoving webhook delivery, stored before it is answered (dashboard/webhooks)."""
+    __tablename__ = "webhook_events"
+    __table_args__ = (
+        # Identical deliveries within WEBHOOK_DEDUPE_SECONDS share a key: stored once.
+        sa.UniqueConstraint("company_id", "dedupe_key", name="uq_webhook_company_dedupe"),
+        sa.Index("ix_webhook_company_status", "company_id", "status"),
+        sa.Index("ix_webhook_company_received", "company_id", "received_at"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    company_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("companies.id"))
+    event_type: so.Mapped[str] = so.mapped_column(sa.String(60))
+    opportunity_id: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
+    job_id: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
+    customer_id: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
+    payload: so.Mapped[dict] = so.mapped_column(sa.JSON)
+    content_hash: so.Mapped[str] = so.mapped_column(sa.String(64))
+    dedupe_key: so.Mapped[str] = so.mapped_column(sa.String(80))
+    deliveries: so.Mapped[int] = so.mapped_column(default=1)
+    received_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    processed_at: so.Mapped[Optional[datetime]]
+    status: so.Mapped[str] = so.mapped_column(sa.String(16), default=WebhookStatus.PENDING.value)
+    attempts: so.Mapped[int] = so.mapped_column(default=0)
+    result: so.Mapped[Optional[str]] = so.mapped_column(sa.String(300))
+    error: so.Mapped[Optional[str]] = so.mapped_column(sa.String(500))

@@ -1,11 +1,19 @@
-"""Demo mode's SmartMoving: one sandbox per process on a free loopback port, so demo syncs use real HTTP."""
+"""Demo mode's SmartMoving: one sandbox per process on a free loopback port, so demo syncs use real HTTP.
+
+In demo mode the sandbox also announces its world's changes to this process's own
+webhook route (`announce_to`), so an edit reaches the board without a sweep.
+"""
+import logging
 import threading
 
 from dashboard.sandbox.server import start_sandbox
 from dashboard.sandbox.world import SandboxWorld
 
+log = logging.getLogger(__name__)
+
 _lock = threading.Lock()
 _server = None
+_webhook_target = None
 
 
 def ensure_embedded_sandbox(timezone):
@@ -14,4 +22,20 @@ def ensure_embedded_sandbox(timezone):
     with _lock:
         if _server is None or not _server.running:
             _server = start_sandbox(world=SandboxWorld(seed=42, timezone=timezone), port=0)
+            log.info("demo: SmartMoving sandbox at %s (x-api-key %s; POST /_sandbox/mutate changes its world)",
+                     _server.base_url, _server.api_key)
+            if _webhook_target is not None:
+                _server.send_webhooks_to(*_webhook_target)
         return _server
+
+
+def announce_to(url, secret, header):
+    """Send the sandbox world's changes to url by webhook (now, or once the sandbox starts)."""
+    global _webhook_target
+    with _lock:
+        if _webhook_target == (url, secret, header):
+            return
+        _webhook_target = (url, secret, header)
+        if _server is not None and _server.running:
+            _server.send_webhooks_to(url, secret, header)
+    log.info("demo: sandbox changes are announced by webhook to %s", url)

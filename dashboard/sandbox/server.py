@@ -578,6 +578,7 @@ class SandboxServer:
     def __init__(self, world=None, host="127.0.0.1", port=0, api_key="demo-key", faults=None):
         """Bind the socket now (so .port is known); serving starts with start()."""
         self.world = world if world is not None else SandboxWorld()
+        self.webhooks = None
         self.faults = faults if faults is not None else Faults()
         self.stats = self.faults.stats
         self.api_key = api_key
@@ -596,6 +597,13 @@ class SandboxServer:
                                         name=f"sandbox-{self.port}", daemon=True)
         self._thread.start()
         return self
+
+    def send_webhooks_to(self, url, secret, header="X-Webhook-Secret"):
+        """Announce every later world change to url by webhook (real HTTP, from a thread); the sender."""
+        from dashboard.sandbox.webhooks import WebhookSender
+        self.webhooks = WebhookSender(url, secret, header)
+        self.world.notifier = self.webhooks
+        return self.webhooks
 
     @property
     def running(self):
@@ -628,10 +636,14 @@ def start_sandbox(world=None, host="127.0.0.1", port=0, api_key="demo-key", faul
     return SandboxServer(world=world, host=host, port=port, api_key=api_key, faults=faults).start()
 
 
-def serve_forever(host="127.0.0.1", port=5001, timezone="America/Toronto", api_key="demo-key"):
+def serve_forever(host="127.0.0.1", port=5001, timezone="America/Toronto", api_key="demo-key", webhook_url=None,
+                  webhook_secret=None, webhook_header="X-Webhook-Secret"):
     """Serve a seed-42 world in the foreground until Ctrl-C (`flask --app dashboard sandbox`)."""
     world = SandboxWorld(seed=42, timezone=timezone)
     server = SandboxServer(world=world, host=host, port=port, api_key=api_key)
+    if webhook_url:
+        server.send_webhooks_to(webhook_url, webhook_secret or "", webhook_header)
+        print(f"World changes are announced by webhook to {webhook_url}", flush=True)
     print(f"SmartMoving sandbox at {server.base_url}  (x-api-key: {api_key}; today is {world.today} in {timezone})",
           flush=True)
     print(f"Try: curl -H 'x-api-key: {api_key}' {server.base_url}/api/branches", flush=True)

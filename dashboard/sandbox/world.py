@@ -188,6 +188,9 @@ class SandboxWorld:
         self.first_day = self.today - timedelta(days=days_before)
         self.last_day = self.today + timedelta(days=days_after)
         self._lock = threading.RLock()
+        # Called with each change's webhook body, as SmartMoving Premium would send it
+        # (sandbox.webhooks.WebhookSender); None: changes are silent.
+        self.notifier = None
         self._generate()
 
     # ----- generation -------------------------------------------------------------------------------------
@@ -755,6 +758,11 @@ class SandboxWorld:
         """Record a mutation (invalidates cached sweeps)."""
         self.version += 1
 
+    def _announce(self, event_type, **ids):
+        """Send the change's webhook ({"event-type", "opportunity-id"…}) when a notifier is set."""
+        if self.notifier is not None:
+            self.notifier({"event-type": event_type, **{f"{k}-id": v for k, v in ids.items()}})
+
     def _live_opportunity(self, opp_id):
         """The opportunity opp_id; KeyError when unknown or deleted."""
         opp = self.opportunities.get(opp_id)
@@ -773,6 +781,7 @@ class SandboxWorld:
                 opp.status = 3 if opp.status != 3 else STATUS_BOOKED
             opp.subtotal = round(opp.subtotal + 125.0, 2)
             self._touch()
+            self._announce("opportunity-changed", opportunity=opp_id)
             return self._money(opp)["finalTotal"]
 
     def change_detail_only(self, opp_id):
@@ -788,6 +797,7 @@ class SandboxWorld:
                 else:
                     job.crew_ids = job.crew_ids[:-1]
             self._touch()
+            self._announce("opportunity-changed", opportunity=opp_id)
             return self._money(opp)["finalTotal"]
 
     def set_opportunity_status(self, opp_id, status):
@@ -795,6 +805,9 @@ class SandboxWorld:
         with self._lock:
             self._live_opportunity(opp_id).status = int(status)
             self._touch()
+            if self.notifier is not None:
+                self.notifier({"event-type": "opportunity-status-changed", "opportunity-id": opp_id,
+                               "opportunity-status": int(status)})
 
     def delete_opportunity(self, opp_id):
         """Delete an opportunity: gone from the sweep, detail answers 404."""
@@ -804,6 +817,7 @@ class SandboxWorld:
             for job_id in opp.job_ids:
                 self._by_date[self.jobs[job_id].service_date].pop(job_id, None)
             self._touch()
+            self._announce("opportunity-deleted", opportunity=opp_id)
 
     def delete_job(self, job_id):
         """Delete one job from its opportunity."""
@@ -812,6 +826,7 @@ class SandboxWorld:
             self.opportunities[job.opportunity_id].job_ids.remove(job_id)
             self._by_date[job.service_date].pop(job_id, None)
             self._touch()
+            self._announce("job-deleted", job=job_id)
 
     def move_job(self, job_id, new_date):
         """Reschedule a job to new_date (date or ISO string)."""
@@ -823,6 +838,7 @@ class SandboxWorld:
                 self._by_date.setdefault(new_date, {})[job_id] = None
             job.service_date = new_date
             self._touch()
+            self._announce("opportunity-changed", opportunity=job.opportunity_id)
 
     def add_opportunity(self, day, branch_index=0):
         """A new booked opportunity (new customer, one moving job on day); returns its id."""
@@ -834,6 +850,7 @@ class SandboxWorld:
             addresses = (self._full_address(self._address_parts(site)), self._full_address(self._address_parts(site)))
             self._new_job(opp, day, 1, addresses, False, window=0, crew_size=2)
             self._touch()
+            self._announce("opportunity-created", opportunity=opp.id)
             return opp.id
 
     def rename_customer(self, customer_id, name):
@@ -841,3 +858,4 @@ class SandboxWorld:
         with self._lock:
             self.customers[customer_id].name = name
             self._touch()
+            self._announce("customer-updated", customer=customer_id)

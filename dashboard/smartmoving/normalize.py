@@ -153,6 +153,30 @@ def sweep_opportunities(customers, start, end, warnings=None):
     return found
 
 
+def detail_opportunity(opportunity_id, detail, start, end, fingerprint="", warnings=None):
+    """A SweepOpportunity built from opportunity detail alone (a webhook names it; no sweep read it).
+
+    Jobs come from detail's jobs[] (jobDate), kept only inside [start, end] as the sweep
+    would; the customer from detail's customer. fingerprint is the last sweep's, passed
+    through so a later sweep that shows nothing new does not read the detail again.
+    Call only with detail that passed malformed_detail.
+    """
+    warnings = warnings if warnings is not None else []
+    customer = detail.get("customer") if isinstance(detail.get("customer"), dict) else {}
+    jobs = [job for job in (_sweep_job(entry, warnings) for entry in detail["jobs"])
+            if job is not None and start <= job.service_date <= end]
+    return SweepOpportunity(
+        opportunity_id=str(opportunity_id),
+        quote_number=_text(detail.get("quoteNumber"), 40),
+        status=_int(detail.get("status")),
+        customer_name=_text(customer.get("name"), 200) or "",
+        customer_phone=_text(customer.get("phoneNumber"), 64),
+        customer_email=_text(customer.get("emailAddress"), 254),
+        jobs=jobs, fingerprint=fingerprint,
+        raw={"customer": customer, "opportunity": {"id": str(opportunity_id)}, "source": "webhook"},
+    )
+
+
 def malformed_customer(customer):
     """Why a sweep entry is not a documented customer, or None when it is one.
 

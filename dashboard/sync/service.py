@@ -123,9 +123,11 @@ def begin_run(company_id, day=None, trigger="cli", user_id=None, days=2):
 
     Raises SyncAlreadyRunning when another runner holds the lease.
     """
+    from dashboard.webhooks.worker import sync_may_wait
     owner = new_owner_id()
     name, ttl = lease_name_for(company_id), current_app.config["SYNC_LEASE_SECONDS"]
-    if not acquire_lease(name, owner, ttl):
+    # A webhook drain holds the lease for seconds only: a sync waits for it rather than skip.
+    if not acquire_lease(name, owner, ttl) and not sync_may_wait(company_id, owner, ttl):
         # A holder killed on this host (kill -9) cannot renew, but waiting out its lease
         # would block "Sync now" for minutes: free it at once when its process is gone.
         if release_if_holder_dead(name) is None or not acquire_lease(name, owner, ttl):
@@ -157,6 +159,8 @@ def execute_run(run_id, owner, client=None):
                          current_app.config["SYNC_LEASE_SECONDS"]).start()
     try:
         Syncer(company, run, owner, client, lease_lost=keeper.lost).execute()
+        from dashboard.webhooks.worker import drain_quietly
+        drain_quietly(run.company_id, owner)   # webhook events that came in meanwhile: still under our lease
     finally:
         keeper.stop()
         release_lease(name, owner)
@@ -822,3 +826,61 @@ class Syncer:
             else:
                 self.warnings.append(f"Job {row.external_id} was missing from the sweep but is live; kept.")
         return gone
+
+    # -- webhooks: named opportunities, outside any sweep (dashboard/webhooks)
+
+    def refresh_opportunities(self, opportunity_ids):
+        """Re-read each named opportunity's detail and store it exactly as a sync would; {id: outcome}.
+
+        One detail call per id, then the same normalisation and upsert as the sweep's
+        path (store). Detail read whole is SmartMoving's word, so window jobs of that
+        opportunity it no longer holds are removed, as remove_missing would. Outcomes:
+        "stored", "not_found" (the application's 404: the caller decides), "failed: …".
+        Fatal errors (auth, budget, rate limit) propagate: nothing more can succeed.
+        """
+        if self.client is None:
+            self.client = client_for(self.company, on_call=self.pending_calls.append,
+                                     deadline=time.monotonic() + self.config["SYNC_DEADLINE_SECONDS"],
+                                     sleep=self._sleep_with_heartbeat)
+        self._load_lookups()
+        ids = [str(opportunity_id) for opportunity_id in opportunity_ids]
+        hashes = dict(db.session.execute(sa.select(OpportunitySyncState.external_id, OpportunitySyncState.sweep_hash)
+                                         .where(OpportunitySyncState.company_id == self.company_id,
+                                                OpportunitySyncState.external_id.in_(ids))).all())
+        db.session.commit()
+        outcomes = {}
+        for opportunity_id in ids:
+            try:
+                detail = self.client.opportunity(opportunity_id)
+                problem = normalize.malformed_detail(detail, opportunity_id)
+            except NotFound as error:
+                outcomes[opportunity_id] = "not_found" if error.from_application else f"failed: {error}"
+                continue
+            except FATAL_ERRORS:
+                raise
+            except SmartMovingError as error:
+                outcomes[opportunity_id] = f"failed: {error}"
+                continue
+            finally:
+                self.heartbeat()
+            if problem is not None:
+                self.stats["malformed_records"] += 1
+                outcomes[opportunity_id] = f"failed: SmartMoving sent {problem}."
+                continue
+            opportunity = normalize.detail_opportunity(opportunity_id, detail, self.start, self.end,
+                                                       hashes.get(opportunity_id) or "", self.warnings)
+            self.store([(opportunity, detail, "OK", None)] if opportunity.jobs else [])
+            kept = {job.job_id for job in opportunity.jobs}
+            left = [row.id for row in db.session.execute(sa.select(TruckJourney.id, TruckJourney.external_id).where(
+                TruckJourney.company_id == self.company_id, TruckJourney.opportunity_external_id == opportunity_id,
+                TruckJourney.data_source == DataSource.SMARTMOVING.value,
+                TruckJourney.scheduled_date >= self.start, TruckJourney.scheduled_date <= self.end,
+                TruckJourney.sync_status != SyncStatus.REMOVED.value)) if row.external_id not in kept]
+            with db.write_transaction() as session:
+                self._flush_calls(session)
+                # One opportunity's few jobs: no mass-removal hold applies.
+                self.stats["removed"] += upsert.remove_journeys(left, utcnow(), "No longer in SmartMoving for this date.")
+            outcomes[opportunity_id] = "stored"
+        with db.write_transaction() as session:
+            self._flush_calls(session)
+        return outcomes

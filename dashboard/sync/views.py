@@ -74,8 +74,10 @@ def index():
     company_id = current_user.company_id
     held = removals.pending(company_id, limit=50, user=current_user)
     held_count = removals.pending_count(company_id, user=current_user) if len(held) == 50 else len(held)
+    from dashboard.webhooks.events import card as webhook_card
     return web.render_page_or_fragment("sync/index.html", "sync/_status_panel.html", held_removals=held,
-                                       held_count=held_count, **_plan_context(company_id),
+                                       held_count=held_count, webhooks=webhook_card(company_id, current_app.config),
+                                       **_plan_context(company_id),
                                        **_panel_context(company_id))
 
 
@@ -87,7 +89,7 @@ def _plan_context(company_id):
                 plan_warning=usage.warn_if_high(company_id, quota, usage.month_used(company_id)),
                 plan_hours=config["SYNC_BUSINESS_HOURS"].replace("-", "–"),
                 opportunity_ttl=config["OPPORTUNITY_REFRESH_MINUTES"],
-                webhooks=bool(config.get("SMARTMOVING_WEBHOOK_SECRET")))
+                webhooks_on=bool(config.get("SMARTMOVING_WEBHOOK_SECRET")))
 
 
 @bp.get("/status-panel")

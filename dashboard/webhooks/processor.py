@@ -1,0 +1,230 @@
+"""Acting on stored webhook events, under the company's sync lease (the one writer of synced jobs).
+
+Who calls drain() is webhooks.worker: a background thread per delivery, and every sync
+run before it releases its lease. An event stays PENDING until its work is committed.
+
+What each event does (docs/smartmoving-api.md §7):
+- opportunity-created/-changed/-status-changed, payment-made with an opportunity-id:
+  one detail call, stored through the sync's own path (Syncer.refresh_opportunities);
+- opportunity-deleted, job-deleted: confirm held removals ("removal pending") of it,
+  then the detail call; the application's 404 removes the opportunity's jobs;
+- job-* and customer-updated: the opportunities of our stored jobs; a job (or
+  customer) we do not store asks for a sweep, at most one per WEBHOOK_SWEEP_MINUTES;
+- anything else is kept, logged and marked IGNORED.
+"""
+import logging
+from collections import namedtuple
+from dataclasses import dataclass
+from dataclasses import field
+
+import sqlalchemy as sa
+from flask import current_app
+
+from dashboard.db import db
+from dashboard.models import Company
+from dashboard.models import DataSource
+from dashboard.models import RunStatus
+from dashboard.models import SyncRun
+from dashboard.models import SyncStatus
+from dashboard.models import TruckJourney
+from dashboard.models import WebhookEvent
+from dashboard.models import WebhookStatus
+from dashboard.models import utcnow
+from dashboard.sync import removals
+from dashboard.sync import upsert
+from dashboard.timeutil import company_today
+from dashboard.timeutil import day_window
+from dashboard.webhooks import events as stored_events
+
+log = logging.getLogger(__name__)
+
+REFRESHING = frozenset({"opportunity-created", "opportunity-changed", "opportunity-status-changed", "payment-made"})
+JOB_EVENTS = frozenset({"job-created", "job-finalized", "job-closed", "job-reset"})
+# Events per lease hold: a drain keeps the lease a few seconds at most, then lets a sync in.
+BATCH_EVENTS = 20
+
+# The Syncer's view of a run: webhook work has no SyncRun row (it would crowd the history
+# and make a failing sweep look fresh), only the sync window.
+RunlessWindow = namedtuple("RunlessWindow", "id window_start window_end")
+
+
+@dataclass
+class Plan:
+    """What one event asks for."""
+    refresh: list = field(default_factory=list)          # opportunity ids to re-read
+    deleted: bool = False                                 # a deletion: the app's 404 removes the jobs
+    confirm_opportunities: list = field(default_factory=list)
+    confirm_jobs: list = field(default_factory=list)
+    sweep: bool = False
+    note: str = ""
+    ignored: bool = False
+
+
+def _stored_opportunities_of_jobs(company_id, job_ids):
+    return sorted(set(db.session.scalars(sa.select(TruckJourney.opportunity_external_id).where(
+        TruckJourney.company_id == company_id, TruckJourney.external_id.in_(job_ids),
+        TruckJourney.data_source == DataSource.SMARTMOVING.value,
+        TruckJourney.opportunity_external_id.is_not(None)))))
+
+
+def _stored_opportunities_of_customer(company_id, customer_id, since):
+    """Opportunities of our current jobs whose stored SmartMoving JSON names customer_id."""
+    data = TruckJourney.external_data
+    return sorted(set(db.session.scalars(sa.select(TruckJourney.opportunity_external_id).where(
+        TruckJourney.company_id == company_id, TruckJourney.scheduled_date >= since,
+        TruckJourney.data_source == DataSource.SMARTMOVING.value,
+        TruckJourney.sync_status != SyncStatus.REMOVED.value,
+        sa.or_(data[("detail", "customer", "id")].as_string() == customer_id,
+               data[("sweep", "customer", "id")].as_string() == customer_id)))))
+
+
+def plan_for(event, company_id, window_start):
+    """The work an event asks for, from its type and our stored jobs."""
+    kind = event.event_type
+    if kind in REFRESHING or kind == "opportunity-deleted":
+        if not event.opportunity_id:
+            return Plan(note=f"{kind} without an opportunity-id: nothing to read", ignored=kind != "payment-made")
+        plan = Plan(refresh=[event.opportunity_id], deleted=kind == "opportunity-deleted")
+        if plan.deleted:
+            plan.confirm_opportunities = [event.opportunity_id]
+        return plan
+    if kind in JOB_EVENTS or kind == "job-deleted":
+        if not event.job_id:
+            return Plan(note=f"{kind} without a job-id", ignored=True)
+        opportunities = _stored_opportunities_of_jobs(company_id, [event.job_id])
+        if kind == "job-deleted":
+            if not opportunities:
+                return Plan(note="a job we do not store was deleted: nothing to do")
+            return Plan(refresh=opportunities, deleted=True, confirm_jobs=[event.job_id])
+        if opportunities:
+            return Plan(refresh=opportunities)
+        return Plan(sweep=True, note="a job we do not store: a sweep will look for it")
+    if kind == "customer-updated" and event.customer_id:
+        opportunities = _stored_opportunities_of_customer(company_id, event.customer_id, window_start)
+        if opportunities:
+            return Plan(refresh=opportunities)
+        return Plan(sweep=True, note="a customer without stored jobs: a sweep will look")
+    if kind == "customer-created":
+        return Plan(note="a new customer has no jobs yet; its opportunity events follow")
+    return Plan(note=f"event type {kind!r} is not acted on", ignored=True)
+
+
+def drain(company_id, owner, limit=BATCH_EVENTS):
+    """Act on up to limit pending events; the caller holds the company's sync lease. Counts by outcome.
+
+    Returns {"processed", "failed", "ignored", "waiting" (for a sweep), "more" (a full batch)}.
+    """
+    from dashboard.sync.service import FATAL_ERRORS
+    from dashboard.sync.service import LeaseLost
+    from dashboard.sync.service import Syncer
+
+    config = current_app.config
+    company = db.session.get(Company, company_id)
+    start, end = day_window(company_today(company.timezone))
+    batch = stored_events.pending(company_id, limit)
+    counts = {"processed": 0, "failed": 0, "ignored": 0, "waiting": 0, "more": len(batch) >= limit}
+    if not batch:
+        db.session.commit()
+        return counts
+    plans = {event.id: plan_for(event, company_id, start) for event in batch}
+    received = {event.id: (event.event_type, event.received_at, event.attempts) for event in batch}
+    covering = _last_complete_run(company_id)
+    db.session.commit()
+    callers = [event_id for event_id, plan in plans.items() if plan.refresh]
+    # Counted before any call: an event that kills its process every time is given up.
+    _bump_attempts(callers)
+
+    with db.write_transaction():
+        for plan in plans.values():
+            if plan.confirm_opportunities:
+                removals.confirm(company_id, opportunity_ids=plan.confirm_opportunities, source="webhook")
+            if plan.confirm_jobs:
+                removals.confirm(company_id, external_ids=plan.confirm_jobs, source="webhook")
+
+    wanted = sorted({opportunity_id for plan in plans.values() for opportunity_id in plan.refresh})
+    outcomes, fatal = {}, None
+    if wanted:
+        syncer = Syncer(company, RunlessWindow(None, start, end), owner)
+        try:
+            outcomes = syncer.refresh_opportunities(wanted)
+        except (LeaseLost, *FATAL_ERRORS) as error:
+            fatal = error
+            log.warning("webhook processing stopped: %s", error, extra={"company_id": company_id})
+    deleted_gone = {oid for plan in plans.values() if plan.deleted for oid in plan.refresh
+                    if outcomes.get(oid) == "not_found"}
+    now = utcnow()
+    with db.write_transaction() as session:
+        if deleted_gone:
+            _remove_opportunities(company_id, deleted_gone, now)
+        for event_id, plan in plans.items():
+            kind, received_at, attempts = received[event_id]
+            values = _outcome(plan, outcomes, fatal, deleted_gone, covering, received_at, attempts + 1,
+                              config["WEBHOOK_MAX_ATTEMPTS"], now)
+            if values is None:
+                counts["waiting"] += 1
+                continue
+            session.execute(sa.update(WebhookEvent).where(WebhookEvent.id == event_id).values(**values))
+            status = values.get("status", WebhookStatus.PENDING.value)
+            key = {"PROCESSED": "processed", "FAILED": "failed", "IGNORED": "ignored"}.get(status)
+            if key:
+                counts[key] += 1
+            level = logging.WARNING if status in ("FAILED", "IGNORED") else logging.INFO
+            log.log(level, "webhook %s %s: %s", kind, status.lower(), values.get("result") or values.get("error"),
+                    extra={"company_id": company_id, "webhook_event_id": event_id})
+    return counts
+
+
+def _outcome(plan, outcomes, fatal, deleted_gone, covering, received_at, attempts, max_attempts, now):
+    """Column values for one event after a drain, or None to leave it untouched (awaiting a sweep)."""
+    if plan.ignored:
+        return {"status": WebhookStatus.IGNORED.value, "processed_at": now, "result": plan.note[:300]}
+    if plan.sweep:
+        if covering is not None and covering.started_at >= received_at:
+            return {"status": WebhookStatus.PROCESSED.value, "processed_at": now,
+                    "result": f"{plan.note}; covered by sync run {covering.id}"[:300]}
+        return None
+    if not plan.refresh:
+        return {"status": WebhookStatus.PROCESSED.value, "processed_at": now, "result": plan.note[:300]}
+    results = [outcomes.get(oid) for oid in plan.refresh]
+    failures = [r for r in results if r is None or r.startswith("failed")]
+    not_found = [oid for oid in plan.refresh if outcomes.get(oid) == "not_found" and oid not in deleted_gone]
+    if fatal is not None and failures:
+        # Nothing could be asked; this attempt does not count against the event.
+        return {"status": WebhookStatus.PENDING.value, "attempts": attempts - 1, "error": str(fatal)[:500]}
+    if failures:
+        error = (failures[0] or "not read")[:500]
+        if attempts >= max_attempts:
+            return {"status": WebhookStatus.FAILED.value, "processed_at": now, "error": error}
+        return {"status": WebhookStatus.PENDING.value, "error": error}
+    calls = len(plan.refresh)
+    result = f"{calls} opportunit{'y' if calls == 1 else 'ies'} re-read"
+    if deleted_gone & set(plan.refresh):
+        result += "; deleted in SmartMoving: its jobs were removed"
+    if not_found:
+        result += "; SmartMoving answered 404 (kept; the next sweep decides)"
+    return {"status": WebhookStatus.PROCESSED.value, "processed_at": now, "result": result[:300], "error": None}
+
+
+def _bump_attempts(event_ids):
+    if not event_ids:
+        return
+    with db.write_transaction() as session:
+        session.execute(sa.update(WebhookEvent).where(WebhookEvent.id.in_(event_ids))
+                        .values(attempts=WebhookEvent.attempts + 1))
+
+
+def _remove_opportunities(company_id, opportunity_ids, now):
+    """Remove every live job of opportunities SmartMoving deleted (announced, then its 404 confirmed)."""
+    ids = list(db.session.scalars(sa.select(TruckJourney.id).where(
+        TruckJourney.company_id == company_id, TruckJourney.opportunity_external_id.in_(sorted(opportunity_ids)),
+        TruckJourney.data_source == DataSource.SMARTMOVING.value,
+        TruckJourney.sync_status != SyncStatus.REMOVED.value)))
+    upsert.remove_journeys(ids, now, "Deleted in SmartMoving (announced by webhook).")
+
+
+def _last_complete_run(company_id):
+    """The newest SUCCESS or PARTIAL run (its sweep read every page): it covers events received before it started."""
+    return db.session.scalar(sa.select(SyncRun).where(
+        SyncRun.company_id == company_id, SyncRun.finished_at.is_not(None),
+        SyncRun.status.in_([RunStatus.SUCCESS.value, RunStatus.PARTIAL.value]))
+        .order_by(SyncRun.started_at.desc()).limit(1))

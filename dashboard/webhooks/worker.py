@@ -1,0 +1,137 @@
+"""Who drains webhook events, and when: a thread kicked by each delivery, and every sync run.
+
+A delivery kicks a background thread that takes the company's sync lease, drains,
+and lets go. When the lease is busy, its holder drains before it lets go (a sync run
+calls drain_quietly from sync.service.execute_run), so an event the kick could not
+handle waits at most for the next run; after kill -9 it is still PENDING and the next
+kick or run takes it. A sync finding a drain in progress waits for it (sync_may_wait)
+instead of skipping its turn.
+"""
+import logging
+import threading
+import time
+from datetime import datetime
+from datetime import timezone
+
+from flask import current_app
+
+from dashboard.db import db
+from dashboard.sync.lease import acquire_lease
+from dashboard.sync.lease import claim_slot
+from dashboard.sync.lease import lease_holder
+from dashboard.sync.lease import lease_name_for
+from dashboard.sync.lease import new_owner_id
+from dashboard.sync.lease import release_lease
+from dashboard.sync.lease import renew_lease
+from dashboard.webhooks.events import has_pending
+from dashboard.webhooks.processor import drain
+
+log = logging.getLogger(__name__)
+
+# A drain's lease owner says so: a sync finding the lease held by one waits for it.
+OWNER_PREFIX = "webhook:"
+KICK_WAIT_SECONDS = 30
+SYNC_WAIT_SECONDS = 15
+
+def drain_quietly(company_id, owner):
+    """drain() for a sync run about to release its lease; never raises (the run's outcome stands)."""
+    try:
+        waiting = has_pending(company_id)
+        db.session.commit()
+        # A run that lost its lease must not write: another runner may hold it now.
+        while waiting and renew_lease(lease_name_for(company_id), owner, current_app.config["SYNC_LEASE_SECONDS"]):
+            waiting = drain(company_id, owner)["more"]
+    except Exception:
+        db.session.rollback()
+        log.exception("webhook drain after a sync failed", extra={"company_id": company_id})
+
+
+def process_pending(company_id):
+    """Take the lease, drain one batch, release; "busy", "sweep" (events wait for one), "more" or "done"."""
+    owner = OWNER_PREFIX + new_owner_id()
+    name = lease_name_for(company_id)
+    if not acquire_lease(name, owner, current_app.config["SYNC_LEASE_SECONDS"]):
+        return "busy"
+    try:
+        counts = drain(company_id, owner)
+    finally:
+        release_lease(name, owner)
+        db.session.remove()
+    if counts["more"]:
+        return "more"
+    return "sweep" if counts["waiting"] else "done"
+
+
+def request_sweep(company_id, now=None):
+    """A sync now for events naming records we do not store, at most once per WEBHOOK_SWEEP_MINUTES."""
+    from dashboard.sync.service import SyncAlreadyRunning
+    from dashboard.sync.service import run_sync
+
+    seconds = max(current_app.config["WEBHOOK_SWEEP_MINUTES"], 1) * 60
+    epoch = int((now or datetime.now(timezone.utc)).timestamp())
+    slot = datetime.fromtimestamp(epoch - epoch % seconds, timezone.utc).replace(tzinfo=None)
+    if not claim_slot(f"webhook-sweep:{company_id}", slot, new_owner_id()):
+        return None   # debounced: the next sync (scheduled or requested) covers these events
+    try:
+        return run_sync(company_id, trigger="webhook")
+    except SyncAlreadyRunning:
+        return None   # that run, or the next, drains what it covers
+
+
+_lock = threading.Lock()
+_active = set()
+_again = set()
+
+
+def kick(app, company_id):
+    """Process the company's pending events soon, in a background thread (one per company per process)."""
+    with _lock:
+        if company_id in _active:
+            _again.add(company_id)
+            return False
+        _active.add(company_id)
+    threading.Thread(target=_work, args=(app, company_id), name=f"webhooks-{company_id}", daemon=True).start()
+    return True
+
+
+def _work(app, company_id):
+    deadline = time.monotonic() + KICK_WAIT_SECONDS
+    try:
+        with app.app_context():
+            while True:
+                try:
+                    outcome = process_pending(company_id)
+                except Exception:
+                    log.exception("webhook processing failed", extra={"company_id": company_id})
+                    outcome = "done"
+                if outcome == "busy" and time.monotonic() < deadline:
+                    time.sleep(0.5)   # a sync or another drain holds the lease; it drains at its end
+                    continue
+                if outcome == "more":
+                    time.sleep(0.2)   # let a waiting sync take the lease between batches
+                    continue
+                if outcome == "sweep":
+                    request_sweep(company_id)
+                with _lock:
+                    if company_id not in _again:
+                        _active.discard(company_id)
+                        return
+                    _again.discard(company_id)
+    finally:
+        with _lock:
+            _active.discard(company_id)
+            _again.discard(company_id)
+
+
+def sync_may_wait(company_id, owner, ttl_seconds, wait_seconds=SYNC_WAIT_SECONDS):
+    """For a sync that found the lease taken: when a webhook drain holds it, wait for it; True once ours."""
+    name = lease_name_for(company_id)
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        holder = lease_holder(name)
+        if holder is not None and not holder[0].startswith(OWNER_PREFIX):
+            return False
+        if acquire_lease(name, owner, ttl_seconds):
+            return True
+        time.sleep(0.2)
+    return False
