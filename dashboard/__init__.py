@@ -24,6 +24,8 @@ def create_app(test_config=None):
 
     from dashboard.logs import configure_logging
     configure_logging(app)
+    from dashboard import guards
+    guards.init_app(app)  # first: blueprints' int converters must be the bounded ones
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)

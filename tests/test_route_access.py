@@ -44,6 +44,8 @@ ROUTES = [
     ("GET", "/admin/trucks", Perm.MANAGE_USERS, "admin.trucks"),
     ("POST", "/admin/trucks/{truck_id}/active", Perm.MANAGE_USERS, "admin.toggle_truck"),
     ("GET", "/auth/password", "login", "auth.password"),
+    ("GET", "/auth/tokens", Perm.USE_API, "auth.api_tokens"),
+    ("POST", "/auth/tokens/{token_id}/revoke", Perm.USE_API, "auth.revoke_token"),
     ("GET", "/auth/login", "public", "auth.login"),
     ("POST", "/auth/logout", "public", "auth.logout"),
 ]
@@ -106,6 +108,17 @@ class FakeSyncService:
         return {"used": 0, "quota": quota, "projected": 0, "days_elapsed": 1, "days_in_month": 30}
 
 
+def own_token_id(app, user):
+    """An API token of user's own (every role may revoke its own)."""
+    from dashboard.auth.tokens import issue_token
+    from dashboard.db import db
+    from dashboard.models import User
+    with app.app_context():
+        row, _token = issue_token(db.session.get(User, user.id), "matrix")
+        db.session.commit()
+        return row.id
+
+
 @pytest.fixture
 def fake_sync(monkeypatch):
     import dashboard.sync.views as sync_views
@@ -151,7 +164,8 @@ def test_role_matrix(app, client, default_company, make_company, make_location, 
     world = build_world(app, default_company, make_company, make_location, make_user)
     truck_id = add_truck(app, default_company, "Matrix Truck")
     values = {"today": world.today.isoformat(), "job_a": world.job_a, "mover_id": world.users["MOVER"].id,
-              "truck_id": truck_id, "loc_a": world.loc_a.id}
+              "truck_id": truck_id, "loc_a": world.loc_a.id,
+              "token_id": own_token_id(app, world.users[role or "MOVER"])}
     if role is not None:
         login_as(client, world.users[role])
         token = csrf_token_from(client.get("/auth/password").get_data(as_text=True))

@@ -23,7 +23,7 @@ from dashboard.admin.forms import TruckForm
 from dashboard.admin.forms import UserForm
 from dashboard.auth.users import UserError
 from dashboard.auth.users import create_user
-from dashboard.auth.users import new_session_token
+from dashboard.auth.users import end_all_access
 from dashboard.db import db
 from dashboard.models import AuditEvent
 from dashboard.models import Company
@@ -164,7 +164,7 @@ def edit_user(user_id):
             if new_role.value != user.role:
                 changes["role"] = [user.role, new_role.value]
                 user.role = new_role.value
-                user.session_token = new_session_token()  # the new role starts with a new sign-in
+                end_all_access(user, actor=current_user)  # the new role starts with a new sign-in and new tokens
             old_ids = sorted(loc.id for loc in user.locations)
             if old_ids != sorted(loc.id for loc in locations):
                 changes["locations"] = [old_ids, sorted(loc.id for loc in locations)]
@@ -196,7 +196,8 @@ def toggle_user(user_id):
         return redirect(url_for("admin.users"))
     user.is_active_user = not user.is_active_user
     if not user.is_active_user:
-        user.session_token = new_session_token()
+        # Revoked, not merely refused while disabled: re-enabling must not revive them.
+        end_all_access(user, actor=current_user)
     _audit("user.enable" if user.is_active_user else "user.disable", user.email, user.company_id)
     db.session.commit()
     flash(f"{user.email} is now {'enabled' if user.is_active_user else 'disabled'}.", "success")

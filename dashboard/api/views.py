@@ -6,6 +6,7 @@ from flask import request
 from flask_login import current_user
 
 from dashboard.api import bp
+from dashboard.auth.loaders import token_user
 from dashboard.db import db
 from dashboard.errors import json_error
 from dashboard.extensions import csrf
@@ -25,10 +26,18 @@ from dashboard.timeutil import parse_iso_date
 csrf.exempt(bp)
 
 
+def _csrf_exempt_view():
+    """True for a view exempted on its own (csrf.exempt), e.g. one authenticated by a shared secret."""
+    view = current_app.view_functions.get(request.endpoint)
+    return view is not None and f"{view.__module__}.{view.__name__}" in csrf._exempt_views
+
+
 @bp.before_request
-def protect_cookie_posts():
-    if request.method not in ("GET", "HEAD", "OPTIONS") and not request.headers.get("Authorization", "").startswith("Bearer "):
-        csrf.protect()
+def protect_cookie_writes():
+    """Every write not authenticated by a bearer token needs the CSRF token (POST, PATCH, PUT, DELETE)."""
+    if request.method in ("GET", "HEAD", "OPTIONS") or token_user() is not None or _csrf_exempt_view():
+        return
+    csrf.protect()
 
 
 def run_to_dict(run):

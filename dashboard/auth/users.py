@@ -21,7 +21,20 @@ class UserError(ValueError):
 
 
 def new_session_token():
+    """A fresh value for User.session_token (what session cookies name the user by)."""
     return secrets.token_hex(32)
+
+
+def end_sessions(user):
+    """Sign user out of every browser: cookies naming the old session token stop loading them."""
+    user.session_token = new_session_token()
+
+
+def end_all_access(user, actor=None):
+    """End every session and revoke every API token of user (password, role or state changed)."""
+    from dashboard.auth.tokens import revoke_tokens
+    end_sessions(user)
+    revoke_tokens(user, actor=actor)
 
 
 def find_company(name=None):
@@ -77,10 +90,10 @@ def create_user(email, password, role, company, locations=(), full_name="", crew
 
 
 def set_password(user, password):
-    """Change a password and sign the user out everywhere else (new session token)."""
+    """Change a password, ending every session and API token of the user."""
     problem = password_problem(password)
     if problem:
         raise UserError(problem)
     user.password_hash = hash_password(password)
-    user.session_token = new_session_token()
+    end_all_access(user, actor=user)
     db.session.flush()

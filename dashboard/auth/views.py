@@ -12,17 +12,20 @@ from flask_login import current_user
 from flask_login import login_user
 from flask_login import logout_user
 
+from dashboard.audit.trail import record
 from dashboard.auth import bp
 from dashboard.auth import throttle
 from dashboard.auth.forms import LoginForm
 from dashboard.auth.forms import PasswordChangeForm
 from dashboard.auth.loaders import safe_next
+from dashboard.auth.loaders import token_user
 from dashboard.auth.passwords import hash_password
 from dashboard.auth.passwords import needs_rehash
 from dashboard.auth.passwords import verify_password
 from dashboard.auth.session import enforce_session_timeouts
 from dashboard.auth.session import start_session
 from dashboard.auth.users import UserError
+from dashboard.auth.users import end_sessions
 from dashboard.auth.users import set_password
 from dashboard.db import db
 from dashboard.models import AuditEvent
@@ -101,7 +104,14 @@ def _complete_login(user, form):
 @bp.post("/logout")
 @public
 def logout():
-    """Sign out (POST with CSRF only, so no link or prefetch can sign anyone out)."""
+    """Sign out (POST with CSRF only): the session ends on the server too, not just in this browser."""
+    if current_user.is_authenticated and token_user() is None:
+        # Rotating the session token kills this cookie and every copy of it (and the
+        # user's other browsers: one token per user is what the cookie carries).
+        user = db.session.get(User, current_user.id)
+        end_sessions(user)
+        record(user.company_id, user.id, "auth.logout", user.email)
+        db.session.commit()
     logout_user()
     session.clear()
     flash("You are signed out.", "info")
