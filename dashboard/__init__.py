@@ -21,6 +21,7 @@ def create_app(test_config=None):
         app.instance_path = test_config["INSTANCE_PATH"]
     os.makedirs(app.instance_path, exist_ok=True)
     load_config(app, test_config)
+    trust_proxies(app)
 
     from dashboard.logs import configure_logging
     configure_logging(app)
@@ -35,6 +36,16 @@ def create_app(test_config=None):
     from dashboard.scheduler import start_scheduler_if_serving
     start_scheduler_if_serving(app)
     return app
+
+
+def trust_proxies(app):
+    """Behind TRUSTED_PROXIES reverse proxies, take the client address and scheme from their headers."""
+    hops = app.config["TRUSTED_PROXIES"]
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        # Only X-Forwarded-For and -Proto: a proxy that does not set X-Forwarded-Host
+        # would pass a client's own value through, so the Host header is left alone.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)
 
 
 def register_extensions(app):

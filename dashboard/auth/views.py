@@ -69,31 +69,34 @@ def login():
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
         remote_addr = request.remote_addr
-        wait = throttle.minutes_locked(email, remote_addr)
+        wait = throttle.seconds_locked(email, remote_addr)
         if wait is not None:
-            error = f"Too many failed sign-ins, try again in {wait} minute{'s' if wait != 1 else ''}."
-            status = 429
-        else:
-            user = db.session.scalar(sa.select(User).where(User.email == email))
-            ok = verify_password(user.password_hash if user else _dummy_hash(), form.password.data)
-            if ok and user is not None and user.is_active:
-                return _complete_login(user, form)
-            throttle.record_failure(email, remote_addr)
-            db.session.commit()
-            log.info("failed sign-in for %s from %s", email, remote_addr)
-            error = GENERIC_FAILURE
-            status = 401
+            log.info("throttled sign-in for %s from %s (%s s left)", email, remote_addr, wait)
+            error = f"Too many failed sign-ins, try again in {throttle.describe_wait(wait)}."
+            return render_template("auth/login.html", form=form, error=error), 429, {"Retry-After": str(wait)}
+        user = db.session.scalar(sa.select(User).where(User.email == email))
+        ok = verify_password(user.password_hash if user else _dummy_hash(), form.password.data)
+        if ok and user is not None and user.is_active:
+            return _complete_login(user, form, remote_addr)
+        throttle.record_failure(email, remote_addr)
+        record(user.company_id if user else None, user.id if user else None, "auth.login_failed", email,
+               ip=remote_addr, reason="disabled" if ok and user is not None else "password")
+        db.session.commit()
+        log.info("failed sign-in for %s from %s", email, remote_addr)
+        error = GENERIC_FAILURE
+        status = 401
     elif request.method == "POST":
         status = 422
     return render_template("auth/login.html", form=form, error=error), status
 
 
-def _complete_login(user, form):
+def _complete_login(user, form, remote_addr):
     """Regenerate the session, sign user in, stamp the timeouts and go where they were heading."""
-    throttle.clear_failures(user.email)
+    throttle.clear_failures(user.email, remote_addr)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(form.password.data)
     user.last_login_at = utcnow()
+    record(user.company_id, user.id, "auth.login", user.email, ip=remote_addr)
     db.session.commit()
     session.clear()  # a new session on authentication (no fixation)
     login_user(user)
