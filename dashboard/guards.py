@@ -40,14 +40,48 @@ def _bad_text(values, pattern):
     return any(pattern.search(key) or pattern.search(value) for key, value in values.items(multi=True))
 
 
+def _bad_string(text):
+    if _FORM_CONTROL.search(text):
+        return True
+    try:
+        text.encode("utf-8")  # a lone surrogate ("\ud800" in JSON) cannot be stored
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _bad_json(value):
+    """True when any key or string inside a parsed JSON value is unfit for storage (iterative: no depth limit)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _bad_string(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def reject_control_characters():
-    """before_request: 400 for control characters in the query string or a form's fields."""
+    """before_request: 400 for control characters in the query string, a form's fields or a JSON body."""
     if _bad_text(request.args, _ARG_CONTROL):
         abort(400, description="Control characters are not allowed in the address.")
-    if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.mimetype in (
-            "application/x-www-form-urlencoded", "multipart/form-data"):
+    if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
+        return
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         if _bad_text(request.form, _FORM_CONTROL):
             abort(400, description="Control characters are not allowed in form fields.")
+    elif request.is_json and request.content_length:
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError:  # "[[[[…" nested past Python's limit: not a ValueError, so not silent
+            abort(400, description="The JSON body is nested too deeply.")
+        if _bad_json(body):
+            abort(400, description="Control characters are not allowed in JSON strings.")
 
 
 def init_app(app):

@@ -9,6 +9,7 @@ import pytest
 
 from conftest import csrf_token_from
 from conftest import login_as
+from dashboard.models import utcnow
 from dashboard.permissions import Perm
 from dashboard.permissions import ROLE_PERMISSIONS
 from dashboard.permissions import Role
@@ -89,7 +90,11 @@ class FakeSyncService:
 
     @staticmethod
     def start_sync_in_background(app, company_id, trigger="manual", user_id=None):
-        return SimpleNamespace(id=1, status="RUNNING")
+        counters = dict.fromkeys(("pages_fetched", "jobs_seen", "opportunities_enriched", "opportunities_to_enrich",
+                                  "rows_written", "created", "updated", "removed", "api_calls", "rate_limited",
+                                  "opportunities_failed"), 0)
+        return SimpleNamespace(id=1, status="RUNNING", phase="sweep", trigger=trigger, started_at=utcnow(),
+                               finished_at=None, error=None, **counters)
 
     @staticmethod
     def current_run(company_id):

@@ -10,6 +10,7 @@ from dashboard.auth.loaders import token_user
 from dashboard.db import db
 from dashboard.errors import json_error
 from dashboard.extensions import csrf
+from dashboard.guards import parse_id
 from dashboard.jobs.queries import jobs_for_day
 from dashboard.jobs.queries import locations_for
 from dashboard.jobs.serialize import job_to_dict
@@ -63,9 +64,9 @@ def _jobs_answer(day):
     location = request.args.get("location")
     location_id = None
     if location not in (None, ""):
-        if not location.isdigit():
+        location_id = parse_id(location)
+        if location_id is None:
             return json_error(422, "location must be a location id (a number).")
-        location_id = int(location)
     jobs = jobs_for_day(current_user, day, location_id=location_id, status=request.args.get("status") or None,
                         search=request.args.get("q") or None)
     return {"date": day.isoformat(), "count": len(jobs), "jobs": [job_to_dict(job, current_user) for job in jobs]}
@@ -128,12 +129,14 @@ def sync_now():
     from dashboard.sync.service import SyncAlreadyRunning
     from dashboard.sync.service import start_sync_in_background
 
-    body = request.get_json(silent=True) or {}
+    body = request.get_json(silent=True) if request.content_length else {}
+    if not isinstance(body, dict):
+        return json_error(422, 'The body must be empty or a JSON object such as {"date": "2025-01-31"}.')
     day = None
     if body.get("date") is not None:
-        day = parse_iso_date(body.get("date"))
+        day = parse_iso_date(body["date"]) if isinstance(body["date"], str) else None
         if day is None:
-            return json_error(422, "date must be given as YYYY-MM-DD.")
+            return json_error(422, "date must be given as YYYY-MM-DD, between 2000 and 2099.")
     db.session.rollback()  # the sync takes its own transactions
     try:
         run = start_sync_in_background(current_app._get_current_object(), current_user.company_id,
