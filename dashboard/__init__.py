@@ -96,9 +96,17 @@ def register_commands(app):
 
 
 def register_security_headers(app):
-    """Headers for every answer: no inline scripts (CSP), no framing, no sniffing."""
+    """Headers for every answer: no inline scripts (CSP), no framing, no sniffing, no stored copies."""
+    from flask import request
+
     @app.after_request
     def set_security_headers(response):
+        if request.endpoint != "static":
+            # Pages, fragments, CSV, print sheets and JSON carry customer or user data:
+            # no browser or proxy may keep a copy. (The board partial keeps its ETag,
+            # so a poller that sends If-None-Match itself still gets its 304.)
+            response.headers["Cache-Control"] = "no-store"
+            response.vary.update(("Cookie", "Authorization"))
         response.headers.setdefault(
             "Content-Security-Policy",
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
