@@ -68,6 +68,7 @@ def register_blueprints(app):
     """Attach every area's blueprint."""
     from dashboard.admin import bp as admin_bp
     from dashboard.api import bp as api_bp
+    from dashboard.audit import bp as audit_bp
     from dashboard.auth import bp as auth_bp
     from dashboard.health import bp as health_bp
     from dashboard.jobs import bp as jobs_bp
@@ -81,6 +82,7 @@ def register_blueprints(app):
     app.register_blueprint(locations_bp, url_prefix="/locations")
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(api_bp, url_prefix="/api/smartmoving")
+    app.register_blueprint(audit_bp, url_prefix="/audit")
 
 
 def register_errorhandlers(app):

@@ -17,7 +17,7 @@ from ui_helpers import ROLES
 from ui_helpers import add_truck
 from ui_helpers import build_world
 
-UI_BLUEPRINTS = ("jobs", "sync", "locations", "admin", "auth")
+UI_BLUEPRINTS = ("jobs", "sync", "locations", "admin", "auth", "audit")
 
 # (method, path template, needed permission, endpoint). "login" = any signed-in role; "public" = anyone.
 ROUTES = [
@@ -47,6 +47,8 @@ ROUTES = [
     ("GET", "/auth/password", "login", "auth.password"),
     ("GET", "/auth/tokens", Perm.USE_API, "auth.api_tokens"),
     ("POST", "/auth/tokens/{token_id}/revoke", Perm.USE_API, "auth.revoke_token"),
+    ("GET", "/audit", Perm.VIEW_AUDIT, "audit.index"),
+    ("GET", "/audit/export.csv?day={today}", Perm.VIEW_AUDIT, "audit.export_csv"),
     ("GET", "/auth/login", "public", "auth.login"),
     ("POST", "/auth/logout", "public", "auth.logout"),
 ]
