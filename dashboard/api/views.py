@@ -1,4 +1,6 @@
 """The JSON API of CONTRACT.md: session cookie or `Authorization: Bearer TOKEN`."""
+import functools
+import os
 from datetime import timedelta
 
 from flask import current_app
@@ -35,8 +37,14 @@ def _csrf_exempt_view():
 
 @bp.before_request
 def protect_cookie_writes():
-    """Every write not authenticated by a bearer token needs the CSRF token (POST, PATCH, PUT, DELETE)."""
+    """Every write by a session cookie needs the CSRF token (POST, PATCH, PUT, DELETE).
+
+    Bearer-token writes need none; anonymous writes get the route's own 401 (there is
+    no session to ride on, and the caller learns what is really missing).
+    """
     if request.method in ("GET", "HEAD", "OPTIONS") or token_user() is not None or _csrf_exempt_view():
+        return
+    if not current_user.is_authenticated:
         return
     csrf.protect()
 
@@ -96,6 +104,19 @@ def health():
     return {"status": status, "database": database,
             "smartmoving": {"status": smartmoving, "mode": "demo" if current_app.config["DEMO_MODE"] else "live"},
             "lastSync": last_sync}
+
+
+@functools.cache
+def _openapi_text():
+    with open(os.path.join(os.path.dirname(__file__), "openapi.json"), encoding="utf-8") as handle:
+        return handle.read()
+
+
+@bp.get("/openapi.json")
+@public
+def openapi_document():
+    """Anyone: the OpenAPI 3.1 description of this API (dashboard/api/openapi.json, checked by the tests)."""
+    return current_app.response_class(_openapi_text(), mimetype="application/json")
 
 
 @bp.get("/jobs/today")
