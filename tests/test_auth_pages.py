@@ -133,6 +133,24 @@ def test_throttle_per_ip_across_accounts(app, client, make_user):
     assert sign_in(client, "victim@example.test", remote_addr="10.7.7.7").status_code == 302
 
 
+def test_known_device_is_not_held_up_by_a_sprayer_on_its_address(app, client, make_user):
+    app.config["LOGIN_MAX_FAILURES_PER_IP"] = 3
+    make_user("DISPATCHER", email="office@example.test")
+    assert sign_in(client, "office@example.test", remote_addr="10.6.6.6").status_code == 302
+    assert client.get_cookie("known_device", path="/auth/") is not None
+    client.post("/auth/logout", data={"csrf_token": csrf_token_from(client.get("/").get_data(as_text=True))})
+    sprayer = app.test_client()
+    for n in range(3):
+        sign_in(sprayer, f"spray{n}@example.test", "whatever-pass", remote_addr="10.6.6.6")
+    assert sign_in(app.test_client(), "office@example.test", remote_addr="10.6.6.6").status_code == 429
+    device = client.get_cookie("known_device", path="/auth/").value
+    assert sign_in(client, "office@example.test", remote_addr="10.6.6.6").status_code == 302
+    # The cookie names its account: it does not help a guesser against another one.
+    guesser = app.test_client()
+    guesser.set_cookie("known_device", device, path="/auth/")
+    assert sign_in(guesser, "victim@example.test", "x-x-x-x-x", remote_addr="10.6.6.6").status_code == 429
+
+
 def test_trusted_proxies_take_the_client_address_from_x_forwarded_for(app, tmp_path, make_user):
     from conftest import make_test_app
     make_user("DISPATCHER", email="proxied@example.test")

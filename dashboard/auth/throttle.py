@@ -8,7 +8,9 @@ Two counters over the last LOGIN_FAILURE_WINDOW_MINUTES, each with delays that g
 - per client address, across accounts (password spraying): LOGIN_MAX_FAILURES_PER_IP
   free failures, then the same growing delays for that address alone.
 Nothing is ever locked for longer than the delay: no lock-out an attacker can
-extend for someone else. Behind a reverse proxy set TRUSTED_PROXIES, or every user
+extend for someone else. A browser that signed in to the account before carries a
+signed device cookie and skips the per-address counter, so an office behind one
+address is not held up by a sprayer sharing it. Behind a reverse proxy set TRUSTED_PROXIES, or every user
 shares the proxy's address.
 """
 import math
@@ -16,6 +18,8 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
+from itsdangerous import BadSignature
+from itsdangerous import URLSafeTimedSerializer
 
 from dashboard.db import db
 from dashboard.models import LoginAttempt
@@ -52,13 +56,44 @@ def _wait_seconds(conditions, free, now):
     return max(0.0, (newest + timedelta(seconds=delay) - now).total_seconds())
 
 
-def seconds_locked(email, remote_addr, now=None):
-    """Whole seconds the caller must wait before trying this account from this address, or None."""
+DEVICE_COOKIE = "known_device"
+DEVICE_DAYS = 180
+
+
+def _device_serializer():
+    return URLSafeTimedSerializer(current_app.secret_key, salt="known-device")
+
+
+def known_device_for(request, email):
+    """True when the request carries a device cookie from an earlier sign-in to this account (OWASP device cookies)."""
+    raw = request.cookies.get(DEVICE_COOKIE)
+    if not raw or len(raw) > 400:
+        return False
+    try:
+        return _device_serializer().loads(raw, max_age=DEVICE_DAYS * 86400) == _normal(email)
+    except BadSignature:
+        return False
+
+
+def remember_device(response, email):
+    """Mark this browser as one that signed in to email, so a busy shared address does not delay it."""
+    response.set_cookie(DEVICE_COOKIE, _device_serializer().dumps(_normal(email)), max_age=DEVICE_DAYS * 86400,
+                        httponly=True, samesite="Lax", secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+                        path="/auth/")
+    return response
+
+
+def seconds_locked(email, remote_addr, known_device=False, now=None):
+    """Whole seconds the caller must wait before trying this account from this address, or None.
+
+    known_device: the browser proved an earlier sign-in to this account, so the
+    per-address counter (someone else's failures on a shared address) does not apply.
+    """
     now = now or utcnow()
     config = current_app.config
     addr = _addr(remote_addr)
     waits = [_wait_seconds(_pair(email, addr), config["LOGIN_MAX_FAILURES"], now)]
-    if addr is not None:
+    if addr is not None and not known_device:
         waits.append(_wait_seconds((LoginAttempt.remote_addr == addr,), config["LOGIN_MAX_FAILURES_PER_IP"], now))
     wait = max(waits)
     return math.ceil(wait) if wait > 0 else None

@@ -69,7 +69,7 @@ def login():
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
         remote_addr = request.remote_addr
-        wait = throttle.seconds_locked(email, remote_addr)
+        wait = throttle.seconds_locked(email, remote_addr, known_device=throttle.known_device_for(request, email))
         if wait is not None:
             log.info("throttled sign-in for %s from %s (%s s left)", email, remote_addr, wait)
             error = f"Too many failed sign-ins, try again in {throttle.describe_wait(wait)}."
@@ -101,7 +101,7 @@ def _complete_login(user, form, remote_addr):
     session.clear()  # a new session on authentication (no fixation)
     login_user(user)
     start_session()
-    return redirect(safe_next(form.next.data) or _home())
+    return throttle.remember_device(redirect(safe_next(form.next.data) or _home()), user.email)
 
 
 @bp.post("/logout")
