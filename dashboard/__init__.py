@@ -21,9 +21,12 @@ def create_app(test_config=None):
         app.instance_path = test_config["INSTANCE_PATH"]
     os.makedirs(app.instance_path, exist_ok=True)
     load_config(app, test_config)
+    trust_proxies(app)
 
     from dashboard.logs import configure_logging
     configure_logging(app)
+    from dashboard import guards
+    guards.init_app(app)  # first: blueprints' int converters must be the bounded ones
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -49,6 +52,14 @@ def reap_interrupted_runs(app):
             reap_dead_runs()
         except sa.exc.SQLAlchemyError:  # no schema yet (before init-db): nothing to reap
             db.session.rollback()
+def trust_proxies(app):
+    """Behind TRUSTED_PROXIES reverse proxies, take the client address and scheme from their headers."""
+    hops = app.config["TRUSTED_PROXIES"]
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        # Only X-Forwarded-For and -Proto: a proxy that does not set X-Forwarded-Host
+        # would pass a client's own value through, so the Host header is left alone.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)
 
 
 def register_extensions(app):
@@ -74,6 +85,7 @@ def register_blueprints(app):
     """Attach every area's blueprint."""
     from dashboard.admin import bp as admin_bp
     from dashboard.api import bp as api_bp
+    from dashboard.audit import bp as audit_bp
     from dashboard.auth import bp as auth_bp
     from dashboard.health import bp as health_bp
     from dashboard.jobs import bp as jobs_bp
@@ -89,6 +101,7 @@ def register_blueprints(app):
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(api_bp, url_prefix="/api/smartmoving")
     app.register_blueprint(webhooks_bp, url_prefix="/api/smartmoving")
+    app.register_blueprint(audit_bp, url_prefix="/audit")
 
 
 def register_errorhandlers(app):
@@ -104,9 +117,17 @@ def register_commands(app):
 
 
 def register_security_headers(app):
-    """Headers for every answer: no inline scripts (CSP), no framing, no sniffing."""
+    """Headers for every answer: no inline scripts (CSP), no framing, no sniffing, no stored copies."""
+    from flask import request
+
     @app.after_request
     def set_security_headers(response):
+        if request.endpoint != "static":
+            # Pages, fragments, CSV, print sheets and JSON carry customer or user data:
+            # no browser or proxy may keep a copy. (The board partial keeps its ETag,
+            # so a poller that sends If-None-Match itself still gets its 304.)
+            response.headers["Cache-Control"] = "no-store"
+            response.vary.update(("Cookie", "Authorization"))
         response.headers.setdefault(
             "Content-Security-Policy",
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

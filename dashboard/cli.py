@@ -83,14 +83,19 @@ def _user_by_email(email):
 
 @click.command("create-token")
 @click.argument("email")
+@click.option("--name", default="cli", show_default=True, help="What the token is for (shown on the token page)")
 @with_appcontext
-def create_token_command(email):
+def create_token_command(email, name):
     """Print a new API token for EMAIL (its last word); only a hash is stored."""
     from dashboard.auth.tokens import issue_token
+    from dashboard.permissions import Perm
+    from dashboard.permissions import can
 
     db.begin_write()
     user = _user_by_email(email)
-    row, token = issue_token(user)
+    if not user.is_active or not can(user, Perm.USE_API):
+        _fail(f"{user.email} is disabled or may not use the API")
+    row, token = issue_token(user, name)
     db.session.commit()
     click.echo(f"API token for {user.email} (id {row.prefix}…), shown once: {token}")
 
@@ -100,7 +105,7 @@ def create_token_command(email):
 @click.option("--prefix", default=None, help="Revoke only the token starting with this (default: all)")
 @with_appcontext
 def revoke_token_command(email, prefix):
-    """Remove EMAIL's API tokens (or the one matching --prefix)."""
+    """Revoke EMAIL's API tokens (or the one matching --prefix)."""
     from dashboard.auth.tokens import revoke_tokens
 
     db.begin_write()

@@ -149,10 +149,15 @@ class ApiToken(Base):
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(80), default="")
     token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
     prefix: so.Mapped[str] = so.mapped_column(sa.String(16))
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    # Written at most once a minute, so a busy script does not write on every call.
     last_used_at: so.Mapped[Optional[datetime]]
+    # Revoked tokens are kept (the token page and the audit trail show them) but never
+    # authenticate again, whatever later happens to their user.
+    revoked_at: so.Mapped[Optional[datetime]]
 
     user: so.Mapped[User] = so.relationship()
 
@@ -361,8 +366,9 @@ class SyncLease(Base):
 
 
 class AuditEvent(Base):
-    """Who changed what: dispatch edits, user administration, manual syncs."""
+    """Who changed what: dispatch edits, user administration, manual syncs, sign-ins, tokens."""
     __tablename__ = "audit_events"
+    __table_args__ = (sa.Index("ix_audit_events_company_at", "company_id", "at"),)
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     company_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("companies.id"), index=True)

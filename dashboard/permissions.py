@@ -29,6 +29,8 @@ class Perm(str, enum.Enum):
     SYNC_DATA = "sync_data"
     VIEW_FINANCIAL = "view_financial"
     MANAGE_USERS = "manage_users"
+    USE_API = "use_api"                  # API tokens: own ones on the token page; admins see their scope's
+    VIEW_AUDIT = "view_audit"            # the audit trail of the companies in scope
 
 
 class Scope(str, enum.Enum):
@@ -38,17 +40,20 @@ class Scope(str, enum.Enum):
     NONE = "none"
 
 
+# Every role may use the API: it answers each role with exactly what its pages show
+# (drivers and movers: their own jobs), so a token grants nothing a browser would not.
 ROLE_PERMISSIONS = {
     Role.SUPER_ADMIN: frozenset({Perm.VIEW_JOBS, Perm.VIEW_OWN_JOBS, Perm.EDIT_JOBS, Perm.SYNC_DATA,
-                                 Perm.VIEW_FINANCIAL, Perm.MANAGE_USERS}),
+                                 Perm.VIEW_FINANCIAL, Perm.MANAGE_USERS, Perm.USE_API, Perm.VIEW_AUDIT}),
     # ADMIN may sync: the product's users asked for admins clicking "sync now".
     Role.ADMIN: frozenset({Perm.VIEW_JOBS, Perm.VIEW_OWN_JOBS, Perm.EDIT_JOBS, Perm.SYNC_DATA,
-                           Perm.VIEW_FINANCIAL, Perm.MANAGE_USERS}),
-    Role.DISPATCHER: frozenset({Perm.VIEW_JOBS, Perm.VIEW_OWN_JOBS, Perm.EDIT_JOBS}),
-    Role.MANAGER: frozenset({Perm.VIEW_JOBS, Perm.VIEW_OWN_JOBS, Perm.EDIT_JOBS, Perm.VIEW_FINANCIAL}),
-    Role.AUDITOR: frozenset({Perm.VIEW_JOBS, Perm.VIEW_OWN_JOBS, Perm.VIEW_FINANCIAL}),
-    Role.DRIVER: frozenset({Perm.VIEW_OWN_JOBS}),
-    Role.MOVER: frozenset({Perm.VIEW_OWN_JOBS}),
+                           Perm.VIEW_FINANCIAL, Perm.MANAGE_USERS, Perm.USE_API, Perm.VIEW_AUDIT}),
+    Role.DISPATCHER: frozenset({Perm.VIEW_JOBS, Perm.VIEW_OWN_JOBS, Perm.EDIT_JOBS, Perm.USE_API}),
+    Role.MANAGER: frozenset({Perm.VIEW_JOBS, Perm.VIEW_OWN_JOBS, Perm.EDIT_JOBS, Perm.VIEW_FINANCIAL, Perm.USE_API}),
+    Role.AUDITOR: frozenset({Perm.VIEW_JOBS, Perm.VIEW_OWN_JOBS, Perm.VIEW_FINANCIAL, Perm.USE_API,
+                             Perm.VIEW_AUDIT}),
+    Role.DRIVER: frozenset({Perm.VIEW_OWN_JOBS, Perm.USE_API}),
+    Role.MOVER: frozenset({Perm.VIEW_OWN_JOBS, Perm.USE_API}),
 }
 
 ROLE_SCOPE = {

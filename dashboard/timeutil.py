@@ -17,12 +17,28 @@ def day_window(start):
     return start, start + timedelta(days=1)
 
 
+# The days a board, a sync or a report may ask for. Far inside date's own limits, so
+# "the next day" or "the week around it" never overflows, and no typo like 0202-01-01
+# reaches SmartMoving as a real request.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2099, 12, 31)
+
+
+def in_day_range(day):
+    """True when day lies within FIRST_DAY..LAST_DAY."""
+    return FIRST_DAY <= day <= LAST_DAY
+
+
 def parse_iso_date(text):
-    """Parse YYYY-MM-DD strictly; None when it is not such a date."""
+    """Parse YYYY-MM-DD strictly; None when it is not such a date or lies outside FIRST_DAY..LAST_DAY."""
+    text = str(text).strip()
+    if len(text) != 10 or not text.isascii():
+        return None
     try:
-        return date.fromisoformat(str(text).strip()) if len(str(text).strip()) == 10 else None
+        day = date.fromisoformat(text)
     except ValueError:
         return None
+    return day if in_day_range(day) else None
 
 
 def as_utc_iso(naive_utc):

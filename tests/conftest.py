@@ -14,6 +14,9 @@ for _name in ("SMARTMOVING_API_KEY", "SMARTMOVING_CLIENT_ID", "SMARTMOVING_BASE_
               "SECRET_KEY", "SYNC_INTERVAL_MINUTES", "DASHBOARD_TIMEZONE"):
     os.environ.pop(_name, None)
 
+from hypothesis import HealthCheck  # noqa: E402
+from hypothesis import settings  # noqa: E402
+
 from dashboard import create_app  # noqa: E402
 from dashboard.db import Base  # noqa: E402
 from dashboard.db import db  # noqa: E402
@@ -21,6 +24,12 @@ from dashboard.models import Company  # noqa: E402
 from dashboard.models import Location  # noqa: E402
 from dashboard.models import DataSource  # noqa: E402
 from dashboard.schema import ensure_default_company  # noqa: E402
+
+# Property-based tests stay reproducible and bounded: the same examples every run,
+# no per-example deadline (two shared CPUs), no example database left behind.
+settings.register_profile("dashboard", derandomize=True, deadline=None, database=None, max_examples=25,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.load_profile("dashboard")
 
 PASSWORD = "correct-horse-battery"
 PG_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
@@ -150,6 +159,18 @@ def make_user(app, default_company):
             db.session.commit()
             return db.session.get(User, user.id)
     return _make
+
+
+_KNOWN_HASH = {}
+
+
+@pytest.fixture
+def cheap_passwords(monkeypatch):
+    """Every user created gets one precomputed Argon2 hash of PASSWORD (hashing dominates set-up time)."""
+    import dashboard.auth.users as users
+    if "hash" not in _KNOWN_HASH:
+        _KNOWN_HASH["hash"] = users.hash_password(PASSWORD)
+    monkeypatch.setattr(users, "hash_password", lambda password: _KNOWN_HASH["hash"])
 
 
 def login_as(client, user):

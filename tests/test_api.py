@@ -4,6 +4,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from conftest import login_as
 from dashboard.db import db
 from dashboard.models import SyncRun
 from dashboard.models import TruckJourney
@@ -76,7 +77,7 @@ def test_jobs_today_scope_and_money_per_role(app, client, make_user, world, role
     assert answer.status_code == 200
     body = answer.get_json()
     assert body["date"] == world["today"].isoformat()
-    keys = {job["externalId"].removeprefix("job-") for job in body["jobs"]}
+    keys = {job["jobNumber"].removeprefix("J-") for job in body["jobs"]}
     assert keys == EXPECTED_JOBS[role]
     assert body["count"] == len(body["jobs"])
     may_see_money = Perm.VIEW_FINANCIAL in ROLE_PERMISSIONS[Role(role)]
@@ -96,6 +97,26 @@ def test_job_keys_match_the_contract(app, client, make_user, world):
                 "dispatchStatus", "start", "end", "conflicts"):
         assert key in job
     assert set(job["location"]) == {"id", "name"}
+
+
+@pytest.mark.parametrize("role", ["DRIVER", "MOVER"])
+def test_crew_roles_get_exactly_what_their_pages_show(app, client, make_user, world, role):
+    from dashboard.jobs.serialize import CREW_KEYS
+    user = user_for(make_user, role, world)
+    with app.app_context():
+        job = db.session.get(TruckJourney, world["jobs"]["north"])
+        job.customer_email, job.customer_phone, job.notes = "private@customer.test", "555-0100", "Side door"
+        job.origin_address = "12 Elm St"
+        db.session.commit()
+    jobs = client.get("/api/smartmoving/jobs/today", headers=bearer(app, user)).get_json()["jobs"]
+    assert len(jobs) == 1
+    assert set(jobs[0]) == {key for key in CREW_KEYS if key not in ("start", "end")} | (set(jobs[0]) & {"start", "end"})
+    assert not {"customerEmail", "estimatedValue", "externalId", "quoteNumber", "dataSource", "lastSyncAt"} & set(jobs[0])
+    login_as(client, user)
+    page = client.get(f"/jobs/{jobs[0]['id']}").get_data(as_text=True)
+    for key in ("customerName", "customerPhone", "originAddress", "notes", "jobNumber"):
+        assert str(jobs[0][key]) in page, key
+    assert "private@customer.test" not in page
 
 
 def test_tomorrow_and_date_routes(app, client, make_user, world):

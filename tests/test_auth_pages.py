@@ -1,5 +1,6 @@
 """Sign-in, sign-out, session timeouts, throttling and password change, through the real forms."""
 import time
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -74,30 +75,53 @@ def test_disabled_user_cannot_sign_in(app, client, make_user):
     assert client.get("/").status_code == 302
 
 
-def test_throttle_per_account_blocks_even_the_right_password(app, client, make_user):
+def test_throttle_per_account_and_address_never_locks_out_the_owner_elsewhere(app, client, make_user):
     make_user("DISPATCHER", email="target@example.test")
     limit = app.config["LOGIN_MAX_FAILURES"]
     for _ in range(limit):
         assert sign_in(client, "target@example.test", "nope-nope-nope").status_code == 401
     response = sign_in(client, "target@example.test")
     assert response.status_code == 429
+    assert response.headers["Retry-After"] == str(app.config["LOGIN_DELAY_SECONDS"])
     html = response.get_data(as_text=True)
-    assert "Too many failed sign-ins, try again in" in html and "minutes" in html
+    assert "Too many failed sign-ins, try again in 30 seconds" in html
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(LoginAttempt.id))) == limit
-    # Another address is still locked out of this account; other accounts are not.
-    assert sign_in(client, "target@example.test", remote_addr="10.9.9.9").status_code == 429
+    # The owner, at their own address, is not delayed by the guesser's failures.
+    assert sign_in(client, "target@example.test", remote_addr="10.9.9.9").status_code == 302
 
 
-def test_throttle_window_expires(app, client, make_user):
+def _age_attempts(app, seconds):
+    with app.app_context():
+        for attempt in db.session.scalars(sa.select(LoginAttempt)):
+            attempt.attempted_at -= timedelta(seconds=seconds)
+        db.session.commit()
+
+
+def test_throttle_delays_grow_and_end(app, client, make_user):
     make_user("DISPATCHER", email="later@example.test")
     for _ in range(app.config["LOGIN_MAX_FAILURES"]):
         sign_in(client, "later@example.test", "nope-nope-nope")
-    with app.app_context():
-        for attempt in db.session.scalars(sa.select(LoginAttempt)):
-            attempt.attempted_at = attempt.attempted_at.replace(year=attempt.attempted_at.year - 1)
-        db.session.commit()
+    waits = []
+    for _ in range(3):
+        _age_attempts(app, 250)  # past the current delay, still inside the 15-minute window
+        assert sign_in(client, "later@example.test", "nope-nope-nope").status_code == 401
+        waits.append(int(sign_in(client, "later@example.test").headers["Retry-After"]))
+    assert waits == [60, 120, 240]
+    _age_attempts(app, app.config["LOGIN_FAILURE_WINDOW_MINUTES"] * 60 + 1)
     assert sign_in(client, "later@example.test").status_code == 302
+
+
+def test_throttle_delay_is_capped(app, client, make_user):
+    app.config.update(LOGIN_MAX_FAILURES=1, LOGIN_DELAY_SECONDS=400, LOGIN_MAX_DELAY_SECONDS=500)
+    make_user("DISPATCHER", email="cap@example.test")
+    sign_in(client, "cap@example.test", "nope-nope-nope")
+    assert sign_in(client, "cap@example.test").headers["Retry-After"] == "400"
+    _age_attempts(app, 401)
+    sign_in(client, "cap@example.test", "nope-nope-nope")
+    answer = sign_in(client, "cap@example.test")
+    assert answer.status_code == 429 and answer.headers["Retry-After"] == "500"
+    assert "9 minutes" in answer.get_data(as_text=True)
 
 
 def test_throttle_per_ip_across_accounts(app, client, make_user):
@@ -107,6 +131,78 @@ def test_throttle_per_ip_across_accounts(app, client, make_user):
         sign_in(client, f"spray{n}@example.test", "whatever-pass", remote_addr="10.6.6.6")
     assert sign_in(client, "victim@example.test", remote_addr="10.6.6.6").status_code == 429
     assert sign_in(client, "victim@example.test", remote_addr="10.7.7.7").status_code == 302
+
+
+def test_known_device_is_not_held_up_by_a_sprayer_on_its_address(app, client, make_user):
+    app.config["LOGIN_MAX_FAILURES_PER_IP"] = 3
+    make_user("DISPATCHER", email="office@example.test")
+    assert sign_in(client, "office@example.test", remote_addr="10.6.6.6").status_code == 302
+    assert client.get_cookie("known_device", path="/auth/") is not None
+    client.post("/auth/logout", data={"csrf_token": csrf_token_from(client.get("/").get_data(as_text=True))})
+    sprayer = app.test_client()
+    for n in range(3):
+        sign_in(sprayer, f"spray{n}@example.test", "whatever-pass", remote_addr="10.6.6.6")
+    assert sign_in(app.test_client(), "office@example.test", remote_addr="10.6.6.6").status_code == 429
+    device = client.get_cookie("known_device", path="/auth/").value
+    assert sign_in(client, "office@example.test", remote_addr="10.6.6.6").status_code == 302
+    # The cookie names its account: it does not help a guesser against another one.
+    guesser = app.test_client()
+    guesser.set_cookie("known_device", device, path="/auth/")
+    assert sign_in(guesser, "victim@example.test", "x-x-x-x-x", remote_addr="10.6.6.6").status_code == 429
+
+
+def test_trusted_proxies_take_the_client_address_from_x_forwarded_for(app, tmp_path, make_user):
+    from conftest import make_test_app
+    make_user("DISPATCHER", email="proxied@example.test")
+    proxied = make_test_app(app.config["DATABASE_URL"], tmp_path / "p", TRUSTED_PROXIES=1, LOGIN_MAX_FAILURES=1)
+    client = proxied.test_client()
+    page = client.get("/auth/login")
+    data = {"email": "proxied@example.test", "password": "wrong-wrong-wrong",
+            "csrf_token": csrf_token_from(page.get_data(as_text=True))}
+    assert client.post("/auth/login", data=data, headers={"X-Forwarded-For": "203.0.113.7"}).status_code == 401
+    with proxied.app_context():
+        assert db.session.scalar(sa.select(LoginAttempt.remote_addr)) == "203.0.113.7"
+    # Same proxy, another client behind it: not delayed by 203.0.113.7's failure.
+    data["password"] = PASSWORD
+    assert client.post("/auth/login", data=data, headers={"X-Forwarded-For": "198.51.100.9"}).status_code == 302
+    proxied.extensions["sqlalchemy_engine"].dispose()
+
+
+def test_without_trusted_proxies_x_forwarded_for_is_ignored(app, client, make_user):
+    make_user("DISPATCHER", email="direct@example.test")
+    page = client.get("/auth/login")
+    client.post("/auth/login", data={"email": "direct@example.test", "password": "wrong-wrong-wrong",
+                                     "csrf_token": csrf_token_from(page.get_data(as_text=True))},
+                headers={"X-Forwarded-For": "203.0.113.7"}, environ_base={"REMOTE_ADDR": "10.0.0.1"})
+    with app.app_context():
+        assert db.session.scalar(sa.select(LoginAttempt.remote_addr)) == "10.0.0.1"
+
+
+@pytest.mark.parametrize("key", ["LOGIN_MAX_FAILURES_PER_IP", "LOGIN_DELAY_SECONDS", "LOGIN_MAX_DELAY_SECONDS",
+                                 "LOGIN_MAX_FAILURES", "TRUSTED_PROXIES"])
+def test_throttle_settings_come_from_the_environment(tmp_path, monkeypatch, key):
+    from dashboard import create_app
+    from dashboard.config import ConfigError
+    config = {"TESTING": True, "DATABASE_URL": "sqlite://", "INSTANCE_PATH": str(tmp_path)}
+    monkeypatch.setenv(key, "7")
+    assert create_app(config).config[key] == 7
+    monkeypatch.setenv(key, "lots")
+    with pytest.raises(ConfigError, match=key):
+        create_app(config)
+
+
+def test_sign_ins_and_failures_are_audited(app, client, make_user):
+    from dashboard.models import AuditEvent
+    user = make_user("DISPATCHER", email="aud@example.test")
+    sign_in(client, "aud@example.test", "wrong-wrong-wrong")
+    sign_in(client, "nobody@example.test", "wrong-wrong-wrong")
+    sign_in(client, "aud@example.test")
+    with app.app_context():
+        events = [(e.action, e.user_id, e.target, e.detail["ip"]) for e in db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action.like("auth.%")).order_by(AuditEvent.id))]
+    assert events == [("auth.login_failed", user.id, "aud@example.test", "10.0.0.1"),
+                      ("auth.login_failed", None, "nobody@example.test", "10.0.0.1"),
+                      ("auth.login", user.id, "aud@example.test", "10.0.0.1")]
 
 
 @pytest.mark.parametrize("target,landing", [

@@ -9,6 +9,7 @@ import pytest
 
 from conftest import csrf_token_from
 from conftest import login_as
+from dashboard.models import utcnow
 from dashboard.permissions import Perm
 from dashboard.permissions import ROLE_PERMISSIONS
 from dashboard.permissions import Role
@@ -16,7 +17,7 @@ from ui_helpers import ROLES
 from ui_helpers import add_truck
 from ui_helpers import build_world
 
-UI_BLUEPRINTS = ("jobs", "sync", "locations", "admin", "auth")
+UI_BLUEPRINTS = ("jobs", "sync", "locations", "admin", "auth", "audit")
 
 # (method, path template, needed permission, endpoint). "login" = any signed-in role; "public" = anyone.
 ROUTES = [
@@ -48,6 +49,10 @@ ROUTES = [
     ("GET", "/admin/trucks", Perm.MANAGE_USERS, "admin.trucks"),
     ("POST", "/admin/trucks/{truck_id}/active", Perm.MANAGE_USERS, "admin.toggle_truck"),
     ("GET", "/auth/password", "login", "auth.password"),
+    ("GET", "/auth/tokens", Perm.USE_API, "auth.api_tokens"),
+    ("POST", "/auth/tokens/{token_id}/revoke", Perm.USE_API, "auth.revoke_token"),
+    ("GET", "/audit", Perm.VIEW_AUDIT, "audit.index"),
+    ("GET", "/audit/export.csv?day={today}", Perm.VIEW_AUDIT, "audit.export_csv"),
     ("GET", "/auth/login", "public", "auth.login"),
     ("POST", "/auth/logout", "public", "auth.logout"),
 ]
@@ -93,7 +98,11 @@ class FakeSyncService:
 
     @staticmethod
     def start_sync_in_background(app, company_id, trigger="manual", user_id=None):
-        return SimpleNamespace(id=1, status="RUNNING")
+        counters = dict.fromkeys(("pages_fetched", "jobs_seen", "opportunities_enriched", "opportunities_to_enrich",
+                                  "rows_written", "created", "updated", "removed", "api_calls", "rate_limited",
+                                  "opportunities_failed"), 0)
+        return SimpleNamespace(id=1, status="RUNNING", phase="sweep", trigger=trigger, started_at=utcnow(),
+                               finished_at=None, error=None, **counters)
 
     @staticmethod
     def current_run(company_id):
@@ -110,6 +119,17 @@ class FakeSyncService:
     @staticmethod
     def monthly_call_usage(company_id, quota):
         return {"used": 0, "quota": quota, "projected": 0, "days_elapsed": 1, "days_in_month": 30}
+
+
+def own_token_id(app, user):
+    """An API token of user's own (every role may revoke its own)."""
+    from dashboard.auth.tokens import issue_token
+    from dashboard.db import db
+    from dashboard.models import User
+    with app.app_context():
+        row, _token = issue_token(db.session.get(User, user.id), "matrix")
+        db.session.commit()
+        return row.id
 
 
 @pytest.fixture
@@ -157,7 +177,8 @@ def test_role_matrix(app, client, default_company, make_company, make_location, 
     world = build_world(app, default_company, make_company, make_location, make_user)
     truck_id = add_truck(app, default_company, "Matrix Truck")
     values = {"today": world.today.isoformat(), "job_a": world.job_a, "mover_id": world.users["MOVER"].id,
-              "truck_id": truck_id, "loc_a": world.loc_a.id}
+              "truck_id": truck_id, "loc_a": world.loc_a.id,
+              "token_id": own_token_id(app, world.users[role or "MOVER"])}
     if role is not None:
         login_as(client, world.users[role])
         token = csrf_token_from(client.get("/auth/password").get_data(as_text=True))

@@ -18,14 +18,14 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from dashboard.admin import bp
+from dashboard.audit.trail import record
 from dashboard.admin.forms import EmptyForm
 from dashboard.admin.forms import TruckForm
 from dashboard.admin.forms import UserForm
 from dashboard.auth.users import UserError
 from dashboard.auth.users import create_user
-from dashboard.auth.users import new_session_token
+from dashboard.auth.users import end_all_access
 from dashboard.db import db
-from dashboard.models import AuditEvent
 from dashboard.models import Company
 from dashboard.models import Location
 from dashboard.models import Truck
@@ -90,8 +90,7 @@ def _chosen_locations(form, company_id):
 
 
 def _audit(action, target, company_id, **detail):
-    db.session.add(AuditEvent(company_id=company_id, user_id=current_user.id, action=action, target=target,
-                              detail=detail or None))
+    record(company_id, current_user.id, action, target, **detail)
 
 
 @bp.get("/users")
@@ -164,7 +163,7 @@ def edit_user(user_id):
             if new_role.value != user.role:
                 changes["role"] = [user.role, new_role.value]
                 user.role = new_role.value
-                user.session_token = new_session_token()  # the new role starts with a new sign-in
+                end_all_access(user, actor=current_user)  # the new role starts with a new sign-in and new tokens
             old_ids = sorted(loc.id for loc in user.locations)
             if old_ids != sorted(loc.id for loc in locations):
                 changes["locations"] = [old_ids, sorted(loc.id for loc in locations)]
@@ -196,7 +195,8 @@ def toggle_user(user_id):
         return redirect(url_for("admin.users"))
     user.is_active_user = not user.is_active_user
     if not user.is_active_user:
-        user.session_token = new_session_token()
+        # Revoked, not merely refused while disabled: re-enabling must not revive them.
+        end_all_access(user, actor=current_user)
     _audit("user.enable" if user.is_active_user else "user.disable", user.email, user.company_id)
     db.session.commit()
     flash(f"{user.email} is now {'enabled' if user.is_active_user else 'disabled'}.", "success")
@@ -251,7 +251,8 @@ def toggle_truck(truck_id):
     if not EmptyForm().validate_on_submit():
         abort(400)
     truck.is_active = not truck.is_active
-    _audit("truck.enable" if truck.is_active else "truck.disable", f"truck:{truck.id}", truck.company_id)
+    _audit("truck.enable" if truck.is_active else "truck.disable", f"truck:{truck.id}", truck.company_id,
+           name=truck.name)
     db.session.commit()
     flash(f"Truck {truck.name} is {'in service' if truck.is_active else 'out of service'}.", "success")
     return redirect(url_for("admin.trucks"))

@@ -1,4 +1,6 @@
 """The JSON API of CONTRACT.md: session cookie or `Authorization: Bearer TOKEN`."""
+import functools
+import os
 from datetime import timedelta
 
 from flask import current_app
@@ -6,9 +8,11 @@ from flask import request
 from flask_login import current_user
 
 from dashboard.api import bp
+from dashboard.auth.loaders import token_user
 from dashboard.db import db
 from dashboard.errors import json_error
 from dashboard.extensions import csrf
+from dashboard.guards import parse_id
 from dashboard.jobs.queries import jobs_for_day
 from dashboard.jobs.queries import locations_for
 from dashboard.jobs.serialize import job_to_dict
@@ -27,10 +31,24 @@ from dashboard.timeutil import parse_iso_date
 csrf.exempt(bp)
 
 
+def _csrf_exempt_view():
+    """True for a view exempted on its own (csrf.exempt), e.g. one authenticated by a shared secret."""
+    view = current_app.view_functions.get(request.endpoint)
+    return view is not None and f"{view.__module__}.{view.__name__}" in csrf._exempt_views
+
+
 @bp.before_request
-def protect_cookie_posts():
-    if request.method not in ("GET", "HEAD", "OPTIONS") and not request.headers.get("Authorization", "").startswith("Bearer "):
-        csrf.protect()
+def protect_cookie_writes():
+    """Every write by a session cookie needs the CSRF token (POST, PATCH, PUT, DELETE).
+
+    Bearer-token writes need none; anonymous writes get the route's own 401 (there is
+    no session to ride on, and the caller learns what is really missing).
+    """
+    if request.method in ("GET", "HEAD", "OPTIONS") or token_user() is not None or _csrf_exempt_view():
+        return
+    if not current_user.is_authenticated:
+        return
+    csrf.protect()
 
 
 def run_to_dict(run):
@@ -56,9 +74,9 @@ def _jobs_answer(day):
     location = request.args.get("location")
     location_id = None
     if location not in (None, ""):
-        if not location.isdigit():
+        location_id = parse_id(location)
+        if location_id is None:
             return json_error(422, "location must be a location id (a number).")
-        location_id = int(location)
     jobs = jobs_for_day(current_user, day, location_id=location_id, status=request.args.get("status") or None,
                         search=request.args.get("q") or None)
     return {"date": day.isoformat(), "count": len(jobs), "jobs": jobs_to_dicts(jobs, current_user)}
@@ -88,6 +106,19 @@ def health():
     return {"status": status, "database": database,
             "smartmoving": {"status": smartmoving, "mode": "demo" if current_app.config["DEMO_MODE"] else "live"},
             "lastSync": last_sync}
+
+
+@functools.cache
+def _openapi_text():
+    with open(os.path.join(os.path.dirname(__file__), "openapi.json"), encoding="utf-8") as handle:
+        return handle.read()
+
+
+@bp.get("/openapi.json")
+@public
+def openapi_document():
+    """Anyone: the OpenAPI 3.1 description of this API (dashboard/api/openapi.json, checked by the tests)."""
+    return current_app.response_class(_openapi_text(), mimetype="application/json")
 
 
 @bp.get("/jobs/today")
@@ -168,12 +199,14 @@ def sync_now():
     from dashboard.sync.service import SyncAlreadyRunning
     from dashboard.sync.service import start_sync_in_background
 
-    body = request.get_json(silent=True) or {}
+    body = request.get_json(silent=True) if request.content_length else {}
+    if not isinstance(body, dict):
+        return json_error(422, 'The body must be empty or a JSON object such as {"date": "2025-01-31"}.')
     day = None
     if body.get("date") is not None:
-        day = parse_iso_date(body.get("date"))
+        day = parse_iso_date(body["date"]) if isinstance(body["date"], str) else None
         if day is None:
-            return json_error(422, "date must be given as YYYY-MM-DD.")
+            return json_error(422, "date must be given as YYYY-MM-DD, between 2000 and 2099.")
     db.session.rollback()  # the sync takes its own transactions
     try:
         run = start_sync_in_background(current_app._get_current_object(), current_user.company_id,

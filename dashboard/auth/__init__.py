@@ -4,3 +4,4 @@ from flask import Blueprint
 bp = Blueprint("auth", __name__)
 
 from dashboard.auth import views  # noqa: E402,F401  (registers the routes on bp)
+from dashboard.auth import token_views  # noqa: E402,F401

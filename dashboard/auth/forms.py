@@ -3,6 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField
 from wtforms import HiddenField
 from wtforms import PasswordField
+from wtforms import StringField
 from wtforms.validators import DataRequired
 from wtforms.validators import EqualTo
 from wtforms.validators import Length
@@ -27,3 +28,9 @@ class PasswordChangeForm(FlaskForm):
     confirm = PasswordField("New password again", validators=[
         DataRequired("Repeat the new password."), EqualTo("new_password", "The two new passwords differ."),
     ])
+
+
+class TokenForm(FlaskForm):
+    """A name for a new API token, so its owner can tell their tokens apart."""
+    name = StringField("Token name", validators=[DataRequired("Name the token, e.g. the script that uses it."),
+                                                 Length(max=80)])

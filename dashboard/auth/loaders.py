@@ -1,4 +1,10 @@
-"""How a request finds its user: the session cookie or an API bearer token."""
+"""How a request finds its user: the session cookie or an API bearer token.
+
+A request that carries an Authorization header is judged by that header alone: a
+valid bearer token signs it in (and exempts it from CSRF, since no browser attaches
+it on its own); anything else is a 401, never a fall-back to the session cookie.
+"""
+from flask import g
 from flask import jsonify
 from flask import redirect
 from flask import request
@@ -13,11 +19,38 @@ from dashboard.extensions import login_manager
 from dashboard.models import User
 
 
+def token_user():
+    """The user a valid bearer token signed this request in as, or None (cookie or anonymous)."""
+    return g.get("token_user")
+
+
+def authenticate_authorization_header():
+    """before_request: a present Authorization header must be a live bearer token, else 401 JSON."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    from dashboard.auth.tokens import token_row
+    from dashboard.auth.tokens import touch
+    scheme, _, credentials = header.partition(" ")
+    row = token_row(credentials.strip()) if scheme.lower() == "bearer" else None
+    if row is None:
+        response = jsonify(error="unauthorized", message="The Authorization header does not carry a valid API token.")
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
+        return response
+    touch(row)
+    g.token_user = row.user
+    return None
+
+
 def safe_next(target):
     """Keep a post-login redirect on this site: a path, never another host."""
     if not target:
         return None
-    parts = urlsplit(target)
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # e.g. "//[" (a broken IPv6 host): not a path of ours either
+        return None
     if parts.scheme or parts.netloc or not parts.path.startswith("/") or target.startswith("//") or "\\" in target:
         return None
     return parts.path + (f"?{parts.query}" if parts.query else "")
@@ -28,18 +61,21 @@ def init_app(app):
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "basic"
 
+    # First of all before_request hooks: CSRF and every view must see the verdict.
+    app.before_request_funcs.setdefault(None, []).insert(0, authenticate_authorization_header)
+
     @login_manager.user_loader
     def load_user(session_token):
+        if token_user() is not None:
+            return None  # the bearer token decides; the cookie is ignored
+        if not isinstance(session_token, str):
+            return None
         user = db.session.scalar(sa.select(User).where(User.session_token == session_token))
         return user if user is not None and user.is_active else None
 
     @login_manager.request_loader
     def load_user_from_bearer(req):
-        header = req.headers.get("Authorization", "")
-        if not header.startswith("Bearer "):
-            return None
-        from dashboard.auth.tokens import user_for_token
-        return user_for_token(header[len("Bearer "):].strip())
+        return token_user()
 
     @login_manager.unauthorized_handler
     def unauthorized():
@@ -60,5 +96,8 @@ def init_app(app):
 def _path_of(url):
     if not url:
         return None
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
     return parts.path + (f"?{parts.query}" if parts.query else "")

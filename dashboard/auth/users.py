@@ -3,6 +3,8 @@ import logging
 import secrets
 
 import sqlalchemy as sa
+from email_validator import EmailNotValidError
+from email_validator import validate_email
 
 from dashboard.auth.passwords import hash_password
 from dashboard.auth.passwords import password_problem
@@ -21,7 +23,20 @@ class UserError(ValueError):
 
 
 def new_session_token():
+    """A fresh value for User.session_token (what session cookies name the user by)."""
     return secrets.token_hex(32)
+
+
+def end_sessions(user):
+    """Sign user out of every browser: cookies naming the old session token stop loading them."""
+    user.session_token = new_session_token()
+
+
+def end_all_access(user, actor=None):
+    """End every session and revoke every API token of user (password, role or state changed)."""
+    from dashboard.auth.tokens import revoke_tokens
+    end_sessions(user)
+    revoke_tokens(user, actor=actor)
 
 
 def find_company(name=None):
@@ -50,11 +65,23 @@ def resolve_locations(company, names):
     return found
 
 
+def normalise_email(email):
+    """A valid address in its canonical form (lower case), or UserError saying what is wrong with it."""
+    text = (email or "").strip()
+    try:
+        # Syntax only: no DNS look-up at sign-up time. test_environment admits the
+        # reserved .test domain of the demo users; other special-use names stay refused.
+        info = validate_email(text, check_deliverability=False, test_environment=True)
+    except EmailNotValidError as error:
+        raise UserError(f"Not an email address: {text[:80]!r}. {error}") from None
+    if len(info.normalized) > 254:
+        raise UserError("An email address has at most 254 characters.")
+    return info.normalized.lower()
+
+
 def create_user(email, password, role, company, locations=(), full_name="", crew_name=None, actor=None):
     """Validate and add a user; flushes, the caller commits."""
-    email = (email or "").strip().lower()
-    if "@" not in email or len(email) > 254:
-        raise UserError(f"Not an email address: {email!r}")
+    email = normalise_email(email)
     parsed = parse_role(role)
     if parsed is None:
         raise UserError(f"Unknown role: {role}")
@@ -77,10 +104,10 @@ def create_user(email, password, role, company, locations=(), full_name="", crew
 
 
 def set_password(user, password):
-    """Change a password and sign the user out everywhere else (new session token)."""
+    """Change a password, ending every session and API token of the user."""
     problem = password_problem(password)
     if problem:
         raise UserError(problem)
     user.password_hash = hash_password(password)
-    user.session_token = new_session_token()
+    end_all_access(user, actor=user)
     db.session.flush()

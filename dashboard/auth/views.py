@@ -12,17 +12,20 @@ from flask_login import current_user
 from flask_login import login_user
 from flask_login import logout_user
 
+from dashboard.audit.trail import record
 from dashboard.auth import bp
 from dashboard.auth import throttle
 from dashboard.auth.forms import LoginForm
 from dashboard.auth.forms import PasswordChangeForm
 from dashboard.auth.loaders import safe_next
+from dashboard.auth.loaders import token_user
 from dashboard.auth.passwords import hash_password
 from dashboard.auth.passwords import needs_rehash
 from dashboard.auth.passwords import verify_password
 from dashboard.auth.session import enforce_session_timeouts
 from dashboard.auth.session import start_session
 from dashboard.auth.users import UserError
+from dashboard.auth.users import end_sessions
 from dashboard.auth.users import set_password
 from dashboard.db import db
 from dashboard.models import AuditEvent
@@ -66,42 +69,52 @@ def login():
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
         remote_addr = request.remote_addr
-        wait = throttle.minutes_locked(email, remote_addr)
+        wait = throttle.seconds_locked(email, remote_addr, known_device=throttle.known_device_for(request, email))
         if wait is not None:
-            error = f"Too many failed sign-ins, try again in {wait} minute{'s' if wait != 1 else ''}."
-            status = 429
-        else:
-            user = db.session.scalar(sa.select(User).where(User.email == email))
-            ok = verify_password(user.password_hash if user else _dummy_hash(), form.password.data)
-            if ok and user is not None and user.is_active:
-                return _complete_login(user, form)
-            throttle.record_failure(email, remote_addr)
-            db.session.commit()
-            log.info("failed sign-in for %s from %s", email, remote_addr)
-            error = GENERIC_FAILURE
-            status = 401
+            log.info("throttled sign-in for %s from %s (%s s left)", email, remote_addr, wait)
+            error = f"Too many failed sign-ins, try again in {throttle.describe_wait(wait)}."
+            return render_template("auth/login.html", form=form, error=error), 429, {"Retry-After": str(wait)}
+        user = db.session.scalar(sa.select(User).where(User.email == email))
+        ok = verify_password(user.password_hash if user else _dummy_hash(), form.password.data)
+        if ok and user is not None and user.is_active:
+            return _complete_login(user, form, remote_addr)
+        throttle.record_failure(email, remote_addr)
+        record(user.company_id if user else None, user.id if user else None, "auth.login_failed", email,
+               ip=remote_addr, reason="disabled" if ok and user is not None else "password")
+        db.session.commit()
+        log.info("failed sign-in for %s from %s", email, remote_addr)
+        error = GENERIC_FAILURE
+        status = 401
     elif request.method == "POST":
         status = 422
     return render_template("auth/login.html", form=form, error=error), status
 
 
-def _complete_login(user, form):
+def _complete_login(user, form, remote_addr):
     """Regenerate the session, sign user in, stamp the timeouts and go where they were heading."""
-    throttle.clear_failures(user.email)
+    throttle.clear_failures(user.email, remote_addr)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(form.password.data)
     user.last_login_at = utcnow()
+    record(user.company_id, user.id, "auth.login", user.email, ip=remote_addr)
     db.session.commit()
     session.clear()  # a new session on authentication (no fixation)
     login_user(user)
     start_session()
-    return redirect(safe_next(form.next.data) or _home())
+    return throttle.remember_device(redirect(safe_next(form.next.data) or _home()), user.email)
 
 
 @bp.post("/logout")
 @public
 def logout():
-    """Sign out (POST with CSRF only, so no link or prefetch can sign anyone out)."""
+    """Sign out (POST with CSRF only): the session ends on the server too, not just in this browser."""
+    if current_user.is_authenticated and token_user() is None:
+        # Rotating the session token kills this cookie and every copy of it (and the
+        # user's other browsers: one token per user is what the cookie carries).
+        user = db.session.get(User, current_user.id)
+        end_sessions(user)
+        record(user.company_id, user.id, "auth.logout", user.email)
+        db.session.commit()
     logout_user()
     session.clear()
     flash("You are signed out.", "info")

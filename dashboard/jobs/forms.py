@@ -15,6 +15,9 @@ from wtforms.validators import Regexp
 from wtforms.validators import ValidationError
 
 from dashboard.models import DispatchStatus
+from dashboard.timeutil import FIRST_DAY
+from dashboard.timeutil import LAST_DAY
+from dashboard.timeutil import in_day_range
 
 
 class CheckboxListField(SelectMultipleField):
@@ -64,6 +67,10 @@ class ManualJobForm(FlaskForm):
     arrival_window = StringField("Arrival window", description="e.g. 8:00 AM – 10:00 AM",
                                  validators=[Optional(), Length(max=80)])
     notes = TextAreaField("Notes for the crew", validators=[Length(max=2000, message="Keep notes under 2000 characters.")])
+
+    def validate_scheduled_date(self, field):
+        if field.data is not None and not in_day_range(field.data):
+            raise ValidationError(f"Pick a day between {FIRST_DAY.year} and {LAST_DAY.year}.")
 
     def set_locations(self, locations):
         """Offer only the locations the signed-in user may see (call before validate)."""

@@ -8,6 +8,12 @@ from dashboard.permissions import Perm
 from dashboard.permissions import can
 from dashboard.timeutil import as_utc_iso
 
+# What drivers and movers get: exactly what their job cards and job page show them
+# (no money, no customer email, no SmartMoving bookkeeping such as ids and sync times).
+CREW_KEYS = ("id", "jobNumber", "customerName", "customerPhone", "scheduledDate", "location", "originAddress",
+             "destinationAddress", "arrivalWindow", "status", "dispatchStatus", "crew", "truck", "notes",
+             "syncStatus", "start", "end")
+
 
 def job_to_dict(job, user, clashes=None):
     """A job as the JSON API shows it to user: money only for financial roles.
@@ -40,6 +46,8 @@ def job_to_dict(job, user, clashes=None):
     data.update(_span_and_conflicts(job, user, clashes))
     if can(user, Perm.VIEW_FINANCIAL):
         data["estimatedValue"] = float(job.estimated_value) if job.estimated_value is not None else None
+    if not can(user, Perm.VIEW_JOBS):
+        data = {key: data[key] for key in CREW_KEYS if key in data}
     return data
 
 

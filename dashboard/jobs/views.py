@@ -76,7 +76,7 @@ def _requested_day(default):
         return default
     day = parse_iso_date(raw)
     if day is None:
-        abort(400, description="Use a date like 2025-01-31.")
+        abort(400, description="Use a date like 2025-01-31, between 2000 and 2099.")
     return day
 
 

@@ -10,6 +10,7 @@ from flask import url_for
 from flask_login import current_user
 
 from dashboard import web
+from dashboard.audit.trail import record
 from dashboard.db import db
 from dashboard.errors import json_error
 from dashboard.errors import wants_json
@@ -126,6 +127,7 @@ def run_now():
             return render_template("sync/_conflict.html", message=message), 409
         flash(message, "warning")
         return redirect(url_for("sync.index"))
+    record(company_id, current_user.id, "sync.start", f"run:{getattr(run, 'id', '?')}", via="page")
     db.session.commit()
     log.info("manual sync %s started by %s", getattr(run, "id", "?"), current_user.email)
     if wants_json():
