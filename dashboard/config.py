@@ -4,6 +4,7 @@ Every value read from the environment goes through a typed parser that rejects j
 so a typo in a deployment fails at start-up instead of misbehaving later.
 """
 import os
+import re
 import secrets
 from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
@@ -49,6 +50,13 @@ DEFAULTS = {
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_FAILURE_WINDOW_MINUTES": 15,
     "SANDBOX_PORT": 5001,
+    # A job's length when SmartMoving gives no labour + travel estimate; the working
+    # day the lanes and utilisation are drawn against (company-local HH:MM).
+    "DEFAULT_JOB_HOURS": 4.0,
+    "BOARD_DAY_START": "06:00",
+    "BOARD_DAY_END": "20:00",
+    # Days of SmartMoving history demo start-up fills once (reports need past days).
+    "DEMO_HISTORY_DAYS": 56,
     "WTF_CSRF_TIME_LIMIT": None,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
@@ -63,14 +71,15 @@ _INT_KEYS = (
     "SYNC_DEADLINE_SECONDS", "BOARD_REFRESH_SECONDS", "SYNC_STALE_MINUTES",
     "SESSION_IDLE_MINUTES", "SESSION_MAX_HOURS", "LOGIN_MAX_FAILURES",
     "LOGIN_FAILURE_WINDOW_MINUTES", "SANDBOX_PORT", "REMOVAL_HOLD_MIN_JOBS", "REMOVAL_HOLD_PERCENT",
+    "DEMO_HISTORY_DAYS",
 )
 _FLOAT_KEYS = (
     "SMARTMOVING_MIN_INTERVAL", "SMARTMOVING_CONNECT_TIMEOUT", "SMARTMOVING_READ_TIMEOUT",
-    "SMARTMOVING_MAX_RETRY_WAIT",
+    "SMARTMOVING_MAX_RETRY_WAIT", "DEFAULT_JOB_HOURS",
 )
 _STR_KEYS = (
     "DATABASE_URL", "SECRET_KEY", "SMARTMOVING_BASE_URL", "SMARTMOVING_API_KEY",
-    "SMARTMOVING_CLIENT_ID", "DASHBOARD_TIMEZONE",
+    "SMARTMOVING_CLIENT_ID", "DASHBOARD_TIMEZONE", "BOARD_DAY_START", "BOARD_DAY_END",
 )
 
 
@@ -115,6 +124,15 @@ def parse_timezone(name, raw):
     return str(raw)
 
 
+def parse_clock(name, raw):
+    """Parse HH:MM (00:00-24:00) into fractional hours, or fail with the setting's name."""
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", str(raw).strip())
+    hours = int(match.group(1)) + int(match.group(2)) / 60 if match and int(match.group(2)) < 60 else None
+    if hours is None or hours > 24:
+        raise ConfigError(f"{name} must be a time of day such as 06:00, got {raw!r}")
+    return hours
+
+
 def load_config(app, test_config=None):
     """Fill app.config in precedence order and validate what the app cannot run without."""
     app.config.from_mapping(DEFAULTS)
@@ -132,6 +150,11 @@ def load_config(app, test_config=None):
         app.config[key] = parse_float(key, app.config[key])
     app.config["DASHBOARD_TIMEZONE"] = parse_timezone("DASHBOARD_TIMEZONE", app.config["DASHBOARD_TIMEZONE"])
     app.config["SMARTMOVING_BASE_URL"] = str(app.config["SMARTMOVING_BASE_URL"]).rstrip("/")
+    day_start = parse_clock("BOARD_DAY_START", app.config["BOARD_DAY_START"])
+    day_end = parse_clock("BOARD_DAY_END", app.config["BOARD_DAY_END"])
+    if day_end <= day_start:
+        raise ConfigError("BOARD_DAY_END must be later than BOARD_DAY_START")
+    app.config["BOARD_DAY_HOURS"] = (day_start, day_end)
 
     # Demo mode: no API key means the built-in sandbox stands in for SmartMoving.
     app.config["DEMO_MODE"] = not app.config.get("SMARTMOVING_API_KEY")

@@ -29,6 +29,7 @@ class Perm(str, enum.Enum):
     SYNC_DATA = "sync_data"
     VIEW_FINANCIAL = "view_financial"
     MANAGE_USERS = "manage_users"
+    VIEW_REPORTS = "view_reports"        # /reports and the summary API; money still needs VIEW_FINANCIAL
 
 
 class Scope(str, enum.Enum):
@@ -40,13 +41,15 @@ class Scope(str, enum.Enum):
 
 ROLE_PERMISSIONS = {
     Role.SUPER_ADMIN: frozenset({Perm.VIEW_JOBS, Perm.VIEW_OWN_JOBS, Perm.EDIT_JOBS, Perm.SYNC_DATA,
-                                 Perm.VIEW_FINANCIAL, Perm.MANAGE_USERS}),
+                                 Perm.VIEW_FINANCIAL, Perm.MANAGE_USERS, Perm.VIEW_REPORTS}),
     # ADMIN may sync: the product's users asked for admins clicking "sync now".
     Role.ADMIN: frozenset({Perm.VIEW_JOBS, Perm.VIEW_OWN_JOBS, Perm.EDIT_JOBS, Perm.SYNC_DATA,
-                           Perm.VIEW_FINANCIAL, Perm.MANAGE_USERS}),
-    Role.DISPATCHER: frozenset({Perm.VIEW_JOBS, Perm.VIEW_OWN_JOBS, Perm.EDIT_JOBS}),
-    Role.MANAGER: frozenset({Perm.VIEW_JOBS, Perm.VIEW_OWN_JOBS, Perm.EDIT_JOBS, Perm.VIEW_FINANCIAL}),
-    Role.AUDITOR: frozenset({Perm.VIEW_JOBS, Perm.VIEW_OWN_JOBS, Perm.VIEW_FINANCIAL}),
+                           Perm.VIEW_FINANCIAL, Perm.MANAGE_USERS, Perm.VIEW_REPORTS}),
+    # Dispatchers see the reports' counts and dispatch health, never their money.
+    Role.DISPATCHER: frozenset({Perm.VIEW_JOBS, Perm.VIEW_OWN_JOBS, Perm.EDIT_JOBS, Perm.VIEW_REPORTS}),
+    Role.MANAGER: frozenset({Perm.VIEW_JOBS, Perm.VIEW_OWN_JOBS, Perm.EDIT_JOBS, Perm.VIEW_FINANCIAL,
+                             Perm.VIEW_REPORTS}),
+    Role.AUDITOR: frozenset({Perm.VIEW_JOBS, Perm.VIEW_OWN_JOBS, Perm.VIEW_FINANCIAL, Perm.VIEW_REPORTS}),
     Role.DRIVER: frozenset({Perm.VIEW_OWN_JOBS}),
     Role.MOVER: frozenset({Perm.VIEW_OWN_JOBS}),
 }

@@ -16,7 +16,7 @@ from ui_helpers import ROLES
 from ui_helpers import add_truck
 from ui_helpers import build_world
 
-UI_BLUEPRINTS = ("jobs", "sync", "locations", "admin", "auth")
+UI_BLUEPRINTS = ("jobs", "sync", "locations", "admin", "auth", "reports")
 
 # (method, path template, needed permission, endpoint). "login" = any signed-in role; "public" = anyone.
 ROUTES = [
@@ -43,6 +43,8 @@ ROUTES = [
     ("POST", "/admin/users/{mover_id}/active", Perm.MANAGE_USERS, "admin.toggle_user"),
     ("GET", "/admin/trucks", Perm.MANAGE_USERS, "admin.trucks"),
     ("POST", "/admin/trucks/{truck_id}/active", Perm.MANAGE_USERS, "admin.toggle_truck"),
+    ("GET", "/reports/", Perm.VIEW_REPORTS, "reports.index"),
+    ("GET", "/reports/export/days.csv", Perm.VIEW_REPORTS, "reports.export_csv"),
     ("GET", "/auth/password", "login", "auth.password"),
     ("GET", "/auth/login", "public", "auth.login"),
     ("POST", "/auth/logout", "public", "auth.logout"),

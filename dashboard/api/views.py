@@ -165,3 +165,20 @@ def locations():
          "companyId": loc.company_id}
         for loc in locations_for(current_user)
     ]}
+
+
+@bp.get("/summary")
+@require(Perm.VIEW_REPORTS)
+def summary():
+    """Jobs, completed, cancelled (and estimated value for financial roles) per day and location."""
+    from dashboard.permissions import can
+    from dashboard.reports.params import RangeError
+    from dashboard.reports.params import parse_range
+    from dashboard.reports.summary import summary_json
+
+    try:
+        report_range = parse_range(request.args.get("from"), request.args.get("to"), request.args.get("location"),
+                                   {loc.id for loc in locations_for(current_user)}, _today(), required=True)
+    except RangeError as error:
+        return json_error(422, str(error))
+    return summary_json(current_user, report_range, can(current_user, Perm.VIEW_FINANCIAL))
