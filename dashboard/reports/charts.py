@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from dataclasses import field
 
 WIDTH, HEIGHT = 720, 260
-LEFT, RIGHT, TOP, BOTTOM = 60, 14, 14, 34
+LEFT, RIGHT, TOP, BOTTOM = 72, 14, 14, 40
 MAX_X_LABELS = 10
 SERIES_CLASSES = ("s0", "s1", "s2", "s3", "s4", "s5")
 
@@ -56,17 +56,24 @@ def _y(value, top_value):
 def _axes(chart, days, top_value, tick_label):
     _slot, centres = _x_slots(len(days))
     every = max(1, math.ceil(len(days) / MAX_X_LABELS))
-    chart.x_labels = [{"x": round(centres[i], 1), "label": f"{day:%b} {day.day}"}
-                      for i, day in enumerate(days) if i % every == 0]
+    labelled = [i for i in range(len(days)) if i % every == 0]
+    # Every other label is marked so a phone, where the chart is half size, can drop it.
+    chart.x_labels = [{"x": round(centres[i], 1), "label": f"{days[i]:%b} {days[i].day}", "alt": n % 2 == 1}
+                      for n, i in enumerate(labelled)]
     chart.y_ticks = [{"y": round(_y(top_value * k / 4, top_value), 1), "label": tick_label(top_value * k / 4)}
                      for k in range(5)]
     return centres
 
 
+def _series_class(index, item):
+    """A series' colour class: its own third element when given, else by position."""
+    return item[2] if len(item) > 2 else SERIES_CLASSES[index % len(SERIES_CLASSES)]
+
+
 def stacked_bars(title, description, days, series, tick_label, value_label):
-    """A bar per day, stacked by series [(label, [value per day])]; hover text via value_label."""
+    """A bar per day, stacked by series [(label, [value per day][, class])]; hover text via value_label."""
     chart = Chart(title, description)
-    totals = [sum(values[i] for _label, values in series) for i in range(len(days))]
+    totals = [sum(item[1][i] for item in series) for i in range(len(days))]
     chart.empty = not any(totals)
     top_value = nice_ceiling(max(totals, default=0))
     centres = _axes(chart, days, top_value, tick_label)
@@ -74,16 +81,16 @@ def stacked_bars(title, description, days, series, tick_label, value_label):
     width = max(slot * 0.72, 1)
     for i, day in enumerate(days):
         base = 0
-        for index, (label, values) in enumerate(series):
-            value = values[i]
+        for index, item in enumerate(series):
+            label, value = item[0], item[1][i]
             if not value:
                 continue
             y_top, y_bottom = _y(base + value, top_value), _y(base, top_value)
             chart.bars.append({"x": round(centres[i] - width / 2, 1), "y": round(y_top, 1), "w": round(width, 1),
-                               "h": round(max(y_bottom - y_top, 0.5), 1), "cls": SERIES_CLASSES[index % 6],
+                               "h": round(max(y_bottom - y_top, 0.5), 1), "cls": _series_class(index, item),
                                "title": f"{day:%a %b} {day.day}: {label} {value_label(value)}"})
             base += value
-    chart.legend = [{"cls": SERIES_CLASSES[i % 6], "label": label} for i, (label, _values) in enumerate(series)]
+    chart.legend = [{"cls": _series_class(i, item), "label": item[0]} for i, item in enumerate(series)]
     return chart
 
 

@@ -43,9 +43,8 @@ def _usage_cells(usage):
             usage.crew_hours, usage.crew_capacity or None, usage.crew_share]
 
 
-USAGE_COLUMNS = [Column("Truck hours booked", "hours"), Column("Truck hours available", "hours"),
-                 Column("Trucks busy", "percent"), Column("Crew hours booked", "hours"),
-                 Column("Crew hours available", "hours"), Column("Crew busy", "percent")]
+USAGE_COLUMNS = [Column("Truck hours", "hours"), Column("Truck capacity", "hours"), Column("Trucks busy", "percent"),
+                 Column("Crew hours", "hours"), Column("Crew capacity", "hours"), Column("Crew busy", "percent")]
 
 
 def build_report(user, report_range, locations, config, show_money, now_utc=None):
@@ -81,9 +80,9 @@ def build_report(user, report_range, locations, config, show_money, now_utc=None
         health_total.add(health)
     tables["dispatch"] = Table(
         "dispatch", "Dispatch health",
-        [Column("Location", "text"), Column("Jobs"), Column("Past their evening before"),
-         Column("With truck and crew by then"), Column("Share by the evening before", "percent"),
-         Column("Unassigned on their morning"), Column("In a conflict")],
+        [Column("Location", "text"), Column("Jobs"), Column("Evening before passed"),
+         Column("Truck and crew by then"), Column("Share ready", "percent"),
+         Column("Unassigned on the morning"), Column("In a conflict")],
         [[name_of(loc)] + _health_cells(ops.health.get(loc, Health())) for loc in location_ids],
         ["All locations"] + _health_cells(health_total))
 
@@ -129,9 +128,9 @@ def build_report(user, report_range, locations, config, show_money, now_utc=None
             charts.money_tick, lambda v: f"${v:,.2f}"), "revenue"))
     chart_list.append((charts.stacked_bars(
         "Jobs per day", "Jobs per day by SmartMoving status; removed jobs are not shown.", days,
-        [("Completed", [by_day.get(d, Tally()).completed for d in days]),
-         ("Booked or in progress", [_open_jobs(by_day.get(d, Tally())) for d in days]),
-         ("Cancelled", [by_day.get(d, Tally()).cancelled for d in days])],
+        [("Completed", [by_day.get(d, Tally()).completed for d in days], "s3"),
+         ("Booked or in progress", [_open_jobs(by_day.get(d, Tally())) for d in days], "s0"),
+         ("Cancelled", [by_day.get(d, Tally()).cancelled for d in days], "s2")],
         charts.count_tick, lambda v: f"{v:g} jobs"), "days"))
     chart_list.append((charts.lines(
         "Utilisation per day", "Share of the working day's truck and crew hours booked on jobs.", days,

@@ -52,6 +52,8 @@ def display(value, kind):
         return value
     if kind == "money":
         return f"${value / 100:,.2f}"
+    if kind == "dollars":
+        return f"${value / 100:,.0f}"
     if kind == "percent":
         return f"{value * 100:.0f}%"
     if kind == "hours":

@@ -4,6 +4,8 @@ import threading
 from dashboard.sandbox.server import start_sandbox
 from dashboard.sandbox.world import SandboxWorld
 
+# Demo start-up back-fills this much history once (DEMO_HISTORY_DAYS), so the world reaches back as far.
+DEMO_DAYS_BEFORE = 56
 _lock = threading.Lock()
 _server = None
 
@@ -13,5 +15,6 @@ def ensure_embedded_sandbox(timezone):
     global _server
     with _lock:
         if _server is None or not _server.running:
-            _server = start_sandbox(world=SandboxWorld(seed=42, timezone=timezone), port=0)
+            _server = start_sandbox(world=SandboxWorld(seed=42, timezone=timezone, days_before=DEMO_DAYS_BEFORE),
+                                    port=0)
         return _server

@@ -597,7 +597,8 @@ def start_sandbox(world=None, host="127.0.0.1", port=0, api_key="demo-key", faul
 
 def serve_forever(host="127.0.0.1", port=5001, timezone="America/Toronto", api_key="demo-key"):
     """Serve a seed-42 world in the foreground until Ctrl-C (`flask --app dashboard sandbox`)."""
-    world = SandboxWorld(seed=42, timezone=timezone)
+    from dashboard.sandbox.embedded import DEMO_DAYS_BEFORE
+    world = SandboxWorld(seed=42, timezone=timezone, days_before=DEMO_DAYS_BEFORE)
     server = SandboxServer(world=world, host=host, port=port, api_key=api_key)
     print(f"SmartMoving sandbox at {server.base_url}  (x-api-key: {api_key}; today is {world.today} in {timezone})",
           flush=True)
