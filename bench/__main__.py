@@ -1,7 +1,7 @@
 """`python -m bench` (`make bench`): run every measurement once, print the table, write bench/results.md.
 
     python -m bench                 # everything (a few minutes)
-    python -m bench --only db,board # some sections: calls (item 1), wall (2), db (3), board (4)
+    python -m bench --only db,board # some sections: calls (item 1), wall (2), db (3), board (4), reports (5)
 """
 import argparse
 import os
@@ -17,7 +17,7 @@ from pathlib import Path
 from bench.common import TIMEZONE
 from bench.common import markdown_table
 
-SECTIONS = ("calls", "wall", "db", "board")
+SECTIONS = ("calls", "wall", "db", "board", "reports")
 RESULTS = Path(__file__).resolve().parent / "results.md"
 
 
@@ -47,6 +47,10 @@ def run_sections(chosen, today, workdir):
     if "board" in chosen:
         progress("4: the today board under gunicorn")
         rows += board.run(today, workdir / "board", database_path=synced_database)
+    if "reports" in chosen:
+        from bench import reports
+        progress("5: the reports' summary over 45,000 jobs, SQLite and PostgreSQL")
+        rows += reports.run(today, workdir)
     return rows
 
 
