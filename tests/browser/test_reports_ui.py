@@ -3,18 +3,14 @@
 The server's database holds two weeks of history back-filled from the sandbox by the
 demo start-up (the same path as `make run`, shortened).
 """
-import os
 import threading
 
 import pytest
 
+# The same Chromium, launch flags and skip rule as the other browser tests.
+from test_ui_flows import browser  # noqa: F401  (a fixture)
+
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"]
-
-if not os.path.exists(CHROMIUM) and os.environ.get("CI") != "true":
-    pytest.skip("Chromium is not installed at /usr/bin/chromium", allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
@@ -36,15 +32,6 @@ def server(tmp_path_factory):
     http.shutdown()
     thread.join(10)
     app.extensions["sqlalchemy_engine"].dispose()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield chromium
-        chromium.close()
 
 
 def open_reports(browser, base, email):
