@@ -153,7 +153,8 @@ def summary_json(user, report_range, show_money):
     Built straight from the grouped rows (no per-row objects): a year of a large
     company is tens of thousands of rows, and this answer must stay fast.
     """
-    grouped = db.session.execute(_json_statement(user, report_range, show_money)).all()
+    # Through the connection, not the Session: plain rows skip the ORM's result machinery.
+    grouped = db.session.connection().execute(_json_statement(user, report_range, show_money)).all()
     names = location_names({row[1] for row in grouped if row[1] is not None})
     locations = {loc_id: {"id": loc_id, "name": name} for loc_id, name in names.items()}
     order = {loc_id: (name.casefold(), loc_id) for loc_id, name in names.items()}
