@@ -267,3 +267,24 @@ def test_demo_history_is_filled_once(app, default_company):
     assert any("filling 4 days of history" in line for line in first)
     assert not any("history" in line for line in again)
     assert history_runs == 2 and past > 0 and 0 < dispatched <= past
+
+
+def test_page_defaults_to_four_weeks_and_two_days_and_links_big_tables_as_csv(client, ledger, monkeypatch):
+    import dashboard.reports.views as views
+
+    html = _get(client, ledger.users["ADMIN"], "/reports/").get_data(as_text=True)
+    start, end = ledger.today - timedelta(days=27), ledger.today + timedelta(days=2)
+    assert f'name="from" value="{start.isoformat()}"' in html and f'name="to" value="{end.isoformat()}"' in html
+    assert 'data-table="day-locations"' in html
+    monkeypatch.setattr(views, "MAX_INLINE_ROWS", 2)
+    html = _get(client, ledger.users["ADMIN"], "/reports/", **ledger.range).get_data(as_text=True)
+    assert 'data-table="day-locations"' not in html and "too many to read on a page" in html
+
+
+@pytest.mark.parametrize("key, value", [("BOARD_DAY_START", "6am"), ("BOARD_DAY_END", "24:30"),
+                                        ("BOARD_DAY_END", "05:00")])
+def test_malformed_working_day_stops_start_up(tmp_path, key, value):
+    from dashboard import create_app
+    from dashboard.config import ConfigError
+    with pytest.raises(ConfigError, match="BOARD_DAY"):
+        create_app({"TESTING": True, "DATABASE_URL": "sqlite://", "INSTANCE_PATH": str(tmp_path), key: value})

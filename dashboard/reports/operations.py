@@ -198,12 +198,16 @@ def dispatch_health(jobs, day_hours, now_utc):
     since = min(_local_to_utc(earliest_day - timedelta(days=1), day_end, zone) for zone in zones.values())
     events = _dispatch_events(zones.keys(), since, {job.id for job in active})
     in_conflict = conflicting_job_ids(active)
+    cutoffs = {}
     for job in active:
         row = health[job.location_id]
         row.jobs += 1
-        zone = zones[job.company_id]
-        eve = _local_to_utc(job.day - timedelta(days=1), day_end, zone)
-        morning = _local_to_utc(job.day, day_start, zone)
+        key = (job.company_id, job.day)
+        if key not in cutoffs:   # a day's eve and morning, once per company and day
+            zone = zones[job.company_id]
+            cutoffs[key] = (_local_to_utc(job.day - timedelta(days=1), day_end, zone),
+                            _local_to_utc(job.day, day_start, zone))
+        eve, morning = cutoffs[key]
         history = events.get(job.id, ())
         if eve <= now_utc:
             row.eve_due += 1
@@ -215,12 +219,9 @@ def dispatch_health(jobs, day_hours, now_utc):
     return dict(health)
 
 
-def _booked_hours(job, day_hours):
-    """Hours of job's span inside its day's working hours."""
-    day_start, day_end = day_hours
-    opens = datetime.combine(job.day, time()) + timedelta(hours=day_start)
-    closes = datetime.combine(job.day, time()) + timedelta(hours=day_end)
-    overlap = min(job.end, closes) - max(job.start, opens)
+def _booked_hours(job, working_day):
+    """Hours of job's span inside working_day (opens, closes)."""
+    overlap = min(job.end, working_day[1]) - max(job.start, working_day[0])
     return max(overlap.total_seconds() / 3600, 0.0)
 
 
@@ -253,10 +254,14 @@ def utilisation(jobs, location_ids, days, day_hours):
         for usage in by_day.values():
             usage.truck_capacity += trucks
             usage.crew_capacity += crew
+    working_days = {}
     for job in jobs:
         if job.status in CANCELLED_STATUSES:
             continue
-        hours = _booked_hours(job, day_hours)
+        if job.day not in working_days:
+            midnight = datetime.combine(job.day, time())
+            working_days[job.day] = (midnight + timedelta(hours=day_hours[0]), midnight + timedelta(hours=day_hours[1]))
+        hours = _booked_hours(job, working_days[job.day])
         truck_hours = hours if job.truck_id is not None else 0.0
         crew_hours = hours * len(job.effective_crew)
         for usage in (by_location.setdefault(job.location_id, Usage()), by_day.setdefault(job.day, Usage())):

@@ -6,7 +6,6 @@ removed jobs are counted apart. Estimated value leaves out cancelled jobs, which
 bring no money; actual charges and tips are summed where SmartMoving gave them.
 """
 from dataclasses import dataclass
-from dataclasses import fields
 
 import sqlalchemy as sa
 
@@ -35,11 +34,20 @@ class Tally:
 
     def add(self, other):
         """Add other's counts and money into this tally; returns self."""
-        for field in fields(self):
-            mine, theirs = getattr(self, field.name), getattr(other, field.name)
-            if theirs is not None:
-                setattr(self, field.name, (mine or 0) + theirs)
+        self.jobs += other.jobs
+        self.completed += other.completed
+        self.cancelled += other.cancelled
+        self.removed += other.removed
+        self.actual_jobs += other.actual_jobs
+        self.estimated_cents = _plus(self.estimated_cents, other.estimated_cents)
+        self.actual_cents = _plus(self.actual_cents, other.actual_cents)
+        self.tips_cents = _plus(self.tips_cents, other.tips_cents)
         return self
+
+
+def _plus(mine, theirs):
+    """Money sum where None means "no data": None + None stays None."""
+    return mine if theirs is None else (mine or 0) + theirs
 
 
 @dataclass

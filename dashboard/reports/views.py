@@ -22,6 +22,9 @@ from dashboard.reports.tables import to_csv
 
 bp.record_once(lambda state: state.app.add_template_filter(display, "report_cell"))
 
+# Above this many per day and location rows, the page links the CSV instead of drawing them.
+MAX_INLINE_ROWS = 500
+
 
 def _requested_range(locations):
     return parse_range(request.args.get("from"), request.args.get("to"), request.args.get("location"),
@@ -55,7 +58,7 @@ def index():
     response = current_app.make_response(render_template(
         "reports/index.html", error=None, form=dict(query, location=report_range.location_id), query=query,
         locations=locations, show_money=show_money, report=report, report_range=report_range,
-        day_open=_clock(current_app.config["BOARD_DAY_HOURS"][0]),
+        max_inline_rows=MAX_INLINE_ROWS, day_open=_clock(current_app.config["BOARD_DAY_HOURS"][0]),
         day_close=_clock(current_app.config["BOARD_DAY_HOURS"][1])))
     response.headers["Cache-Control"] = "no-store"
     return response
