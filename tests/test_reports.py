@@ -53,7 +53,9 @@ def _get(client, user, path, **params):
 
 
 def test_summary_sums_match_the_hand_count(client, ledger):
-    body = _get(client, ledger.users["ADMIN"], API, **ledger.range).get_json()
+    response = _get(client, ledger.users["ADMIN"], API, **ledger.range)
+    assert response.headers["Cache-Control"] == "no-store"
+    body = response.get_json()
     assert body["from"] == ledger.day1.isoformat() and body["to"] == ledger.day2.isoformat()
     rows = {(row["date"], row["location"]["name"]): row for row in body["rows"]}
     assert set(rows) == {(ledger.day1.isoformat(), "Alpha"), (ledger.day1.isoformat(), "Beta"),

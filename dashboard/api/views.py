@@ -15,6 +15,7 @@ from dashboard.jobs.queries import locations_for
 from dashboard.jobs.serialize import job_to_dict
 from dashboard.models import AuditEvent
 from dashboard.permissions import Perm
+from dashboard.permissions import can
 from dashboard.permissions import public
 from dashboard.permissions import require
 from dashboard.timeutil import as_utc_iso
@@ -172,7 +173,6 @@ def locations():
 @require(Perm.VIEW_REPORTS)
 def summary():
     """Jobs, completed, cancelled (and estimated value for financial roles) per day and location."""
-    from dashboard.permissions import can
     from dashboard.reports.params import RangeError
     from dashboard.reports.params import parse_range
     from dashboard.reports.summary import summary_json
@@ -184,4 +184,6 @@ def summary():
         return json_error(422, str(error))
     body = summary_json(current_user, report_range, can(current_user, Perm.VIEW_FINANCIAL))
     # A year of a large company is tens of thousands of rows: skip jsonify's key sorting.
-    return current_app.response_class(json.dumps(body, separators=(",", ":")), mimetype="application/json")
+    response = current_app.response_class(json.dumps(body, separators=(",", ":")), mimetype="application/json")
+    response.headers["Cache-Control"] = "no-store"   # company figures: never kept by a shared cache
+    return response
