@@ -1,7 +1,7 @@
 """`python -m bench` (`make bench`): run every measurement once, print the table, write bench/results.md.
 
     python -m bench                 # everything (a few minutes)
-    python -m bench --only db,board # some sections: calls (item 1), wall (2), db (3), board (4), webhooks (5)
+    python -m bench --only db,board # some sections: calls (item 1), wall (2), db (3), board (4), webhooks (5), reports (6)
 """
 import argparse
 import os
@@ -17,7 +17,7 @@ from pathlib import Path
 from bench.common import TIMEZONE
 from bench.common import markdown_table
 
-SECTIONS = ("calls", "wall", "db", "board", "webhooks")
+SECTIONS = ("calls", "wall", "db", "board", "webhooks", "reports")
 RESULTS = Path(__file__).resolve().parent / "results.md"
 
 
@@ -51,6 +51,10 @@ def run_sections(chosen, today, workdir):
         from bench import webhooks
         progress("5: webhooks: an announced edit until the board shows it")
         rows += webhooks.run(today, workdir / "webhooks")
+    if "reports" in chosen:
+        from bench import reports
+        progress("6: the reports' summary over 45,000 jobs, SQLite and PostgreSQL")
+        rows += reports.run(today, workdir)
     return rows
 
 

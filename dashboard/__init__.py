@@ -90,6 +90,7 @@ def register_blueprints(app):
     from dashboard.health import bp as health_bp
     from dashboard.jobs import bp as jobs_bp
     from dashboard.locations import bp as locations_bp
+    from dashboard.reports import bp as reports_bp
     from dashboard.sync import bp as sync_bp
     from dashboard.webhooks import bp as webhooks_bp
 
@@ -99,6 +100,7 @@ def register_blueprints(app):
     app.register_blueprint(sync_bp, url_prefix="/sync")
     app.register_blueprint(locations_bp, url_prefix="/locations")
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(reports_bp, url_prefix="/reports")
     app.register_blueprint(api_bp, url_prefix="/api/smartmoving")
     app.register_blueprint(webhooks_bp, url_prefix="/api/smartmoving")
     app.register_blueprint(audit_bp, url_prefix="/audit")

@@ -117,27 +117,33 @@ def revoke_token_command(email, prefix):
 
 @click.command("sync")
 @click.option("--date", "day_text", default=None, help="YYYY-MM-DD: sync this day and the next (default: today)")
+@click.option("--from", "from_text", default=None, help="YYYY-MM-DD: back-fill from this day (with --to)")
+@click.option("--to", "to_text", default=None, help="YYYY-MM-DD: back-fill up to this day (with --from)")
+@click.option("--yes", is_flag=True, help="Spend the back-fill's API calls without asking")
 @click.option("--company", "company_name", default=None, help="Company name (default: the default company)")
 @with_appcontext
-def sync_command(day_text, company_name):
-    """Run one sync now and print a one-line summary; exit 1 when it fails."""
+def sync_command(day_text, from_text, to_text, yes, company_name):
+    """Run one sync now (or back-fill --from/--to) and print a summary; exit 1 when it fails."""
     from dashboard.auth.users import UserError
     from dashboard.auth.users import find_company
     from dashboard.sync.service import SyncAlreadyRunning
     from dashboard.sync.service import run_sync
     from dashboard.sync.service import summarize
-    from dashboard.timeutil import parse_iso_date
 
-    day = None
-    if day_text is not None:
-        day = parse_iso_date(day_text)
-        if day is None:
-            _fail(f"--date must be YYYY-MM-DD, got {day_text!r}")
+    day = _date_option("--date", day_text)
+    start, end = _date_option("--from", from_text), _date_option("--to", to_text)
+    if (start is None) != (end is None):
+        _fail("--from and --to go together")
+    if start is not None and day is not None:
+        _fail("use either --date or --from/--to")
     try:
         company = find_company(company_name)
     except UserError as error:
         _fail(str(error))
     db.session.commit()
+    if start is not None:
+        _backfill(company, start, end, yes)
+        return
     try:
         run = run_sync(company.id, day=day, trigger="cli")
     except SyncAlreadyRunning as error:
@@ -145,6 +151,50 @@ def sync_command(day_text, company_name):
         raise SystemExit(1) from None
     click.echo(summarize(run))
     if run.status == "FAILED":
+        raise SystemExit(1)
+
+
+def _date_option(name, text):
+    from dashboard.timeutil import parse_iso_date
+    if text is None:
+        return None
+    day = parse_iso_date(text)
+    if day is None:
+        _fail(f"{name} must be YYYY-MM-DD, got {text!r}")
+    return day
+
+
+def _backfill(company, start, end, yes):
+    """Estimate, confirm, then sync [start, end] window by window."""
+    from dashboard.sync.backfill import MAX_BACKFILL_DAYS
+    from dashboard.sync.backfill import backfill
+    from dashboard.sync.backfill import estimate_calls
+    from dashboard.sync.service import SyncAlreadyRunning
+    from dashboard.sync.service import summarize
+
+    if end < start:
+        _fail("--to must not be before --from")
+    if (end - start).days + 1 > MAX_BACKFILL_DAYS:
+        _fail(f"at most {MAX_BACKFILL_DAYS} days per back-fill")
+    estimate = estimate_calls(company.id, start, end)
+    db.session.commit()
+    click.echo(f"Back-fill {start}..{end} for {company.name}: {estimate.windows} syncs of two days, about "
+               f"{estimate.total:,} SmartMoving API calls ({estimate.sweep_calls:,} sweep pages, up to "
+               f"{estimate.detail_calls:,} opportunity details, {estimate.reference_calls} reference; "
+               f"{estimate.basis}).")
+    if not yes and not click.confirm("Spend these calls?", default=False):
+        click.echo("Nothing synced.")
+        raise SystemExit(1)
+    failed = 0
+    try:
+        for run in backfill(company.id, start, end):
+            click.echo(summarize(run))
+            failed += run.status == "FAILED"
+    except SyncAlreadyRunning as error:
+        click.echo(f"Back-fill stopped: {error}", err=True)
+        raise SystemExit(1) from None
+    if failed:
+        click.echo(f"{failed} window(s) failed; run the same command again to retry them.", err=True)
         raise SystemExit(1)
 
 

@@ -4,6 +4,7 @@ Every value read from the environment goes through a typed parser that rejects j
 so a typo in a deployment fails at start-up instead of misbehaving later.
 """
 import os
+import re
 import secrets
 from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
@@ -71,6 +72,8 @@ DEFAULTS = {
     # trusts that many hops, so throttling and logs see the real client address.
     "TRUSTED_PROXIES": 0,
     "SANDBOX_PORT": 5001,
+    # Days of SmartMoving history demo start-up fills once (reports need past days).
+    "DEMO_HISTORY_DAYS": 56,
     "WTF_CSRF_TIME_LIMIT": None,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
@@ -95,7 +98,7 @@ _INT_KEYS = (
     "SESSION_IDLE_MINUTES", "SESSION_MAX_HOURS", "LOGIN_MAX_FAILURES", "LOGIN_MAX_FAILURES_PER_IP",
     "LOGIN_FAILURE_WINDOW_MINUTES", "LOGIN_DELAY_SECONDS", "LOGIN_MAX_DELAY_SECONDS", "TRUSTED_PROXIES",
     "SANDBOX_PORT", "REMOVAL_HOLD_MIN_JOBS", "REMOVAL_HOLD_PERCENT",
-    "WEBHOOK_DEDUPE_SECONDS", "WEBHOOK_SWEEP_MINUTES", "WEBHOOK_MAX_ATTEMPTS",
+    "WEBHOOK_DEDUPE_SECONDS", "WEBHOOK_SWEEP_MINUTES", "WEBHOOK_MAX_ATTEMPTS", "DEMO_HISTORY_DAYS",
 )
 _FLOAT_KEYS = (
     "SMARTMOVING_MIN_INTERVAL", "SMARTMOVING_CONNECT_TIMEOUT", "SMARTMOVING_READ_TIMEOUT", "SMARTMOVING_CALL_TIMEOUT",
@@ -150,6 +153,12 @@ def parse_timezone(name, raw):
     return str(raw)
 
 
+def _clock_hours(text):
+    """A validated "HH:MM" as fractional hours (the reports' working day)."""
+    hours, minutes = text.split(":")
+    return int(hours) + int(minutes) / 60
+
+
 def parse_clock(name, raw):
     """Check a time of day "HH:MM" (00:00 to 24:00) and return it zero-padded ("6:00" -> "06:00")."""
     text = str(raw).strip()
@@ -197,6 +206,10 @@ def load_config(app, test_config=None):
                           f"BOARD_DAY_END ({app.config['BOARD_DAY_END']})")
     app.config["DASHBOARD_TIMEZONE"] = parse_timezone("DASHBOARD_TIMEZONE", app.config["DASHBOARD_TIMEZONE"])
     app.config["SMARTMOVING_BASE_URL"] = str(app.config["SMARTMOVING_BASE_URL"]).rstrip("/")
+    day_start, day_end = (_clock_hours(app.config[key]) for key in ("BOARD_DAY_START", "BOARD_DAY_END"))
+    if day_end <= day_start:
+        raise ConfigError("BOARD_DAY_END must be later than BOARD_DAY_START")
+    app.config["BOARD_DAY_HOURS"] = (day_start, day_end)
 
     # Demo mode: no API key means the built-in sandbox stands in for SmartMoving.
     app.config["DEMO_MODE"] = not app.config.get("SMARTMOVING_API_KEY")

@@ -46,6 +46,9 @@ def seed_demo(app):
             crew_name = crew[index % len(crew)] if role in ("DRIVER", "MOVER") and crew else None
             create_user(email, DEMO_PASSWORD, role, company, assigned,
                         full_name=crew_name or f"Demo {role.replace('_', ' ').title()}", crew_name=crew_name)
+    from dashboard.reports import demo as reports_demo
+    if app.config["DEMO_HISTORY_DAYS"] and not reports_demo.history_done(company.id):
+        yield from reports_demo.fill_history(app, company, app.config["DEMO_HISTORY_DAYS"])
     yield f"Demo users (password '{DEMO_PASSWORD}'): " + ", ".join(demo_email(role) for role in DEMO_ROLES)
 
 

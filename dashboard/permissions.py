@@ -31,6 +31,7 @@ class Perm(str, enum.Enum):
     MANAGE_USERS = "manage_users"
     USE_API = "use_api"                  # API tokens: own ones on the token page; admins see their scope's
     VIEW_AUDIT = "view_audit"            # the audit trail of the companies in scope
+    VIEW_REPORTS = "view_reports"        # /reports and the summary API; money still needs VIEW_FINANCIAL
 
 
 class Scope(str, enum.Enum):
@@ -44,14 +45,19 @@ class Scope(str, enum.Enum):
 # (drivers and movers: their own jobs), so a token grants nothing a browser would not.
 ROLE_PERMISSIONS = {
     Role.SUPER_ADMIN: frozenset({Perm.VIEW_JOBS, Perm.VIEW_OWN_JOBS, Perm.EDIT_JOBS, Perm.SYNC_DATA,
-                                 Perm.VIEW_FINANCIAL, Perm.MANAGE_USERS, Perm.USE_API, Perm.VIEW_AUDIT}),
+                                 Perm.VIEW_FINANCIAL, Perm.MANAGE_USERS, Perm.USE_API, Perm.VIEW_AUDIT,
+                                 Perm.VIEW_REPORTS}),
     # ADMIN may sync: the product's users asked for admins clicking "sync now".
     Role.ADMIN: frozenset({Perm.VIEW_JOBS, Perm.VIEW_OWN_JOBS, Perm.EDIT_JOBS, Perm.SYNC_DATA,
-                           Perm.VIEW_FINANCIAL, Perm.MANAGE_USERS, Perm.USE_API, Perm.VIEW_AUDIT}),
-    Role.DISPATCHER: frozenset({Perm.VIEW_JOBS, Perm.VIEW_OWN_JOBS, Perm.EDIT_JOBS, Perm.USE_API}),
-    Role.MANAGER: frozenset({Perm.VIEW_JOBS, Perm.VIEW_OWN_JOBS, Perm.EDIT_JOBS, Perm.VIEW_FINANCIAL, Perm.USE_API}),
+                           Perm.VIEW_FINANCIAL, Perm.MANAGE_USERS, Perm.USE_API, Perm.VIEW_AUDIT,
+                           Perm.VIEW_REPORTS}),
+    # Dispatchers see the reports' counts and dispatch health, never their money.
+    Role.DISPATCHER: frozenset({Perm.VIEW_JOBS, Perm.VIEW_OWN_JOBS, Perm.EDIT_JOBS, Perm.USE_API,
+                                Perm.VIEW_REPORTS}),
+    Role.MANAGER: frozenset({Perm.VIEW_JOBS, Perm.VIEW_OWN_JOBS, Perm.EDIT_JOBS, Perm.VIEW_FINANCIAL, Perm.USE_API,
+                             Perm.VIEW_REPORTS}),
     Role.AUDITOR: frozenset({Perm.VIEW_JOBS, Perm.VIEW_OWN_JOBS, Perm.VIEW_FINANCIAL, Perm.USE_API,
-                             Perm.VIEW_AUDIT}),
+                             Perm.VIEW_AUDIT, Perm.VIEW_REPORTS}),
     Role.DRIVER: frozenset({Perm.VIEW_OWN_JOBS, Perm.USE_API}),
     Role.MOVER: frozenset({Perm.VIEW_OWN_JOBS, Perm.USE_API}),
 }

@@ -68,6 +68,7 @@ def make_test_app(database_url, tmp_path, **overrides):
         "SYNC_INTERVAL_MINUTES": 0,
         "SMARTMOVING_MIN_INTERVAL": 0,
         "SECRET_KEY": "test-secret",
+        "DEMO_HISTORY_DAYS": 0,  # seed_demo's weeks of history: only the tests that want it pay for it
     }
     config.update(overrides)
     app = create_app(config)

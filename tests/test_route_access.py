@@ -17,7 +17,7 @@ from ui_helpers import ROLES
 from ui_helpers import add_truck
 from ui_helpers import build_world
 
-UI_BLUEPRINTS = ("jobs", "sync", "locations", "admin", "auth", "audit")
+UI_BLUEPRINTS = ("jobs", "sync", "locations", "admin", "auth", "audit", "reports")
 
 # (method, path template, needed permission, endpoint). "login" = any signed-in role; "public" = anyone.
 ROUTES = [
@@ -48,6 +48,8 @@ ROUTES = [
     ("POST", "/admin/users/{mover_id}/active", Perm.MANAGE_USERS, "admin.toggle_user"),
     ("GET", "/admin/trucks", Perm.MANAGE_USERS, "admin.trucks"),
     ("POST", "/admin/trucks/{truck_id}/active", Perm.MANAGE_USERS, "admin.toggle_truck"),
+    ("GET", "/reports/", Perm.VIEW_REPORTS, "reports.index"),
+    ("GET", "/reports/export/days.csv", Perm.VIEW_REPORTS, "reports.export_csv"),
     ("GET", "/auth/password", "login", "auth.password"),
     ("GET", "/auth/tokens", Perm.USE_API, "auth.api_tokens"),
     ("POST", "/auth/tokens/{token_id}/revoke", Perm.USE_API, "auth.revoke_token"),

@@ -1,6 +1,7 @@
 """The JSON API of CONTRACT.md: session cookie or `Authorization: Bearer TOKEN`."""
 import functools
 import os
+import json
 from datetime import timedelta
 
 from flask import current_app
@@ -247,3 +248,23 @@ def locations():
          "companyId": loc.company_id}
         for loc in locations_for(current_user)
     ]}
+
+
+@bp.get("/summary")
+@require(Perm.VIEW_REPORTS)
+def summary():
+    """Jobs, completed, cancelled (and estimated value for financial roles) per day and location."""
+    from dashboard.reports.params import RangeError
+    from dashboard.reports.params import parse_range
+    from dashboard.reports.summary import summary_json
+
+    try:
+        report_range = parse_range(request.args.get("from"), request.args.get("to"), request.args.get("location"),
+                                   {loc.id for loc in locations_for(current_user)}, _today(), required=True)
+    except RangeError as error:
+        return json_error(422, str(error))
+    body = summary_json(current_user, report_range, can(current_user, Perm.VIEW_FINANCIAL))
+    # A year of a large company is tens of thousands of rows: skip jsonify's key sorting.
+    response = current_app.response_class(json.dumps(body, separators=(",", ":")), mimetype="application/json")
+    response.headers["Cache-Control"] = "no-store"   # company figures: never kept by a shared cache
+    return response

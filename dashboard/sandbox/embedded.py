@@ -11,6 +11,8 @@ from dashboard.sandbox.world import SandboxWorld
 
 log = logging.getLogger(__name__)
 
+# Demo start-up back-fills this much history once (DEMO_HISTORY_DAYS), so the world reaches back as far.
+DEMO_DAYS_BEFORE = 56
 _lock = threading.Lock()
 _server = None
 _webhook_target = None
@@ -21,7 +23,8 @@ def ensure_embedded_sandbox(timezone):
     global _server
     with _lock:
         if _server is None or not _server.running:
-            _server = start_sandbox(world=SandboxWorld(seed=42, timezone=timezone), port=0)
+            _server = start_sandbox(world=SandboxWorld(seed=42, timezone=timezone,
+                                                              days_before=DEMO_DAYS_BEFORE), port=0)
             log.info("demo: SmartMoving sandbox at %s (x-api-key %s; POST /_sandbox/mutate changes its world)",
                      _server.base_url, _server.api_key)
             if _webhook_target is not None:

@@ -260,6 +260,7 @@ class SandboxWorld:
         self.jobs = {}
         self._by_date = {}
         self._recent_customers = []
+        self._crew_busy = {}
         self._next_quote = 100000 + self._below(5000)
         counts = {}
         day = self.last_day
@@ -444,16 +445,43 @@ class SandboxWorld:
         if crew_size is None:
             crew_size = rng.choices(_CREW_SIZES, cum_weights=_CREW_SIZE_CUM)[0]
         crew = self._crew_by_branch[opp.branch_index]
-        job.crew_ids = tuple(rng.sample(crew, min(crew_size, len(crew))))
+        drawn = tuple(rng.sample(crew, min(crew_size, len(crew))))
         job.hours = round(rng.uniform(2.0, 9.0) * 4) / 4
         # Travel comes from the id (no extra draw, so worlds stay as they were): 0.5-1.25 h
         # in town, 2-3.5 h when the move leaves the branch's city.
         spread = int(job.id[-2:], 16) % 4 * 0.25
         job.travel = (2.0 + spread * 2) if opp.opportunity_type else (0.5 + spread)
+        job.crew_ids = self._free_crew(drawn, crew, day, window, job.hours)
         opp.job_ids.append(job.id)
         self.jobs[job.id] = job
         self._by_date.setdefault(day, {})[job.id] = None
         return job
+
+    def _free_crew(self, drawn, branch_crew, day, window, hours):
+        """drawn, with anyone already booked at that time swapped for a free colleague (or left off, or, when
+        nobody at all is free, the first one double-booked).
+
+        A real office does not send one person to two jobs at once. No random draw is
+        made here, so the rest of the world is the same as without this rule.
+        """
+        start = ARRIVAL_WINDOWS[window][0]
+        # At least DEFAULT_JOB_HOURS' default, which is what the app assumes for a job without a span.
+        end = start + max(hours + 0.5, 4.0)
+
+        def free(member):
+            return all(e <= start or s >= end for s, e in self._crew_busy.get((member, day), ()))
+
+        chosen = []
+        for member in drawn:
+            substitute = member if free(member) else next(
+                (m for m in branch_crew if m not in drawn and m not in chosen and free(m)), None)
+            if substitute is not None and substitute not in chosen:
+                chosen.append(substitute)
+        if drawn and not chosen:
+            chosen = [drawn[0]]   # short-staffed: the office double-books one person rather than none
+        for member in chosen:
+            self._crew_busy.setdefault((member, day), []).append((start, end))
+        return tuple(chosen)
 
     def _generate_opportunity(self, day, counts):
         """One opportunity whose main job is on day, sometimes with a packing or unload day around it."""
@@ -637,6 +665,19 @@ class SandboxWorld:
                         "billableHours": job.hours,
                         "travelTime": {"estimated": job.travel, "actual": job.travel if completed else None}},
         }
+
+    @staticmethod
+    def _actual_charges(job, labour, travel):
+        """What a completed job really cost: within 15 % of the estimate, fixed by the job id (no RNG draw)."""
+        factor = 0.85 + (int(job.id[-4:], 16) % 31) / 100
+        actual = round(labour * factor, 2)
+        return [
+            {"name": JOB_TYPE_NAMES.get(job.type, "Service") + " labour", "chargeCategory": "Labor",
+             "description": f"{job.hours * factor:.2f} hours", "subtotal": actual, "discountAmount": 0.0,
+             "totalCost": actual},
+            {"name": "Travel time", "chargeCategory": "Travel", "description": "Round trip", "subtotal": travel,
+             "discountAmount": 0.0, "totalCost": travel},
+        ]
 
     def opportunity_detail(self, opp_id, include_job_addresses=True):
         """GET /api/opportunities/{id} as served, or None when unknown or deleted."""

@@ -1,0 +1,170 @@
+"""The /reports page's content: the summary, the operational figures, charts and their tables."""
+from dataclasses import dataclass
+
+from dashboard.reports import charts
+from dashboard.reports.operations import Health
+from dashboard.reports.operations import Usage
+from dashboard.reports.operations import operations
+from dashboard.reports.summary import NO_LOCATION
+from dashboard.reports.summary import Tally
+from dashboard.reports.summary import day_location_rows
+from dashboard.reports.summary import grand_total
+from dashboard.reports.summary import totals_by
+from dashboard.reports.tables import Column
+from dashboard.reports.tables import Table
+from dashboard.reports.tables import money
+
+# The revenue chart names this many locations; the rest share one "other" series.
+CHART_LOCATIONS = 5
+TABLE_NAMES = ("days", "revenue", "locations", "day-locations", "dispatch", "utilisation", "utilisation-days",
+               "estimates")
+
+
+@dataclass
+class Report:
+    tables: dict
+    charts: list          # (Chart, table name) pairs, in page order
+    totals: Tally
+    health: Health
+    usage: Usage
+
+
+def _tally_cells(tally):
+    return [tally.jobs, tally.completed, tally.cancelled, tally.removed, tally.estimated_cents, tally.actual_cents,
+            tally.tips_cents]
+
+
+TALLY_COLUMNS = [Column("Jobs"), Column("Completed"), Column("Cancelled"), Column("Removed"),
+                 money("Estimated value"), money("Actual charges"), money("Tips")]
+
+
+def _usage_cells(usage):
+    return [usage.truck_hours, usage.truck_capacity or None, usage.truck_share,
+            usage.crew_hours, usage.crew_capacity or None, usage.crew_share]
+
+
+USAGE_COLUMNS = [Column("Truck hours", "hours"), Column("Truck capacity", "hours"), Column("Trucks busy", "percent"),
+                 Column("Crew hours", "hours"), Column("Crew capacity", "hours"), Column("Crew busy", "percent")]
+
+
+def build_report(user, report_range, locations, config, show_money, now_utc=None):
+    """Everything the page shows for report_range over locations (those in view), money only if show_money."""
+    days = report_range.days()
+    in_view = [loc for loc in locations if report_range.location_id in (None, loc.id)]
+    names = {loc.id: loc.name for loc in in_view}
+    rows = day_location_rows(user, report_range.start, report_range.end, report_range.location_id)
+    by_day = totals_by(rows, lambda row: row.day)
+    by_location = totals_by(rows, lambda row: row.location_id)
+    total = grand_total(rows)
+    ops = operations(user, report_range, list(names), config, now_utc=now_utc)
+
+    def name_of(loc_id):
+        return names.get(loc_id) or next((r.location_name for r in rows if r.location_id == loc_id), NO_LOCATION)
+
+    location_ids = sorted(set(names) | set(by_location) | set(ops.health) | set(ops.usage),
+                          key=lambda loc: (loc is None, name_of(loc).casefold()))
+    tables = {}
+    tables["days"] = Table("days", "Jobs per day", [Column("Date", "date")] + TALLY_COLUMNS,
+                           [[day] + _tally_cells(by_day.get(day, Tally())) for day in days],
+                           ["Total"] + _tally_cells(total))
+    tables["locations"] = Table("locations", "Totals per location", [Column("Location", "text")] + TALLY_COLUMNS,
+                                [[name_of(loc)] + _tally_cells(by_location.get(loc, Tally())) for loc in location_ids],
+                                ["All locations"] + _tally_cells(total))
+    tables["day-locations"] = Table("day-locations", "Per day and location",
+                                    [Column("Date", "date"), Column("Location", "text")] + TALLY_COLUMNS,
+                                    [[row.day, row.location_name] + _tally_cells(row.tally) for row in rows],
+                                    ["Total", ""] + _tally_cells(total))
+
+    health_total = Health()
+    for health in ops.health.values():
+        health_total.add(health)
+    tables["dispatch"] = Table(
+        "dispatch", "Dispatch health",
+        [Column("Location", "text"), Column("Jobs"), Column("Evening before passed"),
+         Column("Truck and crew by then"), Column("Share ready", "percent"),
+         Column("Unassigned on the morning"), Column("In a conflict")],
+        [[name_of(loc)] + _health_cells(ops.health.get(loc, Health())) for loc in location_ids],
+        ["All locations"] + _health_cells(health_total))
+
+    usage_total = Usage()
+    for loc in location_ids:
+        usage_total.add(ops.usage.get(loc, Usage()))
+    tables["utilisation"] = Table("utilisation", "Utilisation per location", [Column("Location", "text")] + USAGE_COLUMNS,
+                                  [[name_of(loc)] + _usage_cells(ops.usage.get(loc, Usage())) for loc in location_ids],
+                                  ["All locations"] + _usage_cells(usage_total))
+    tables["utilisation-days"] = Table("utilisation-days", "Utilisation per day", [Column("Date", "date")] + USAGE_COLUMNS,
+                                       [[day] + _usage_cells(ops.usage_by_day.get(day, Usage())) for day in days],
+                                       ["Total"] + _usage_cells(usage_total))
+
+    estimate_rows = [(loc, ops.estimates[loc]) for loc in location_ids if loc in ops.estimates]
+    est_total = _sum_estimates([row for _loc, row in estimate_rows])
+    tables["estimates"] = Table(
+        "estimates", "Estimate vs actual (jobs with both)",
+        [Column("Location", "text"), Column("Jobs"), money("Estimated"), money("Actual charges"),
+         money("Difference"), Column("Actual ÷ estimate", "percent"), money("Tips")],
+        [[name_of(loc)] + _estimate_cells(row) for loc, row in estimate_rows],
+        ["All locations"] + _estimate_cells(est_total), money_only=True)
+
+    series_ids = [loc for loc, _t in sorted(by_location.items(), key=lambda item: -(item[1].estimated_cents or 0))
+                  if (by_location[loc].estimated_cents or 0) > 0]
+    named, others = series_ids[:CHART_LOCATIONS], series_ids[CHART_LOCATIONS:]
+    cents = {(row.day, row.location_id): row.tally.estimated_cents or 0 for row in rows}
+    revenue_series = [(name_of(loc), [cents.get((day, loc), 0) for day in days]) for loc in named]
+    if others:
+        revenue_series.append((f"{len(others)} other locations",
+                               [sum(cents.get((day, loc), 0) for loc in others) for day in days]))
+    tables["revenue"] = Table("revenue", "Estimated value per day by location",
+                              [Column("Date", "date")] + [money(label) for label, _v in revenue_series] + [money("Total")],
+                              [[day] + [values[i] for _l, values in revenue_series] + [by_day.get(day, Tally()).estimated_cents]
+                               for i, day in enumerate(days)],
+                              ["Total"] + [sum(values) for _l, values in revenue_series] + [total.estimated_cents],
+                              money_only=True)
+
+    chart_list = []
+    if show_money:
+        chart_list.append((charts.stacked_bars(
+            "Revenue per day by location", "Estimated value of the day's jobs (cancelled jobs left out), stacked by "
+            "location.", days, [(label, [v / 100 for v in values]) for label, values in revenue_series],
+            charts.money_tick, lambda v: f"${v:,.2f}"), "revenue"))
+    chart_list.append((charts.stacked_bars(
+        "Jobs per day", "Jobs per day by SmartMoving status; removed jobs are not shown.", days,
+        [("Completed", [by_day.get(d, Tally()).completed for d in days], "s3"),
+         ("Booked or in progress", [_open_jobs(by_day.get(d, Tally())) for d in days], "s0"),
+         ("Cancelled", [by_day.get(d, Tally()).cancelled for d in days], "s2")],
+        charts.count_tick, lambda v: f"{v:g} jobs"), "days"))
+    chart_list.append((charts.lines(
+        "Utilisation per day", "Share of the working day's truck and crew hours booked on jobs.", days,
+        [("Trucks", [ops.usage_by_day[d].truck_share for d in days]),
+         ("Crew", [ops.usage_by_day[d].crew_share for d in days])],
+        charts.percent_tick, lambda v: f"{v * 100:.0f}%"), "utilisation-days"))
+
+    visible = {}
+    for name, table in tables.items():
+        shown = table.for_viewer(show_money)
+        if shown is not None:
+            visible[name] = shown
+    return Report(visible, chart_list, total, health_total, usage_total)
+
+
+def _open_jobs(tally):
+    return tally.jobs - tally.completed - tally.cancelled
+
+
+def _health_cells(health):
+    return [health.jobs, health.eve_due, health.assigned_by_eve, health.share_by_eve, health.unassigned_at_morning,
+            health.conflicts]
+
+
+def _estimate_cells(row):
+    return [row.jobs, row.estimated_cents, row.actual_cents, row.difference_cents, row.ratio, row.tips_cents]
+
+
+def _sum_estimates(rows):
+    from dashboard.reports.operations import EstimateActual
+    total = EstimateActual()
+    for row in rows:
+        total.jobs += row.jobs
+        total.estimated_cents += row.estimated_cents
+        total.actual_cents += row.actual_cents
+        total.tips_cents += row.tips_cents
+    return total
