@@ -210,7 +210,7 @@ class TruckJourney(Base):
     __table_args__ = (
         sa.UniqueConstraint("company_id", "external_id", name="uq_journey_company_external"),
         sa.Index("ix_journey_company_date", "company_id", "scheduled_date"),
-        # Covers the reports' per day and location sums (index-only; see migration 0003_reports).
+        # Covers the reports' per day and location sums (index-only; see migration 0006_reports).
         sa.Index("ix_journey_reports", "company_id", "scheduled_date", "location_id", "sync_status", "status",
                  "estimated_value_cents", "actual_charges_cents", "tips_cents"),
     )
