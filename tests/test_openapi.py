@@ -5,6 +5,7 @@ import re
 
 import pytest
 import schemathesis
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 from schemathesis.generation.modes import GenerationMode
 from hypothesis import given
 from hypothesis import settings
@@ -79,9 +80,14 @@ def test_live_app_matches_the_document(app, default_company, make_company, make_
         if operation.query or operation.body:
             strategies.append(operation.as_strategy(GenerationMode.NEGATIVE))
 
+        # Schema-valid input can still be refused for reasons no schema states (an unknown
+        # truck, a stale version, a range over 366 days, control characters): the checks are
+        # no 5xx and every answer as documented, not "valid data is always accepted".
+        excluded = [positive_data_acceptance]
+
         @settings(max_examples=8)
         @given(case=st.one_of(strategies))
         def check(case):
-            case.call_and_validate(headers=headers)
+            case.call_and_validate(headers=headers, excluded_checks=excluded)
         check()
     assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"

@@ -203,6 +203,9 @@ def sync_now():
     body = request.get_json(silent=True) if request.content_length else {}
     if not isinstance(body, dict):
         return json_error(422, 'The body must be empty or a JSON object such as {"date": "2025-01-31"}.')
+    unknown = sorted(set(body) - {"date"})
+    if unknown:
+        return json_error(422, f"Unknown keys: {', '.join(unknown)[:200]}; only \"date\" may be given.")
     day = None
     if body.get("date") is not None:
         day = parse_iso_date(body["date"]) if isinstance(body["date"], str) else None
