@@ -45,7 +45,9 @@ def receive():
         return json_error(401, "Wrong or missing webhook secret.")
     if (request.content_length or 0) > MAX_BODY_BYTES:
         return json_error(413, f"A webhook body may be at most {MAX_BODY_BYTES // 1024} KiB.")
-    body = request.stream.read(MAX_BODY_BYTES + 1)   # also bounds a body sent without a length
+    # The input guard may already have read (and cached) a JSON body; else read it bounded,
+    # which also bounds a body sent without a length.
+    body = request.get_data(cache=True) if getattr(request, "_cached_data", None) is not None else request.stream.read(MAX_BODY_BYTES + 1)
     if len(body) > MAX_BODY_BYTES:
         return json_error(413, f"A webhook body may be at most {MAX_BODY_BYTES // 1024} KiB.")
     try:
