@@ -666,19 +666,6 @@ class SandboxWorld:
                         "travelTime": {"estimated": job.travel, "actual": job.travel if completed else None}},
         }
 
-    @staticmethod
-    def _actual_charges(job, labour, travel):
-        """What a completed job really cost: within 15 % of the estimate, fixed by the job id (no RNG draw)."""
-        factor = 0.85 + (int(job.id[-4:], 16) % 31) / 100
-        actual = round(labour * factor, 2)
-        return [
-            {"name": JOB_TYPE_NAMES.get(job.type, "Service") + " labour", "chargeCategory": "Labor",
-             "description": f"{job.hours * factor:.2f} hours", "subtotal": actual, "discountAmount": 0.0,
-             "totalCost": actual},
-            {"name": "Travel time", "chargeCategory": "Travel", "description": "Round trip", "subtotal": travel,
-             "discountAmount": 0.0, "totalCost": travel},
-        ]
-
     def opportunity_detail(self, opp_id, include_job_addresses=True):
         """GET /api/opportunities/{id} as served, or None when unknown or deleted."""
         with self._lock:
