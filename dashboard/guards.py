@@ -17,6 +17,14 @@ MAX_ID = 2**31 - 1
 _ARG_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _FORM_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _DIGITS = re.compile(r"[0-9]{1,10}")
+# 1..2147483647 spelled out digit by digit. The bound has to be in the pattern: werkzeug
+# checks a rule's method before its converter, so an id its converter refused would make
+# the GET rule of the same path answer 405 to a PATCH instead of 404.
+ID_PATTERN = (
+    r"(?:[1-9][0-9]{0,8}|1[0-9]{9}|20[0-9]{8}|21[0-3][0-9]{7}|214[0-6][0-9]{6}"
+    r"|2147[0-3][0-9]{5}|21474[0-7][0-9]{4}|214748[0-2][0-9]{3}|2147483[0-5][0-9]{2}"
+    r"|21474836[0-3][0-9]|214748364[0-7])"
+)
 
 
 class IdConverter(IntegerConverter):
@@ -26,6 +34,7 @@ class IdConverter(IntegerConverter):
         kwargs.setdefault("min", 1)
         kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)
+        self.regex = ID_PATTERN
 
 
 def parse_id(text):

@@ -63,6 +63,9 @@ def test_ids_past_the_database_integer_are_404(app, client, world, big):
     assert client.get(f"/admin/users/{big}/edit").status_code == 404
     assert client.post(f"/admin/trucks/{big}/active", data={"csrf_token": csrf}).status_code == 404
     assert client.post(f"/admin/users/{big}/active", data={"csrf_token": csrf}).status_code == 404
+    # A path with a GET and a PATCH rule: still 404, not the 405 of "wrong method".
+    patch = client.patch(f"/api/smartmoving/jobs/{big}", json={}, headers={"X-CSRFToken": csrf})
+    assert patch.status_code == 404
     api = client.get(f"/api/smartmoving/jobs/today?location={big}")
     assert api.status_code == 422 and api.get_json()["error"] == "invalid"
     assert client.get(f"/?location={big}").status_code == 200  # the board ignores an unknown filter
