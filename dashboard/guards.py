@@ -9,6 +9,7 @@
 import re
 
 from flask import abort
+from flask import current_app
 from flask import request
 from werkzeug.routing import IntegerConverter
 
@@ -59,7 +60,7 @@ def _bad_string(text):
     return False
 
 
-def _bad_json(value):
+def unfit_json(value):
     """True when any key or string inside a parsed JSON value is unfit for storage (iterative: no depth limit)."""
     stack = [value]
     while stack:
@@ -75,11 +76,19 @@ def _bad_json(value):
     return False
 
 
+def reads_raw_body(view):
+    """Mark a view that reads and checks its own body (the guard must not consume the stream)."""
+    view.reads_raw_body = True
+    return view
+
+
 def reject_control_characters():
     """before_request: 400 for control characters in the query string, a form's fields or a JSON body."""
     if _bad_text(request.args, _ARG_CONTROL):
         abort(400, description="Control characters are not allowed in the address.")
     if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
+        return
+    if getattr(current_app.view_functions.get(request.endpoint), "reads_raw_body", False):
         return
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         if _bad_text(request.form, _FORM_CONTROL):
@@ -89,7 +98,7 @@ def reject_control_characters():
             body = request.get_json(silent=True)
         except RecursionError:  # "[[[[…" nested past Python's limit: not a ValueError, so not silent
             abort(400, description="The JSON body is nested too deeply.")
-        if _bad_json(body):
+        if unfit_json(body):
             abort(400, description="Control characters are not allowed in JSON strings.")
 
 

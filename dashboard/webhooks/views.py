@@ -15,6 +15,8 @@ from flask import request
 from dashboard.db import db
 from dashboard.errors import json_error
 from dashboard.extensions import csrf
+from dashboard.guards import reads_raw_body
+from dashboard.guards import unfit_json
 from dashboard.models import Company
 from dashboard.permissions import public
 from dashboard.webhooks import bp
@@ -34,6 +36,7 @@ def _secret_matches(expected):
 
 @bp.post("/webhooks")
 @csrf.exempt
+@reads_raw_body  # SmartMoving's Content-Type is not ours to trust: the body is read and checked here
 @public  # authenticates by the shared secret, not by a session
 def receive():
     """Store one SmartMoving event and answer 202; 401 wrong secret, 404 not configured, 413, 422."""
@@ -45,9 +48,8 @@ def receive():
         return json_error(401, "Wrong or missing webhook secret.")
     if (request.content_length or 0) > MAX_BODY_BYTES:
         return json_error(413, f"A webhook body may be at most {MAX_BODY_BYTES // 1024} KiB.")
-    # The input guard may already have read (and cached) a JSON body; else read it bounded,
-    # which also bounds a body sent without a length.
-    body = request.get_data(cache=True) if getattr(request, "_cached_data", None) is not None else request.stream.read(MAX_BODY_BYTES + 1)
+    # Read bounded, whatever the Content-Type says (this also bounds a body sent without a length).
+    body = request.stream.read(MAX_BODY_BYTES + 1)
     if len(body) > MAX_BODY_BYTES:
         return json_error(413, f"A webhook body may be at most {MAX_BODY_BYTES // 1024} KiB.")
     try:
@@ -56,6 +58,8 @@ def receive():
         return json_error(422, "The body must be a JSON object.")
     if not isinstance(payload, dict):
         return json_error(422, "The body must be a JSON object.")
+    if unfit_json(payload):
+        return json_error(422, "The body carries control characters or unpaired surrogates.")
     company_id = db.session.scalar(sa.select(Company.id).where(Company.is_default.is_(True)))
     event, duplicate = events.record(company_id, payload, current_app.config["WEBHOOK_DEDUPE_SECONDS"])
     answer = {"id": event.id, "eventType": event.event_type, "status": event.status, "duplicate": duplicate}
