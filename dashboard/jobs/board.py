@@ -14,11 +14,13 @@ from datetime import datetime
 from markupsafe import Markup
 from markupsafe import escape
 
+from dashboard.jobs.conflicts import conflicts_among
 from dashboard.jobs.conflicts import day_conflicts
 from dashboard.jobs.conflicts import describe
 from dashboard.jobs.conflicts import is_live
 from dashboard.jobs.conflicts import needs_crew
 from dashboard.jobs.conflicts import needs_truck
+from dashboard.jobs.conflicts import rows_of_jobs
 from dashboard.jobs.spans import span_for
 from dashboard.models import SyncStatus
 
@@ -553,11 +555,19 @@ def build(jobs, *, params, limit=None, **options):
     return board
 
 
-def day_conflicts_for(jobs, day):
-    """Conflicts of day for every company among jobs (a super admin's board spans companies)."""
+def day_conflicts_for(jobs, day, complete=False):
+    """Conflicts of day for every company among jobs (a super admin's board spans companies).
+
+    complete: jobs hold every job of their companies' day (the unfiltered board of a
+    company-wide role), so the clashes are found among them without reading the day again.
+    """
+    by_company = {}
+    for job in jobs:
+        by_company.setdefault(job.company_id, []).append(job)
     conflicts = {}
-    for company_id in sorted({job.company_id for job in jobs}):
-        conflicts.update(day_conflicts(company_id, day))
+    for company_id, company_jobs in sorted(by_company.items()):
+        conflicts.update(conflicts_among(rows_of_jobs(company_jobs, day)) if complete
+                         else day_conflicts(company_id, day))
     shown = {job.id for job in jobs}
     return {job_id: clashes for job_id, clashes in conflicts.items() if job_id in shown}
 

@@ -56,11 +56,15 @@ class _Row:
     timed: bool
 
 
+_REMOVED = SyncStatus.REMOVED.value          # enum lookups are slow in a loop over a whole day
+_COMPLETED = DispatchStatus.COMPLETED.value
+
+
 def is_live(job):
     """False for cancelled/completed jobs (SmartMoving's or our dispatch status) and removed ones."""
-    return (job.sync_status != SyncStatus.REMOVED.value
+    return (job.sync_status != _REMOVED
             and (job.status or "").upper() not in DEAD_STATUSES
-            and job.dispatch_status != DispatchStatus.COMPLETED.value)
+            and job.dispatch_status != _COMPLETED)
 
 
 def needs_truck(job):
@@ -103,18 +107,29 @@ def rows_statement(company_id, day, exclude_id=None):
     return stmt
 
 
+def _row(day, hours, job_id, number, location_id, truck_id, truck_name, crew, span_start, span_end, start_hour):
+    if span_start is None or span_end is None:
+        span_start, span_end = compute_span(day, start_hour, None, hours)
+    start, end, timed = busy_span(day, span_start, span_end)
+    return _Row(job_id, number, location_id, truck_id, truck_name, list(crew), start, end, timed)
+
+
 def _day_rows(company_id, day, exclude_id=None):
     """Live jobs of company on day as _Rows, in one query."""
     hours = default_job_hours()
-    rows = []
-    for (job_id, number, location_id, truck_id, truck_name, crew, sm_crew, span_start, span_end,
-         start_hour) in db.session.execute(rows_statement(company_id, day, exclude_id)):
-        if span_start is None or span_end is None:
-            span_start, span_end = compute_span(day, start_hour, None, hours)
-        start, end, timed = busy_span(day, span_start, span_end)
-        rows.append(_Row(job_id, number, location_id, truck_id, truck_name, list(crew or sm_crew or []),
-                         start, end, timed))
-    return rows
+    return [_row(day, hours, job_id, number, location_id, truck_id, truck_name, crew or sm_crew or (),
+                 span_start, span_end, start_hour)
+            for (job_id, number, location_id, truck_id, truck_name, crew, sm_crew, span_start, span_end, start_hour)
+            in db.session.execute(rows_statement(company_id, day, exclude_id))]
+
+
+def rows_of_jobs(jobs, day):
+    """The live ones among jobs of day (already loaded, with their trucks) as _Rows: no query."""
+    hours = default_job_hours()
+    return [_row(day, hours, job.id, job.job_number, job.location_id, job.truck_id,
+                 job.truck.name if job.truck else None, job.effective_crew, job.span_start, job.span_end,
+                 job.arrival_start_hour)
+            for job in jobs if is_live(job)]
 
 
 def _overlapping_pairs(entries):
@@ -142,7 +157,11 @@ def _sort(clashes):
 
 def day_conflicts(company_id, day):
     """{job id: [Clash]} for every live job of company on day that has one (one query)."""
-    rows = _day_rows(company_id, day)
+    return conflicts_among(_day_rows(company_id, day))
+
+
+def conflicts_among(rows):
+    """{job id: [Clash]} among rows, the live jobs of one company's day."""
     by_truck, by_person = {}, {}
     for row in rows:
         if row.truck_id is not None:

@@ -27,6 +27,7 @@ from dashboard.jobs.board import lanes_trucks
 from dashboard.jobs.export import jobs_csv
 from dashboard.jobs.forms import JobEditForm
 from dashboard.jobs.forms import ManualJobForm
+from dashboard.jobs.queries import board_jobs_for_day
 from dashboard.jobs.queries import board_version
 from dashboard.jobs.spans import board_day
 from dashboard.jobs.queries import day_is_synced
@@ -87,8 +88,11 @@ def _board_context(day, view_name):
     filters = _board_filters(locations)
     many = len(locations) > 1 and not filters["location"]
     params = dayboard.BoardParams.parse(request.args, many)
-    all_jobs = jobs_for_day(current_user, day, location_id=filters["location"], search=filters["q"] or None)
-    conflicts = day_conflicts_for(all_jobs, day)
+    all_jobs = board_jobs_for_day(current_user, day, location_id=filters["location"], search=filters["q"] or None)
+    # A company-wide role's unfiltered day is every job of the day: its clashes need no second read.
+    complete = (scope_of(current_user) in (Scope.ALL_COMPANIES, Scope.OWN_COMPANY)
+                and not filters["location"] and not filters["q"])
+    conflicts = day_conflicts_for(all_jobs, day, complete=complete)
     counts = dayboard.header_counts(all_jobs, conflicts)
     jobs = dayboard.filter_jobs(all_jobs, filters["status"], conflicts)
     can_edit = can(current_user, Perm.EDIT_JOBS)
