@@ -69,7 +69,11 @@ _BOARD_COLUMNS = (
 )
 
 
-class BoardJob(namedtuple("BoardColumns", _BOARD_COLUMNS + ("location_name", "truck_name"))):
+_LOCATION_ID = _BOARD_COLUMNS.index("location_id")
+_TRUCK_ID = _BOARD_COLUMNS.index("truck_id")
+
+
+class BoardJob(namedtuple("BoardColumns", _BOARD_COLUMNS + ("location", "truck"))):
     """One job as the day board reads it: plain columns, no ORM object (a 2,000-job board
     spends most of its time building and reading instrumented objects otherwise).
 
@@ -80,13 +84,13 @@ class BoardJob(namedtuple("BoardColumns", _BOARD_COLUMNS + ("location_name", "tr
 
     effective_crew = TruckJourney.effective_crew
 
-    @property
-    def location(self):
-        return Ref(self.location_id, self.location_name) if self.location_id is not None else None
-
-    @property
-    def truck(self):
-        return Ref(self.truck_id, self.truck_name) if self.truck_id is not None else None
+    @classmethod
+    def from_row(cls, row):
+        """row: the _BOARD_COLUMNS, then the location's name and the truck's name."""
+        *columns, location_name, truck_name = row
+        location_id, truck_id = columns[_LOCATION_ID], columns[_TRUCK_ID]
+        return cls._make((*columns, None if location_id is None else Ref(location_id, location_name),
+                          None if truck_id is None else Ref(truck_id, truck_name)))
 
 
 def board_jobs_for_day(user, day: date, location_id=None, status=None, search=None):
@@ -97,7 +101,7 @@ def board_jobs_for_day(user, day: date, location_id=None, status=None, search=No
         .outerjoin(Truck, Truck.id == TruckJourney.truck_id)
     )
     return _matching(user, stmt, day, location_id, status, search, False,
-                     lambda statement: map(BoardJob._make, db.session.execute(statement)))
+                     lambda statement: map(BoardJob.from_row, db.session.execute(statement)))
 
 
 def _matching(user, stmt, day, location_id, status, search, include_removed, load):
