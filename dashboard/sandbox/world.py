@@ -11,6 +11,7 @@ import random
 import threading
 import unicodedata
 import uuid
+import zlib
 from datetime import date
 from datetime import datetime
 from datetime import timedelta
@@ -626,10 +627,17 @@ class SandboxWorld:
                 "finalTotal": round(opp.subtotal + tax, 2)}
 
     @staticmethod
-    def _job_charges(job, share):
-        """The labour and travel charges of a job whose part of the subtotal is share."""
+    def _billed_factor(job):
+        """Actual labour over the estimate once a job is done: 0.90 to 1.25, fixed per job, so that
+        reports comparing estimates with actual charges show a real variance."""
+        return 0.90 + (zlib.crc32(str(job.id).encode()) % 36) / 100
+
+    @staticmethod
+    def _job_charges(job, share, factor=1.0):
+        """The labour and travel charges of a job whose part of the subtotal is share (labour × factor)."""
         labour = round(share * 0.82, 2)
         travel = round(share - labour, 2)
+        labour = round(labour * factor, 2)
         return [
             {"name": JOB_TYPE_NAMES.get(job.type, "Service") + " labour", "chargeCategory": "Labor",
              "description": f"{job.hours:g} hours", "editableDescription": False, "sortOrder": 1,
@@ -656,12 +664,13 @@ class SandboxWorld:
             "jobAddresses": list(job.addresses) if include_addresses else [],
             "jobDocuments": [{"title": "Bill of Lading", "type": 1, "isComplete": completed}],
             "estimatedCharges": self._job_charges(job, share),
-            # A completed job was billed as estimated (the sandbox keeps it simple).
-            "actualCharges": self._job_charges(job, share) if completed else [],
+            # A completed job is billed for the labour it really took.
+            "actualCharges": self._job_charges(job, share, self._billed_factor(job)) if completed else [],
             "arrivalWindow": self._window_dict(job.window),
             "totalTips": round(share * 0.05, 2) if completed else 0.0,
             "crewMembers": list(job.crew_ids),
-            "jobTime": {"laborTime": {"estimated": job.hours, "actual": job.hours if completed else None},
+            "jobTime": {"laborTime": {"estimated": job.hours,
+                                      "actual": round(job.hours * self._billed_factor(job), 2) if completed else None},
                         "billableHours": job.hours,
                         "travelTime": {"estimated": job.travel, "actual": job.travel if completed else None}},
         }
@@ -753,7 +762,8 @@ class SandboxWorld:
                     "laborHours": job.hours,
                     "travelHours": job.travel,
                     # Opportunity detail's actualCharges total and totalTips of the job (completed jobs only).
-                    "actualCharges": round(self._share(opp), 2) if opp.status == STATUS_COMPLETED else None,
+                    "actualCharges": round(sum(charge["totalCost"] for charge in self._job_charges(
+                        job, self._share(opp), self._billed_factor(job))), 2) if opp.status == STATUS_COMPLETED else None,
                     "tips": round(self._share(opp) * 0.05, 2) if opp.status == STATUS_COMPLETED else 0.0,
                 }
             return truth
