@@ -266,7 +266,13 @@ def test_demo_history_is_filled_once(app, default_company):
             TruckJourney.scheduled_date < company_today(default_company.timezone)))
         dispatched = db.session.scalar(sa.select(sa.func.count(AuditEvent.id)).where(
             AuditEvent.action == "job.dispatch"))
+        from dashboard.models import ApiCall
+        history_calls = db.session.scalar(sa.select(sa.func.count(ApiCall.id)).join(
+            SyncRun, SyncRun.id == ApiCall.sync_run_id).where(SyncRun.trigger == "demo-history"))
+        other_calls = db.session.scalar(sa.select(sa.func.count(ApiCall.id)))
     assert any("filling 4 days of history" in line for line in first)
+    # The history's calls are not this month's quota use (the demo's own first sync's are).
+    assert history_calls == 0 and other_calls > 0
     assert not any("history" in line for line in again)
     assert history_runs == 2 and past > 0 and 0 < dispatched <= past
 

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from dashboard.db import db
+from dashboard.models import ApiCall
 from dashboard.models import AuditEvent
 from dashboard.models import DispatchStatus
 from dashboard.models import SyncRun
@@ -45,6 +46,9 @@ def fill_history(app, company, days):
     jobs = sum(run.jobs_seen for run in runs)
     failed = sum(run.status == "FAILED" for run in runs)
     with db.write_transaction() as session:
+        # The history stands in for weeks before the dashboard was installed: its calls are not
+        # this month's quota use, and the quota plan must not read them as the company's daily cost.
+        session.execute(sa.delete(ApiCall).where(ApiCall.sync_run_id.in_([run.id for run in runs])))
         assigned = _dispatch_past_days(session, company, start, end, app.config)
     yield f"History: {len(runs)} syncs, {jobs} jobs, {failed} failed; {assigned} past jobs given trucks."
 
