@@ -400,3 +400,18 @@ def test_pacing_skips_the_sleep_when_enough_time_passed(mocked, make_client, fak
     fake_time.now += 5
     client.ping()
     assert fake_time.sleeps == [pytest.approx(0.3)]
+
+
+def test_proxy_settings_are_read_once_when_the_client_is_made(monkeypatch):
+    """requests would re-read (and scan) the proxy variables on every call; the client reads them once."""
+    from dashboard.smartmoving.client import _session_for
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    session = _session_for("https://api-public.smartmoving.com")
+    assert session.proxies.get("https") == "http://proxy.example:3128" and session.trust_env is False
+    monkeypatch.setenv("HTTPS_PROXY", "http://other.example:8080")
+    assert session.proxies.get("https") == "http://proxy.example:3128"
+    monkeypatch.setenv("NO_PROXY", "smartmoving.com")
+    assert "https" not in _session_for("https://api-public.smartmoving.com").proxies
