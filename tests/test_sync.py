@@ -30,7 +30,7 @@ def sandbox():
 @pytest.fixture
 def sync_app(backend, tmp_path, sandbox):
     app = make_test_app(database_url_for(backend, tmp_path), tmp_path, SMARTMOVING_BASE_URL=sandbox.base_url,
-                        SMARTMOVING_API_KEY=sandbox.api_key, SMARTMOVING_MAX_RETRY_WAIT=1,
+                        SMARTMOVING_API_KEY=sandbox.api_key, SMARTMOVING_MAX_RETRY_WAIT=0.2,
                         SMARTMOVING_READ_TIMEOUT=2, DASHBOARD_TIMEZONE=TZ)
     yield app
     app.extensions["sqlalchemy_engine"].dispose()
