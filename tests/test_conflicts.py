@@ -259,3 +259,30 @@ def test_span_and_lane_settings_are_parsed(tmp_path, monkeypatch):
     with app.app_context():
         assert spans.compute_span(DAY, 8, None) == (datetime(2026, 11, 28, 8), datetime(2026, 11, 28, 11, 30))
         assert spans.board_day(DAY) == (datetime(2026, 11, 28, 7, 30), datetime(2026, 11, 28, 20))
+
+
+def test_clashes_found_among_a_boards_jobs_equal_the_days_own_query(app, place, make_company, make_location,
+                                                                    make_user):
+    """An unfiltered company-wide board reuses the jobs it read; it must find exactly what day_conflicts finds."""
+    from dashboard.jobs.board import day_conflicts_for
+    from dashboard.jobs.queries import board_jobs_for_day
+    from dashboard.models import User
+
+    place.job(8, 10, truck_id=place.truck, smartmoving_crew=["Ann"])
+    place.job(10, 12, truck_id=place.truck, smartmoving_crew=["ann "])           # touches: no clash
+    place.job(9, 11, truck_id=place.truck, crew=["ANN"], smartmoving_crew=["Bob"])
+    place.job(9, 11, truck_id=place.truck, smartmoving_crew=["Ann"], status="CANCELLED")
+    place.job(9, 11, location=place.beta, truck_id=place.truck_b, smartmoving_crew=["Bob"], sync_status="REMOVED")
+    add_job(app, place.beta, arrival_start_hour=None, truck_id=place.truck_b, smartmoving_crew=["Bob"])
+    add_job(app, place.beta, arrival_start_hour=13.0, truck_id=place.truck_b, smartmoving_crew=["Cy"])
+    other = make_company("Other Movers")   # the same crew name at another company is another person
+    add_job(app, make_location("Gamma", company=other), company=other, arrival_start_hour=8.0,
+            smartmoving_crew=["Ann", "Cy"])
+    add_job(app, make_location("Delta", company=other), company=other, arrival_start_hour=9.0, smartmoving_crew=["Cy"])
+    for role in ("SUPER_ADMIN", "ADMIN"):
+        user_id = make_user(role).id
+        with app.app_context():
+            jobs = board_jobs_for_day(db.session.get(User, user_id), place.day)
+            shared = day_conflicts_for(jobs, place.day, complete=True)
+            queried = day_conflicts_for(jobs, place.day, complete=False)
+        assert shared == queried and len(shared) >= 4, role
