@@ -231,7 +231,7 @@ def test_phone_navigation_reaches_every_page(live_server, browser):
     try:
         sign_in(page, live_server["url"], "admin@board.test")
         nav = page.locator("#mainnav")
-        assert not nav.is_visible()
+        expect(nav).to_be_hidden()
         page.click("[data-menu]")
         expect(nav).to_be_visible()
         names = nav.locator("a").all_inner_texts()
@@ -243,11 +243,11 @@ def test_phone_navigation_reaches_every_page(live_server, browser):
             link = nav.locator("a").nth(index)
             box = link.bounding_box()
             assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, name
-            link.click()
-            page.wait_for_load_state()
-            assert page.locator(".error-page").count() == 0, name
+            with page.expect_navigation():
+                link.click()
             expect(page.locator('#mainnav a[aria-current="page"]')).to_have_text(name)
-            assert not nav.is_visible()
+            assert page.locator(".error-page").count() == 0, name
+            expect(nav).to_be_hidden()
         expect(page.locator(".topbar >> text=Sign out")).to_be_hidden()
         page.click("[data-menu]")
         expect(page.locator(".topbar >> text=Sign out")).to_be_visible()
