@@ -251,6 +251,10 @@ def test_views_groups_sort_and_totals_stay_in_the_url(app, client, world):
     assert cards.count('<article class="jc') == 3 and 'data-job-id="%d"' % world.job_a in cards
     lanes = client.get("/?view=lanes").get_data(as_text=True)
     assert "No truck" in lanes and 'class="lb gs-9 ge-25' in lanes           # 08:00 + 4 h on a 06:00 day
+    # Jobs waiting for a truck are the work to do: their lane comes before the trucks'.
+    add_truck(app, world.company, "Truck 1", location=world.loc_a)
+    lanes = client.get("/?view=lanes").get_data(as_text=True)
+    assert lanes.index(">No truck <small>") < lanes.index(">Truck 1 <small>")
     assert 'class="r-done"' in table                                           # cancelled: calm, never "needs"
 
 

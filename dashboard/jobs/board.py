@@ -456,8 +456,9 @@ class BoardBuilder:
             busy = any(r.conflict for r in lane_rows)
             lanes.append((name, Markup("".join(r.html for r in lane_rows)), len(lane_rows), busy))
         no_truck = by_truck.get(None, [])
-        lanes.append(("No truck", Markup("".join(r.html for r in no_truck)), len(no_truck), False))
-        return hours, lanes, untimed
+        waiting = ("No truck", Markup("".join(r.html for r in no_truck)), len(no_truck), False)
+        # Jobs still waiting for a truck are the dispatcher's work: their lane comes first.
+        return hours, ([waiting] + lanes if no_truck else lanes + [waiting]), untimed
 
 
 def group_rows(rows, group, show_money):
