@@ -49,6 +49,9 @@ def seed_demo(app):
     from dashboard.reports import demo as reports_demo
     if app.config["DEMO_HISTORY_DAYS"] and not reports_demo.history_done(company.id):
         yield from reports_demo.fill_history(app, company, app.config["DEMO_HISTORY_DAYS"])
+        # The sync page's "Last run" is then today's and tomorrow's, not the history's last day
+        # (an unchanged re-sync: its sweep calls only).
+        yield summarize(run_sync(company.id, trigger="demo"))
     yield f"Demo users (password '{DEMO_PASSWORD}'): " + ", ".join(demo_email(role) for role in DEMO_ROLES)
 
 
