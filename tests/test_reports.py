@@ -271,11 +271,15 @@ def test_demo_history_is_filled_once(app, default_company):
             SyncRun, SyncRun.id == ApiCall.sync_run_id).where(SyncRun.trigger == "demo-history"))
         other_calls = db.session.scalar(sa.select(sa.func.count(ApiCall.id)))
         last_run = db.session.scalars(sa.select(SyncRun).order_by(SyncRun.id.desc()).limit(1)).one()
+        from dashboard.sync.service import recent_runs
+        listed = {run.trigger for run in recent_runs(default_company.id)}
     assert any("filling 4 days of history" in line for line in first)
     # The history's calls are not this month's quota use (the demo's own first sync's are).
     assert history_calls == 0 and other_calls > 0
     # The sync page's last run is today's and tomorrow's, not the history's last day.
     assert last_run.trigger == "demo" and last_run.window_start == company_today(default_company.timezone)
+    assert listed == {"demo"}   # the sync page's history is the live syncs'
+
     assert not any("history" in line for line in again)
     assert history_runs == 2 and past > 0 and 0 < dispatched <= past
 

@@ -23,9 +23,10 @@ from dashboard.models import Truck
 from dashboard.models import TruckJourney
 from dashboard.models import User
 from dashboard.reports.summary import CANCELLED_STATUSES
+from dashboard.sync.service import DEMO_HISTORY_TRIGGER
 from dashboard.timeutil import company_today
 
-TRIGGER = "demo-history"
+TRIGGER = DEMO_HISTORY_TRIGGER
 
 
 def history_done(company_id):
