@@ -5,6 +5,10 @@
     .venv/bin/python docs/screenshots.py http://127.0.0.1:5093
 
 Needs Playwright for Python and a Chromium (CHROMIUM_PATH, default /usr/bin/chromium).
+A fresh demo has no trucks on today's jobs (start-up assigns only past days), so before
+the 2026-11-28 shots about half of today's live jobs were given a free truck of their
+location and their SmartMoving crew through PATCH /api/smartmoving/jobs/<id> (an admin's
+token from `flask --app dashboard create-token admin@demo.test`), some set EN_ROUTE.
 """
 import os
 import pathlib
