@@ -311,3 +311,17 @@ def test_assign_in_place_refuses_bad_input_with_the_form_again(app, client, worl
     assert "Truck: Not a valid choice" in html and "longer than 80 characters" in html
     with app.app_context():
         assert db.session.get(TruckJourney, world.job_a).truck_id is None
+
+
+def test_a_lane_turns_red_for_its_truck_double_booked_not_for_a_crew_clash(app, client, world):
+    busy, calm = (add_truck(app, world.company, name, location=world.loc_a) for name in ("Truck 71", "Truck 72"))
+    for truck in (busy, busy):
+        add_job(app, world.loc_a, arrival_start_hour=8.0, truck_id=truck, smartmoving_crew=[])
+    for truck in (calm, None):   # the same person on two jobs at once: a crew clash, not the truck's
+        add_job(app, world.loc_a, arrival_start_hour=13.0, truck_id=truck, smartmoving_crew=["Pat Porter"])
+    login_as(client, world.users["ADMIN"])
+    lanes = client.get("/?view=lanes").get_data(as_text=True)
+    lane_class = {name: cls for cls, name in re.findall(r'<div class="lane([^"]*)" role="listitem"><span '
+                                                         r'class="lane-name">([^<]+?) <small>', lanes)}
+    assert "lane-conflict" in lane_class["Truck 71"] and "lane-conflict" not in lane_class["Truck 72"]
+    assert lanes.count('lb-conflict') == 4 and "no crew</small>" in lanes

@@ -433,7 +433,7 @@ class BoardBuilder:
         return (f'<a class="lb gs-{start} ge-{end} {cls}{" lb-conflict" if clashes else ""}" id="job-{jid}" '
                 f'data-job-id="{jid}" href="{href}"{data} title="{title}">{badge}'
                 f'<b>{span[0]:%H:%M}</b> {escape(job.job_number or "")} {escape(job.customer_name or "")}'
-                f'<small>{len(crew)} crew</small></a>')
+                f'<small>{f"{len(crew)} crew" if crew else "no crew"}</small></a>')
 
     def lanes(self, rows):
         """(hour labels, lanes, untimed rows): one lane per truck in view plus 'No truck'."""
@@ -453,7 +453,8 @@ class BoardBuilder:
                     names.setdefault(row.job.truck_id, row.job.truck.name)
         for truck_id, name in sorted(((k, v) for k, v in names.items()), key=lambda kv: kv[1].casefold()):
             lane_rows = by_truck.get(truck_id, [])
-            busy = any(r.conflict for r in lane_rows)
+            # The lane's name turns red for a double-booked truck, not for a crew clash on one of its jobs.
+            busy = any(clash.kind == "truck" for r in lane_rows for clash in r.parts[0])
             lanes.append((name, Markup("".join(r.html for r in lane_rows)), len(lane_rows), busy))
         no_truck = by_truck.get(None, [])
         waiting = ("No truck", Markup("".join(r.html for r in no_truck)), len(no_truck), False)
