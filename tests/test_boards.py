@@ -281,7 +281,7 @@ def test_assign_in_place_preview_save_and_bulk_accept(app, client, world):
         assert job.truck_id == truck and job.crew == ["Dan Driver", "Mo Mover", "Hal Helper"]
         assert job.dispatch_status == "ASSIGNED"
     board = client.get("/").get_data(as_text=True)
-    assert board.count('class="flag f-conflict"') == 2 and "Conflicts <b>2</b>" in board  # truck and Dan Driver
+    assert board.count('class="flag f-conflict"') == 2 and "Conflicts <b>2</b>" in board  # two jobs (truck and Dan Driver)
     bulk = client.post("/board/accept-crew", data={"csrf_token": token, "job": [str(other), "999999"]},
                        headers={"HX-Request": "true"})
     assert "Accepted SmartMoving&#39;s crew on 1 job." in bulk.get_data(as_text=True)

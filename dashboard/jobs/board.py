@@ -495,17 +495,17 @@ def totals(rows):
 
 
 def header_counts(jobs, conflicts):
-    """Jobs, needs truck, needs crew and distinct conflicting pairs, for the board's header."""
-    pairs = set()
-    for clashes in conflicts.values():
-        for c in clashes:
-            pairs.add((min(c.job_id, c.other_id), max(c.job_id, c.other_id), c.kind, c.name.casefold()))
+    """Jobs, needs truck, needs crew and jobs in a conflict, for the board's header.
+
+    Each count is also a filter, so it counts the rows that filter shows: a double
+    booking is two jobs, and two jobs clashing twice (truck and crew) are still two.
+    """
     statuses = Counter(job.status for job in jobs)
     return {
         "jobs": len(jobs),
         "needs_truck": sum(1 for job in jobs if needs_truck(job)),
         "needs_crew": sum(1 for job in jobs if needs_crew(job)),
-        "conflicts": len(pairs),
+        "conflicts": sum(1 for job in jobs if job.id in conflicts),
         "statuses": sorted(statuses.items()),
     }
 
