@@ -8,6 +8,7 @@ arrival start (the working day's start when it has none).
 from collections import defaultdict
 from dataclasses import dataclass
 from dataclasses import field
+from dataclasses import fields
 from datetime import datetime
 from datetime import time
 from datetime import timedelta
@@ -51,6 +52,13 @@ class JobFacts:
         return self.crew or self.smartmoving_crew
 
 
+def _add_fields(total, other):
+    """Add every field of other into total (dataclasses of the same kind, all numbers); returns total."""
+    for each in fields(total):
+        setattr(total, each.name, getattr(total, each.name) + getattr(other, each.name))
+    return total
+
+
 @dataclass
 class Health:
     """Dispatch health of a group of jobs (cancelled ones never need a truck or crew)."""
@@ -66,9 +74,8 @@ class Health:
         return self.assigned_by_eve / self.eve_due if self.eve_due else None
 
     def add(self, other):
-        for name in ("jobs", "eve_due", "assigned_by_eve", "morning_due", "unassigned_at_morning", "conflicts"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        return self
+        """Add other's counts into this one; returns self."""
+        return _add_fields(self, other)
 
 
 @dataclass
@@ -88,9 +95,8 @@ class Usage:
         return self.crew_hours / self.crew_capacity if self.crew_capacity else None
 
     def add(self, other):
-        for name in ("truck_hours", "crew_hours", "truck_capacity", "crew_capacity"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        return self
+        """Add other's hours and capacity into this one; returns self."""
+        return _add_fields(self, other)
 
 
 @dataclass
