@@ -153,8 +153,11 @@ def parse_timezone(name, raw):
     return str(raw)
 
 
-def _clock_hours(text):
-    """A validated "HH:MM" as fractional hours (the reports' working day)."""
+def clock_hours(text):
+    """Fractional hours of "HH:MM" ("07:30" -> 7.5); ValueError unless it is two whole numbers around a colon.
+
+    Checks nothing else: validate with parse_clock first where the range matters.
+    """
     hours, minutes = text.split(":")
     return int(hours) + int(minutes) / 60
 
@@ -206,7 +209,7 @@ def load_config(app, test_config=None):
                           f"BOARD_DAY_END ({app.config['BOARD_DAY_END']})")
     app.config["DASHBOARD_TIMEZONE"] = parse_timezone("DASHBOARD_TIMEZONE", app.config["DASHBOARD_TIMEZONE"])
     app.config["SMARTMOVING_BASE_URL"] = str(app.config["SMARTMOVING_BASE_URL"]).rstrip("/")
-    day_start, day_end = (_clock_hours(app.config[key]) for key in ("BOARD_DAY_START", "BOARD_DAY_END"))
+    day_start, day_end = (clock_hours(app.config[key]) for key in ("BOARD_DAY_START", "BOARD_DAY_END"))
     if day_end <= day_start:
         raise ConfigError("BOARD_DAY_END must be later than BOARD_DAY_START")
     app.config["BOARD_DAY_HOURS"] = (day_start, day_end)
