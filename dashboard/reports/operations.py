@@ -52,15 +52,18 @@ class JobFacts:
         return self.crew or self.smartmoving_crew
 
 
-def _add_fields(total, other):
-    """Add every field of other into total (dataclasses of the same kind, all numbers); returns total."""
-    for each in fields(total):
-        setattr(total, each.name, getattr(total, each.name) + getattr(other, each.name))
-    return total
+class _AddsUp:
+    """A dataclass whose fields are all numbers, so two of a kind add up field by field."""
+
+    def add(self, other):
+        """Add each of other's fields into this one's; returns self."""
+        for each in fields(self):
+            setattr(self, each.name, getattr(self, each.name) + getattr(other, each.name))
+        return self
 
 
 @dataclass
-class Health:
+class Health(_AddsUp):
     """Dispatch health of a group of jobs (cancelled ones never need a truck or crew)."""
     jobs: int = 0
     eve_due: int = 0              # jobs whose evening before has passed
@@ -73,13 +76,9 @@ class Health:
     def share_by_eve(self):
         return self.assigned_by_eve / self.eve_due if self.eve_due else None
 
-    def add(self, other):
-        """Add other's counts into this one; returns self."""
-        return _add_fields(self, other)
-
 
 @dataclass
-class Usage:
+class Usage(_AddsUp):
     """Hours booked inside the working day against what the trucks and crew could give."""
     truck_hours: float = 0.0
     crew_hours: float = 0.0
@@ -93,10 +92,6 @@ class Usage:
     @property
     def crew_share(self):
         return self.crew_hours / self.crew_capacity if self.crew_capacity else None
-
-    def add(self, other):
-        """Add other's hours and capacity into this one; returns self."""
-        return _add_fields(self, other)
 
 
 @dataclass
