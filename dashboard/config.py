@@ -107,31 +107,29 @@ _FLOAT_KEYS = (
 _STR_KEYS = (
     "DATABASE_URL", "SECRET_KEY", "SMARTMOVING_BASE_URL", "SMARTMOVING_API_KEY",
     "SMARTMOVING_CLIENT_ID", "DASHBOARD_TIMEZONE", "BOARD_DAY_START", "BOARD_DAY_END",
-    "SMARTMOVING_PLAN", "SYNC_BUSINESS_HOURS",
-    "SMARTMOVING_CLIENT_ID", "DASHBOARD_TIMEZONE", "SMARTMOVING_WEBHOOK_SECRET", "SMARTMOVING_WEBHOOK_HEADER",
+    "SMARTMOVING_PLAN", "SYNC_BUSINESS_HOURS", "SMARTMOVING_WEBHOOK_SECRET", "SMARTMOVING_WEBHOOK_HEADER",
 )
+
+
+def _parse_not_negative(name, raw, convert, what):
+    """convert(raw) (int or float) when it works and is >= 0, else a ConfigError naming the setting."""
+    try:
+        value = convert(str(raw).strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be {what}, got {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative, got {value}")
+    return value
 
 
 def parse_int(name, raw):
     """Parse a whole number >= 0 from the environment or fail with the setting's name."""
-    try:
-        value = int(str(raw).strip())
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < 0:
-        raise ConfigError(f"{name} must not be negative, got {value}")
-    return value
+    return _parse_not_negative(name, raw, int, "a whole number")
 
 
 def parse_float(name, raw):
     """Parse a number >= 0 from the environment or fail with the setting's name."""
-    try:
-        value = float(str(raw).strip())
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-    if value < 0:
-        raise ConfigError(f"{name} must not be negative, got {value}")
-    return value
+    return _parse_not_negative(name, raw, float, "a number")
 
 
 def parse_bool(name, raw):
@@ -153,8 +151,11 @@ def parse_timezone(name, raw):
     return str(raw)
 
 
-def _clock_hours(text):
-    """A validated "HH:MM" as fractional hours (the reports' working day)."""
+def clock_hours(text):
+    """Fractional hours of "HH:MM" ("07:30" -> 7.5); ValueError unless it is two whole numbers around a colon.
+
+    Checks nothing else: validate with parse_clock first where the range matters.
+    """
     hours, minutes = text.split(":")
     return int(hours) + int(minutes) / 60
 
@@ -201,15 +202,13 @@ def load_config(app, test_config=None):
         raise ConfigError(f"DEFAULT_JOB_HOURS must be more than 0 and at most 24, got {app.config['DEFAULT_JOB_HOURS']}")
     for key in ("BOARD_DAY_START", "BOARD_DAY_END"):
         app.config[key] = parse_clock(key, app.config[key])
-    if app.config["BOARD_DAY_START"] >= app.config["BOARD_DAY_END"]:
+    day_start, day_end = (clock_hours(app.config[key]) for key in ("BOARD_DAY_START", "BOARD_DAY_END"))
+    if day_start >= day_end:
         raise ConfigError(f"BOARD_DAY_START ({app.config['BOARD_DAY_START']}) must come before "
                           f"BOARD_DAY_END ({app.config['BOARD_DAY_END']})")
+    app.config["BOARD_DAY_HOURS"] = (day_start, day_end)
     app.config["DASHBOARD_TIMEZONE"] = parse_timezone("DASHBOARD_TIMEZONE", app.config["DASHBOARD_TIMEZONE"])
     app.config["SMARTMOVING_BASE_URL"] = str(app.config["SMARTMOVING_BASE_URL"]).rstrip("/")
-    day_start, day_end = (_clock_hours(app.config[key]) for key in ("BOARD_DAY_START", "BOARD_DAY_END"))
-    if day_end <= day_start:
-        raise ConfigError("BOARD_DAY_END must be later than BOARD_DAY_START")
-    app.config["BOARD_DAY_HOURS"] = (day_start, day_end)
 
     # Demo mode: no API key means the built-in sandbox stands in for SmartMoving.
     app.config["DEMO_MODE"] = not app.config.get("SMARTMOVING_API_KEY")

@@ -158,20 +158,31 @@ def format_phone(phone):
     return str(phone)
 
 
+# The names templates know these helpers by.
+TEMPLATE_FILTERS = {
+    "ago": format_ago,
+    "money": format_money,
+    "clock": format_clock,
+    "local_datetime": format_datetime,
+    "day": format_day,
+    "label": label,
+    "phone": format_phone,
+}
+TEMPLATE_GLOBALS = {
+    "map_link": map_link,
+    "duration": duration,
+    "chip": chip,
+    "sync_badge": sync_badge,
+    "crew_list": crew_list,
+}
+
+
 def init_app(app):
     """Register the filters and globals the templates use."""
-    app.add_template_filter(format_ago, "ago")
-    app.add_template_filter(format_money, "money")
-    app.add_template_filter(format_clock, "clock")
-    app.add_template_filter(format_datetime, "local_datetime")
-    app.add_template_filter(format_day, "day")
-    app.add_template_filter(label, "label")
-    app.add_template_filter(format_phone, "phone")
-    app.add_template_global(map_link, "map_link")
-    app.add_template_global(duration, "duration")
-    app.add_template_global(chip, "chip")
-    app.add_template_global(sync_badge, "sync_badge")
-    app.add_template_global(crew_list, "crew_list")
+    for name, function in TEMPLATE_FILTERS.items():
+        app.add_template_filter(function, name)
+    for name, function in TEMPLATE_GLOBALS.items():
+        app.add_template_global(function, name)
 
     @app.context_processor
     def permission_helpers():

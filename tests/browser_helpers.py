@@ -1,4 +1,7 @@
-"""Shared pieces of the browser tests: Debian's Chromium, a live server thread, a module-wide browser."""
+"""Shared pieces of the browser tests: Debian's Chromium, a live server thread, a demo-filled app, signing in.
+
+The module-wide `browser` fixture is in tests/browser/conftest.py.
+"""
 import contextlib
 import os
 import threading
@@ -31,6 +34,19 @@ def serving(app):
         app.extensions["sqlalchemy_engine"].dispose()
 
 
+def demo_app(tmp_path_factory, name, **overrides):
+    """An app on a fresh SQLite file, filled by the demo start-up's sync from the sandbox (over real HTTP)."""
+    from conftest import make_test_app
+    from dashboard.demo import seed_demo
+
+    tmp = tmp_path_factory.mktemp(name)
+    app = make_test_app("sqlite:///" + str(tmp / f"{name}.sqlite"), tmp, **overrides)
+    with app.app_context():
+        for _line in seed_demo(app):
+            pass
+    return app
+
+
 @contextlib.contextmanager
 def chromium():
     """A headless Chromium for one test module."""
@@ -41,3 +57,18 @@ def chromium():
             yield browser
         finally:
             browser.close()
+
+
+def collect_csp_blocks(page, into):
+    """Append to into every console message in which Chromium reports something the CSP refused."""
+    page.on("console", lambda msg: into.append(msg.text)
+            if "Content Security Policy" in msg.text or "Refused to" in msg.text else None)
+
+
+def sign_in(page, base, email, password="demo-password"):
+    """Sign in through the real form (the demo users' password by default) and wait for the signed-in layout."""
+    page.goto(base + "/auth/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.click("form button[type=submit]")
+    page.wait_for_selector(".topbar")

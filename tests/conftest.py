@@ -113,15 +113,19 @@ def default_company(app):
         return db.session.scalar(sa.select(Company).where(Company.is_default.is_(True)))
 
 
+def _saved(row):
+    """Add row to the session, commit, and return it (the factories below hand rows back)."""
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
 @pytest.fixture
 def make_company(app):
     """make_company(name, tz=...) -> Company."""
     def _make(name, timezone="America/Toronto"):
         with app.app_context():
-            company = Company(name=name, timezone=timezone)
-            db.session.add(company)
-            db.session.commit()
-            return company
+            return _saved(Company(name=name, timezone=timezone))
     return _make
 
 
@@ -130,13 +134,10 @@ def make_location(app, default_company):
     """make_location(name, company=None, external_id=None) -> Location."""
     def _make(name, company=None, external_id=None):
         with app.app_context():
-            location = Location(
+            return _saved(Location(
                 name=name, company_id=(company or default_company).id, external_id=external_id,
                 data_source=DataSource.SMARTMOVING.value if external_id else DataSource.MANUAL.value,
-            )
-            db.session.add(location)
-            db.session.commit()
-            return location
+            ))
     return _make
 
 

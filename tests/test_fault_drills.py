@@ -475,6 +475,19 @@ def _wait_until(predicate, timeout, what):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def kill_9(process, timeout=None):
+    """SIGKILL process's whole group (it was started with start_new_session=True) and wait for it."""
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout)
+
+
+def release_and_reap(process, release):
+    """Let the blocked sandbox call go and make sure process is dead (a drill that failed half-way must not leave it)."""
+    release.set()
+    if process.poll() is None:
+        kill_9(process)
+
+
 def _rows_written_since(app, since):
     """Job rows a sync wrote at or after since (nothing else writes during a drill)."""
     with app.app_context():
@@ -511,13 +524,9 @@ def test_a_sync_killed_mid_run_is_reaped_at_once_with_an_accurate_count(rig, kil
             out, err = process.communicate(timeout=10)
             raise AssertionError(f"the sync never reached the kill point: {out.decode()} {err.decode()[-2000:]}")
         # Between batches: the first batch was committed before the call that now hangs was made.
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
+        kill_9(process, timeout=10)
     finally:
-        release.set()
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        release_and_reap(process, release)
     killed = rig.runs()[-1]
     assert killed.status == RunStatus.RUNNING.value  # it died without a word...
     assert killed.runner_pid == process.pid

@@ -6,8 +6,6 @@ SmartMoving Premium would; on SQLite and PostgreSQL (the `app` fixture).
 """
 import json
 import logging
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -33,6 +31,8 @@ from test_fault_drills import _block_server_call
 from test_fault_drills import _cli_env
 from test_fault_drills import _wait_until
 from test_fault_drills import assert_db_matches_truth
+from test_fault_drills import kill_9
+from test_fault_drills import release_and_reap
 from test_fault_drills import rig  # noqa: F401  (the drill rig fixture: sandbox + a baseline sync)
 
 SECRET = "whsec-test-7f3a"
@@ -243,13 +243,9 @@ def test_a_process_killed_mid_webhook_loses_no_event(rig, tmp_path):  # noqa: F8
                     raise AssertionError(f"the app never answered: {log_path.read_text()[-3000:]}")
                 time.sleep(0.1)
         assert reached.wait(20), "the event's detail call never started"
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
+        kill_9(process, timeout=10)
     finally:
-        release.set()
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        release_and_reap(process, release)
     [event] = _events(rig.app)
     assert event.status == "PENDING" and event.attempts == 1   # stored and answered, then the process died
 

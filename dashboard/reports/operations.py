@@ -8,6 +8,7 @@ arrival start (the working day's start when it has none).
 from collections import defaultdict
 from dataclasses import dataclass
 from dataclasses import field
+from dataclasses import fields
 from datetime import datetime
 from datetime import time
 from datetime import timedelta
@@ -51,8 +52,18 @@ class JobFacts:
         return self.crew or self.smartmoving_crew
 
 
+class _AddsUp:
+    """A dataclass whose fields are all numbers, so two of a kind add up field by field."""
+
+    def add(self, other):
+        """Add each of other's fields into this one's; returns self."""
+        for each in fields(self):
+            setattr(self, each.name, getattr(self, each.name) + getattr(other, each.name))
+        return self
+
+
 @dataclass
-class Health:
+class Health(_AddsUp):
     """Dispatch health of a group of jobs (cancelled ones never need a truck or crew)."""
     jobs: int = 0
     eve_due: int = 0              # jobs whose evening before has passed
@@ -65,14 +76,9 @@ class Health:
     def share_by_eve(self):
         return self.assigned_by_eve / self.eve_due if self.eve_due else None
 
-    def add(self, other):
-        for name in ("jobs", "eve_due", "assigned_by_eve", "morning_due", "unassigned_at_morning", "conflicts"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        return self
-
 
 @dataclass
-class Usage:
+class Usage(_AddsUp):
     """Hours booked inside the working day against what the trucks and crew could give."""
     truck_hours: float = 0.0
     crew_hours: float = 0.0
@@ -86,11 +92,6 @@ class Usage:
     @property
     def crew_share(self):
         return self.crew_hours / self.crew_capacity if self.crew_capacity else None
-
-    def add(self, other):
-        for name in ("truck_hours", "crew_hours", "truck_capacity", "crew_capacity"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        return self
 
 
 @dataclass

@@ -44,25 +44,27 @@ def money(heading):
     return Column(heading, "money", money=True)
 
 
+# How each kind of number is written: (on the page, in the CSV). Side by side so a new
+# kind gets both at once; a kind missing here prints as str() on the page and raw in the CSV.
+_FORMATS = {
+    "money": (lambda cents: f"${cents / 100:,.2f}", lambda cents: f"{cents / 100:.2f}"),
+    "dollars": (lambda cents: f"${cents / 100:,.0f}", None),
+    "percent": (lambda share: f"{share * 100:.0f}%", lambda share: f"{share * 100:.1f}"),
+    "hours": (lambda hours: f"{hours:,.1f}", lambda hours: f"{hours:.2f}"),
+    "date": (lambda day: f"{day:%a %b} {day.day}", lambda day: day.isoformat()),
+    "count": (lambda number: f"{number:,}", None),
+}
+_NO_FORMAT = (None, None)
+
+
 def display(value, kind):
     """A cell as the page shows it."""
     if value is None:
         return "—"
     if isinstance(value, str):
         return value
-    if kind == "money":
-        return f"${value / 100:,.2f}"
-    if kind == "dollars":
-        return f"${value / 100:,.0f}"
-    if kind == "percent":
-        return f"{value * 100:.0f}%"
-    if kind == "hours":
-        return f"{value:,.1f}"
-    if kind == "date":
-        return f"{value:%a %b} {value.day}"
-    if kind == "count":
-        return f"{value:,}"
-    return str(value)
+    on_page = _FORMATS.get(kind, _NO_FORMAT)[0]
+    return on_page(value) if on_page else str(value)
 
 
 def _csv_value(value, kind):
@@ -70,15 +72,8 @@ def _csv_value(value, kind):
         return ""
     if isinstance(value, str):
         return safe_cell(value)   # names come from SmartMoving: never let a spreadsheet run them
-    if kind == "money":
-        return f"{value / 100:.2f}"
-    if kind == "percent":
-        return f"{value * 100:.1f}"
-    if kind == "hours":
-        return f"{value:.2f}"
-    if kind == "date":
-        return value.isoformat()
-    return value
+    in_csv = _FORMATS.get(kind, _NO_FORMAT)[1]
+    return in_csv(value) if in_csv else value
 
 
 def to_csv(table):

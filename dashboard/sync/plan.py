@@ -15,6 +15,8 @@ import math
 from dataclasses import dataclass
 from datetime import timedelta
 
+from dashboard.config import clock_hours
+
 BASIC, PREMIUM = "basic", "premium"
 QUOTAS = {BASIC: 20_000, PREMIUM: 125_000}
 TARGET_SHARE = 0.90               # never project past this share of the month's quota
@@ -67,15 +69,12 @@ def parse_hours(text):
     """"06:00-20:00" as (6.0, 20.0); ValueError on anything else."""
     try:
         start, end = (part.strip() for part in str(text).split("-"))
-        values = []
-        for part in (start, end):
-            hours, minutes = part.split(":")
-            values.append(int(hours) + int(minutes) / 60)
+        start, end = clock_hours(start), clock_hours(end)
     except ValueError:
         raise ValueError(f"business hours must look like 06:00-20:00, got {text!r}") from None
-    if not 0 <= values[0] < values[1] <= 24:
+    if not 0 <= start < end <= 24:
         raise ValueError(f"business hours must start before they end within a day, got {text!r}")
-    return values[0], values[1]
+    return start, end
 
 
 def in_business_hours(local_now, hours):

@@ -11,8 +11,9 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from browser_helpers import chromium
+from browser_helpers import collect_csp_blocks
 from browser_helpers import serving
+from browser_helpers import sign_in
 from browser_helpers import skip_without_chromium
 
 pytestmark = pytest.mark.browser
@@ -98,18 +99,11 @@ def live_server(tmp_path_factory):
         yield {"url": url, "app": app, "ids": ids}
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as launched:
-        yield launched
-
-
 def new_page(browser, width=1440, height=900):
     context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
     page.problems = []
-    page.on("console", lambda msg: page.problems.append(msg.text)
-            if "Content Security Policy" in msg.text or "Refused to" in msg.text else None)
+    collect_csp_blocks(page, page.problems)
     page.on("pageerror", lambda error: page.problems.append(str(error)))
     page.set_default_timeout(15000)
     return page
@@ -122,14 +116,6 @@ def page(browser):
     page.context.close()
 
 
-def sign_in(page, base, email):
-    page.goto(base + "/auth/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form button[type=submit]")
-    page.wait_for_selector(".topbar")
-
-
 def fully_visible(page, selector):
     """How many elements matching selector lie entirely inside the viewport."""
     return page.evaluate("""(selector) => Array.from(document.querySelectorAll(selector)).filter(el => {
@@ -139,7 +125,7 @@ def fully_visible(page, selector):
 
 
 def test_dense_table_and_cards_at_1440x900(live_server, page):
-    sign_in(page, live_server["url"], "disp@board.test")
+    sign_in(page, live_server["url"], "disp@board.test", PASSWORD)
     page.wait_for_selector("#board-live tr[data-job-id]")
     assert fully_visible(page, "#board-live tr[data-job-id]") >= 20
     page.click(".view-toggle >> text=Cards")
@@ -153,7 +139,7 @@ def test_dense_table_and_cards_at_1440x900(live_server, page):
 
 def test_overlapping_jobs_both_carry_a_badge_others_do_not(live_server, page):
     ids = live_server["ids"]
-    sign_in(page, live_server["url"], "disp@board.test")
+    sign_in(page, live_server["url"], "disp@board.test", PASSWORD)
     page.wait_for_selector("#board-live tr[data-job-id]")
     for job_id in (ids["clash_a"], ids["clash_b"]):
         expect(page.locator(f'tr[data-job-id="{job_id}"] .f-conflict')).to_have_count(1)
@@ -171,7 +157,7 @@ def test_assign_truck_and_crew_in_place_keeps_filters_and_focus(live_server, pag
     from dashboard.models import TruckJourney
 
     ids = live_server["ids"]
-    sign_in(page, live_server["url"], "disp@board.test")
+    sign_in(page, live_server["url"], "disp@board.test", PASSWORD)
     page.goto(live_server["url"] + "/?q=J-3001&group=none")
     page.evaluate("window.__sameDocument = true")
     row = page.locator(f'tr[data-job-id="{ids["target"]}"]')
@@ -211,7 +197,7 @@ def test_refresh_morphs_the_board_and_keeps_focus(live_server, page):
     from dashboard.models import utcnow
 
     ids = live_server["ids"]
-    sign_in(page, live_server["url"], "disp@board.test")
+    sign_in(page, live_server["url"], "disp@board.test", PASSWORD)
     page.wait_for_selector("#board-live tr[data-job-id]")
     link = page.locator(f'tr[data-job-id="{ids["later"]}"] .t-job a')
     link.focus()
@@ -229,7 +215,7 @@ def test_refresh_morphs_the_board_and_keeps_focus(live_server, page):
 def test_phone_navigation_reaches_every_page(live_server, browser):
     page = new_page(browser, 390, 844)
     try:
-        sign_in(page, live_server["url"], "admin@board.test")
+        sign_in(page, live_server["url"], "admin@board.test", PASSWORD)
         nav = page.locator("#mainnav")
         expect(nav).to_be_hidden()
         page.click("[data-menu]")
@@ -257,7 +243,7 @@ def test_phone_navigation_reaches_every_page(live_server, browser):
 
 def test_a_poll_after_idle_expiry_lands_on_sign_in_with_the_reason(live_server, page):
     app = live_server["app"]
-    sign_in(page, live_server["url"], "mgr@board.test")
+    sign_in(page, live_server["url"], "mgr@board.test", PASSWORD)
     page.wait_for_selector("#board-live")
     idle = app.config["SESSION_IDLE_MINUTES"]
     app.config["SESSION_IDLE_MINUTES"] = 2 / 60   # two seconds; polls are not activity

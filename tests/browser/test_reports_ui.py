@@ -3,48 +3,32 @@
 The server's database holds two weeks of history back-filled from the sandbox by the
 demo start-up (the same path as `make run`, shortened).
 """
-import threading
-
 import pytest
 
-# The same Chromium, launch flags and skip rule as the other browser tests.
-from test_ui_flows import browser  # noqa: F401  (a fixture)
+from browser_helpers import collect_csp_blocks
+from browser_helpers import demo_app
+from browser_helpers import serving
+from browser_helpers import sign_in
+from browser_helpers import skip_without_chromium
 
 pytestmark = pytest.mark.browser
+
+skip_without_chromium()
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from werkzeug.serving import make_server
-
-    from conftest import make_test_app
-    from dashboard.demo import seed_demo
-
-    tmp = tmp_path_factory.mktemp("reports-browser")
-    app = make_test_app("sqlite:///" + str(tmp / "reports.sqlite"), tmp, DEMO_HISTORY_DAYS=14)
-    with app.app_context():
-        for _line in seed_demo(app):
-            pass
-    http = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{http.server_port}"
-    http.shutdown()
-    thread.join(10)
-    app.extensions["sqlalchemy_engine"].dispose()
+    app = demo_app(tmp_path_factory, "reports", DEMO_HISTORY_DAYS=14)
+    with serving(app) as url:
+        yield url
 
 
 def open_reports(browser, base, email):
     """A fresh context signed in as email, on /reports; returns (page, console messages about the CSP)."""
     page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
     blocked = []
-    page.on("console", lambda msg: blocked.append(msg.text)
-            if "Content Security Policy" in msg.text or "Refused to" in msg.text else None)
-    page.goto(base + "/auth/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", "demo-password")
-    page.click("form button[type=submit]")
-    page.wait_for_selector(".topbar")
+    collect_csp_blocks(page, blocked)
+    sign_in(page, base, email)
     page.click("nav >> text=Reports")
     page.wait_for_selector("svg.chart-svg")
     return page, blocked

@@ -8,8 +8,10 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from browser_helpers import chromium
+from browser_helpers import collect_csp_blocks
+from browser_helpers import demo_app
 from browser_helpers import serving
+from browser_helpers import sign_in
 from browser_helpers import skip_without_chromium
 
 pytestmark = pytest.mark.browser
@@ -22,25 +24,14 @@ skip_without_chromium()
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory):
     """The app on a free port, its SQLite database seeded by the demo sync (sandbox over real HTTP)."""
-    from conftest import make_test_app
     from dashboard.db import db
-    from dashboard.demo import seed_demo
     from dashboard.models import Company
 
-    tmp = tmp_path_factory.mktemp("browser")
-    app = make_test_app("sqlite:///" + str(tmp / "browser.sqlite"), tmp, BOARD_REFRESH_SECONDS=60)
+    app = demo_app(tmp_path_factory, "browser", BOARD_REFRESH_SECONDS=60)
     with app.app_context():
-        for _line in seed_demo(app):
-            pass
         company_id = db.session.scalar(sa.select(Company.id).where(Company.is_default.is_(True)))
     with serving(app) as url:
         yield {"url": url, "app": app, "company_id": company_id}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture
@@ -48,19 +39,10 @@ def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.csp_errors = []
-    page.on("console", lambda msg: page.csp_errors.append(msg.text)
-            if "Content Security Policy" in msg.text or "Refused to" in msg.text else None)
+    collect_csp_blocks(page, page.csp_errors)
     page.set_default_timeout(20000)
     yield page
     context.close()
-
-
-def sign_in(page, base, email, password="demo-password"):
-    page.goto(base + "/auth/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", password)
-    page.click("form button[type=submit]")
-    page.wait_for_selector(".topbar")
 
 
 def jobs_by_location(server, user_email):
