@@ -224,10 +224,11 @@ def test_a_process_killed_mid_webhook_loses_no_event(rig, tmp_path):  # noqa: F8
     reached, release = _block_server_call(rig.world, "opportunity_detail", after_calls=0)
     port = _free_port()
     log_path = tmp_path / "app.log"
+    log_file = log_path.open("wb")   # a file, not a pipe: a full pipe would stall the app's logging
     process = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "dashboard", "run", "--port", str(port), "--no-reload"],
         cwd=ROOT, env=_cli_env(rig, SMARTMOVING_WEBHOOK_SECRET=SECRET), stdout=subprocess.DEVNULL,
-        stderr=log_path.open("wb"), start_new_session=True)
+        stderr=log_file, start_new_session=True)
     try:
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}{URL}", method="POST", headers={"X-Webhook-Secret": SECRET},
@@ -246,6 +247,7 @@ def test_a_process_killed_mid_webhook_loses_no_event(rig, tmp_path):  # noqa: F8
         kill_9(process, timeout=10)
     finally:
         release_and_reap(process, release)
+        log_file.close()
     [event] = _events(rig.app)
     assert event.status == "PENDING" and event.attempts == 1   # stored and answered, then the process died
 

@@ -26,13 +26,10 @@ from dashboard.reports.summary import CANCELLED_STATUSES
 from dashboard.sync.service import DEMO_HISTORY_TRIGGER
 from dashboard.timeutil import company_today
 
-TRIGGER = DEMO_HISTORY_TRIGGER
-
-
 def history_done(company_id):
     """True once a demo start-up has filled the history (later start-ups skip it)."""
     return db.session.scalar(sa.select(sa.func.count(SyncRun.id)).where(
-        SyncRun.company_id == company_id, SyncRun.trigger == TRIGGER)) > 0
+        SyncRun.company_id == company_id, SyncRun.trigger == DEMO_HISTORY_TRIGGER)) > 0
 
 
 def fill_history(app, company, days):
@@ -43,7 +40,7 @@ def fill_history(app, company, days):
     start, end = today - timedelta(days=days), today - timedelta(days=1)
     db.session.commit()
     yield f"Demo mode: filling {days} days of history for the reports ({start}..{end}), once..."
-    runs = list(backfill(company.id, start, end, trigger=TRIGGER))
+    runs = list(backfill(company.id, start, end, trigger=DEMO_HISTORY_TRIGGER))
     jobs = sum(run.jobs_seen for run in runs)
     failed = sum(run.status == "FAILED" for run in runs)
     with db.write_transaction() as session:
