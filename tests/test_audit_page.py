@@ -9,9 +9,10 @@ import sqlalchemy as sa
 from conftest import csrf_token_from
 from conftest import login_as
 from dashboard.audit.trail import record
+from dashboard.audit.trail import utc_bounds
 from dashboard.db import db
 from dashboard.models import AuditEvent
-from dashboard.models import utcnow
+from dashboard.models import Company
 from test_route_access import fake_sync  # noqa: F401  (fixture)
 from ui_helpers import build_world
 
@@ -30,7 +31,9 @@ def world(app, default_company, make_company, make_location, make_user, cheap_pa
     with app.app_context():
         record(w.other_company.id, None, "user.update", "rival@example.test", role=["DISPATCHER", "MANAGER"])
         old = record(w.company.id, w.users["DISPATCHER"].id, "auth.login", w.users["DISPATCHER"].email, ip="10.1.1.1")
-        old.at = utcnow() - timedelta(days=3)
+        # Noon, company time, three days back: the page filters by the company's day, not UTC's.
+        start, _ = utc_bounds(w.today - timedelta(days=3), db.session.get(Company, w.company.id).timezone)
+        old.at = start + timedelta(hours=12)
         db.session.commit()
     w.csrf = csrf
     return w
@@ -71,8 +74,8 @@ def test_other_roles_are_refused(client, world, role):
 def test_filters_by_day_user_and_job(app, client, world):
     login_as(client, world.users["ADMIN"])
     today = world.today.isoformat()
-    three_days_ago = (utcnow() - timedelta(days=3)).date().isoformat()
-    assert "10.1.1.1" not in _page(client, day=today) or three_days_ago == today
+    three_days_ago = (world.today - timedelta(days=3)).isoformat()
+    assert "10.1.1.1" not in _page(client, day=today)
     by_day = _page(client, day=three_days_ago)
     assert "auth.login" in by_day and "job.dispatch" not in by_day
     by_user = _page(client, user=world.users["DISPATCHER"].id)
