@@ -4,7 +4,6 @@ Every value read from the environment goes through a typed parser that rejects j
 so a typo in a deployment fails at start-up instead of misbehaving later.
 """
 import os
-import re
 import secrets
 from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError

@@ -213,6 +213,8 @@ class TruckJourney(Base):
         # Covers the reports' per day and location sums (index-only; see migration 0006_reports).
         sa.Index("ix_journey_reports", "company_id", "scheduled_date", "location_id", "sync_status", "status",
                  "estimated_value_cents", "actual_charges_cents", "tips_cents"),
+        # Covers the polled board's fingerprint (jobs.queries.board_version; migration 0007).
+        sa.Index("ix_journey_version", "company_id", "scheduled_date", "last_sync_at", "dispatch_updated_at"),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)

@@ -7,7 +7,6 @@ deadline, few examples), on each backend the `app` fixture runs. A case fails on
 import logging
 from urllib.parse import quote
 
-import pytest
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st

@@ -1,5 +1,4 @@
 """The OpenAPI 3.1 document: valid, complete, served, and true of the live app for every role (schemathesis)."""
-import json
 import logging
 import re
 

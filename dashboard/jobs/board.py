@@ -4,9 +4,7 @@ A board of 2,000 jobs cannot afford a Jinja macro, `url_for` or `Markup.format` 
 cell, so the template only loops over the strings made here (STYLE.md, "Dense boards").
 """
 import re
-import threading
 from collections import Counter
-from collections import OrderedDict
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
@@ -21,6 +19,7 @@ from dashboard.jobs.conflicts import is_live
 from dashboard.jobs.conflicts import needs_crew
 from dashboard.jobs.conflicts import needs_truck
 from dashboard.jobs.conflicts import rows_of_jobs
+from dashboard.jobs.render_cache import OnceCache
 from dashboard.jobs.spans import span_for
 from dashboard.models import SyncStatus
 
@@ -175,44 +174,23 @@ def _window_text(job, span):
 
 def _row_key(job, viewer, clashes, truck):
     """Everything one row's HTML depends on: a sync or dispatch change, a clash or the viewer's rights change it."""
-    return (job.id, job.created_at, job.last_sync_at, job.dispatch_updated_at, job.removal_pending_at, job.sync_status, job.status,
-            job.span_start, job.span_end, truck, job.location.name if job.location else None,
+    return (job.id, job.created_at, job.last_sync_at, job.dispatch_updated_at, job.removal_pending_at,
+            job.sync_status, job.status, job.span_start, job.span_end, truck, job.location.name if job.location else None,
             tuple((c.kind, c.name, c.other_id, c.start, c.end) for c in clashes), viewer)
 
 
-class _RowCache:
-    """Drawn rows by _row_key, least recently used out: after one job changes, the others are not redrawn."""
-
-    def __init__(self, size):
-        self.size, self.entries, self.lock = size, OrderedDict(), threading.Lock()
-
-    def get(self, key):
-        with self.lock:
-            html = self.entries.get(key)
-            if html is not None:
-                self.entries.move_to_end(key)
-            return html
-
-    def put(self, key, html):
-        with self.lock:
-            self.entries[key] = html
-            while len(self.entries) > self.size:
-                self.entries.popitem(last=False)
-
-    def clear(self):
-        with self.lock:
-            self.entries.clear()
-
-
-row_cache = _RowCache(20_000)
+# Drawn rows by _row_key, least recently used out: after one job changes, the others are not redrawn.
+row_cache = OnceCache(20_000)
 
 
 class BoardBuilder:
     """Turns the day's jobs into rows for one viewer; one instance per render."""
 
     def __init__(self, jobs, *, params, show_money, can_edit, show_location, visible_location_ids, conflicts,
-                 detail_url, assign_url, day_start=6, day_end=20, trucks=()):
+                 detail_url, assign_url, day_start=6, day_end=20, trucks=(), facts=None):
         self.jobs = jobs
+        # {job id: _facts(job)} shared by every board cut from one snapshot of the day (None: not shared).
+        self.facts = facts
         self.params = params
         self.show_money = show_money
         self.can_edit = can_edit
@@ -258,25 +236,36 @@ class BoardBuilder:
             return "r-needs"
         return ""
 
+    def _facts(self, job):
+        """What a job's row is made of, whatever the viewer: (span, parts, sort keys)."""
+        clashes = self.conflicts.get(job.id, ())
+        span = span_for(job)
+        crew = job.effective_crew
+        truck = job.truck.name if job.truck else ""
+        keys = {
+            "arrival": (span[0] is None, span[0] or datetime.min, job.job_number or ""),
+            "job": job.job_number or "", "customer": (job.customer_name or "").casefold(),
+            "route": (job.origin_address or "").casefold(), "crew": len(crew), "truck": truck.casefold() or "~",
+            "location": job.location.name if job.location else "", "status": job.status or "",
+            "dispatch": job.dispatch_status or "", "value": job.estimated_value_cents or 0,
+        }
+        return span, (clashes, crew, truck, self._row_class(job, clashes)), keys
+
     def rows(self):
         """A Row per job with its sort keys, in sort order; draw() adds the HTML of the rows shown."""
         rows = []
+        facts = self.facts
         for job in self.jobs:
-            clashes = self.conflicts.get(job.id, ())
-            span = span_for(job)
-            crew = job.effective_crew
-            truck = job.truck.name if job.truck else ""
-            keys = {
-                "arrival": (span[0] is None, span[0] or datetime.min, job.job_number or ""),
-                "job": job.job_number or "", "customer": (job.customer_name or "").casefold(),
-                "route": (job.origin_address or "").casefold(), "crew": len(crew), "truck": truck.casefold() or "~",
-                "location": job.location.name if job.location else "", "status": job.status or "",
-                "dispatch": job.dispatch_status or "", "value": job.estimated_value_cents or 0,
-            }
-            cls = self._row_class(job, clashes)
-            row = Row(job, cls in ("r-alert", "r-needs"), bool(clashes), keys,
+            known = facts.get(job.id) if facts is not None else None
+            if known is None:
+                known = self._facts(job)
+                if facts is not None:
+                    facts[job.id] = known
+            span, parts, keys = known
+            cls = parts[3]
+            row = Row(job, cls in ("r-alert", "r-needs"), bool(parts[0]), keys,
                       cents=(job.estimated_value_cents, job.actual_charges_cents, job.tips_cents))
-            row.span, row.parts = span, (clashes, crew, truck, cls)
+            row.span, row.parts = span, parts
             rows.append(row)
         key = self.params.sort
         rows.sort(key=lambda r: (r.keys[key], r.keys["arrival"]), reverse=self.params.descending)

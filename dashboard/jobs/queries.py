@@ -1,7 +1,9 @@
 """Reading jobs for boards and the API, always through the permission scope."""
+import json
 import unicodedata
 from collections import namedtuple
 from datetime import date
+from datetime import datetime
 from typing import NamedTuple
 
 import sqlalchemy as sa
@@ -20,17 +22,23 @@ from dashboard.permissions import scope_of
 from dashboard.permissions import scope_query
 
 
+def _of_day(stmt, day, include_removed=False):
+    """stmt narrowed to day's jobs (removed ones only when asked), ordered by arrival then job number."""
+    stmt = stmt.where(TruckJourney.scheduled_date == day).order_by(
+        TruckJourney.arrival_start_hour.is_(None), TruckJourney.arrival_start_hour,
+        TruckJourney.job_number, TruckJourney.id)
+    if not include_removed:
+        stmt = stmt.where(TruckJourney.sync_status != SyncStatus.REMOVED.value)
+    return stmt
+
+
 def _day_scope(stmt, user, day, location_id, status, include_removed):
     """stmt narrowed to day's jobs user may see, and a predicate for what SQL cannot judge (None: nothing to see).
 
     Board roles see their scope; drivers and movers see only jobs whose crew names them
     (crew lists are JSON, so that match happens in Python; a day is a few hundred rows).
     """
-    stmt = stmt.where(TruckJourney.scheduled_date == day).order_by(
-        TruckJourney.arrival_start_hour.is_(None), TruckJourney.arrival_start_hour,
-        TruckJourney.job_number, TruckJourney.id)
-    if not include_removed:
-        stmt = stmt.where(TruckJourney.sync_status != SyncStatus.REMOVED.value)
+    stmt = _of_day(stmt, day, include_removed)
     if location_id is not None:
         stmt = stmt.where(TruckJourney.location_id == location_id)
     if status:
@@ -73,12 +81,40 @@ _LOCATION_ID = _BOARD_COLUMNS.index("location_id")
 _TRUCK_ID = _BOARD_COLUMNS.index("truck_id")
 
 
+# Read raw and converted in BoardJob.from_row: SQLAlchemy's own JSON and SQLite datetime
+# processing was half the cost of reading a day (PostgreSQL's driver hands both over parsed).
+_JSON_COLUMNS = ("crew", "smartmoving_crew")
+_TIME_COLUMNS = ("span_start", "span_end", "removal_pending_at", "created_at", "last_sync_at", "dispatch_updated_at")
+_JSON_AT = tuple(_BOARD_COLUMNS.index(name) for name in _JSON_COLUMNS)
+_TIME_AT = tuple(_BOARD_COLUMNS.index(name) for name in _TIME_COLUMNS)
+_DAY_AT = _BOARD_COLUMNS.index("scheduled_date")
+_names_read = {}   # crew JSON text -> tuple of names: the same crews come back on every read of the day
+
+
+def _names(value):
+    """A crew column as a tuple of names (None stays None), from JSON text or an already parsed list."""
+    if value is None or value == "null":   # SQL NULL, or JSON null as the JSON type writes None
+        return None
+    if not isinstance(value, str):
+        return tuple(value)
+    names = _names_read.get(value)
+    if names is None:
+        if len(_names_read) > 100_000:
+            _names_read.clear()
+        names = _names_read[value] = tuple(json.loads(value))
+    return names
+
+
+def _datetime(value):
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
 class BoardJob(namedtuple("BoardColumns", _BOARD_COLUMNS + ("location", "truck"))):
     """One job as the day board reads it: plain columns, no ORM object (a 2,000-job board
     spends most of its time building and reading instrumented objects otherwise).
 
     It answers the same attribute names as TruckJourney for what boards, search and
-    conflict checks read; `location` and `truck` are Refs (or None).
+    conflict checks read; `location` and `truck` are Refs (or None), crews are tuples.
     """
     __slots__ = ()
 
@@ -86,22 +122,47 @@ class BoardJob(namedtuple("BoardColumns", _BOARD_COLUMNS + ("location", "truck")
 
     @classmethod
     def from_row(cls, row):
-        """row: the _BOARD_COLUMNS, then the location's name and the truck's name."""
+        """row: the _BOARD_COLUMNS (crews and times raw), then the location's name and the truck's name."""
         *columns, location_name, truck_name = row
+        for at in _JSON_AT:
+            columns[at] = _names(columns[at])
+        for at in _TIME_AT:
+            columns[at] = _datetime(columns[at])
+        if isinstance(columns[_DAY_AT], str):
+            columns[_DAY_AT] = date.fromisoformat(columns[_DAY_AT])
         location_id, truck_id = columns[_LOCATION_ID], columns[_TRUCK_ID]
         return cls._make((*columns, None if location_id is None else Ref(location_id, location_name),
                           None if truck_id is None else Ref(truck_id, truck_name)))
 
 
-def board_jobs_for_day(user, day: date, location_id=None, status=None, search=None):
-    """Jobs on day that user may see, as BoardJobs, ordered by arrival then job number (one query)."""
-    stmt = (
-        sa.select(*(getattr(TruckJourney, name) for name in _BOARD_COLUMNS), Location.name, Truck.name)
+def _raw(name):
+    """The column as the driver returns it: JSON text and ISO times on SQLite (see from_row)."""
+    column = getattr(TruckJourney, name)
+    if name in _JSON_COLUMNS or name in _TIME_COLUMNS or name == "scheduled_date":
+        return sa.type_coerce(column, sa.String).label(name)
+    return column
+
+
+def _board_select():
+    return (
+        sa.select(*map(_raw, _BOARD_COLUMNS), Location.name, Truck.name)
         .outerjoin(Location, Location.id == TruckJourney.location_id)
         .outerjoin(Truck, Truck.id == TruckJourney.truck_id)
     )
-    return _matching(user, stmt, day, location_id, status, search, False,
-                     lambda statement: map(BoardJob.from_row, db.session.execute(statement)))
+
+
+def _board_jobs(statement):
+    return map(BoardJob.from_row, db.session.execute(statement))
+
+
+def board_jobs_for_day(user, day: date, location_id=None, status=None, search=None):
+    """Jobs on day that user may see, as BoardJobs, ordered by arrival then job number (one query)."""
+    return _matching(user, _board_select(), day, location_id, status, search, False, _board_jobs)
+
+
+def company_board_jobs(company_id, day: date):
+    """Every job of company on day (removed ones aside) as BoardJobs, in board order: no viewer's scope applied."""
+    return list(_board_jobs(_of_day(_board_select().where(TruckJourney.company_id == company_id), day)))
 
 
 def _matching(user, stmt, day, location_id, status, search, include_removed, load):
@@ -181,19 +242,32 @@ def board_version(user, day):
     location is re-synced, or a sync run succeeds; the polled board partial's ETag is
     made of it.
     """
+    all_companies = scope_of(user) is Scope.ALL_COMPANIES
+    stmt = _VERSION_STATEMENTS.get(all_companies)
+    if stmt is None:
+        stmt = _VERSION_STATEMENTS[all_companies] = _version_statement(all_companies)
+    return tuple(db.session.execute(stmt, {"day": day, "company_id": user.company_id}).one())
+
+
+_VERSION_STATEMENTS = {}   # built once: every open board runs it on every poll
+
+
+def _version_statement(all_companies):
+    """board_version's statement, with the day and the company as parameters."""
     from dashboard.models import SyncRun
 
+    day, company_id = sa.bindparam("day", type_=sa.Date), sa.bindparam("company_id", type_=sa.Integer)
     jobs = sa.select(sa.func.count(TruckJourney.id), sa.func.max(TruckJourney.id),
                      sa.func.max(TruckJourney.last_sync_at), sa.func.max(TruckJourney.dispatch_updated_at)
                      ).where(TruckJourney.scheduled_date == day)
     newest_location = sa.select(sa.func.max(Location.last_sync_at))
     location_count = sa.select(sa.func.count(Location.id))
-    last_success = sa.select(sa.func.max(SyncRun.finished_at)).where(SyncRun.company_id == user.company_id,
+    last_success = sa.select(sa.func.max(SyncRun.finished_at)).where(SyncRun.company_id == company_id,
                                                                       SyncRun.status.in_(("SUCCESS", "PARTIAL")))
-    if scope_of(user) is not Scope.ALL_COMPANIES:
-        jobs = jobs.where(TruckJourney.company_id == user.company_id)
-        newest_location = newest_location.where(Location.company_id == user.company_id)
-        location_count = location_count.where(Location.company_id == user.company_id)
-    stmt = jobs.add_columns(newest_location.scalar_subquery(), location_count.scalar_subquery(),
+    if not all_companies:
+        # Read from ix_journey_version alone (see migration 0007).
+        jobs = jobs.where(TruckJourney.company_id == company_id)
+        newest_location = newest_location.where(Location.company_id == company_id)
+        location_count = location_count.where(Location.company_id == company_id)
+    return jobs.add_columns(newest_location.scalar_subquery(), location_count.scalar_subquery(),
                             last_success.scalar_subquery())
-    return tuple(db.session.execute(stmt).one())

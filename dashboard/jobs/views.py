@@ -21,6 +21,7 @@ from dashboard.jobs import bp
 from dashboard.jobs import conflicts as clash_rules
 from dashboard.jobs import board as dayboard
 from dashboard.jobs import dispatch
+from dashboard.jobs import day_snapshot
 from dashboard.jobs import render_cache
 from dashboard.jobs.board import day_conflicts_for
 from dashboard.jobs.board import lanes_trucks
@@ -37,7 +38,6 @@ from dashboard.jobs.queries import locations_for
 from dashboard.models import SyncStatus
 from dashboard.permissions import Perm
 from dashboard.permissions import can
-from dashboard.permissions import can_see_journey
 from dashboard.permissions import is_assigned_to
 from dashboard.permissions import visible_location_ids
 from dashboard.permissions import require
@@ -52,7 +52,8 @@ bp.record_once(lambda state: web.init_app(state.app))
 @bp.record_once
 def _fresh_caches(state):
     """A new app (another database, e.g. in tests) must never be served rows drawn from the last one."""
-    render_cache.clear()
+    render_cache.partials.clear()
+    day_snapshot.snapshots.clear()
     dayboard.row_cache.clear()
 
 _STATUS_RE = re.compile(r"^[A-Z_]{1,30}$")
@@ -88,11 +89,7 @@ def _board_context(day, view_name):
     filters = _board_filters(locations)
     many = len(locations) > 1 and not filters["location"]
     params = dayboard.BoardParams.parse(request.args, many)
-    all_jobs = board_jobs_for_day(current_user, day, location_id=filters["location"], search=filters["q"] or None)
-    # A company-wide role's unfiltered day is every job of the day: its clashes need no second read.
-    complete = (scope_of(current_user) in (Scope.ALL_COMPANIES, Scope.OWN_COMPANY)
-                and not filters["location"] and not filters["q"])
-    conflicts = day_conflicts_for(all_jobs, day, complete=complete)
+    all_jobs, conflicts, facts = _day_jobs(day, filters)
     counts = dayboard.header_counts(all_jobs, conflicts)
     jobs = dayboard.filter_jobs(all_jobs, filters["status"], conflicts)
     can_edit = can(current_user, Perm.EDIT_JOBS)
@@ -103,7 +100,7 @@ def _board_context(day, view_name):
         jobs, params=params, show_money=can(current_user, Perm.VIEW_FINANCIAL), can_edit=can_edit,
         show_location=show_location, visible_location_ids=visible_location_ids(current_user), conflicts=conflicts,
         detail_url=_url_pattern("jobs.detail"), assign_url=_url_pattern("jobs.assign"),
-        day_start=day_start, day_end=day_end,
+        day_start=day_start, day_end=day_end, facts=facts,
         limit=None if request.args.get("all") == "1" else dayboard.PAGE_ROWS,
         trucks=lanes_trucks(current_user, [loc.id for loc in locations if filters["location"] in (None, loc.id)])
         if params.view == "lanes" else ())
@@ -124,6 +121,17 @@ def _board_context(day, view_name):
         prev_day=day - timedelta(days=1), next_day=day + timedelta(days=1),
         board_url=_board_url(view_name, day),
     )
+
+
+def _day_jobs(day, filters):
+    """The DayCut of day the viewer sees through filters: jobs, their clashes, shared row facts."""
+    if day_snapshot.serves(current_user):
+        return day_snapshot.board_day(current_user, day, filters["location"], filters["q"] or None)
+    # The super admin's board spans companies: read as asked. Unfiltered, it is every
+    # job of the day, so the clashes need no second read.
+    jobs = board_jobs_for_day(current_user, day, location_id=filters["location"], search=filters["q"] or None)
+    unfiltered = not filters["location"] and not filters["q"]
+    return day_snapshot.DayCut(jobs, day_conflicts_for(jobs, day, complete=unfiltered), None)
 
 
 def _lane_hours(day):
@@ -160,7 +168,7 @@ def _render_board(day, view_name):
     else:
         # Viewers with the same role, locations and URL see the same partial (it
         # holds no per-session token), so one render serves them all until the data moves.
-        body = render_cache.get_or_render(
+        body = render_cache.partials.get_or_build(
             scope_key, lambda: render_template("jobs/_board.html", **_board_context(day, view_name)))
         response = current_app.response_class(body)
     response.set_etag(etag)

@@ -48,19 +48,21 @@ def decide(confirmed_rows, window_jobs, min_jobs, percent):
     return Decision(remove=again + new, hold=[])
 
 
+# Both flag changes move last_sync_at: open boards notice a job changed only by its
+# stamps (jobs.queries.board_version), and a held removal changes what the board shows.
 def hold(journey_ids, now, reason):
     """Flag journeys "removal pending" (they stay on the board as they were)."""
     for chunk in upsert.chunks(list(journey_ids)):
         db.session.execute(sa.update(TruckJourney).where(TruckJourney.id.in_(chunk))
-                           .values(removal_pending_at=now, removal_reason=reason[:200]))
+                           .values(removal_pending_at=now, removal_reason=reason[:200], last_sync_at=now))
     return len(journey_ids)
 
 
-def clear_pending(journey_ids):
-    """Drop the "removal pending" flag of journeys SmartMoving lists again."""
+def clear_pending(journey_ids, now):
+    """Drop the "removal pending" flag of journeys SmartMoving lists again (or an admin keeps)."""
     for chunk in upsert.chunks(list(journey_ids)):
         db.session.execute(sa.update(TruckJourney).where(TruckJourney.id.in_(chunk))
-                           .values(removal_pending_at=None, removal_reason=None))
+                           .values(removal_pending_at=None, removal_reason=None, last_sync_at=now))
     return len(journey_ids)
 
 
@@ -125,7 +127,7 @@ def keep(company_id, actor, job_ids=None):
     ids = _pending_ids(company_id, job_ids)
     if not ids:
         return 0
-    clear_pending(ids)
+    clear_pending(ids, utcnow())
     db.session.add(AuditEvent(company_id=company_id, user_id=actor.id, action="sync.removals_kept",
                               target=f"company:{company_id}", detail={"jobs": ids[:200], "count": len(ids)}))
     db.session.flush()

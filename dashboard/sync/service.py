@@ -791,7 +791,7 @@ class Syncer:
         self.check_lease()
         with db.write_transaction() as session:
             self._flush_calls(session)
-            removals.clear_pending(reappeared)
+            removals.clear_pending(reappeared, now)
             removals.hold(decision.hold, now, "SmartMoving no longer lists this job (held: too many at once).")
             self.stats["removed"] += upsert.remove_journeys(decision.remove, now,
                                                             "No longer in SmartMoving for this date.")

@@ -94,7 +94,7 @@ def live_server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("board-ui")
     app = make_test_app("sqlite:///" + str(tmp / "board.sqlite"), tmp, BOARD_REFRESH_SECONDS=1)
     ids = seed(app)
-    render_cache.clear()
+    render_cache.partials.clear()
     with serving(app) as url:
         yield {"url": url, "app": app, "ids": ids}
 
