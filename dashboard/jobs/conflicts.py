@@ -160,6 +160,20 @@ def day_conflicts(company_id, day):
     return conflicts_among(_day_rows(company_id, day))
 
 
+_forms = {}   # crew name as stored -> (as shown, as compared): the same names come back on every read of a day
+
+
+def _name_forms(name):
+    """(name with spacing tidied, crew_key of it), remembered: this runs per person per job per read."""
+    forms = _forms.get(name)
+    if forms is None:
+        if len(_forms) > 100_000:
+            _forms.clear()
+        display = " ".join(str(name).split())
+        forms = _forms[name] = (display, display.casefold())
+    return forms
+
+
 def conflicts_among(rows):
     """{job id: [Clash]} among rows, the live jobs of one company's day."""
     by_truck, by_person = {}, {}
@@ -168,8 +182,7 @@ def conflicts_among(rows):
             by_truck.setdefault(row.truck_id, []).append((row.start, row.end, row, row.truck_name))
         seen = set()
         for name in row.crew:
-            display = " ".join(str(name).split())
-            key = display.casefold()  # crew_key, without splitting twice (this loop runs per person per job)
+            display, key = _name_forms(name)
             if key and key not in seen:
                 seen.add(key)
                 by_person.setdefault(key, []).append((row.start, row.end, row, display))
