@@ -122,7 +122,7 @@ def run(today, workdir):
             f"{seconds(plain)} (best {seconds(plain_best)}; plain GROUP BY, {groups:,} groups)", ratio_text(ours, plain),
             f"≤ {seconds(TARGET_SECONDS)}", ours <= TARGET_SECONDS))
     rows[-1].notes.append(
-        "Reports: both figures share the covering index ix_journey_reports (migration 0003), which the plain "
+        "Reports: both figures share the covering index ix_journey_reports (migration 0006), which the plain "
         "GROUP BY uses too. Ours is the whole HTTP answer through the test client (session, scope, the "
         "filtered sums, location names, ~600 KB of JSON); the limit is the bare statement's rows.")
     if reason is not None:
