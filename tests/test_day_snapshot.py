@@ -108,3 +108,21 @@ def test_a_crew_read_twice_is_one_tuple_not_a_shared_list(app, world):
         assert job.smartmoving_crew == ("Dan Driver", "Mo Mover")
         assert job.effective_crew == ["Dan Driver", "Mo Mover"]   # callers get their own list
         assert job.scheduled_date == world.today and job.created_at is not None
+
+
+def test_a_truck_added_or_taken_out_of_service_moves_the_board_version(app, client, world):
+    with app.app_context():
+        admin = db.session.get(User, world.users["ADMIN"].id)
+        before = board_version(admin, world.today)
+    truck = add_truck(app, world.company, "Truck 909", world.loc_a)
+    login_as(client, world.users["ADMIN"])
+    assert "Truck 909" in _board(client, view="lanes")
+    with app.app_context():
+        added = board_version(admin, world.today)
+    csrf = csrf_token_from(client.get("/admin/trucks").get_data(as_text=True))
+    answer = client.post(f"/admin/trucks/{truck}/active", data={"csrf_token": csrf}, follow_redirects=True)
+    assert "Truck 909 is out of service." in answer.get_data(as_text=True)   # not "Truck Truck 909"
+    with app.app_context():
+        retired = board_version(admin, world.today)
+    assert before != added != retired
+    assert "Truck 909" not in _board(client, view="lanes")   # the lanes list trucks in service

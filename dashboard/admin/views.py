@@ -254,5 +254,7 @@ def toggle_truck(truck_id):
     _audit("truck.enable" if truck.is_active else "truck.disable", f"truck:{truck.id}", truck.company_id,
            name=truck.name)
     db.session.commit()
-    flash(f"Truck {truck.name} is {'in service' if truck.is_active else 'out of service'}.", "success")
+    # Truck names are often "Truck 101" already: no "Truck Truck 101".
+    label = truck.name if truck.name.casefold().startswith("truck") else f"Truck {truck.name}"
+    flash(f"{label} is {'in service' if truck.is_active else 'out of service'}.", "success")
     return redirect(url_for("admin.trucks"))

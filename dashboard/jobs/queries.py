@@ -239,8 +239,8 @@ def board_version(user, day):
     """A cheap fingerprint of everything a board of day can show user, in one statement.
 
     It changes whenever a job of that day is created, synced, removed or edited, a
-    location is re-synced, or a sync run succeeds; the polled board partial's ETag is
-    made of it.
+    location is re-synced, a truck is added or taken out of service, or a sync run
+    succeeds; the polled board partial's ETag is made of it (the last successful sync last).
     """
     all_companies = scope_of(user) is Scope.ALL_COMPANIES
     stmt = _VERSION_STATEMENTS.get(all_companies)
@@ -262,6 +262,9 @@ def _version_statement(all_companies):
                      ).where(TruckJourney.scheduled_date == day)
     newest_location = sa.select(sa.func.max(Location.last_sync_at))
     location_count = sa.select(sa.func.count(Location.id))
+    # Trucks are added or taken out of service (never renamed): the lanes and pickers show the active ones.
+    active_trucks = sa.select(sa.func.count(Truck.id)).where(Truck.is_active.is_(True))
+    active_truck_ids = sa.select(sa.func.coalesce(sa.func.sum(Truck.id), 0)).where(Truck.is_active.is_(True))
     last_success = sa.select(sa.func.max(SyncRun.finished_at)).where(SyncRun.company_id == company_id,
                                                                       SyncRun.status.in_(("SUCCESS", "PARTIAL")))
     if not all_companies:
@@ -269,5 +272,8 @@ def _version_statement(all_companies):
         jobs = jobs.where(TruckJourney.company_id == company_id)
         newest_location = newest_location.where(Location.company_id == company_id)
         location_count = location_count.where(Location.company_id == company_id)
+        active_trucks = active_trucks.where(Truck.company_id == company_id)
+        active_truck_ids = active_truck_ids.where(Truck.company_id == company_id)
     return jobs.add_columns(newest_location.scalar_subquery(), location_count.scalar_subquery(),
+                            active_trucks.scalar_subquery(), active_truck_ids.scalar_subquery(),
                             last_success.scalar_subquery())
