@@ -184,6 +184,11 @@ class Truck(Base):
     is_active: so.Mapped[bool] = so.mapped_column(default=True)
 
 
+def truck_label(name):
+    """ "Truck 101" for a truck named "101" or "Truck 101": messages never say "Truck Truck 101"."""
+    return name if name.casefold().startswith("truck") else f"Truck {name}"
+
+
 class CrewMember(Base):
     """A SmartMoving crew member, used to turn crew ids on jobs into names."""
     __tablename__ = "crew_members"

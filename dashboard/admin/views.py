@@ -29,6 +29,7 @@ from dashboard.db import db
 from dashboard.models import Company
 from dashboard.models import Location
 from dashboard.models import Truck
+from dashboard.models import truck_label
 from dashboard.models import User
 from dashboard.permissions import Perm
 from dashboard.permissions import Role
@@ -254,7 +255,5 @@ def toggle_truck(truck_id):
     _audit("truck.enable" if truck.is_active else "truck.disable", f"truck:{truck.id}", truck.company_id,
            name=truck.name)
     db.session.commit()
-    # Truck names are often "Truck 101" already: no "Truck Truck 101".
-    label = truck.name if truck.name.casefold().startswith("truck") else f"Truck {truck.name}"
-    flash(f"{label} is {'in service' if truck.is_active else 'out of service'}.", "success")
+    flash(f"{truck_label(truck.name)} is {'in service' if truck.is_active else 'out of service'}.", "success")
     return redirect(url_for("admin.trucks"))

@@ -175,7 +175,8 @@ def _window_text(job, span):
 def _row_key(job, viewer, clashes, truck):
     """Everything one row's HTML depends on: a sync or dispatch change, a clash or the viewer's rights change it."""
     return (job.id, job.created_at, job.last_sync_at, job.dispatch_updated_at, job.removal_pending_at,
-            job.sync_status, job.status, job.span_start, job.span_end, truck, job.location.name if job.location else None,
+            job.sync_status, job.status, job.span_start, job.span_end, truck,
+            job.location.name if job.location else None,
             tuple((c.kind, c.name, c.other_id, c.start, c.end) for c in clashes), viewer)
 
 

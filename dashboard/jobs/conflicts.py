@@ -23,6 +23,7 @@ from dashboard.models import DispatchStatus
 from dashboard.models import SyncStatus
 from dashboard.models import Truck
 from dashboard.models import TruckJourney
+from dashboard.models import truck_label
 
 # SmartMoving statuses of jobs that will not (or did already) happen.
 DEAD_STATUSES = frozenset({"CANCELLED", "COMPLETED", "CLOSED", "LOST", "BAD_LEAD"})
@@ -237,7 +238,7 @@ def busy_text(clash):
 def describe(clash, visible):
     """ "Truck 101 is also on job J-1002 (08:00–12:00)"; jobs the viewer may not see stay anonymous."""
     if clash.kind == "truck":
-        what = clash.name if clash.name.casefold().startswith("truck") else f"Truck {clash.name}"
+        what = truck_label(clash.name)
     else:
         what = f"Crew member {clash.name}"
     job = f"job {clash.other_job_number or f'#{clash.other_id}'}" if visible else "a job in another location"

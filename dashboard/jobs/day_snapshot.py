@@ -21,9 +21,8 @@ from dashboard.permissions import Scope
 from dashboard.permissions import scope_of
 from dashboard.permissions import visible_location_ids
 
-# facts: {job id: what its board row is made of}, filled in by the first board that draws it.
-DaySnapshot = namedtuple("DaySnapshot", "jobs conflicts facts")
-# What one viewer's board is cut from: their jobs, those jobs' clashes, and the shared facts (None: not shared).
+# Jobs, {job id: [Clash]} of those jobs, and {job id: what its board row is made of} (filled in
+# by the first board that draws a job; None: not shared). The whole day is one, a viewer's cut another.
 DayCut = namedtuple("DayCut", "jobs conflicts facts")
 
 # A few companies times today and tomorrow (and a day someone browses to).
@@ -32,11 +31,11 @@ snapshots = OnceCache(16)
 
 def _read(company_id, day):
     jobs = company_board_jobs(company_id, day)
-    return DaySnapshot(jobs, conflicts_among(rows_of_jobs(jobs, day)), {})
+    return DayCut(jobs, conflicts_among(rows_of_jobs(jobs, day)), {})
 
 
 def company_day(user, day):
-    """The DaySnapshot of user's company on day (current as of this call)."""
+    """The DayCut of user's company's whole day (current as of this call)."""
     version = board_version(user, day)
     return snapshots.get_or_build((user.company_id, day, version), lambda: _read(user.company_id, day))
 

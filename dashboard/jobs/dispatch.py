@@ -19,6 +19,7 @@ from dashboard.models import DataSource
 from dashboard.models import DispatchStatus
 from dashboard.models import Truck
 from dashboard.models import TruckJourney
+from dashboard.models import truck_label
 from dashboard.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -264,7 +265,7 @@ def update_dispatch(job, actor, truck_id, crew, dispatch_status, notes):
         if truck is None or truck.company_id != job.company_id:
             raise DispatchError("That truck does not belong to this company.")
         if not truck.is_active and truck.id != job.truck_id:
-            raise DispatchError(f"Truck {truck.name} is out of service.")
+            raise DispatchError(f"{truck_label(truck.name)} is out of service.")
     crew = normalise_crew(crew) or None
     notes = (notes or "").strip() or None
     old_truck = job.truck.name if job.truck else None

@@ -1,4 +1,5 @@
 """Reading jobs for boards and the API, always through the permission scope."""
+import functools
 import json
 import unicodedata
 from collections import namedtuple
@@ -242,16 +243,11 @@ def board_version(user, day):
     location is re-synced, a truck is added or taken out of service, or a sync run
     succeeds; the polled board partial's ETag is made of it (the last successful sync last).
     """
-    all_companies = scope_of(user) is Scope.ALL_COMPANIES
-    stmt = _VERSION_STATEMENTS.get(all_companies)
-    if stmt is None:
-        stmt = _VERSION_STATEMENTS[all_companies] = _version_statement(all_companies)
+    stmt = _version_statement(scope_of(user) is Scope.ALL_COMPANIES)
     return tuple(db.session.execute(stmt, {"day": day, "company_id": user.company_id}).one())
 
 
-_VERSION_STATEMENTS = {}   # built once: every open board runs it on every poll
-
-
+@functools.cache   # built once: every open board runs it on every poll
 def _version_statement(all_companies):
     """board_version's statement, with the day and the company as parameters."""
     from dashboard.models import SyncRun
