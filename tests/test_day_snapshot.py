@@ -1,5 +1,6 @@
 """Boards are cut from one read of the company's day per change (jobs.day_snapshot), never from an old one."""
 import contextlib
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -102,7 +103,7 @@ def test_holding_and_keeping_removals_move_the_board_version(app, world):
 
 def test_a_crew_read_twice_is_one_tuple_not_a_shared_list(app, world):
     with app.app_context():
-        day_snapshot.snapshots.clear()
+        day_snapshot.forget()
         admin = db.session.get(User, world.users["ADMIN"].id)
         job = next(j for j in day_snapshot.company_day(admin, world.today).jobs if j.id == world.job_a)
         assert job.smartmoving_crew == ("Dan Driver", "Mo Mover")
@@ -126,3 +127,107 @@ def test_a_truck_added_or_taken_out_of_service_moves_the_board_version(app, clie
         retired = board_version(admin, world.today)
     assert before != added != retired
     assert "Truck 909" not in _board(client, view="lanes")   # the lanes list trucks in service
+
+
+def _moved_reads(reads):
+    """The day reads that asked for some jobs by id (the jobs whose stamps moved), not the whole day."""
+    return [statement for statement in reads if "truck_journeys.id IN" in statement]
+
+
+def test_after_an_edit_only_the_edited_job_is_read_again(app, client, world):
+    login_as(client, world.users["ADMIN"])
+    truck = add_truck(app, world.company, "Truck 808", world.loc_a)
+    _board(client)   # the day, read whole
+    csrf = csrf_token_from(client.get(f"/jobs/{world.job_a}/edit").get_data(as_text=True))
+    client.post(f"/jobs/{world.job_a}/edit", data={"csrf_token": csrf, "truck_id": str(truck),
+                                                  "dispatch_status": "UNASSIGNED", "notes": "Piano"})
+    with day_reads(app) as reads:
+        html = _board(client)
+    assert "Truck 808" in html and "Bert Beta" in html
+    assert len(reads) == 1 and len(_moved_reads(reads)) == 1
+
+
+def _fragment(client):
+    answer = client.get("/", headers={"HX-Request": "true"})
+    assert answer.status_code == 200
+    return answer.get_data(as_text=True)
+
+
+def _read_cold(client):
+    """The fragment drawn from nothing kept: every cache of the boards emptied first."""
+    from dashboard.jobs import board as dayboard
+    from dashboard.jobs import render_cache
+    day_snapshot.forget()
+    render_cache.partials.clear()
+    dayboard.row_cache.clear()
+    return _fragment(client)
+
+
+def test_a_day_kept_up_job_by_job_draws_as_a_day_read_whole(app, client, world):
+    """Edits, syncs, cancellations, removals and new jobs, in random order: every board drawn
+    from the kept-up day (clashes, badges, counts, totals) equals one drawn from a whole read."""
+    import random
+
+    from dashboard.jobs.dispatch import update_dispatch
+    from dashboard.sync.upsert import remove_journeys
+
+    rng = random.Random(20261129)
+    people = ["Ann Lift", "Bo Carry", "Cy Pack", "Di Haul"]
+    trucks = [add_truck(app, world.company, f"Truck {n}", world.loc_a) for n in (301, 302)]
+    jobs = [add_job(app, rng.choice([world.loc_a, world.loc_b]), customer_name=f"Client {n}", job_number=f"K-{n}",
+                    arrival_start_hour=rng.choice([8.0, 9.0, 13.0, None]), smartmoving_crew=rng.sample(people, 2),
+                    last_sync_at=utcnow())
+            for n in range(12)]
+    login_as(client, world.users["ADMIN"])
+    assert "Client 11" in _read_cold(client)
+
+    def change():
+        kind = rng.choice(["dispatch", "dispatch", "sync", "cancel", "remove", "moved", "new"])
+        job_id = rng.choice(jobs)
+        with app.app_context():
+            admin = db.session.get(User, world.users["ADMIN"].id)
+            job = db.session.get(TruckJourney, job_id)
+            if kind == "dispatch":
+                update_dispatch(job, admin, rng.choice(trucks + [None]), rng.sample(people, rng.randint(0, 2)),
+                                job.dispatch_status, rng.choice(["", "Call first"]))
+            elif kind == "sync":
+                hour = rng.choice([7.0, 9.0, 15.0])
+                db.session.execute(sa.update(TruckJourney).where(TruckJourney.id == job_id).values(
+                    arrival_start_hour=hour, span_start=None, span_end=None, customer_name=f"Renamed {hour}",
+                    smartmoving_crew=rng.sample(people, 2), last_sync_at=utcnow()))
+            elif kind == "cancel":
+                db.session.execute(sa.update(TruckJourney).where(TruckJourney.id == job_id).values(
+                    status=rng.choice(["CANCELLED", "BOOKED"]), last_sync_at=utcnow()))
+            elif kind == "moved":   # SmartMoving moved the job to tomorrow
+                db.session.execute(sa.update(TruckJourney).where(TruckJourney.id == job_id).values(
+                    scheduled_date=world.today + timedelta(days=1), last_sync_at=utcnow()))
+            elif kind == "remove":
+                remove_journeys([job_id], utcnow(), "No longer in SmartMoving for this date.")
+            db.session.commit()
+        if kind == "new":
+            jobs.append(add_job(app, world.loc_a, customer_name=f"Client {len(jobs)}", arrival_start_hour=9.0,
+                                smartmoving_crew=rng.sample(people, 2), last_sync_at=utcnow()))
+        return kind
+
+    kinds = []
+    for _ in range(15):
+        kinds += [change(), change()]
+        with day_reads(app) as reads:
+            _fragment(client)                  # a kept-up read between the two
+        kinds.append(change())
+        with day_reads(app) as more_reads:
+            kept_up = _fragment(client)        # ...and another from that one
+        reads += more_reads
+        assert _moved_reads(reads) == reads, kinds[-3:]   # never the whole day again
+        assert kept_up == _read_cold(client), kinds[-3:]
+    assert {"dispatch", "sync", "cancel", "remove", "moved", "new"} <= set(kinds)
+    assert "Conflict" in kept_up
+
+
+def test_a_new_truck_reads_the_whole_day_again(app, client, world):
+    login_as(client, world.users["ADMIN"])
+    _board(client)
+    add_truck(app, world.company, "Truck 919", world.loc_a)
+    with day_reads(app) as reads:
+        _board(client)
+    assert len(reads) == 1 and not _moved_reads(reads)

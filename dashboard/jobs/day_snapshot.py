@@ -8,6 +8,13 @@ the day and every cut is made from memory.
 The version is jobs.queries.board_version, read *before* the jobs: a write landing
 in between can only cost one more read later, never leave an old day under a new
 version. It moves with every write a board can show (see board_version).
+
+After a change, the day is not read whole again: each job's two stamps (last sync,
+last dispatch edit) are read from the version index, and only jobs whose stamps moved
+are read again; the others, their clash rows and their row facts carry over from the
+newest read. Stamps are read before the jobs, so a write landing in between leaves a
+stamp that differs next time, never an old job under its new stamp. A change of
+locations or trucks (names shown on every row) reads the whole day.
 """
 from collections import namedtuple
 
@@ -15,6 +22,7 @@ from dashboard.jobs.conflicts import conflicts_among
 from dashboard.jobs.conflicts import rows_of_jobs
 from dashboard.jobs.queries import board_version
 from dashboard.jobs.queries import company_board_jobs
+from dashboard.jobs.queries import day_stamps
 from dashboard.jobs.queries import job_matcher
 from dashboard.jobs.render_cache import OnceCache
 from dashboard.permissions import Scope
@@ -25,19 +33,74 @@ from dashboard.permissions import visible_location_ids
 # by the first board that draws a job; None: not shared). The whole day is one, a viewer's cut another.
 DayCut = namedtuple("DayCut", "jobs conflicts facts")
 
+# One read of a day: its cut, the version it was read under, every job's stamps (removed
+# jobs too) and the clash row of each live job.
+DayRead = namedtuple("DayRead", "cut version stamps clash_rows")
+
 # A few companies times today and tomorrow (and a day someone browses to).
 snapshots = OnceCache(16)
+# (company id, day) -> the newest DayRead of that day: where the next read starts from.
+newest = OnceCache(16)
+
+# Past this share of the day changed (a sync's batch), one read of the whole day is cheaper.
+_WHOLE_READ_SHARE = 0.25
 
 
-def _read(company_id, day):
-    jobs = company_board_jobs(company_id, day)
-    return DayCut(jobs, conflicts_among(rows_of_jobs(jobs, day)), {})
+def _board_order(job):
+    """The day's order, as queries._of_day sorts in SQL (kept in Python so both reads agree on any database)."""
+    hour = job.arrival_start_hour
+    return hour is None, hour or 0, job.job_number or "", job.id
+
+
+def _same_surroundings(version, other):
+    """True when locations and trucks (version[4:8], their names are on every row) did not change."""
+    return version[4:8] == other[4:8]
+
+
+def _read(company_id, day, version):
+    stamps = day_stamps(company_id, day)
+    base = newest.get((company_id, day))
+    jobs, kept = _jobs_since(base, company_id, day, version, stamps)
+    jobs.sort(key=_board_order)
+    clash_rows = {job.id: base.clash_rows[job.id] for job in jobs if job.id in kept and job.id in base.clash_rows}
+    clash_rows.update((row.id, row) for row in rows_of_jobs([job for job in jobs if job.id not in kept], day))
+    conflicts = conflicts_among(clash_rows.values())
+    facts = {}
+    if kept:
+        # A row's facts hold its clashes: carry them over only where those did not change.
+        for job_id in kept:
+            known = base.cut.facts.get(job_id)
+            if known is not None and base.cut.conflicts.get(job_id) == conflicts.get(job_id):
+                facts[job_id] = known
+    read = DayRead(DayCut(jobs, conflicts, facts), version, stamps, clash_rows)
+    newest.put((company_id, day), read)
+    return read.cut
+
+
+def _jobs_since(base, company_id, day, version, stamps):
+    """(the day's jobs, {id: job} of those kept from base unread): only jobs whose stamps moved are read."""
+    if base is not None and _same_surroundings(version, base.version):
+        moved = [job_id for job_id, stamp in stamps.items() if base.stamps.get(job_id) != stamp]
+        if len(moved) <= max(8, len(stamps) * _WHOLE_READ_SHARE):
+            moved_set = set(moved)
+            # A job gone from the stamps left the day (moved to another date); a moved job that is now
+            # removed is read and not found: both drop out.
+            kept = {job.id: job for job in base.cut.jobs if job.id in stamps and job.id not in moved_set}
+            return list(kept.values()) + (company_board_jobs(company_id, day, moved) if moved else []), kept
+    return company_board_jobs(company_id, day), {}
+
+
+def forget():
+    """Drop every read (a new app or database; benchmarks timing a first read)."""
+    snapshots.clear()
+    newest.clear()
 
 
 def company_day(user, day):
     """The DayCut of user's company's whole day (current as of this call)."""
     version = board_version(user, day)
-    return snapshots.get_or_build((user.company_id, day, version), lambda: _read(user.company_id, day))
+    return snapshots.get_or_build((user.company_id, day, version),
+                                  lambda: _read(user.company_id, day, version))
 
 
 def serves(user):

@@ -161,9 +161,24 @@ def board_jobs_for_day(user, day: date, location_id=None, status=None, search=No
     return _matching(user, _board_select(), day, location_id, status, search, False, _board_jobs)
 
 
-def company_board_jobs(company_id, day: date):
-    """Every job of company on day (removed ones aside) as BoardJobs, in board order: no viewer's scope applied."""
-    return list(_board_jobs(_of_day(_board_select().where(TruckJourney.company_id == company_id), day)))
+def company_board_jobs(company_id, day: date, ids=None):
+    """Every job of company on day (removed ones aside), or those of them with these ids, as BoardJobs in
+    board order: no viewer's scope applied."""
+    stmt = _of_day(_board_select().where(TruckJourney.company_id == company_id), day)
+    if ids is not None:
+        stmt = stmt.where(TruckJourney.id.in_(ids))
+    return list(_board_jobs(stmt))
+
+
+def day_stamps(company_id, day: date):
+    """{job id: (last_sync_at, dispatch_updated_at)} of every job of company on day, removed ones too.
+
+    Read from ix_journey_version alone. Every write a board can show moves one of the
+    two stamps, so a job whose stamps did not move since a read is still as read.
+    """
+    stmt = sa.select(TruckJourney.id, _raw("last_sync_at"), _raw("dispatch_updated_at")).where(
+        TruckJourney.company_id == company_id, TruckJourney.scheduled_date == day)
+    return {job_id: (synced, edited) for job_id, synced, edited in db.session.execute(stmt)}
 
 
 def _matching(user, stmt, day, location_id, status, search, include_removed, load):

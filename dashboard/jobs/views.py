@@ -53,7 +53,7 @@ bp.record_once(lambda state: web.init_app(state.app))
 def _fresh_caches(state):
     """A new app (another database, e.g. in tests) must never be served rows drawn from the last one."""
     render_cache.partials.clear()
-    day_snapshot.snapshots.clear()
+    day_snapshot.forget()
     dayboard.row_cache.clear()
 
 _STATUS_RE = re.compile(r"^[A-Z_]{1,30}$")
