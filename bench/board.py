@@ -54,6 +54,9 @@ REQUESTS = {500: 240, 2000: 120}
 TARGETS = {500: 0.100, 2000: 0.250}
 POLL_TARGET = 0.020
 WRITE_EVERY = 0.25
+# One browser signs in and polls: the same User-Agent throughout, or Flask-Login's session
+# protection sees another device on every poll and rewrites the session cookie each time.
+USER_AGENT = "bench-board/1"
 _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 FIRST = ("Ann", "Bob", "Cy", "Dee", "Eve", "Fay", "Gus", "Hal", "Ivy", "Jon", "Kim", "Lou", "Mo", "Ned", "Oli", "Pam")
 LAST = ("Lifter", "Carrier", "Strong", "Packer", "Driver", "Mover", "Hauler", "Boxer")
@@ -175,6 +178,7 @@ def stop_gunicorn(process):
 def sign_in(base):
     """The cookies of a session signed in through the real login form."""
     session = requests.Session()
+    session.headers["User-Agent"] = USER_AGENT
     page = session.get(base + "/auth/login", timeout=10)
     token = _CSRF.search(page.text)
     if token is None:
@@ -208,7 +212,7 @@ class Clients:
             local.connection = http.client.HTTPConnection(self.host, int(self.port), timeout=60)
             local.etag = None
             self.connections.append(local.connection)
-        headers = {"HX-Request": "true", "Cookie": self.cookie}
+        headers = {"HX-Request": "true", "HX-Trigger": "board-live", "Cookie": self.cookie, "User-Agent": USER_AGENT}
         if conditional and local.etag:
             headers["If-None-Match"] = local.etag
         started = time.perf_counter()

@@ -259,7 +259,8 @@ def board_version(user, day):
     succeeds; the polled board partial's ETag is made of it (the last successful sync last).
     """
     stmt = _version_statement(scope_of(user) is Scope.ALL_COMPANIES)
-    return tuple(db.session.execute(stmt, {"day": day, "company_id": user.company_id}).one())
+    # Through the connection: a plain Core statement needs none of the ORM session's result handling.
+    return tuple(db.session.connection().execute(stmt, {"day": day, "company_id": user.company_id}).one())
 
 
 @functools.cache   # built once: every open board runs it on every poll
