@@ -154,8 +154,13 @@ def crew_name_of(user):
 
 def is_assigned_to(user, journey):
     """True when the job's crew names this user (case and spacing ignored)."""
-    name = crew_name_of(user).casefold()
-    return bool(name) and any(str(member).strip().casefold() == name for member in journey.effective_crew)
+    name = _spoken(crew_name_of(user))
+    return bool(name) and any(_spoken(member) == name for member in journey.effective_crew)
+
+
+def _spoken(name):
+    """A crew name as names compare: "Dan  driver" is "Dan Driver" (conflicts.crew_key does the same)."""
+    return " ".join(str(name).split()).casefold()
 
 
 def require(perm):

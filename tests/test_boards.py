@@ -80,6 +80,26 @@ def test_my_jobs_for_a_board_role_lists_only_jobs_naming_them(app, client, world
     assert not has_money(html)
 
 
+def test_my_jobs_warns_a_driver_of_their_own_overlapping_jobs(app, client, world):
+    # Dan Driver is on Alice Able's job (08:00-12:00 by the default span) already.
+    add_job(app, world.loc_b, customer_name="Clash Nine", job_number="J-9", arrival_start_hour=9.0,
+            crew=["Dan  driver"])                                       # overlaps: spelled differently
+    add_job(app, world.loc_b, customer_name="After Noon", job_number="J-13", arrival_start_hour=13.0,
+            crew=["Dan Driver"])                                        # starts as J-9 ends
+    add_job(app, world.loc_b, customer_name="Called Off", job_number="J-10", arrival_start_hour=10.0,
+            crew=["Dan Driver"], status="CANCELLED")                    # not live: never clashes
+    add_job(app, world.loc_b, customer_name="Not Mine", job_number="J-11", arrival_start_hour=9.0,
+            crew=["Mo Mover"])                                          # Mo's clash, not Dan's
+    login_as(client, world.users["DRIVER"])
+    html = client.get("/my-jobs").get_data(as_text=True)
+    cards = {name: html[html.index(name):][:3000].split("</article>")[0]
+             for name in ("Alice Able", "Clash Nine", "After Noon", "Called Off")}
+    assert "Overlaps your job #J-9 (09:00–13:00): tell dispatch." in cards["Alice Able"]
+    assert "Overlaps your job #A-100 (08:00–12:00): tell dispatch." in cards["Clash Nine"]
+    assert "Overlaps" not in cards["After Noon"] and "Overlaps" not in cards["Called Off"]
+    assert html.count("Overlaps your job") == 2 and "J-11" not in html
+
+
 def test_today_is_the_companys_day_not_the_servers(app, client, make_company, make_location, make_user):
     # Kiritimati is UTC+14 and Pago Pago UTC-11: their calendar dates always differ.
     far_east = make_company("Line Islands Moving", timezone="Pacific/Kiritimati")

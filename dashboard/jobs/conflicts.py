@@ -24,6 +24,7 @@ from dashboard.models import SyncStatus
 from dashboard.models import Truck
 from dashboard.models import TruckJourney
 from dashboard.models import truck_label
+from dashboard.permissions import crew_name_of
 
 # SmartMoving statuses of jobs that will not (or did already) happen.
 DEAD_STATUSES = frozenset({"CANCELLED", "COMPLETED", "CLOSED", "LOST", "BAD_LEAD"})
@@ -245,12 +246,30 @@ def describe(clash, visible):
     return f"{what} is also on {job} ({busy_text(clash)})."
 
 
+def own_overlaps(user, jobs, day):
+    """{job id: ["Overlaps your job #J-2 (09:00–11:00): tell dispatch."]} among jobs, user's own jobs of day.
+
+    A driver or mover cannot fix a double booking, but should know of it before the
+    day starts: each other job of theirs whose span overlaps is named once.
+    """
+    name = crew_key(crew_name_of(user))
+    found = {}
+    for job_id, clashes in conflicts_among(rows_of_jobs(jobs, day)).items():
+        others = {}
+        for clash in clashes:
+            if clash.kind == "crew" and crew_key(clash.name) == name:
+                others.setdefault(clash.other_id, clash)
+        if others:
+            found[job_id] = [f"Overlaps your job #{clash.other_job_number or clash.other_id} "
+                             f"({busy_text(clash)}): tell dispatch." for clash in others.values()]
+    return found
+
+
 def visible_to(user, clash, company_id):
     """May user see the other job of a clash found among company_id's jobs (without loading it)?"""
     from dashboard.permissions import Perm
     from dashboard.permissions import Scope
     from dashboard.permissions import can
-    from dashboard.permissions import crew_name_of
     from dashboard.permissions import scope_of
     from dashboard.permissions import visible_location_ids
     if can(user, Perm.VIEW_JOBS):

@@ -258,7 +258,7 @@ def my_jobs():
         jobs = jobs_for_day(current_user, day)
         if can(current_user, Perm.VIEW_JOBS):
             jobs = [job for job in jobs if is_assigned_to(current_user, job)]
-        days.append((day, jobs))
+        days.append((day, jobs, clash_rules.own_overlaps(current_user, jobs, day)))
     return render_template("jobs/my_jobs.html", days=days, today=today_)
 
 
