@@ -44,6 +44,8 @@ def test_history_and_usage(app, client, admin, default_company):
     assert "SmartMoving answered 503" in html
     assert "10 / 10" in html and "7 new, 2 updated, 1 removed" in html
     assert "<b>3</b> of 20,000" in html
+    # Two different projections, each saying what it projects from.
+    assert "At the pace so far: about" in html and "if every planned sync runs" in html
     assert "Sync now" in html
     assert 'hx-trigger="every 2s"' not in html  # nothing running: no polling
 
