@@ -56,6 +56,7 @@ class _Row:
     start: datetime
     end: datetime
     timed: bool
+    people: tuple = ()        # (as shown, as compared) of each distinct crew member, worked out once per row
 
 
 _REMOVED = SyncStatus.REMOVED.value          # enum lookups are slow in a loop over a whole day
@@ -113,7 +114,13 @@ def _row(day, hours, job_id, number, location_id, truck_id, truck_name, crew, sp
     if span_start is None or span_end is None:
         span_start, span_end = compute_span(day, start_hour, None, hours)
     start, end, timed = busy_span(day, span_start, span_end)
-    return _Row(job_id, number, location_id, truck_id, truck_name, list(crew), start, end, timed)
+    people, seen = [], set()
+    for name in crew:
+        display, key = _name_forms(name)
+        if key and key not in seen:
+            seen.add(key)
+            people.append((display, key))
+    return _Row(job_id, number, location_id, truck_id, truck_name, list(crew), start, end, timed, tuple(people))
 
 
 def _day_rows(company_id, day, exclude_id=None):
@@ -182,12 +189,8 @@ def conflicts_among(rows):
     for row in rows:
         if row.truck_id is not None:
             by_truck.setdefault(row.truck_id, []).append((row.start, row.end, row, row.truck_name))
-        seen = set()
-        for name in row.crew:
-            display, key = _name_forms(name)
-            if key and key not in seen:
-                seen.add(key)
-                by_person.setdefault(key, []).append((row.start, row.end, row, display))
+        for display, key in row.people:
+            by_person.setdefault(key, []).append((row.start, row.end, row, display))
     found = {}
     for kind, groups in (("truck", by_truck), ("crew", by_person)):
         for entries in groups.values():

@@ -29,9 +29,10 @@ from dashboard.permissions import Scope
 from dashboard.permissions import scope_of
 from dashboard.permissions import visible_location_ids
 
-# Jobs, {job id: [Clash]} of those jobs, and {job id: what its board row is made of} (filled in
-# by the first board that draws a job; None: not shared). The whole day is one, a viewer's cut another.
-DayCut = namedtuple("DayCut", "jobs conflicts facts")
+# Jobs, {job id: [Clash]} of those jobs, {job id: what its board row is made of} (filled in
+# by the first board that draws a job; None: not shared), and what boards worked out once over
+# exactly these jobs (the header's counts). The whole day is one, a viewer's cut another.
+DayCut = namedtuple("DayCut", "jobs conflicts facts memo")
 
 # One read of a day: its cut, the version it was read under, every job's stamps (removed
 # jobs too) and the clash row of each live job.
@@ -72,7 +73,7 @@ def _read(company_id, day, version):
             known = base.cut.facts.get(job_id)
             if known is not None and base.cut.conflicts.get(job_id) == conflicts.get(job_id):
                 facts[job_id] = known
-    read = DayRead(DayCut(jobs, conflicts, facts), version, stamps, clash_rows)
+    read = DayRead(DayCut(jobs, conflicts, facts, {}), version, stamps, clash_rows)
     newest.put((company_id, day), read)
     return read.cut
 
@@ -121,7 +122,7 @@ def board_day(user, day, location_id=None, search=None):
             if (visible is None or job.location_id in visible)
             and (location_id is None or job.location_id == location_id) and matches(job)]
     if len(jobs) == len(snapshot.jobs):
-        return DayCut(jobs, snapshot.conflicts, snapshot.facts)
+        return snapshot
     shown = {job.id for job in jobs}
     return DayCut(jobs, {job_id: clashes for job_id, clashes in snapshot.conflicts.items() if job_id in shown},
-                  snapshot.facts)
+                  snapshot.facts, {})

@@ -89,8 +89,10 @@ def _board_context(day, view_name):
     filters = _board_filters(locations)
     many = len(locations) > 1 and not filters["location"]
     params = dayboard.BoardParams.parse(request.args, many)
-    all_jobs, conflicts, facts = _day_jobs(day, filters)
-    counts = dayboard.header_counts(all_jobs, conflicts)
+    all_jobs, conflicts, facts, memo = _day_jobs(day, filters)
+    if "counts" not in memo:   # the same for every viewer of the whole day
+        memo["counts"] = dayboard.header_counts(all_jobs, conflicts)
+    counts = memo["counts"]
     jobs = dayboard.filter_jobs(all_jobs, filters["status"], conflicts)
     can_edit = can(current_user, Perm.EDIT_JOBS)
     day_start, day_end = _lane_hours(day)
@@ -131,7 +133,7 @@ def _day_jobs(day, filters):
     # job of the day, so the clashes need no second read.
     jobs = board_jobs_for_day(current_user, day, location_id=filters["location"], search=filters["q"] or None)
     unfiltered = not filters["location"] and not filters["q"]
-    return day_snapshot.DayCut(jobs, day_conflicts_for(jobs, day, complete=unfiltered), None)
+    return day_snapshot.DayCut(jobs, day_conflicts_for(jobs, day, complete=unfiltered), None, {})
 
 
 def _lane_hours(day):
