@@ -97,9 +97,10 @@ def forget():
     newest.clear()
 
 
-def company_day(user, day):
-    """The DayCut of user's company's whole day (current as of this call)."""
-    version = board_version(user, day)
+def company_day(user, day, version=None):
+    """The DayCut of user's company's whole day (current as of this call, or of version if given: a
+    board_version read earlier in this request)."""
+    version = version or board_version(user, day)
     return snapshots.get_or_build((user.company_id, day, version),
                                   lambda: _read(user.company_id, day, version))
 
@@ -109,13 +110,13 @@ def serves(user):
     return scope_of(user) in (Scope.OWN_COMPANY, Scope.ASSIGNED_LOCATIONS)
 
 
-def board_day(user, day, location_id=None, search=None):
+def board_day(user, day, location_id=None, search=None, version=None):
     """The DayCut of day for user: the jobs they see matching the location and search, and their clashes.
 
     Clashes are found over the whole company's day, so a job clashing with one in a
     location the viewer cannot see still carries its badge (the other job stays anonymous).
     """
-    snapshot = company_day(user, day)
+    snapshot = company_day(user, day, version)
     visible = visible_location_ids(user)   # None: every location of the company
     matches = job_matcher(search)
     jobs = [job for job in snapshot.jobs

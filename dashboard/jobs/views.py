@@ -82,14 +82,14 @@ def _requested_day(default):
     return day
 
 
-def _board_context(day, view_name):
-    """Everything the board page and its live fragment show for day."""
+def _board_context(day, view_name, version=None):
+    """Everything the board page and its live fragment show for day (version: the board_version just read)."""
     today = web.user_today()
     locations = locations_for(current_user)
     filters = _board_filters(locations)
     many = len(locations) > 1 and not filters["location"]
     params = dayboard.BoardParams.parse(request.args, many)
-    all_jobs, conflicts, facts, memo = _day_jobs(day, filters)
+    all_jobs, conflicts, facts, memo = _day_jobs(day, filters, version)
     if "counts" not in memo:   # the same for every viewer of the whole day
         memo["counts"] = dayboard.header_counts(all_jobs, conflicts)
     counts = memo["counts"]
@@ -125,10 +125,10 @@ def _board_context(day, view_name):
     )
 
 
-def _day_jobs(day, filters):
+def _day_jobs(day, filters, version=None):
     """The DayCut of day the viewer sees through filters: jobs, their clashes, shared row facts."""
     if day_snapshot.serves(current_user):
-        return day_snapshot.board_day(current_user, day, filters["location"], filters["q"] or None)
+        return day_snapshot.board_day(current_user, day, filters["location"], filters["q"] or None, version)
     # The super admin's board spans companies: read as asked. Unfiltered, it is every
     # job of the day, so the clashes need no second read.
     jobs = board_jobs_for_day(current_user, day, location_id=filters["location"], search=filters["q"] or None)
@@ -164,14 +164,14 @@ def _render_board(day, view_name):
         return web.render_page_or_fragment("jobs/board.html", "jobs/_board.html", **_board_context(day, view_name))
     # The live partial is polled by every open board: when nothing it shows has
     # changed, answer 304 from a few aggregates instead of rendering every row.
-    etag, scope_key = _board_etag(day)
+    etag, scope_key, version = _board_etag(day)
     if request.if_none_match.contains(etag):
         response = current_app.response_class(status=304)
     else:
         # Viewers with the same role, locations and URL see the same partial (it
         # holds no per-session token), so one render serves them all until the data moves.
         body = render_cache.partials.get_or_build(
-            scope_key, lambda: render_template("jobs/_board.html", **_board_context(day, view_name)))
+            scope_key, lambda: render_template("jobs/_board.html", **_board_context(day, view_name, version)))
         response = current_app.response_class(body)
     response.set_etag(etag)
     response.headers["Cache-Control"] = "private, no-cache"
@@ -180,7 +180,7 @@ def _render_board(day, view_name):
 
 
 def _board_etag(day):
-    """(the partial's ETag, its render-cache key): who asks, what they filter, and the data's version."""
+    """(the partial's ETag, its render-cache key, the data's version): who asks, what they filter, the version."""
     version = board_version(current_user, day)
     stale = web.sync_service().is_stale(version[-1])   # version[-1]: the last successful sync
     # Only location-bound roles need their locations in the key (and the query that loads them).
@@ -189,7 +189,7 @@ def _board_etag(day):
     scope = (current_user.role, current_user.company_id, locations,
              request.full_path, day, web.user_today(), version, stale, current_app.config["BOARD_REFRESH_SECONDS"])
     etag = hashlib.sha256(repr((current_user.id, scope)).encode()).hexdigest()[:32]
-    return etag, hashlib.sha256(repr(scope).encode()).hexdigest()
+    return etag, hashlib.sha256(repr(scope).encode()).hexdigest(), version
 
 
 @bp.get("/")
