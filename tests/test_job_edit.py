@@ -204,6 +204,41 @@ def test_a_save_on_top_of_a_newer_save_is_caught_not_silently_lost(app, world):
     assert job(app, world.job_a).notes == "Front door"
 
 
+def test_dispatch_edits_commit_in_the_order_of_their_stamps(app, world):
+    """Open boards notice an edit when the day's newest dispatch stamp moves, so an edit
+    stamped earlier must never commit after one stamped later (on PostgreSQL as on SQLite)."""
+    import threading
+    import time
+
+    from dashboard.jobs.dispatch import update_dispatch
+    from dashboard.models import User
+
+    committed = []
+    stamped = threading.Event()
+
+    def save(job_id, notes, linger=0.0):
+        with app.app_context():
+            db.begin_write()   # what every POST and PATCH does first
+            admin = db.session.get(User, world.users["ADMIN"].id)
+            job = db.session.get(TruckJourney, job_id)
+            update_dispatch(job, admin, job.truck_id, job.crew, job.dispatch_status, notes)
+            db.session.flush()
+            if linger:
+                stamped.set()
+                time.sleep(linger)   # stamped and written, not yet committed
+            db.session.commit()
+            committed.append((notes, job.dispatch_updated_at))
+            db.session.remove()
+
+    slow = threading.Thread(target=save, args=(world.job_a, "first", 0.5))
+    slow.start()
+    assert stamped.wait(10)
+    save(world.job_b, "second")   # a second dispatcher saves while the first is mid-commit
+    slow.join(10)
+    assert [notes for notes, _ in committed] == ["first", "second"]
+    assert committed[0][1] < committed[1][1]
+
+
 def test_dispatcher_adds_a_manual_job_at_an_assigned_location(app, client, world):
     login_as(client, world.users["DISPATCHER"])
     page = client.get(f"/jobs/new?date={world.today.isoformat()}").get_data(as_text=True)

@@ -256,10 +256,33 @@ def accept_smartmoving_crew(jobs, actor):
     return changed
 
 
+# pg_advisory_xact_lock(namespace, company id): a namespace of our own, so no other lock of the database collides.
+_DISPATCH_STAMP_LOCK = 8_260_001
+_LOCK_DISPATCH_STAMPS = sa.text(
+    "SELECT pg_advisory_xact_lock(CAST(:namespace AS integer), CAST(:company_id AS integer))")
+
+
+def ordered_stamp(company_id):
+    """The dispatch_updated_at for an edit of company_id's jobs, in the order the edits commit.
+
+    Open boards notice an edit when max(dispatch_updated_at) of the day moves. Two edits
+    stamped t1 < t2 that commit t2 first would leave t1's edit unseen. SQLite's writer
+    lock already orders them (writers stamp inside it). On PostgreSQL a per-company lock,
+    held until commit, does the same, and the stamp comes from the database's clock, so
+    app servers with clocks apart cannot stamp out of order either.
+    """
+    session = db.session
+    if session.get_bind().dialect.name != "postgresql":
+        return utcnow()
+    session.execute(_LOCK_DISPATCH_STAMPS, {"namespace": _DISPATCH_STAMP_LOCK, "company_id": company_id})
+    return session.execute(sa.text("SELECT timezone('UTC', clock_timestamp())")).scalar_one()
+
+
 def update_dispatch(job, actor, truck_id, crew, dispatch_status, notes):
     """Apply a dispatch edit to job; returns {field: [old, new]} of what changed (flushes, no commit)."""
     if dispatch_status not in {s.value for s in DispatchStatus}:
         raise DispatchError("Unknown dispatch status.")
+    stamp = ordered_stamp(job.company_id)   # before this edit writes anything: no row lock is held yet
     if truck_id:
         truck = db.session.get(Truck, truck_id)
         if truck is None or truck.company_id != job.company_id:
@@ -291,7 +314,7 @@ def update_dispatch(job, actor, truck_id, crew, dispatch_status, notes):
         changes["notes"] = [job.notes, notes]
         job.notes = notes
     if changes:
-        job.dispatch_updated_at = utcnow()
+        job.dispatch_updated_at = stamp
         job.dispatch_updated_by = actor.id
         db.session.add(AuditEvent(company_id=job.company_id, user_id=actor.id, action="job.dispatch",
                                   target=f"job:{job.id}", detail=changes))
@@ -317,7 +340,7 @@ def create_manual_job(actor, location, scheduled_date, customer_name, notes=None
         company_id=location.company_id, location_id=location.id, scheduled_date=scheduled_date,
         customer_name=customer_name.strip(), notes=(notes or "").strip() or None,
         data_source=DataSource.MANUAL.value, status="BOOKED", dispatch_status=DispatchStatus.UNASSIGNED.value,
-        dispatch_updated_at=utcnow(), dispatch_updated_by=actor.id,
+        dispatch_updated_at=ordered_stamp(location.company_id), dispatch_updated_by=actor.id,
         **details,
     )
     db.session.add(job)
