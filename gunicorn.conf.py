@@ -24,6 +24,8 @@ graceful_timeout = 20
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 errorlog = "-"
 preload_app = os.environ.get("GUNICORN_PRELOAD", "").lower() in ("1", "true", "yes")
+# Allocations between the garbage collector's youngest passes (Python's default: 700).
+GC_FIRST_GENERATION = 10_000
 
 # Tells the app factory that post_worker_init below will start the scheduler (without
 # this file, the factory warns that gunicorn runs no scheduled syncs).
@@ -62,9 +64,6 @@ def _tune_garbage_collector():
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_FIRST_GENERATION, 10, 10)
-
-
-GC_FIRST_GENERATION = 10_000
 
 
 def worker_exit(server, worker):

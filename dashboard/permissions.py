@@ -154,12 +154,12 @@ def crew_name_of(user):
 
 def is_assigned_to(user, journey):
     """True when the job's crew names this user (case and spacing ignored)."""
-    name = _spoken(crew_name_of(user))
-    return bool(name) and any(_spoken(member) == name for member in journey.effective_crew)
+    name = crew_key(crew_name_of(user))
+    return bool(name) and any(crew_key(member) == name for member in journey.effective_crew)
 
 
-def _spoken(name):
-    """A crew name as names compare: "Dan  driver" is "Dan Driver" (conflicts.crew_key does the same)."""
+def crew_key(name):
+    """How crew names compare, for My jobs and for double bookings alike: case and spacing ignored."""
     return " ".join(str(name).split()).casefold()
 
 

@@ -24,6 +24,7 @@ from dashboard.models import SyncStatus
 from dashboard.models import Truck
 from dashboard.models import TruckJourney
 from dashboard.models import truck_label
+from dashboard.permissions import crew_key
 from dashboard.permissions import crew_name_of
 
 # SmartMoving statuses of jobs that will not (or did already) happen.
@@ -78,11 +79,6 @@ def needs_truck(job):
 def needs_crew(job):
     """A live job without a crew (ours or SmartMoving's)."""
     return is_live(job) and not job.effective_crew
-
-
-def crew_key(name):
-    """How crew names compare: case and spacing ignored."""
-    return " ".join(str(name).split()).casefold()
 
 
 def busy_span(day, start, end):
