@@ -215,6 +215,7 @@ def test_dispatch_edits_commit_in_the_order_of_their_stamps(app, world):
 
     committed = []
     stamped = threading.Event()
+    commit_and_note = threading.Lock()   # the list's order is the commits' order
 
     def save(job_id, notes, linger=0.0):
         with app.app_context():
@@ -226,8 +227,9 @@ def test_dispatch_edits_commit_in_the_order_of_their_stamps(app, world):
             if linger:
                 stamped.set()
                 time.sleep(linger)   # stamped and written, not yet committed
-            db.session.commit()
-            committed.append((notes, job.dispatch_updated_at))
+            with commit_and_note:
+                db.session.commit()
+                committed.append((notes, job.dispatch_updated_at))
             db.session.remove()
 
     slow = threading.Thread(target=save, args=(world.job_a, "first", 0.5))
