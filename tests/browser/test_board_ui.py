@@ -241,6 +241,24 @@ def test_phone_navigation_reaches_every_page(live_server, browser):
         page.context.close()
 
 
+def test_on_a_phone_the_lanes_keep_truck_names_in_view_while_the_day_scrolls(live_server, browser):
+    page = new_page(browser, 390, 844)
+    try:
+        sign_in(page, live_server["url"], "disp@board.test", PASSWORD)
+        page.goto(live_server["url"] + "/?view=lanes")
+        name = page.locator(".lanes .lane:not(.lane-hours) .lane-name").first
+        expect(name).to_be_visible()
+        before = name.bounding_box()
+        page.eval_on_selector(".lanes-scroll", "el => { el.scrollLeft = 500; }")
+        assert page.eval_on_selector(".lanes-scroll", "el => el.scrollLeft") > 0   # the day is wider than the phone
+        after = name.bounding_box()
+        assert after["x"] == pytest.approx(before["x"], abs=1) and after["x"] >= 0
+        assert after["x"] + after["width"] <= 390 / 3   # the name column leaves the phone to the day
+        assert not page.problems, page.problems
+    finally:
+        page.context.close()
+
+
 def test_a_poll_after_idle_expiry_lands_on_sign_in_with_the_reason(live_server, page):
     app = live_server["app"]
     sign_in(page, live_server["url"], "mgr@board.test", PASSWORD)
