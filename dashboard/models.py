@@ -21,6 +21,14 @@ def utcnow():
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+def database_now(connection):
+    """utcnow by the clock every process shares: PostgreSQL's (SQLite lives on one host, so its own)."""
+    if connection.dialect.name == "postgresql":
+        # clock_timestamp(), not now(): now() is frozen at the start of the transaction.
+        return connection.execute(sa.text("SELECT timezone('UTC', clock_timestamp())")).scalar_one()
+    return utcnow()
+
+
 class DataSource(str, enum.Enum):
     SMARTMOVING = "SMARTMOVING"
     MANUAL = "MANUAL"

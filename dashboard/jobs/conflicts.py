@@ -7,6 +7,7 @@ busy all day (its clashes say "time not set") rather than silently clashing with
 Crew names match case- and spacing-insensitively on the effective crew (ours, else
 SmartMoving's). Conflicts are reported, never refused.
 """
+import functools
 import heapq
 from dataclasses import dataclass
 from datetime import datetime
@@ -112,7 +113,7 @@ def _row(day, hours, job_id, number, location_id, truck_id, truck_name, crew, sp
     start, end, timed = busy_span(day, span_start, span_end)
     people, seen = [], set()
     for name in crew:
-        display, key = _name_forms(name)
+        display, key = _name_forms(str(name))
         if key and key not in seen:
             seen.add(key)
             people.append((display, key))
@@ -165,18 +166,11 @@ def day_conflicts(company_id, day):
     return conflicts_among(_day_rows(company_id, day))
 
 
-_forms = {}   # crew name as stored -> (as shown, as compared): the same names come back on every read of a day
-
-
+@functools.lru_cache(maxsize=100_000)   # the same names come back on every read of a day
 def _name_forms(name):
-    """(name with spacing tidied, crew_key of it), remembered: this runs per person per job per read."""
-    forms = _forms.get(name)
-    if forms is None:
-        if len(_forms) > 100_000:
-            _forms.clear()
-        display = " ".join(str(name).split())
-        forms = _forms[name] = (display, display.casefold())
-    return forms
+    """(name with spacing tidied, crew_key of it): this runs per person per job per read."""
+    display = " ".join(name.split())
+    return display, display.casefold()
 
 
 def conflicts_among(rows):

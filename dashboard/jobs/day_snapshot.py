@@ -48,7 +48,8 @@ _WHOLE_READ_SHARE = 0.25
 
 
 def _board_order(job):
-    """The day's order, as queries._of_day sorts in SQL (kept in Python so both reads agree on any database)."""
+    """The day's order, as queries._of_day sorts in SQL (here in Python: a whole read and a kept-up one
+    then agree on any database's collation, and the database sorts nothing)."""
     hour = job.arrival_start_hour
     return hour is None, hour or 0, job.job_number or "", job.id
 

@@ -19,8 +19,8 @@ from dashboard.models import DataSource
 from dashboard.models import DispatchStatus
 from dashboard.models import Truck
 from dashboard.models import TruckJourney
+from dashboard.models import database_now
 from dashboard.models import truck_label
-from dashboard.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -271,11 +271,10 @@ def ordered_stamp(company_id):
     held until commit, does the same, and the stamp comes from the database's clock, so
     app servers with clocks apart cannot stamp out of order either.
     """
-    session = db.session
-    if session.get_bind().dialect.name != "postgresql":
-        return utcnow()
-    session.execute(_LOCK_DISPATCH_STAMPS, {"namespace": _DISPATCH_STAMP_LOCK, "company_id": company_id})
-    return session.execute(sa.text("SELECT timezone('UTC', clock_timestamp())")).scalar_one()
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(_LOCK_DISPATCH_STAMPS, {"namespace": _DISPATCH_STAMP_LOCK, "company_id": company_id})
+    return database_now(connection)
 
 
 def update_dispatch(job, actor, truck_id, crew, dispatch_status, notes):

@@ -23,14 +23,19 @@ from dashboard.permissions import scope_of
 from dashboard.permissions import scope_query
 
 
-def _of_day(stmt, day, include_removed=False):
-    """stmt narrowed to day's jobs (removed ones only when asked), ordered by arrival then job number."""
-    stmt = stmt.where(TruckJourney.scheduled_date == day).order_by(
-        TruckJourney.arrival_start_hour.is_(None), TruckJourney.arrival_start_hour,
-        TruckJourney.job_number, TruckJourney.id)
+def _on_day(stmt, day, include_removed=False):
+    """stmt narrowed to day's jobs (removed ones only when asked)."""
+    stmt = stmt.where(TruckJourney.scheduled_date == day)
     if not include_removed:
         stmt = stmt.where(TruckJourney.sync_status != SyncStatus.REMOVED.value)
     return stmt
+
+
+def _of_day(stmt, day, include_removed=False):
+    """_on_day, ordered by arrival then job number."""
+    return _on_day(stmt, day, include_removed).order_by(
+        TruckJourney.arrival_start_hour.is_(None), TruckJourney.arrival_start_hour,
+        TruckJourney.job_number, TruckJourney.id)
 
 
 def _day_scope(stmt, user, day, location_id, status, include_removed):
@@ -89,21 +94,18 @@ _TIME_COLUMNS = ("span_start", "span_end", "removal_pending_at", "created_at", "
 _JSON_AT = tuple(_BOARD_COLUMNS.index(name) for name in _JSON_COLUMNS)
 _TIME_AT = tuple(_BOARD_COLUMNS.index(name) for name in _TIME_COLUMNS)
 _DAY_AT = _BOARD_COLUMNS.index("scheduled_date")
-_names_read = {}   # crew JSON text -> tuple of names: the same crews come back on every read of the day
-
-
 def _names(value):
     """A crew column as a tuple of names (None stays None), from JSON text or an already parsed list."""
     if value is None or value == "null":   # SQL NULL, or JSON null as the JSON type writes None
         return None
     if not isinstance(value, str):
         return tuple(value)
-    names = _names_read.get(value)
-    if names is None:
-        if len(_names_read) > 100_000:
-            _names_read.clear()
-        names = _names_read[value] = tuple(json.loads(value))
-    return names
+    return _names_in(value)
+
+
+@functools.lru_cache(maxsize=100_000)   # the same crews come back on every read of the day
+def _names_in(text):
+    return tuple(json.loads(text))
 
 
 def _datetime(value):
@@ -163,8 +165,8 @@ def board_jobs_for_day(user, day: date, location_id=None, status=None, search=No
 
 def company_board_jobs(company_id, day: date, ids=None):
     """Every job of company on day (removed ones aside), or those of them with these ids, as BoardJobs in
-    board order: no viewer's scope applied."""
-    stmt = _of_day(_board_select().where(TruckJourney.company_id == company_id), day)
+    no set order (jobs.day_snapshot sorts them): no viewer's scope applied."""
+    stmt = _on_day(_board_select().where(TruckJourney.company_id == company_id), day)
     if ids is not None:
         stmt = stmt.where(TruckJourney.id.in_(ids))
     return list(_board_jobs(stmt))

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from dashboard.db import db
 from dashboard.models import SyncLease
-from dashboard.models import utcnow
+from dashboard.models import database_now
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +42,6 @@ def new_owner_id():
 def lease_name_for(company_id):
     """The lease every sync of company_id takes (scheduler, "sync now" and CLI alike)."""
     return f"sync:{company_id}"
-
-
-def _now(connection):
-    """The current instant as naive UTC, by the clock every contender shares."""
-    if connection.dialect.name == "postgresql":
-        # clock_timestamp(), not now(): now() is frozen at the start of the transaction.
-        return connection.execute(sa.text("SELECT timezone('UTC', clock_timestamp())")).scalar_one()
-    return utcnow()
 
 
 def _insert_if_missing(name):
@@ -75,7 +67,7 @@ def _write(build):
         if connection.dialect.name == "sqlite":
             connection = connection.execution_options(sqlite_immediate=True)
         with connection.begin():
-            return connection.execute(build(_now(connection))).rowcount
+            return connection.execute(build(database_now(connection))).rowcount
 
 
 def _ensure_row(name):
@@ -215,7 +207,7 @@ class LeaseKeeper:
 def lease_holder(name):
     """(owner, expires_at) of an unexpired lease, or None when it is free."""
     with db.engine.connect() as connection:
-        now = _now(connection)
+        now = database_now(connection)
         row = connection.execute(
             sa.select(SyncLease.owner, SyncLease.expires_at).where(SyncLease.name == name)).first()
     if row is None or row.owner is None or row.expires_at is None or row.expires_at < now:
