@@ -3,6 +3,7 @@
 Tests that take `app` run once per backend. Fixtures that build things return
 callables (`make_user(...)`), so each test says what it needs.
 """
+import contextlib
 import os
 import re
 
@@ -199,3 +200,24 @@ def csrf_token_from(html):
     match = _CSRF_RE.search(html)
     assert match, "page carries no CSRF token"
     return match.group(1) or match.group(2)
+
+
+def is_write(statement):
+    """True for SQL that changes rows."""
+    return statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+
+
+@contextlib.contextmanager
+def statements_sent(engine, keep=lambda statement: True):
+    """The SQL statements sent to engine inside the block (those keep accepts), in order."""
+    sent = []
+
+    def listen(conn, cursor, statement, parameters, context, executemany):
+        if keep(statement):
+            sent.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", listen)
+    try:
+        yield sent
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", listen)

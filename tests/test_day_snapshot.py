@@ -1,5 +1,4 @@
 """Boards are cut from one read of the company's day per change (jobs.day_snapshot), never from an old one."""
-import contextlib
 from datetime import timedelta
 
 import pytest
@@ -7,6 +6,7 @@ import sqlalchemy as sa
 
 from conftest import csrf_token_from
 from conftest import login_as
+from conftest import statements_sent
 from dashboard.db import db
 from dashboard.jobs import day_snapshot
 from dashboard.jobs.queries import board_version
@@ -24,22 +24,10 @@ def world(app, default_company, make_company, make_location, make_user):
     return build_world(app, default_company, make_company, make_location, make_user)
 
 
-@contextlib.contextmanager
 def day_reads(app):
-    """Counts the wide reads of a day's jobs (the version query reads only the index)."""
-    reads = []
-
-    def listen(conn, cursor, statement, parameters, context, executemany):
-        if "truck_journeys.customer_name" in statement and "truck_journeys.scheduled_date" in statement:
-            reads.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", listen)
-    try:
-        yield reads
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", listen)
+    """Collects the wide reads of a day's jobs (the version and stamp queries read only the index)."""
+    return statements_sent(app.extensions["sqlalchemy_engine"], lambda statement: (
+        "truck_journeys.customer_name" in statement and "truck_journeys.scheduled_date" in statement))
 
 
 def _board(client, **query):

@@ -15,7 +15,9 @@ from dashboard.sync.service import SyncAlreadyRunning
 from dashboard.sync.service import run_sync
 from dashboard.timeutil import company_today
 from tests.conftest import database_url_for
+from tests.conftest import is_write
 from tests.conftest import make_test_app
+from tests.conftest import statements_sent
 
 TZ = "America/Toronto"
 
@@ -90,18 +92,8 @@ def test_first_sync_stores_exactly_the_window(sync_app, sandbox):
 def test_second_sync_fetches_no_detail_and_writes_nothing(sync_app, sandbox):
     sync(sync_app)
     sandbox.stats.reset()
-    writes = []
-
-    def record_writes(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
-            writes.append(statement)
-
-    engine = sync_app.extensions["sqlalchemy_engine"]
-    sa.event.listen(engine, "before_cursor_execute", record_writes)
-    try:
+    with statements_sent(sync_app.extensions["sqlalchemy_engine"], is_write) as writes:
         run = sync(sync_app)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record_writes)
     data_tables = ("truck_journeys", "opportunity_sync_states", "locations", "crew_members")
     assert [w for w in writes if any(table in w for table in data_tables)] == []
     assert writes, "the run itself is still recorded"

@@ -1,10 +1,11 @@
 """Upserts: idempotent, per company, never touching local dispatch fields."""
-from contextlib import contextmanager
 from datetime import date
 
 import pytest
 import sqlalchemy as sa
 
+from conftest import is_write
+from conftest import statements_sent
 from dashboard.db import db
 from dashboard.models import TruckJourney
 from dashboard.models import utcnow
@@ -22,27 +23,11 @@ def record(job_id="j1", **changes):
     return base
 
 
-@contextmanager
-def captured_writes():
-    statements = []
-
-    def listen(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
-            statements.append(statement)
-
-    engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", listen)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", listen)
-
-
 def test_second_upsert_of_same_data_writes_nothing(app_ctx, default_company):
     records = [record("j1"), record("j2")]
     with db.write_transaction():
         assert upsert.upsert_journeys(default_company.id, records, utcnow()) == (2, 0, 0)
-    with captured_writes() as writes:
+    with statements_sent(db.engine, is_write) as writes:
         with db.write_transaction():
             assert upsert.upsert_journeys(default_company.id, [record("j1"), record("j2")], utcnow()) == (0, 0, 2)
     assert writes == []
