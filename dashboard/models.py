@@ -228,6 +228,8 @@ class TruckJourney(Base):
                  "estimated_value_cents", "actual_charges_cents", "tips_cents"),
         # Covers the polled board's fingerprint (jobs.queries.board_version; migration 0007).
         sa.Index("ix_journey_version", "company_id", "scheduled_date", "last_sync_at", "dispatch_updated_at"),
+        # The day's newest dispatch edit in one seek (board_version; migration 0008).
+        sa.Index("ix_journey_dispatch_version", "company_id", "scheduled_date", "dispatch_updated_at"),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
@@ -318,6 +320,14 @@ class OpportunitySyncState(Base):
 
 class SyncRun(Base):
     __tablename__ = "sync_runs"
+    # Runs pile up (~4,300 a month at a 10-minute cadence) and are kept: every board poll asks
+    # for the newest finished run, and every board for the runs covering its day. These
+    # indexes answer both from the newest rows, never by reading a company's whole history.
+    __table_args__ = (
+        sa.Index("ix_sync_runs_company_finished", "company_id", "finished_at"),
+        sa.Index("ix_sync_runs_company_window", "company_id", "window_end"),
+        sa.Index("ix_sync_runs_finished", "finished_at"),
+    )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     company_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("companies.id"), index=True)

@@ -219,3 +219,23 @@ def test_a_new_truck_reads_the_whole_day_again(app, client, world):
     with day_reads(app) as reads:
         _board(client)
     assert len(reads) == 1 and not _moved_reads(reads)
+
+
+def test_a_job_rescheduled_away_leaves_the_polled_board_although_a_newer_job_stays(app, client, world):
+    # The moved job's new stamp lands on the day it joins; the day it left keeps its newest
+    # stamps (the other job's), so only the day's count can tell its board.
+    now = utcnow()
+    leaving = add_job(app, world.loc_a, customer_name="Leah Leaving", last_sync_at=now - timedelta(hours=2))
+    add_job(app, world.loc_a, customer_name="Stan Staying", last_sync_at=now - timedelta(hours=1))
+    login_as(client, world.users["ADMIN"])
+    poll = {"HX-Request": "true", "HX-Trigger": "board-live"}
+    first = client.get("/", headers=poll)
+    assert "Leah Leaving" in first.get_data(as_text=True)
+    with app.app_context():   # as a sync writes a job SmartMoving moved to tomorrow
+        db.session.execute(sa.update(TruckJourney).where(TruckJourney.id == leaving).values(
+            scheduled_date=world.today + timedelta(days=1), last_sync_at=now))
+        db.session.commit()
+    again = client.get("/", headers=poll | {"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 200
+    html = again.get_data(as_text=True)
+    assert "Leah Leaving" not in html and "Stan Staying" in html

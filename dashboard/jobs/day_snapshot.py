@@ -55,8 +55,8 @@ def _board_order(job):
 
 
 def _same_surroundings(version, other):
-    """True when locations and trucks (version[4:8], their names are on every row) did not change."""
-    return version[4:8] == other[4:8]
+    """True when locations and trucks (version[3:7], their names are on every row) did not change."""
+    return version[3:7] == other[3:7]
 
 
 def _read(company_id, day, version):

@@ -19,6 +19,7 @@ from dashboard.sync import plan
 log = logging.getLogger(__name__)
 
 HISTORY = timedelta(days=3)       # how far back the per-day costs are averaged
+RECENT_RUNS = 100                 # successful runs searched for a sweep's page count (a day or more of them)
 _warned = set()                   # (company, month, level) already logged by this process
 
 
@@ -49,10 +50,16 @@ def costs(company_id, now=None):
                    (ApiCall.path.like("/api/customers%"), "sweep"), else_="reference")
     by_kind = dict(db.session.execute(sa.select(kind, sa.func.count(ApiCall.id)).where(
         ApiCall.company_id == company_id, ApiCall.called_at >= since).group_by(kind)).all())
-    one_day, two_days = (db.session.scalar(sa.select(SyncRun.pages_fetched).where(
-        SyncRun.company_id == company_id, SyncRun.status == RunStatus.SUCCESS.value, condition)
-        .order_by(SyncRun.id.desc()).limit(1)) for condition in (
-        SyncRun.window_start == SyncRun.window_end, SyncRun.window_start != SyncRun.window_end))
+    # What the newest one-day and two-day sweeps cost, from the newest successful runs only: a
+    # company whose plan never sweeps one day alone must not have its whole history read for it.
+    pages = {}
+    for start, end, fetched in db.session.execute(
+            sa.select(SyncRun.window_start, SyncRun.window_end, SyncRun.pages_fetched).where(
+                SyncRun.company_id == company_id, SyncRun.finished_at.is_not(None),
+                SyncRun.status == RunStatus.SUCCESS.value)
+            .order_by(SyncRun.finished_at.desc()).limit(RECENT_RUNS)):
+        pages.setdefault(start == end, fetched)
+    one_day, two_days = pages.get(True), pages.get(False)
     two_days = two_days or (one_day * 2 if one_day else 2)
     one_day = one_day or max(1, -(-two_days * 6 // 10))   # a day is a little over half of two
     # Every detail call counts as unavoidable here, refreshes included: the plan
