@@ -183,6 +183,28 @@
     }
   });
 
+  /* The live board asks "changed since?": each poll sends the ETag of the board on screen and
+     an unchanged board answers 304, which swaps nothing. The browser would not send it by
+     itself: board answers are no-store, so it keeps no copy to revalidate. */
+  var boardTag = null;
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (event.detail.elt && event.detail.elt.id === "board-live" && boardTag) {
+      event.detail.headers["If-None-Match"] = boardTag;
+    }
+  });
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.xhr.status === 304) {
+      event.detail.shouldSwap = false;   // an empty body must never replace the board
+      refreshRelativeTimes();
+    }
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var target = event.detail.target, xhr = event.detail.xhr;
+    if (target && target.id === "board-live" && xhr && xhr.status === 200) {
+      boardTag = xhr.getResponseHeader("ETag");   // null for a board answered without one
+    }
+  });
+
   /* The board is morphed in place on every refresh (idiomorph keeps focus and scroll by itself);
      ticked rows stay ticked. Typing happens outside it (filters, the assign panel). Not
      ignoreActiveValue: it would also freeze the focused cell's contents, e.g. a truck just assigned. */

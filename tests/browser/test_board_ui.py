@@ -259,6 +259,22 @@ def test_on_a_phone_the_lanes_keep_truck_names_in_view_while_the_day_scrolls(liv
         page.context.close()
 
 
+def test_an_unchanged_board_polls_304_and_keeps_its_rows(live_server, page):
+    polls = []
+    page.on("response", lambda answer: polls.append(answer.status)
+            if answer.request.headers.get("hx-trigger") == "board-live" else None)
+    sign_in(page, live_server["url"], "disp@board.test", PASSWORD)
+    page.wait_for_selector("#board-live tr[data-job-id]")
+    rows = page.locator("#board-live tr[data-job-id]").count()
+    for _ in range(50):   # BOARD_REFRESH_SECONDS is 1 here: four polls within a few seconds
+        if len(polls) >= 4:
+            break
+        page.wait_for_timeout(200)
+    # The first poll learns the board's ETag; nothing changed since, so the rest are 304s.
+    assert polls[0] == 200 and set(polls[1:4]) == {304}, polls
+    assert page.locator("#board-live tr[data-job-id]").count() == rows   # a 304 swaps nothing in
+
+
 def test_a_poll_after_idle_expiry_lands_on_sign_in_with_the_reason(live_server, page):
     app = live_server["app"]
     sign_in(page, live_server["url"], "mgr@board.test", PASSWORD)
