@@ -306,3 +306,26 @@ def test_detail_404_for_an_opportunity_still_in_the_sweep_keeps_its_jobs_and_bac
     sandbox.faults.reset_stats()
     sync(sync_app)
     assert sandbox.faults.stats.snapshot()["by_kind"]["opportunity"] == 1
+
+
+def test_a_sync_stamps_its_rows_as_it_writes_them_not_when_its_clock_was_read(sync_app, sandbox, monkeypatch):
+    """Open boards notice a sync's rows when the day's newest last_sync_at moves. A batch stamped
+    from a clock read before another writer committed a later stamp (an admin's "keep", say)
+    would stay unseen: the stamp is taken inside the batch's write."""
+    import dashboard.sync.service as service
+
+    sync(sync_app)
+    start, end = window(sync_app)
+    opportunity_id = sorted(sandbox.world.opportunity_ids_in_window(start, end))[0]
+    with sync_app.app_context():
+        newest_before = db.session.scalar(sa.select(sa.func.max(TruckJourney.last_sync_at)))
+    sandbox.world.change_opportunity(opportunity_id)
+    # The sync's own clock reads an hour behind: as if it had read it, then waited for the writer lock.
+    real = service.utcnow
+    monkeypatch.setattr(service, "utcnow", lambda: real() - timedelta(hours=1))
+    run = sync(sync_app)
+    assert run.updated >= 1
+    with sync_app.app_context():
+        rewritten = db.session.scalars(sa.select(TruckJourney.last_sync_at).where(
+            TruckJourney.opportunity_external_id == opportunity_id)).all()
+    assert rewritten and all(stamp > newest_before for stamp in rewritten)

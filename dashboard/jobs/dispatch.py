@@ -19,8 +19,8 @@ from dashboard.models import DataSource
 from dashboard.models import DispatchStatus
 from dashboard.models import Truck
 from dashboard.models import TruckJourney
-from dashboard.models import database_now
 from dashboard.models import truck_label
+from dashboard.stamps import ordered_stamp
 
 log = logging.getLogger(__name__)
 
@@ -254,27 +254,6 @@ def accept_smartmoving_crew(jobs, actor):
     if changed:
         log.info("%s accepted SmartMoving's crew on %d jobs", actor.email, changed)
     return changed
-
-
-# pg_advisory_xact_lock(namespace, company id): a namespace of our own, so no other lock of the database collides.
-_DISPATCH_STAMP_LOCK = 8_260_001
-_LOCK_DISPATCH_STAMPS = sa.text(
-    "SELECT pg_advisory_xact_lock(CAST(:namespace AS integer), CAST(:company_id AS integer))")
-
-
-def ordered_stamp(company_id):
-    """The dispatch_updated_at for an edit of company_id's jobs, in the order the edits commit.
-
-    Open boards notice an edit when max(dispatch_updated_at) of the day moves. Two edits
-    stamped t1 < t2 that commit t2 first would leave t1's edit unseen. SQLite's writer
-    lock already orders them (writers stamp inside it). On PostgreSQL a per-company lock,
-    held until commit, does the same, and the stamp comes from the database's clock, so
-    app servers with clocks apart cannot stamp out of order either.
-    """
-    connection = db.session.connection()
-    if connection.dialect.name == "postgresql":
-        connection.execute(_LOCK_DISPATCH_STAMPS, {"namespace": _DISPATCH_STAMP_LOCK, "company_id": company_id})
-    return database_now(connection)
 
 
 def update_dispatch(job, actor, truck_id, crew, dispatch_status, notes):

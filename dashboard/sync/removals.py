@@ -17,7 +17,7 @@ from dashboard.models import AuditEvent
 from dashboard.models import DataSource
 from dashboard.models import SyncStatus
 from dashboard.models import TruckJourney
-from dashboard.models import utcnow
+from dashboard.stamps import ordered_stamp
 from dashboard.sync import upsert
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ def confirm(company_id, actor=None, job_ids=None, opportunity_ids=None, external
         return 0
     reason = ("Removal confirmed by an admin." if source == "admin"
               else "Deleted in SmartMoving (announced by webhook).")
-    count = upsert.remove_journeys(ids, utcnow(), reason)
+    count = upsert.remove_journeys(ids, ordered_stamp(company_id), reason)
     db.session.add(AuditEvent(company_id=company_id, user_id=actor.id if actor else None,
                               action="sync.removals_confirmed", target=f"company:{company_id}",
                               detail={"jobs": ids[:200], "count": count, "source": source}))
@@ -127,7 +127,7 @@ def keep(company_id, actor, job_ids=None):
     ids = _pending_ids(company_id, job_ids)
     if not ids:
         return 0
-    clear_pending(ids, utcnow())
+    clear_pending(ids, ordered_stamp(company_id))
     db.session.add(AuditEvent(company_id=company_id, user_id=actor.id, action="sync.removals_kept",
                               target=f"company:{company_id}", detail={"jobs": ids[:200], "count": len(ids)}))
     db.session.flush()

@@ -44,6 +44,7 @@ from dashboard.smartmoving.errors import MalformedResponse
 from dashboard.smartmoving.errors import NotFound
 from dashboard.smartmoving.errors import RateLimitExhausted
 from dashboard.smartmoving.errors import SmartMovingError
+from dashboard.stamps import ordered_stamp
 from dashboard.sync import removals
 from dashboard.sync import upsert
 from dashboard.sync.lease import LeaseKeeper
@@ -730,7 +731,9 @@ class Syncer:
         self.check_lease()
         with db.write_transaction() as session:
             self._flush_calls(session)
-            created, updated, unchanged = upsert.upsert_journeys(self.company_id, records, now, self.known_ids)
+            # Stamped now that this batch writes, not when it was built: see dashboard/stamps.py.
+            created, updated, unchanged = upsert.upsert_journeys(self.company_id, records,
+                                                                 ordered_stamp(self.company_id), self.known_ids)
             save_states(session, self.company_id, states)
             self.stats["created"] += created
             self.stats["updated"] += updated
@@ -787,10 +790,10 @@ class Syncer:
         decision = removals.decide(confirmed, window_jobs=len(candidates),
                                    min_jobs=self.config["REMOVAL_HOLD_MIN_JOBS"],
                                    percent=self.config["REMOVAL_HOLD_PERCENT"])
-        now = utcnow()
         self.check_lease()
         with db.write_transaction() as session:
             self._flush_calls(session)
+            now = ordered_stamp(self.company_id)
             removals.clear_pending(reappeared, now)
             removals.hold(decision.hold, now, "SmartMoving no longer lists this job (held: too many at once).")
             self.stats["removed"] += upsert.remove_journeys(decision.remove, now,
@@ -885,7 +888,8 @@ class Syncer:
             with db.write_transaction() as session:
                 self._flush_calls(session)
                 # One opportunity's few jobs: no mass-removal hold applies.
-                self.stats["removed"] += upsert.remove_journeys(left, utcnow(), "No longer in SmartMoving for this date.")
+                self.stats["removed"] += upsert.remove_journeys(left, ordered_stamp(self.company_id),
+                                                                "No longer in SmartMoving for this date.")
             outcomes[opportunity_id] = "stored"
         with db.write_transaction() as session:
             self._flush_calls(session)

@@ -30,6 +30,7 @@ from dashboard.models import TruckJourney
 from dashboard.models import WebhookEvent
 from dashboard.models import WebhookStatus
 from dashboard.models import utcnow
+from dashboard.stamps import ordered_stamp
 from dashboard.sync import removals
 from dashboard.sync import upsert
 from dashboard.timeutil import company_today
@@ -155,7 +156,7 @@ def drain(company_id, owner, limit=BATCH_EVENTS):
     now = utcnow()
     with db.write_transaction() as session:
         if deleted_gone:
-            _remove_opportunities(company_id, deleted_gone, now)
+            _remove_opportunities(company_id, deleted_gone, ordered_stamp(company_id))
         for event_id, plan in plans.items():
             kind, received_at, attempts = received[event_id]
             values = _outcome(plan, outcomes, fatal, deleted_gone, covering, received_at, attempts + 1,
