@@ -183,13 +183,14 @@
     }
   });
 
-  /* The live board asks "changed since?": each poll sends the ETag of the board on screen and
-     an unchanged board answers 304, which swaps nothing. The browser would not send it by
-     itself: board answers are no-store, so it keeps no copy to revalidate. */
-  var boardTag = null;
+  /* Live parts (the board, My jobs) ask "changed since?": each poll sends the ETag of what is
+     on screen and an unchanged part answers 304, which swaps nothing. The browser would not
+     send it by itself: these answers are no-store, so it keeps no copy to revalidate. */
+  var liveTags = {"board-live": null, "my-jobs-live": null};
   document.addEventListener("htmx:configRequest", function (event) {
-    if (event.detail.elt && event.detail.elt.id === "board-live" && boardTag) {
-      event.detail.headers["If-None-Match"] = boardTag;
+    var id = event.detail.elt && event.detail.elt.id;
+    if (id && liveTags[id]) {
+      event.detail.headers["If-None-Match"] = liveTags[id];
     }
   });
   document.addEventListener("htmx:beforeSwap", function (event) {
@@ -200,8 +201,8 @@
   });
   document.addEventListener("htmx:afterRequest", function (event) {
     var target = event.detail.target, xhr = event.detail.xhr;
-    if (target && target.id === "board-live" && xhr && xhr.status === 200) {
-      boardTag = xhr.getResponseHeader("ETag");   // null for a board answered without one
+    if (target && target.id in liveTags && xhr && xhr.status === 200) {
+      liveTags[target.id] = xhr.getResponseHeader("ETag");   // null for an answer without one
     }
   });
 

@@ -238,15 +238,17 @@ def test_absolute_timeout(app, client, make_user):
     assert htmx.status_code == 401 and "HX-Redirect" in htmx.headers
 
 
-def test_background_polling_does_not_count_as_activity(app, client, make_user):
-    login_as(client, make_user("DISPATCHER"))
+@pytest.mark.parametrize("role, path, poller", [("DISPATCHER", "/", "board-live"),
+                                                ("DRIVER", "/my-jobs", "my-jobs-live")])
+def test_background_polling_does_not_count_as_activity(app, client, make_user, role, path, poller):
+    login_as(client, make_user(role, crew_name="Dan Driver" if role == "DRIVER" else None))
     old = time.time() - 120
     with client.session_transaction() as session:
         session["last_seen"] = old
-    client.get("/", headers={"HX-Request": "true", "HX-Trigger": "board-live"})
+    assert client.get(path, headers={"HX-Request": "true", "HX-Trigger": poller}).status_code == 200
     with client.session_transaction() as session:
         assert session["last_seen"] == old
-    client.get("/")
+    client.get(path)
     with client.session_transaction() as session:
         assert session["last_seen"] > old
 

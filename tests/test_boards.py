@@ -232,6 +232,27 @@ def test_polled_partial_answers_304_until_something_changes(app, client, world):
     assert full_page.status_code == 200 and "<html" in full_page.get_data(as_text=True)
 
 
+def test_my_jobs_polls_304_until_dispatch_puts_the_driver_on_another_job(app, client, world):
+    login_as(client, world.users["DRIVER"])
+    poll = {"HX-Request": "true", "HX-Trigger": "my-jobs-live"}
+    first = client.get("/my-jobs", headers=poll)
+    html = first.get_data(as_text=True)
+    assert first.status_code == 200 and "<html" not in html and 'id="my-jobs-live"' in html
+    assert "Alice Able" in html and "Bert Beta" not in html
+    etag = first.headers["ETag"]
+    assert client.get("/my-jobs", headers=poll | {"If-None-Match": etag}).status_code == 304
+    with app.app_context():   # dispatch adds Dan to Bert Beta's job
+        job = db.session.get(TruckJourney, world.job_b)
+        job.crew, job.dispatch_updated_at = ["Dan Driver"], utcnow()
+        db.session.commit()
+    changed = client.get("/my-jobs", headers=poll | {"If-None-Match": etag})
+    assert changed.status_code == 200 and "Bert Beta" in changed.get_data(as_text=True)
+    assert changed.headers["ETag"] != etag
+    # Another user's tag never matches (the tag names who asks).
+    login_as(client, world.users["MOVER"])
+    assert client.get("/my-jobs", headers=poll | {"If-None-Match": changed.headers["ETag"]}).status_code == 200
+
+
 def test_the_same_etag_is_never_shared_between_users(app, world):
     dispatcher, manager = app.test_client(), app.test_client()
     login_as(dispatcher, world.users["DISPATCHER"])

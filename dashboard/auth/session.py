@@ -14,7 +14,7 @@ from flask import request
 from flask import session
 
 # htmx sends the id of the element that fired the request as HX-Trigger; these are pollers.
-POLLING_TRIGGERS = frozenset({"board-live", "sync-panel"})
+POLLING_TRIGGERS = frozenset({"board-live", "my-jobs-live", "sync-panel"})
 
 LOGIN_AT = "login_at"
 LAST_SEEN = "last_seen"

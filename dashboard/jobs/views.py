@@ -38,6 +38,7 @@ from dashboard.jobs.queries import locations_for
 from dashboard.models import SyncStatus
 from dashboard.permissions import Perm
 from dashboard.permissions import can
+from dashboard.permissions import crew_name_of
 from dashboard.permissions import is_assigned_to
 from dashboard.permissions import visible_location_ids
 from dashboard.permissions import require
@@ -253,15 +254,33 @@ def export_csv():
 @bp.get("/my-jobs")
 @require(Perm.VIEW_OWN_JOBS)
 def my_jobs():
-    """Today's and tomorrow's jobs whose crew names the signed-in user."""
+    """Today's and tomorrow's jobs whose crew names the signed-in user; the open page polls it.
+
+    A poll of an unchanged page is a 304 from the two days' versions, as the board's is:
+    a crew member sees a job dispatch gives them without reloading.
+    """
     today_ = web.user_today()
+    shown = (today_, today_ + timedelta(days=1))
+    etag = None
+    if web.wants_fragment():
+        seen = (current_user.id, current_user.role, crew_name_of(current_user), shown,
+                [board_version(current_user, day) for day in shown], current_app.config["BOARD_REFRESH_SECONDS"])
+        etag = hashlib.sha256(repr(seen).encode()).hexdigest()[:32]
+        if request.if_none_match.contains(etag):
+            response = current_app.response_class(status=304)
+            response.set_etag(etag)
+            return response
     days = []
-    for day in (today_, today_ + timedelta(days=1)):
+    for day in shown:
         jobs = jobs_for_day(current_user, day)
         if can(current_user, Perm.VIEW_JOBS):
             jobs = [job for job in jobs if is_assigned_to(current_user, job)]
         days.append((day, jobs, clash_rules.own_overlaps(current_user, jobs, day)))
-    return render_template("jobs/my_jobs.html", days=days, today=today_)
+    response = web.render_page_or_fragment("jobs/my_jobs.html", "jobs/_my_jobs.html", days=days, today=today_,
+                                           refresh_seconds=current_app.config["BOARD_REFRESH_SECONDS"])
+    if etag:
+        response.set_etag(etag)
+    return response
 
 
 @bp.route("/jobs/new", methods=["GET", "POST"])

@@ -1,4 +1,5 @@
-"""The dispatch board in real Chromium: density, assign in place, conflicts, live refresh, phone navigation.
+"""The dispatch board in real Chromium: density, assign in place, conflicts, live refresh, phone
+navigation, and a driver's live My jobs.
 
 One live server for the module, its SQLite database filled directly (no sync: faster)
 with a dispatcher's busy morning: 26 jobs at one location, trucks, crew and a double booking.
@@ -82,6 +83,7 @@ def seed(app):
                                         ("MANAGER", "mgr@board.test", [north, south]),
                                         ("ADMIN", "admin@board.test", [])):
             create_user(email, PASSWORD, role, company, locations, full_name=f"{role.title()} Person")
+        create_user("driver@board.test", PASSWORD, "DRIVER", company, crew_name="Eve Driver")
         db.session.commit()
     return ids
 
@@ -286,3 +288,36 @@ def test_a_poll_after_idle_expiry_lands_on_sign_in_with_the_reason(live_server, 
         expect(page.locator(".flashes")).to_contain_text("inactivity")
     finally:
         app.config["SESSION_IDLE_MINUTES"] = idle
+
+
+def test_my_jobs_shows_a_driver_a_job_dispatch_gives_them_without_a_reload(live_server, page):
+    from dashboard.db import db
+    from dashboard.models import TruckJourney
+    from dashboard.models import utcnow
+
+    ids = live_server["ids"]
+    polls = []
+    page.on("response", lambda answer: polls.append(answer.status)
+            if answer.request.headers.get("hx-trigger") == "my-jobs-live" else None)
+    sign_in(page, live_server["url"], "driver@board.test", PASSWORD)
+    page.wait_for_url("**/my-jobs")
+    expect(page.locator("#my-jobs-live")).to_contain_text("J-2002")   # Eve is on SmartMoving's crew
+    page.evaluate("window.__sameDocument = true")
+    for _ in range(50):
+        if len(polls) >= 3:
+            break
+        page.wait_for_timeout(200)
+    assert polls[0] == 200 and set(polls[1:3]) == {304}, polls
+    with live_server["app"].app_context():   # dispatch puts Eve on the 6 a.m. job too
+        job = db.session.get(TruckJourney, ids["plain"][0])
+        before = job.crew
+        job.crew, job.dispatch_updated_at = ["Eve Driver"], utcnow()
+        db.session.commit()
+    try:
+        expect(page.locator("#my-jobs-live")).to_contain_text("J-1000", timeout=10000)
+        assert page.evaluate("window.__sameDocument === true")   # no page load
+    finally:
+        with live_server["app"].app_context():
+            job = db.session.get(TruckJourney, ids["plain"][0])
+            job.crew, job.dispatch_updated_at = before, utcnow()
+            db.session.commit()
