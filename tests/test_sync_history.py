@@ -1,5 +1,5 @@
-"""A company's sync runs are kept (thousands a month): what a board poll, a board and the sync page
-ask of them must not grow with that history."""
+"""What is kept piles up: sync runs (thousands a month) and every past day's jobs. What a board
+poll, a board and the sync page ask of them must not grow with that history."""
 import contextlib
 from datetime import timedelta
 
@@ -10,6 +10,7 @@ from conftest import login_as
 from dashboard.db import db
 from dashboard.jobs.queries import board_version
 from dashboard.models import SyncRun
+from dashboard.models import TruckJourney
 from dashboard.models import User
 from dashboard.models import utcnow
 from ui_helpers import build_world
@@ -101,3 +102,27 @@ def test_a_poll_a_board_and_the_sync_page_cost_the_same_after_a_year_of_runs(app
     after = costs()
     for name in before:
         assert after[name] <= before[name] * 1.2 + 500, (name, before, after)
+
+
+def test_a_super_admins_poll_costs_the_same_after_a_year_of_jobs_in_every_company(app, client, backend, world):
+    if backend != "sqlite":
+        pytest.skip("counts the SQLite virtual machine's steps")
+    engine = app.extensions["sqlalchemy_engine"]
+    login_as(client, world.users["SUPER_ADMIN"])
+    poll = {"HX-Request": "true", "HX-Trigger": "board-live"}
+
+    def poll_cost():
+        etag = client.get("/", headers=poll).headers["ETag"]
+        with sqlite_steps(engine) as steps:
+            assert client.get("/", headers=poll | {"If-None-Match": etag}).status_code == 304
+        return steps[0]
+
+    before = poll_cost()
+    with app.app_context():   # past days' jobs of both companies, as a year of syncs leaves them
+        db.session.execute(sa.insert(TruckJourney), [
+            dict(company_id=location.company_id, location_id=location.id, scheduled_date=world.today - timedelta(days=1 + n % 365),
+                 external_id=f"past-{location.id}-{n}", customer_name=f"Past {n}", status="COMPLETED")
+            for location in (world.loc_a, world.loc_c) for n in range(3000)])
+        db.session.commit()
+    after = poll_cost()
+    assert after <= before * 1.2 + 500, (before, after)
