@@ -1,4 +1,5 @@
 """Helpers shared by the server-rendered pages: page-or-fragment rendering, dates, template filters."""
+import hashlib
 from datetime import datetime
 from datetime import timedelta
 from datetime import timezone
@@ -6,7 +7,9 @@ from decimal import Decimal
 from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
 
+from flask import current_app
 from flask import make_response
+from flask import request
 from markupsafe import Markup
 from markupsafe import escape
 from flask import render_template
@@ -20,6 +23,20 @@ from dashboard.timeutil import company_today
 def wants_fragment():
     """True for an htmx swap; boosted links and history restores need the whole page."""
     return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+def etag_of(value):
+    """A short tag of value (by its repr) for a polled part's ETag."""
+    return hashlib.sha256(repr(value).encode()).hexdigest()[:32]
+
+
+def not_modified(etag):
+    """A 304 carrying etag when the request already holds it (a poll of an unchanged part), else None."""
+    if not request.if_none_match.contains(etag):
+        return None
+    response = current_app.response_class(status=304)
+    response.set_etag(etag)
+    return response
 
 
 def render_page_or_fragment(page, fragment, status=200, **context):

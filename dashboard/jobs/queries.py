@@ -95,6 +95,8 @@ _TIME_COLUMNS = ("span_start", "span_end", "removal_pending_at", "created_at", "
 _JSON_AT = tuple(_BOARD_COLUMNS.index(name) for name in _JSON_COLUMNS)
 _TIME_AT = tuple(_BOARD_COLUMNS.index(name) for name in _TIME_COLUMNS)
 _DAY_AT = _BOARD_COLUMNS.index("scheduled_date")
+
+
 def _names(value):
     """A crew column as a tuple of names (None stays None), from JSON text or an already parsed list."""
     if value is None or value == "null":   # SQL NULL, or JSON null as the JSON type writes None

@@ -166,15 +166,14 @@ def _render_board(day, view_name):
     # The live partial is polled by every open board: when nothing it shows has
     # changed, answer 304 from a few aggregates instead of rendering every row.
     etag, scope_key, version = _board_etag(day)
-    if request.if_none_match.contains(etag):
-        response = current_app.response_class(status=304)
-    else:
+    response = web.not_modified(etag)
+    if response is None:
         # Viewers with the same role, locations and URL see the same partial (it
         # holds no per-session token), so one render serves them all until the data moves.
         body = render_cache.partials.get_or_build(
             scope_key, lambda: render_template("jobs/_board.html", **_board_context(day, view_name, version)))
         response = current_app.response_class(body)
-    response.set_etag(etag)
+        response.set_etag(etag)
     response.headers["Cache-Control"] = "private, no-cache"
     response.headers["Vary"] = "HX-Request, Cookie"
     return response
@@ -189,8 +188,7 @@ def _board_etag(day):
                  if scope_of(current_user) is Scope.ASSIGNED_LOCATIONS else None)
     scope = (current_user.role, current_user.company_id, locations,
              request.full_path, day, web.user_today(), version, stale, current_app.config["BOARD_REFRESH_SECONDS"])
-    etag = hashlib.sha256(repr((current_user.id, scope)).encode()).hexdigest()[:32]
-    return etag, hashlib.sha256(repr(scope).encode()).hexdigest(), version
+    return web.etag_of((current_user.id, scope)), hashlib.sha256(repr(scope).encode()).hexdigest(), version
 
 
 @bp.get("/")
@@ -263,13 +261,12 @@ def my_jobs():
     shown = (today_, today_ + timedelta(days=1))
     etag = None
     if web.wants_fragment():
-        seen = (current_user.id, current_user.role, crew_name_of(current_user), shown,
-                [board_version(current_user, day) for day in shown], current_app.config["BOARD_REFRESH_SECONDS"])
-        etag = hashlib.sha256(repr(seen).encode()).hexdigest()[:32]
-        if request.if_none_match.contains(etag):
-            response = current_app.response_class(status=304)
-            response.set_etag(etag)
-            return response
+        etag = web.etag_of((current_user.id, current_user.role, crew_name_of(current_user), shown,
+                            [board_version(current_user, day) for day in shown],
+                            current_app.config["BOARD_REFRESH_SECONDS"]))
+        unchanged = web.not_modified(etag)
+        if unchanged is not None:
+            return unchanged
     days = []
     for day in shown:
         jobs = jobs_for_day(current_user, day)
