@@ -76,6 +76,8 @@ class Company(Base):
     # The NAME of the environment variable holding this company's API key: secrets
     # live only in the environment, never in the database.
     api_key_env: so.Mapped[Optional[str]] = so.mapped_column(sa.String(120))
+    # Seeded by demo mode (its jobs came from the built-in sandbox): live start-up says so.
+    is_demo: so.Mapped[bool] = so.mapped_column(default=False)
     # When branches and crew were last fetched (they change rarely: fetched on a TTL).
     reference_synced_at: so.Mapped[Optional[datetime]]
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
@@ -127,6 +129,8 @@ class User(Base):
     session_token: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
     last_login_at: so.Mapped[Optional[datetime]]
+    # A demo-mode user (known password): live start-up disables every one of them.
+    is_demo: so.Mapped[bool] = so.mapped_column(default=False)
 
     company: so.Mapped[Company] = so.relationship()
     locations: so.Mapped[list[Location]] = so.relationship(secondary=user_locations)
@@ -166,6 +170,8 @@ class ApiToken(Base):
     # Revoked tokens are kept (the token page and the audit trail show them) but never
     # authenticate again, whatever later happens to their user.
     revoked_at: so.Mapped[Optional[datetime]]
+    # None: never expires. An expired token answers 401 like a revoked one.
+    expires_at: so.Mapped[Optional[datetime]]
 
     user: so.Mapped[User] = so.relationship()
 
@@ -177,6 +183,8 @@ class LoginAttempt(Base):
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     email: so.Mapped[str] = so.mapped_column(sa.String(254), index=True)
     remote_addr: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64), index=True)
+    # The known_device cookie's device id: a known browser's failures are counted apart.
+    device: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
     attempted_at: so.Mapped[datetime] = so.mapped_column(default=utcnow, index=True)
 
 
