@@ -154,7 +154,7 @@ def patch_dispatch(job, actor, body):
     status = job.dispatch_status
     if "dispatchStatus" in body:
         status = body["dispatchStatus"]
-        if status not in {s.value for s in DispatchStatus}:
+        if not isinstance(status, str) or status not in {s.value for s in DispatchStatus}:  # [] is unhashable
             raise DispatchError(f"dispatchStatus must be one of {', '.join(s.value for s in DispatchStatus)}.")
     notes = _optional_text(body, "notes", MAX_NOTES) if "notes" in body else job.notes
     return update_dispatch(job, actor, truck_id, crew, status, notes)
