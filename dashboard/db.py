@@ -52,12 +52,15 @@ def _begin_sqlite(conn):
 
 def create_db_engine(url):
     """Build an engine for url; SQLite gets WAL, busy_timeout and immediate transactions."""
+    # hide_parameters: a database error's text never carries the row's values (customer
+    # names, phones, money) into a run's error, a log line or a page.
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 10},
+                                  hide_parameters=True)
         sa.event.listen(engine, "connect", _configure_sqlite)
         sa.event.listen(engine, "begin", _begin_sqlite)
     else:
-        engine = sa.create_engine(url, pool_pre_ping=True)
+        engine = sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)
     return engine
 
 

@@ -5,6 +5,9 @@ import os
 import re
 import sys
 import time
+import traceback
+
+from dashboard.error_text import describe_error
 
 _SECRET_PATTERNS = [
     # Header dumps: x-api-key: abc, 'x-api-key': 'abc', "x-api-key"="abc"
@@ -53,6 +56,23 @@ class JsonFormatter(logging.Formatter):
         for secret in self.secrets:
             text = text.replace(secret, "[REDACTED]")
         return redact(text)
+
+    def formatException(self, exc_info):
+        """The traceback's frames, but each exception as describe_error has it: no SQL, no bound values."""
+        chain, error = [], exc_info[1]
+        while error is not None and all(error is not seen for seen in chain):   # the chain, outermost first
+            chain.append(error)
+            error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
+        lines = []
+        for inner, error in zip([None] + chain[::-1], chain[::-1]):
+            if inner is not None:
+                lines.append("\nThe above exception was the direct cause of the following exception:\n"
+                             if error.__cause__ is inner else
+                             "\nDuring handling of the above exception, another exception occurred:\n")
+            lines.append("Traceback (most recent call last):")
+            lines.extend(line.rstrip("\n") for line in traceback.format_tb(error.__traceback__))
+            lines.append(f"{type(error).__module__}.{describe_error(error)}")
+        return "\n".join(lines)
 
     def _field(self, value):
         if isinstance(value, (bool, int, float)) or value is None:

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from dashboard.db import db
+from dashboard.error_text import describe_error
 from dashboard.models import ApiCall
 from dashboard.models import Company
 from dashboard.models import CrewMember
@@ -483,7 +484,8 @@ class Syncer:
         except Exception as failure:  # keep the run row honest whatever went wrong
             log.exception("sync run %s failed", self.run_id)
             db.session.rollback()
-            status, error = RunStatus.FAILED, f"Unexpected error: {type(failure).__name__}: {failure}"
+            # Class and short message only: a database error's text would carry SQL and row values.
+            status, error = RunStatus.FAILED, f"Unexpected error: {describe_error(failure)}"
         self.finish(status, error)
 
     def _partial_reasons(self):

@@ -1,0 +1,109 @@
+"""Database faults: errors that carry no data, a lock order without deadlocks, outages and dropped connections."""
+import logging
+
+import pytest
+import sqlalchemy as sa
+
+from conftest import login_as
+from dashboard.db import db
+from dashboard.logs import JsonFormatter
+from dashboard.models import SyncRun
+from dashboard.sandbox.server import start_sandbox
+from dashboard.sandbox.world import SandboxWorld
+from dashboard.sync import upsert
+from dashboard.sync.service import run_sync
+from tests.conftest import database_url_for
+from tests.conftest import make_test_app
+
+TZ = "America/Toronto"
+SECRET_NAME = "Zelda Quux-Secretname"
+SECRET_PHONE = "+1 555 0199 8877"
+SECRET_EMAIL = "zelda.private@example.org"
+
+
+@pytest.fixture
+def sandbox():
+    server = start_sandbox(SandboxWorld(seed=11, timezone=TZ, branches=2, jobs_per_day=6))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sync_app(backend, tmp_path, sandbox):
+    app = make_test_app(database_url_for(backend, tmp_path), tmp_path, SMARTMOVING_BASE_URL=sandbox.base_url,
+                        SMARTMOVING_API_KEY=sandbox.api_key, SMARTMOVING_MAX_RETRY_WAIT=0.2,
+                        SMARTMOVING_READ_TIMEOUT=2, DASHBOARD_TIMEZONE=TZ)
+    yield app
+    app.extensions["sqlalchemy_engine"].dispose()
+
+
+def sync(app, **kwargs):
+    with app.app_context():
+        company_id = db.session.scalar(sa.text("SELECT id FROM companies WHERE is_default"))
+        return run_sync(company_id, trigger="test", **kwargs)
+
+
+def give_every_customer_the_secret(world):
+    for customer in world.customers.values():
+        customer.name, customer.phone, customer.email = SECRET_NAME, SECRET_PHONE, SECRET_EMAIL
+
+
+def leaks(text, code_lines=False):
+    """What of the customer's data or the SQL text shows in text (a traceback's code lines may say SELECT)."""
+    sql = ("[SQL", "[parameters") + (() if code_lines else ("SELECT ", "UPDATE ", "INSERT "))
+    return [word for word in (SECRET_NAME, SECRET_PHONE, SECRET_EMAIL, "Secretname") + sql if word in text]
+
+
+def test_a_database_error_during_a_sync_stores_and_shows_no_data_and_logs_none(sync_app, sandbox, monkeypatch,
+                                                                                caplog, make_user, client):
+    give_every_customer_the_secret(sandbox.world)
+    real_upsert = upsert.upsert_journeys
+
+    def upsert_then_fail(company_id, records, now, known_ids=None):
+        result = real_upsert(company_id, records, now, known_ids)
+        # A statement that fails in the database while carrying a batch's customer values.
+        record = records[0]
+        db.session.execute(sa.text("SELECT * FROM no_such_table WHERE name = :name AND phone = :phone "
+                                   "AND email = :email"), {"name": record["customer_name"],
+                                                           "phone": record["customer_phone"],
+                                                           "email": record["customer_email"]})
+        return result
+
+    monkeypatch.setattr(upsert, "upsert_journeys", upsert_then_fail)
+    caplog.set_level(logging.INFO, logger="dashboard")
+    run = sync(sync_app)
+
+    assert run.status == "FAILED"
+    assert run.error.startswith("Unexpected error: ") and ("OperationalError" in run.error
+                                                           or "UndefinedTable" in run.error), run.error
+    assert leaks(run.error) == []
+    with sync_app.app_context():
+        assert leaks(db.session.scalar(sa.select(SyncRun.error).where(SyncRun.id == run.id))) == []
+    # The logs as they are written (JSON lines, tracebacks included).
+    formatter = JsonFormatter()
+    logged = "\n".join(formatter.format(record) for record in caplog.records)
+    assert "sync run" in logged and "Traceback" in logged
+    assert leaks(logged, code_lines=True) == []
+    assert "no_such_table WHERE" not in logged.replace('no_such_table WHERE name = :name', '')
+    # What a dispatcher of another location reads: the sync page and the API.
+    login_as(client, make_user("DISPATCHER"))
+    page = client.get("/sync/").get_data(as_text=True)
+    assert "Unexpected error" in page and leaks(page) == []
+    status = client.get("/api/smartmoving/sync/status").get_json()
+    assert status["runs"][0]["error"] == run.error
+
+
+def test_describe_error_keeps_the_class_and_drops_sql_values_and_details():
+    from dashboard.error_text import describe_error
+
+    class FakeDriverError(Exception):
+        pass
+
+    original = FakeDriverError('duplicate key value violates unique constraint "uq_x"\n'
+                               f"DETAIL:  Key (name)=({SECRET_NAME}) already exists.")
+    error = sa.exc.IntegrityError("UPDATE truck_journeys SET customer_name=%(name)s", {"name": SECRET_NAME}, original)
+    assert describe_error(error) == 'FakeDriverError: duplicate key value violates unique constraint "uq_x"'
+    quoted = sa.exc.DataError("SELECT 1", {}, FakeDriverError(f'invalid input syntax for type integer: "{SECRET_NAME}"'))
+    assert describe_error(quoted) == "FakeDriverError: invalid input syntax for type integer"
+    assert describe_error(ValueError("bad\nsecond line")) == "ValueError: bad"
+    assert describe_error(KeyError()) == "KeyError"
