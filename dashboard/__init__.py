@@ -34,6 +34,7 @@ def create_app(test_config=None):
     register_security_headers(app)
 
     reap_interrupted_runs(app)
+    retire_demo_users(app)
     from dashboard.scheduler import start_scheduler_if_serving
     start_scheduler_if_serving(app)
     return app
@@ -52,6 +53,28 @@ def reap_interrupted_runs(app):
             reap_dead_runs()
         except sa.exc.SQLAlchemyError:  # no schema yet (before init-db): nothing to reap
             db.session.rollback()
+
+
+def retire_demo_users(app):
+    """Live mode: disable the demo users (their password is public) a demo start-up left behind, in one log line."""
+    if app.testing or app.config["DEMO_MODE"]:
+        return
+    import logging
+
+    import sqlalchemy as sa
+
+    from dashboard.db import db
+    from dashboard.demo import disable_demo_users
+    with app.app_context():
+        try:
+            with db.write_transaction():
+                line = disable_demo_users()
+        except sa.exc.SQLAlchemyError:  # no schema yet (before init-db): init-db does it
+            return
+    if line:
+        logging.getLogger("dashboard.demo").warning(line)
+
+
 def trust_proxies(app):
     """Behind TRUSTED_PROXIES reverse proxies, take the client address and scheme from their headers."""
     hops = app.config["TRUSTED_PROXIES"]

@@ -29,6 +29,12 @@ def init_db_command():
         from dashboard.demo import seed_demo
         for line in seed_demo(current_app):
             click.echo(line)
+    else:
+        from dashboard.demo import disable_demo_users
+        with db.write_transaction():
+            line = disable_demo_users()
+        if line:
+            click.echo(line)
 
 
 def _read_password():

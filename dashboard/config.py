@@ -211,16 +211,61 @@ def load_config(app, test_config=None):
 
     # Demo mode: no API key means the built-in sandbox stands in for SmartMoving.
     app.config["DEMO_MODE"] = not app.config.get("SMARTMOVING_API_KEY")
-    if app.config["DEMO_MODE"] and not app.config.get("SMARTMOVING_WEBHOOK_SECRET"):
-        # Demo mode's sandbox announces its changes to this app by webhook (dashboard/demo.py).
-        app.config["SMARTMOVING_WEBHOOK_SECRET"] = secrets.token_urlsafe(24)
-    if not app.config.get("SECRET_KEY"):
-        if app.config["DEMO_MODE"] or app.config.get("TESTING"):
-            app.config["SECRET_KEY"] = secrets.token_hex(32)
-        else:
-            raise ConfigError("SECRET_KEY is required when SMARTMOVING_API_KEY is set (production mode)")
+    _check_secrets(app)
     if not app.config["DEMO_MODE"] and not app.config.get("TESTING"):
         # Production cookies travel over HTTPS only; COOKIE_SECURE=false for a plain-HTTP intranet.
         secure = parse_bool("COOKIE_SECURE", os.environ.get("COOKIE_SECURE", "true"))
         app.config["SESSION_COOKIE_SECURE"] = secure
         app.config["REMEMBER_COOKIE_SECURE"] = secure
+
+
+# Production SECRET_KEYs are at least this long: a short one can be guessed offline from any signed cookie.
+MIN_SECRET_KEY_LENGTH = 32
+
+
+def _check_secrets(app):
+    """SECRET_KEY and, in demo mode, the webhook secret: set, long enough, the same in every worker."""
+    config = app.config
+    if config["DEMO_MODE"]:
+        # Generated once and kept in instance/, so gunicorn's workers (and restarts) share
+        # them: a per-process key made 3 of 4 sign-ins fail as "form expired".
+        if not config.get("SMARTMOVING_WEBHOOK_SECRET"):
+            # Demo mode's sandbox announces its changes to this app by webhook (dashboard/demo.py).
+            config["SMARTMOVING_WEBHOOK_SECRET"] = instance_secret(app.instance_path, "demo-webhook-secret")
+        if not config.get("SECRET_KEY"):
+            config["SECRET_KEY"] = instance_secret(app.instance_path, "demo-secret-key")
+        return
+    if config.get("TESTING"):
+        config["SECRET_KEY"] = config.get("SECRET_KEY") or secrets.token_hex(32)
+        return
+    key = str(config.get("SECRET_KEY") or "")
+    if not key:
+        raise ConfigError("SECRET_KEY is required when SMARTMOVING_API_KEY is set (production mode)")
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters outside demo mode, "
+                          f"got {len(key)} (python3 -c 'import secrets; print(secrets.token_hex(32))')")
+
+
+def instance_secret(instance_path, name):
+    """The secret kept in instance_path/name (mode 0600), generated there by the first process that asks.
+
+    Written to a private temporary file and linked into place, so processes starting
+    together never read a half-written file and all end up with the same secret.
+    """
+    path = os.path.join(instance_path, name)
+    if not os.path.exists(path):
+        temporary = f"{path}.{os.getpid()}.tmp"
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32))
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process got there first: use its secret
+        finally:
+            os.unlink(temporary)
+    with open(path) as handle:
+        secret = handle.read().strip()
+    if len(secret) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(f"{path} holds no usable secret: delete it and start again")
+    return secret

@@ -1,7 +1,9 @@
 """Demo mode: a first sync from the built-in sandbox, demo users for every role, a few trucks.
 
 Only ever runs when no SMARTMOVING_API_KEY is set. Idempotent: running init-db
-again changes nothing that already exists.
+again changes nothing that already exists. What it seeds is marked `is_demo`, so a
+live start-up on the same database can disable the demo users (their password is
+public) and say that the company holds demo data.
 """
 import sqlalchemy as sa
 
@@ -34,6 +36,8 @@ def seed_demo(app):
         yield "Demo mode: first sync from the built-in SmartMoving sandbox..."
         yield summarize(run_sync(company.id, trigger="demo"))
     with db.write_transaction() as session:
+        company = session.get(Company, company.id)
+        company.is_demo = True
         locations = list(session.scalars(sa.select(Location).where(Location.company_id == company.id)
                                          .order_by(Location.name)))
         _ensure_trucks(session, company, locations)
@@ -44,8 +48,9 @@ def seed_demo(app):
                 continue
             assigned = locations[:2] if role in ("DISPATCHER", "MANAGER") else []
             crew_name = crew[index % len(crew)] if role in ("DRIVER", "MOVER") and crew else None
-            create_user(email, DEMO_PASSWORD, role, company, assigned,
-                        full_name=crew_name or f"Demo {role.replace('_', ' ').title()}", crew_name=crew_name)
+            user = create_user(email, DEMO_PASSWORD, role, company, assigned,
+                               full_name=crew_name or f"Demo {role.replace('_', ' ').title()}", crew_name=crew_name)
+            user.is_demo = True
     from dashboard.reports import demo as reports_demo
     if app.config["DEMO_HISTORY_DAYS"] and not reports_demo.history_done(company.id):
         yield from reports_demo.fill_history(app, company, app.config["DEMO_HISTORY_DAYS"])
@@ -53,6 +58,37 @@ def seed_demo(app):
         # (an unchanged re-sync: its sweep calls only).
         yield summarize(run_sync(company.id, trigger="demo"))
     yield f"Demo users (password '{DEMO_PASSWORD}'): " + ", ".join(demo_email(role) for role in DEMO_ROLES)
+
+
+def demo_accounts():
+    """(email, role) of every demo user, for the sign-in page in demo mode."""
+    return [(demo_email(role), role) for role in DEMO_ROLES]
+
+
+def disable_demo_users():
+    """Live mode: disable every active demo user, ending their sessions and tokens; a line saying so, or None.
+
+    Flushes; the caller commits. Their password is in the README: on a live database
+    they would be open doors.
+    """
+    from dashboard.auth.users import end_all_access
+    from dashboard.audit.trail import record
+
+    # FOR UPDATE: workers starting together disable (and audit) each demo user once.
+    users = list(db.session.scalars(sa.select(User).where(User.is_demo.is_(True), User.is_active_user.is_(True))
+                                    .order_by(User.id).with_for_update()))
+    for user in users:
+        user.is_active_user = False
+        end_all_access(user)
+        record(user.company_id, None, "user.disable", user.email, reason="demo user in live mode")
+    if not users:
+        return None
+    db.session.flush()
+    line = f"Live mode: disabled {len(users)} demo user(s) ({', '.join(user.email for user in users)})"
+    demo_companies = list(db.session.scalars(sa.select(Company.name).where(Company.is_demo.is_(True))))
+    if demo_companies:
+        line += f"; {', '.join(demo_companies)} still holds the demo's sandbox data"
+    return line + "."
 
 
 def _ensure_trucks(session, company, locations):

@@ -1,19 +1,28 @@
 """Failed sign-in throttling after OWASP's advice, kept in the database (LoginAttempt) so it holds across workers.
 
-Two counters over the last LOGIN_FAILURE_WINDOW_MINUTES, each with delays that grow:
-- per (account, client address): LOGIN_MAX_FAILURES free failures, then the pair
-  waits LOGIN_DELAY_SECONDS, doubling with every further failure up to
-  LOGIN_MAX_DELAY_SECONDS. A guesser elsewhere never delays the account's owner at
-  their own address: the right password from another address always gets through.
+Counters over the last LOGIN_FAILURE_WINDOW_MINUTES, each with delays that grow:
+- per account, from an unknown browser at one client address: LOGIN_MAX_FAILURES
+  free failures, then the pair waits LOGIN_DELAY_SECONDS, doubling with every further
+  failure up to LOGIN_MAX_DELAY_SECONDS. A guesser elsewhere never delays the account's
+  owner at their own address: the right password from another address always gets through.
+- per account, from a known browser (a signed `known_device` cookie from an earlier
+  sign-in to that account, with a device id of its own): the same limits, counted for
+  that browser alone, so others' guesses, from anywhere, never hold up the owner on it.
 - per client address, across accounts (password spraying): LOGIN_MAX_FAILURES_PER_IP
-  free failures, then the same growing delays for that address alone.
-Nothing is ever locked for longer than the delay: no lock-out an attacker can
-extend for someone else. A browser that signed in to the account before carries a
-signed device cookie and skips the per-address counter, so an office behind one
-address is not held up by a sprayer sharing it. Behind a reverse proxy set TRUSTED_PROXIES, or every user
-shares the proxy's address.
+  free failures, then the same growing delays for that address alone (known browsers
+  skip it, so an office behind one address is not held up by a sprayer sharing it).
+Nothing is ever locked for longer than the delay: no lock-out an attacker can extend for
+someone else. Behind a reverse proxy set TRUSTED_PROXIES, or every user shares the
+proxy's address.
+
+Check-and-count is one short transaction under a lock per account (and per address):
+an attempt is counted before its password is checked (claim_attempt) and forgiven when
+the password was right (clear_failures), so a burst of concurrent guesses gets exactly
+the free ones checked, never more.
 """
+import hashlib
 import math
+import secrets
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -25,6 +34,12 @@ from dashboard.db import db
 from dashboard.models import LoginAttempt
 from dashboard.models import utcnow
 
+# pg_advisory_xact_lock(namespace, hashtext(key)): namespaces of our own (dashboard/stamps.py has 8_260_001).
+# Every claim takes the account's lock before the address's, so two claims never wait on each other in a cycle.
+_ACCOUNT_LOCK = 8_260_002
+_ADDRESS_LOCK = 8_260_003
+_LOCK = sa.text("SELECT pg_advisory_xact_lock(CAST(:namespace AS integer), hashtext(:key))")
+
 
 def _normal(email):
     return (email or "").strip().lower()[:254]
@@ -34,10 +49,12 @@ def _addr(remote_addr):
     return (remote_addr or "")[:64] or None
 
 
-def _pair(email, remote_addr):
-    """The SQL conditions selecting one (account, address) pair's failures."""
+def _account_counter(email, remote_addr, device):
+    """The SQL conditions selecting one account's failures as this caller is judged by them."""
+    if device:
+        return LoginAttempt.email == _normal(email), LoginAttempt.device == device
     addr = _addr(remote_addr)
-    return (LoginAttempt.email == _normal(email),
+    return (LoginAttempt.email == _normal(email), LoginAttempt.device.is_(None),
             LoginAttempt.remote_addr == addr if addr is not None else LoginAttempt.remote_addr.is_(None))
 
 
@@ -64,39 +81,79 @@ def _device_serializer():
     return URLSafeTimedSerializer(current_app.secret_key, salt="known-device")
 
 
-def known_device_for(request, email):
-    """True when the request carries a device cookie from an earlier sign-in to this account (OWASP device cookies)."""
+def device_for(request, email):
+    """The device id of this browser's known_device cookie if it signed in to email before, else None."""
     raw = request.cookies.get(DEVICE_COOKIE)
     if not raw or len(raw) > 400:
-        return False
+        return None
     try:
-        return _device_serializer().loads(raw, max_age=DEVICE_DAYS * 86400) == _normal(email)
+        payload = _device_serializer().loads(raw, max_age=DEVICE_DAYS * 86400)
     except BadSignature:
-        return False
+        return None
+    if isinstance(payload, list) and len(payload) == 2 and payload[0] == _normal(email):
+        return str(payload[1])[:64]
+    if payload == _normal(email):
+        # A cookie from before device ids: the signed cookie itself names the device.
+        return hashlib.sha256(raw.encode()).hexdigest()[:32]
+    return None
 
 
-def remember_device(response, email):
-    """Mark this browser as one that signed in to email, so a busy shared address does not delay it."""
-    response.set_cookie(DEVICE_COOKIE, _device_serializer().dumps(_normal(email)), max_age=DEVICE_DAYS * 86400,
+def known_device_for(request, email):
+    """True when the request carries a device cookie from an earlier sign-in to this account (OWASP device cookies)."""
+    return device_for(request, email) is not None
+
+
+def remember_device(response, email, device=None):
+    """Mark this browser as one that signed in to email (keeping its device id), judged by its own counter."""
+    payload = [_normal(email), device or secrets.token_hex(16)]
+    response.set_cookie(DEVICE_COOKIE, _device_serializer().dumps(payload), max_age=DEVICE_DAYS * 86400,
                         httponly=True, samesite="Lax", secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
                         path="/auth/")
     return response
 
 
-def seconds_locked(email, remote_addr, known_device=False, now=None):
-    """Whole seconds the caller must wait before trying this account from this address, or None.
+def _lock(email, addr):
+    """Hold the account's (and the address's) throttle until commit.
 
-    known_device: the browser proved an earlier sign-in to this account, so the
-    per-address counter (someone else's failures on a shared address) does not apply.
+    PostgreSQL: transaction advisory locks. SQLite: the write transaction's BEGIN
+    IMMEDIATE already lets one writer at a time through.
     """
-    now = now or utcnow()
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        return
+    connection.execute(_LOCK, {"namespace": _ACCOUNT_LOCK, "key": _normal(email)})
+    if addr is not None:
+        connection.execute(_LOCK, {"namespace": _ADDRESS_LOCK, "key": addr})
+
+
+def _seconds_locked(email, addr, device, now):
     config = current_app.config
-    addr = _addr(remote_addr)
-    waits = [_wait_seconds(_pair(email, addr), config["LOGIN_MAX_FAILURES"], now)]
-    if addr is not None and not known_device:
+    waits = [_wait_seconds(_account_counter(email, addr, device), config["LOGIN_MAX_FAILURES"], now)]
+    if addr is not None and not device:
         waits.append(_wait_seconds((LoginAttempt.remote_addr == addr,), config["LOGIN_MAX_FAILURES_PER_IP"], now))
     wait = max(waits)
     return math.ceil(wait) if wait > 0 else None
+
+
+def seconds_locked(email, remote_addr, device=None, now=None):
+    """Whole seconds the caller must wait before trying this account, or None (reads only; counts nothing)."""
+    return _seconds_locked(email, _addr(remote_addr), device, now or utcnow())
+
+
+def claim_attempt(email, remote_addr, device=None):
+    """Count one attempt at email's password before it is checked: whole seconds to wait (nothing counted), or None.
+
+    Its own write transaction, committed at once: the check and the count happen under
+    the account's lock, so concurrent guesses cannot all pass the same check. A right
+    password then calls clear_failures, which forgives this attempt with the others.
+    """
+    addr = _addr(remote_addr)
+    with db.write_transaction() as session:
+        _lock(email, None if device else addr)
+        wait = _seconds_locked(email, addr, device, utcnow())
+        if wait is None:
+            session.add(LoginAttempt(email=_normal(email), remote_addr=addr, device=device, attempted_at=utcnow()))
+    return wait
 
 
 def describe_wait(seconds):
@@ -107,15 +164,13 @@ def describe_wait(seconds):
     return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
-def record_failure(email, remote_addr):
-    """Remember one failed sign-in (flushes; the view commits)."""
-    db.session.add(LoginAttempt(email=_normal(email), remote_addr=_addr(remote_addr)))
-    db.session.flush()
-
-
-def clear_failures(email, remote_addr):
-    """A successful sign-in forgives that account's failures from that address (others' remain)."""
-    db.session.execute(sa.delete(LoginAttempt).where(*_pair(email, remote_addr)))
+def clear_failures(email, remote_addr, device=None):
+    """The right password forgives the account's failures from that address, or that browser (others' remain)."""
+    email, addr = _normal(email), _addr(remote_addr)
+    mine = [LoginAttempt.remote_addr == addr if addr is not None else LoginAttempt.remote_addr.is_(None)]
+    if device:
+        mine.append(LoginAttempt.device == device)
+    db.session.execute(sa.delete(LoginAttempt).where(LoginAttempt.email == email, sa.or_(*mine)))
 
 
 def prune(older_than_days=2):

@@ -2,6 +2,7 @@
 import logging
 
 import sqlalchemy as sa
+from flask import current_app
 from flask import flash
 from flask import redirect
 from flask import render_template
@@ -22,6 +23,7 @@ from dashboard.auth.loaders import token_user
 from dashboard.auth.passwords import hash_password
 from dashboard.auth.passwords import needs_rehash
 from dashboard.auth.passwords import verify_password
+from dashboard.auth.reauth import confirm_password
 from dashboard.auth.session import enforce_session_timeouts
 from dashboard.auth.session import start_session
 from dashboard.auth.users import UserError
@@ -55,6 +57,15 @@ def _home():
     return url_for("jobs.today")
 
 
+def _login_page(form, error=None, status=200, headers=None):
+    """The sign-in page; in demo mode it lists the demo accounts (never outside demo mode)."""
+    from dashboard import demo
+    demo_mode = current_app.config["DEMO_MODE"]
+    return render_template("auth/login.html", form=form, error=error,
+                           demo_accounts=demo.demo_accounts() if demo_mode else None,
+                           demo_password=demo.DEMO_PASSWORD if demo_mode else None), status, headers or {}
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @public
 def login():
@@ -64,35 +75,37 @@ def login():
     form = LoginForm()
     if request.method == "GET":
         form.next.data = safe_next(request.args.get("next")) or ""
-    status = 200
-    error = None
     if form.validate_on_submit():
-        email = form.email.data.strip().lower()
-        remote_addr = request.remote_addr
-        wait = throttle.seconds_locked(email, remote_addr, known_device=throttle.known_device_for(request, email))
-        if wait is not None:
-            log.info("throttled sign-in for %s from %s (%s s left)", email, remote_addr, wait)
-            error = f"Too many failed sign-ins, try again in {throttle.describe_wait(wait)}."
-            return render_template("auth/login.html", form=form, error=error), 429, {"Retry-After": str(wait)}
-        user = db.session.scalar(sa.select(User).where(User.email == email))
-        ok = verify_password(user.password_hash if user else _dummy_hash(), form.password.data)
-        if ok and user is not None and user.is_active:
-            return _complete_login(user, form, remote_addr)
-        throttle.record_failure(email, remote_addr)
+        return _attempt_sign_in(form)
+    return _login_page(form, status=422 if request.method == "POST" else 200)
+
+
+def _attempt_sign_in(form):
+    """Count the attempt (atomically, per account), then check the password: sign in, 401 or 429."""
+    email = form.email.data.strip().lower()
+    remote_addr = request.remote_addr
+    device = throttle.device_for(request, email)
+    wait = throttle.claim_attempt(email, remote_addr, device)
+    if wait is not None:
+        log.info("throttled sign-in for %s from %s (%s s left)", email, remote_addr, wait)
+        return _login_page(form, f"Too many failed sign-ins, try again in {throttle.describe_wait(wait)}.",
+                           429, {"Retry-After": str(wait)})
+    user = db.session.scalar(sa.select(User).where(User.email == email))
+    ok = verify_password(user.password_hash if user else _dummy_hash(), form.password.data)
+    if ok and user is not None and user.is_active:
+        return _complete_login(user, form, remote_addr, device)
+    with db.write_transaction():  # the attempt stays counted
         record(user.company_id if user else None, user.id if user else None, "auth.login_failed", email,
                ip=remote_addr, reason="disabled" if ok and user is not None else "password")
-        db.session.commit()
-        log.info("failed sign-in for %s from %s", email, remote_addr)
-        error = GENERIC_FAILURE
-        status = 401
-    elif request.method == "POST":
-        status = 422
-    return render_template("auth/login.html", form=form, error=error), status
+    log.info("failed sign-in for %s from %s", email, remote_addr)
+    return _login_page(form, GENERIC_FAILURE, 401)
 
 
-def _complete_login(user, form, remote_addr):
+def _complete_login(user, form, remote_addr, device):
     """Regenerate the session, sign user in, stamp the timeouts and go where they were heading."""
-    throttle.clear_failures(user.email, remote_addr)
+    db.begin_write()
+    user = db.session.get(User, user.id)
+    throttle.clear_failures(user.email, remote_addr, device)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(form.password.data)
     user.last_login_at = utcnow()
@@ -101,7 +114,7 @@ def _complete_login(user, form, remote_addr):
     session.clear()  # a new session on authentication (no fixation)
     login_user(user)
     start_session()
-    return throttle.remember_device(redirect(safe_next(form.next.data) or _home()), user.email)
+    return throttle.remember_device(redirect(safe_next(form.next.data) or _home()), user.email, device)
 
 
 @bp.post("/logout")
@@ -124,18 +137,23 @@ def logout():
 @bp.route("/password", methods=["GET", "POST"])
 @require_login
 def password():
-    """Change one's own password; every other session of this user ends."""
+    """Change one's own password (the current one checked and throttled like sign-in); other sessions end."""
     form = PasswordChangeForm()
     status = 200
+    headers = {}
     if form.validate_on_submit():
         user = db.session.get(User, current_user.id)
-        if not verify_password(user.password_hash, form.current_password.data):
-            form.current_password.errors.append("That is not your current password.")
-            status = 422
+        check = confirm_password(user, form.current_password.data, "password change")
+        if not check.ok:
+            form.current_password.errors.append(check.message)
+            status, headers = (429, {"Retry-After": str(check.wait)}) if check.wait else (422, {})
         else:
+            db.begin_write()
+            user = db.session.get(User, current_user.id)
             try:
                 set_password(user, form.new_password.data)
             except UserError as exc:
+                db.session.rollback()
                 form.new_password.errors.append(str(exc))
                 status = 422
             else:
@@ -150,4 +168,4 @@ def password():
                 return redirect(_home())
     elif request.method == "POST":
         status = 422
-    return render_template("auth/password.html", form=form), status
+    return render_template("auth/password.html", form=form), status, headers

@@ -19,14 +19,12 @@ DEMO_EMAILS = ('superadmin@demo.test', 'admin@demo.test', 'dispatcher@demo.test'
 
 
 def upgrade():
-    with op.batch_alter_table('users') as batch:
-        batch.add_column(sa.Column('is_demo', sa.Boolean(), nullable=False, server_default=sa.false()))
-    with op.batch_alter_table('companies') as batch:
-        batch.add_column(sa.Column('is_demo', sa.Boolean(), nullable=False, server_default=sa.false()))
-    with op.batch_alter_table('login_attempts') as batch:
-        batch.add_column(sa.Column('device', sa.String(length=64), nullable=True))
-    with op.batch_alter_table('api_tokens') as batch:
-        batch.add_column(sa.Column('expires_at', sa.DateTime(), nullable=True))
+    # Plain ADD COLUMN, not batch mode: on SQLite a batch rebuild of companies or users
+    # would drop a table other rows point at (foreign keys are enforced).
+    op.add_column('users', sa.Column('is_demo', sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column('companies', sa.Column('is_demo', sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column('login_attempts', sa.Column('device', sa.String(length=64), nullable=True))
+    op.add_column('api_tokens', sa.Column('expires_at', sa.DateTime(), nullable=True))
     # A database demo mode seeded earlier: its demo users and their company are demo data.
     users = sa.table('users', sa.column('email', sa.String), sa.column('company_id', sa.Integer),
                      sa.column('is_demo', sa.Boolean))
