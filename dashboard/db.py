@@ -11,6 +11,33 @@ from flask import current_app
 from flask import has_app_context
 
 
+# PostgreSQL's SQLSTATEs for "your transaction was chosen to fail; run it again".
+_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})   # deadlock_detected, serialization_failure
+
+
+def is_deadlock(error):
+    """True when the database aborted this transaction to break a deadlock (run it again)."""
+    orig = getattr(error, "orig", None)
+    return isinstance(error, sa.exc.DBAPIError) and getattr(orig, "sqlstate", None) in _RETRYABLE_SQLSTATES
+
+
+def is_disconnect(error):
+    """True when error means the connection was lost (the server went away or dropped it)."""
+    return isinstance(error, sa.exc.DBAPIError) and bool(error.connection_invalidated)
+
+
+def refuses_data(error):
+    """True when the database refused a statement for the data it carried (not for its own health).
+
+    Such a batch can be written again row by row to find and skip the culprit; an
+    outage, a lock timeout or a deadlock is the database's state, not the data's.
+    """
+    if isinstance(error, (sa.exc.IntegrityError, sa.exc.DataError, OverflowError, UnicodeError)):
+        return True
+    # A value no type processor could convert: SQLAlchemy's error, the driver never saw it.
+    return isinstance(error, sa.exc.StatementError) and not isinstance(error, sa.exc.DBAPIError)
+
+
 class Base(so.DeclarativeBase):
     """Declarative base for every model."""
 

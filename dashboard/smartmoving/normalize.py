@@ -5,16 +5,27 @@ dates; opportunity detail gives addresses, money, branch, arrival window and cre
 Payloads drift in type (ISO strings vs yyyyMMdd ints, string vs int quote numbers)
 and in shape, so every read here is tolerant: a missing field becomes None and a
 warning, never an exception. Only a job without an id or a service date is dropped.
+
+Every string is cleaned here, at the edge: control characters (NUL included, which
+PostgreSQL refuses) removed, lone surrogates replaced, and each value capped at its
+column's length as the models declare it. One bad record must never stop a sync.
 """
 import hashlib
 import json
+import math
+import re
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import date
 from decimal import Decimal
 from decimal import InvalidOperation
 
+import sqlalchemy as sa
+
 from dashboard.jobs.spans import compute_span
+from dashboard.models import CrewMember
+from dashboard.models import Location
+from dashboard.models import TruckJourney
 
 # OpportunityStatus codes (shared by leads and opportunities).
 OPPORTUNITY_STATUS = {
@@ -25,6 +36,69 @@ JOB_TYPES = {
     1: "Moving", 3: "Packing", 4: "Moving and packing", 5: "Load only", 6: "Unload only", 7: "Commercial",
     8: "Storage in", 9: "Storage out", 10: "Inner house", 11: "Junk removal", 12: "Labor only",
 }
+
+
+# Control characters (C0, DEL, C1) but tab, newline and carriage return, which are handled apart.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_LINE_BREAKS = re.compile("\r\n?|[\u2028\u2029]")
+_SINGLE_LINE_SPACES = re.compile("[\t\n\r\u2028\u2029]+")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# Ids are never cut short: two ids sharing their first 64 characters would become one job.
+_IDENTIFIERS = frozenset({"external_id", "opportunity_external_id", "branch_external_id"})
+# The largest amount of cents a BIGINT column holds.
+_MAX_CENTS = 2 ** 63 - 1
+
+
+def clean_text(text, multiline=False):
+    """text without control characters or lone surrogates; tab and newline kept only when multiline.
+
+    In a single-line field a tab or line break becomes a space, so words stay apart.
+    """
+    text = _LONE_SURROGATE.sub("\ufffd", text)
+    if multiline:
+        text = _LINE_BREAKS.sub("\n", text)
+    else:
+        text = _SINGLE_LINE_SPACES.sub(" ", text)
+    return _CONTROL.sub("", text)
+
+
+def clean_json(value):
+    """JSON-able data with every string (keys included) cleaned and non-finite numbers made None."""
+    if isinstance(value, str):
+        return clean_text(value, multiline=True)
+    if isinstance(value, dict):
+        return {clean_text(str(key), multiline=True): clean_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean_json(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def column_limit(model, name):
+    """The declared length of model's string column name, or None (no limit, or not a string)."""
+    column = model.__table__.columns.get(name)
+    return getattr(column.type, "length", None) if column is not None else None
+
+
+def fit_record(model, record):
+    """record with each string cleaned and capped at its column's length, JSON columns cleaned.
+
+    The last step before a record is written: whatever built it, nothing in it can
+    be refused by the database for its characters or its length (ids are not cut).
+    """
+    fitted = {}
+    for name, value in record.items():
+        column = model.__table__.columns.get(name)
+        if isinstance(value, str):
+            value = clean_text(value)
+            limit = column_limit(model, name)
+            if limit and name not in _IDENTIFIERS:
+                value = value[:limit]
+        elif column is not None and isinstance(column.type, sa.JSON) and value is not None:
+            value = clean_json(value)
+        fitted[name] = value
+    return fitted
 
 
 @dataclass
@@ -50,6 +124,12 @@ class SweepOpportunity:
     raw: dict = field(default_factory=dict)
 
 
+_NAME = column_limit(TruckJourney, "customer_name")
+_PHONE = column_limit(TruckJourney, "customer_phone")
+_EMAIL = column_limit(TruckJourney, "customer_email")
+_QUOTE = column_limit(TruckJourney, "quote_number")
+
+
 def parse_service_date(value):
     """A date from "2026-07-20", "2026-07-20T00:00:00", 20260720 or "20260720"; None otherwise."""
     if value is None or isinstance(value, bool):
@@ -69,13 +149,13 @@ def parse_service_date(value):
 
 
 def _text(value, limit=None):
-    """A clean string or None: numbers become text, blanks become None."""
+    """A clean string or None: numbers become text, blanks become None, at most limit characters."""
     if value is None or isinstance(value, (dict, list, bool)):
         return None
-    text = str(value).strip()
+    text = clean_text(str(value)).strip()
     if not text:
         return None
-    return text[:limit] if limit else text
+    return text[:limit].rstrip() if limit else text
 
 
 def _int(value):
@@ -93,8 +173,8 @@ def _money(value):
         amount = Decimal(str(value))
     except (InvalidOperation, ValueError):
         return None
-    if not amount.is_finite():
-        return None
+    if not amount.is_finite() or abs(amount) * 100 > _MAX_CENTS:
+        return None   # not money we could store: left out, not a failed sync
     return amount.quantize(Decimal("0.01"))
 
 
@@ -123,9 +203,9 @@ def sweep_opportunities(customers, start, end, warnings=None):
         if not isinstance(customer, dict):
             warnings.append("sweep: skipped a customer entry that is not an object")
             continue
-        name = _text(customer.get("name"), 200) or ""
-        phone = _text(customer.get("phoneNumber"), 64)
-        email = _text(customer.get("emailAddress"), 254)
+        name = _text(customer.get("name"), _NAME) or ""
+        phone = _text(customer.get("phoneNumber"), _PHONE)
+        email = _text(customer.get("emailAddress"), _EMAIL)
         for opportunity in customer.get("opportunities") or ():
             if not isinstance(opportunity, dict) or not _text(opportunity.get("id")):
                 warnings.append(f"sweep: customer {customer.get('id')} has an opportunity without an id")
@@ -140,7 +220,7 @@ def sweep_opportunities(customers, start, end, warnings=None):
             opportunity_id = _text(opportunity["id"])
             found[opportunity_id] = SweepOpportunity(
                 opportunity_id=opportunity_id,
-                quote_number=_text(opportunity.get("quoteNumber"), 40),
+                quote_number=_text(opportunity.get("quoteNumber"), _QUOTE),
                 status=_int(opportunity.get("status")),
                 customer_name=name, customer_phone=phone, customer_email=email,
                 jobs=jobs,
@@ -167,11 +247,11 @@ def detail_opportunity(opportunity_id, detail, start, end, fingerprint="", warni
             if job is not None and start <= job.service_date <= end]
     return SweepOpportunity(
         opportunity_id=str(opportunity_id),
-        quote_number=_text(detail.get("quoteNumber"), 40),
+        quote_number=_text(detail.get("quoteNumber"), _QUOTE),
         status=_int(detail.get("status")),
-        customer_name=_text(customer.get("name"), 200) or "",
-        customer_phone=_text(customer.get("phoneNumber"), 64),
-        customer_email=_text(customer.get("emailAddress"), 254),
+        customer_name=_text(customer.get("name"), _NAME) or "",
+        customer_phone=_text(customer.get("phoneNumber"), _PHONE),
+        customer_email=_text(customer.get("emailAddress"), _EMAIL),
         jobs=jobs, fingerprint=fingerprint,
         raw={"customer": customer, "opportunity": {"id": str(opportunity_id)}, "source": "webhook"},
     )
@@ -220,7 +300,7 @@ def _sweep_job(job, warnings):
     if not job_id or service_date is None:
         warnings.append(f"sweep: skipped job {job_id or '?'}: missing id or service date")
         return None
-    return SweepJob(job_id=job_id, job_number=_text(job.get("jobNumber"), 40), service_date=service_date,
+    return SweepJob(job_id=job_id, job_number=_text(job.get("jobNumber"), column_limit(TruckJourney, "job_number")), service_date=service_date,
                     job_type=_int(job.get("type")))
 
 
@@ -246,7 +326,9 @@ def arrival_window_text(window):
         return None, None
     start = window.get("startTime")
     start_hour = float(start) if isinstance(start, (int, float)) and not isinstance(start, bool) else None
-    description = _text(window.get("description"), 80)
+    if start_hour is not None and not 0 <= start_hour < 24:
+        start_hour = None   # NaN, infinities and hours outside the day place no job
+    description = _text(window.get("description"), column_limit(TruckJourney, "arrival_window"))
     if description:
         return description, start_hour
     begin, finish = format_hour(window.get("startTime")), format_hour(window.get("endTime"))
@@ -288,7 +370,8 @@ def _addresses(detail_job):
         return None, None
     texts = []
     for item in addresses:
-        text = _text(item.get("fullAddress") if isinstance(item, dict) else item, 400)
+        text = _text(item.get("fullAddress") if isinstance(item, dict) else item,
+                     column_limit(TruckJourney, "origin_address"))
         if text:
             texts.append(text)
     if not texts:
@@ -341,7 +424,7 @@ def job_record(opportunity, sweep_job, detail=None, crew_by_id=None, warnings=No
         "status": job_status(opportunity.status),
     }
     if detail is None:
-        return record
+        return fit_record(TruckJourney, record)
 
     detail_job = find_detail_job(detail, sweep_job)
     if detail_job is None:
@@ -355,10 +438,10 @@ def job_record(opportunity, sweep_job, detail=None, crew_by_id=None, warnings=No
     span_start, span_end = compute_span(sweep_job.service_date, start_hour, (detail_job or {}).get("jobTime"),
                                         default_hours)
     record.update({
-        "customer_name": _text(customer.get("name"), 200) or record["customer_name"],
-        "customer_phone": _text(customer.get("phoneNumber"), 64) or record["customer_phone"],
-        "customer_email": _text(customer.get("emailAddress"), 254) or record["customer_email"],
-        "quote_number": _text(detail.get("quoteNumber"), 40) or record["quote_number"],
+        "customer_name": _text(customer.get("name"), _NAME) or record["customer_name"],
+        "customer_phone": _text(customer.get("phoneNumber"), _PHONE) or record["customer_phone"],
+        "customer_email": _text(customer.get("emailAddress"), _EMAIL) or record["customer_email"],
+        "quote_number": _text(detail.get("quoteNumber"), _QUOTE) or record["quote_number"],
         # estimatedTotal belongs to the opportunity, not the job.
         "estimated_value_cents": _cents(totals.get("finalTotal")),
         "origin_address": origin,
@@ -371,9 +454,9 @@ def job_record(opportunity, sweep_job, detail=None, crew_by_id=None, warnings=No
         "tips_cents": _cents((detail_job or {}).get("totalTips")),
         "smartmoving_crew": crew_names(detail_job, crew_by_id or {}),
         "status": job_status(status_code if status_code is not None else opportunity.status, detail_job),
-        "branch_name": _text(branch.get("name"), 200),
+        "branch_name": _text(branch.get("name"), column_limit(Location, "name")),
     })
-    return record
+    return fit_record(TruckJourney, record)
 
 
 def external_data(opportunity, sweep_job, detail):
@@ -382,7 +465,7 @@ def external_data(opportunity, sweep_job, detail):
     if detail is not None:
         data["detail"] = {k: v for k, v in detail.items() if k != "jobs"}
         data["detailJob"] = find_detail_job(detail, sweep_job)
-    return data
+    return data   # cleaned with the rest of the record by fit_record
 
 
 def branch_record(branch):
@@ -392,10 +475,10 @@ def branch_record(branch):
     dispatch = branch.get("dispatchLocation") if isinstance(branch.get("dispatchLocation"), dict) else {}
     return {
         "external_id": _text(branch["id"]),
-        "name": _text(branch.get("name"), 200) or f"Branch {branch['id']}",
-        "phone": _text(branch.get("phoneNumber"), 64),
-        "address": _text(dispatch.get("fullAddress"), 400),
-        "external_data": branch,
+        "name": _text(branch.get("name"), column_limit(Location, "name")) or f"Branch {branch['id']}",
+        "phone": _text(branch.get("phoneNumber"), column_limit(Location, "phone")),
+        "address": _text(dispatch.get("fullAddress"), column_limit(Location, "address")),
+        "external_data": clean_json(branch),
     }
 
 
@@ -407,8 +490,8 @@ def crew_record(member):
     role = member.get("role") if isinstance(member.get("role"), dict) else {}
     return {
         "external_id": _text(member["id"]),
-        "name": _text(member.get("name"), 120) or "Unnamed crew member",
-        "status": _text(member.get("status"), 20),
+        "name": _text(member.get("name"), column_limit(CrewMember, "name")) or "Unnamed crew member",
+        "status": _text(member.get("status"), column_limit(CrewMember, "status")),
         "branch_external_id": _text(branch.get("id")),
-        "role_name": _text(role.get("name"), 60),
+        "role_name": _text(role.get("name"), column_limit(CrewMember, "role_name")),
     }

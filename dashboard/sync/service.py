@@ -25,6 +25,8 @@ import sqlalchemy as sa
 from flask import current_app
 
 from dashboard.db import db
+from dashboard.db import is_deadlock
+from dashboard.db import refuses_data
 from dashboard.error_text import describe_error
 from dashboard.models import ApiCall
 from dashboard.models import Company
@@ -371,6 +373,7 @@ class Syncer:
                                          "unchanged", "removed", "removals_held", "malformed_records")}
         self.not_found_counts = {}
         self.warnings = []
+        self.skipped = []          # (opportunity id, reason) the database refused to store
         self.phase = "starting"
         self.last_progress = 0.0
         self.crew_by_id = {}
@@ -499,6 +502,12 @@ class Syncer:
         if held:
             reasons.append(f"{held} job{'' if held == 1 else 's'} vanished from SmartMoving at once: the removals "
                            "are held (shown as \"removal pending\") until the next sync or an admin confirms them.")
+        if self.skipped:
+            named = "; ".join(f"opportunity {opportunity_id}: {reason}" for opportunity_id, reason in self.skipped[:5])
+            more = f" and {len(self.skipped) - 5} more" if len(self.skipped) > 5 else ""
+            reasons.append(f"{len(self.skipped)} opportunit{'y' if len(self.skipped) == 1 else 'ies'} could not be "
+                           f"stored and {'was' if len(self.skipped) == 1 else 'were'} skipped ({named}{more}); "
+                           "the rest of the data was saved.")
         if malformed and not failed:
             reasons.append(f"{malformed} record{'' if malformed == 1 else 's'} from SmartMoving were not in the "
                            "documented shape and were skipped.")
@@ -693,13 +702,35 @@ class Syncer:
         return fatal
 
     def store(self, batch):
-        """Write one batch of opportunities (records + their sync state) in one short transaction."""
+        """Write one batch of opportunities (records + their sync state) in one short transaction.
+
+        A batch the database refuses for its data is written again one opportunity at a
+        time, each in a savepoint: the ones it still refuses are skipped and named (the
+        run ends PARTIAL), the rest are stored. A deadlock victim is written again once.
+        """
         if not batch:
             return
+        groups, unknown_branch = self._batch_groups(batch)
+        self.check_lease()
+        try:
+            self._write_groups_retrying(groups, one_by_one=False)
+        except Exception as error:
+            if not refuses_data(error):
+                raise
+            self._write_groups_retrying(groups, one_by_one=True)
+        if unknown_branch and not self.reference_refreshed:
+            # A branch we have never seen: refresh once, the next run maps its jobs.
+            self.warnings.append("A job names an unknown branch; branches were refreshed.")
+            self.refresh_reference()
+            self._load_lookups()
+
+    def _batch_groups(self, batch):
+        """[(opportunity id, its job records, its sync state)] of a batch, and whether a branch was unknown."""
         now = utcnow()
-        records, states = [], []
+        groups = []
         unknown_branch = False
         for opportunity, detail, outcome, error in batch:
+            records = []
             for job in opportunity.jobs:
                 record = normalize.job_record(opportunity, job, detail if outcome == "OK" else None,
                                               self.crew_by_id, self.warnings, self.default_job_hours)
@@ -716,36 +747,96 @@ class Syncer:
                 else:
                     record["sync_status"] = (SyncStatus.PENDING.value if outcome == "PENDING"
                                              else SyncStatus.FAILED.value)
-                    record["sync_error"] = (error or "")[:500]
+                    record["sync_error"] = error or ""
                     record["removed_at"] = None
-                records.append(record)
+                records.append(normalize.fit_record(TruckJourney, record))
             if outcome == "OK":
-                states.append(self._state(opportunity, detail_fetched_at=now))
+                state = self._state(opportunity, detail_fetched_at=now)
             elif outcome == "NOT_FOUND":
                 self.stats["opportunities_failed"] += 1
                 misses = self.not_found_counts.get(opportunity.opportunity_id, 0) + 1
                 backoff = min(NOT_FOUND_BACKOFF * 2 ** (misses - 1), NOT_FOUND_BACKOFF_MAX)
-                states.append(self._state(opportunity, sweep_hash=opportunity.fingerprint, not_found_count=misses,
-                                          next_check_at=now + backoff, last_error=error))
+                state = self._state(opportunity, sweep_hash=opportunity.fingerprint, not_found_count=misses,
+                                    next_check_at=now + backoff, last_error=error)
             else:
                 self.stats["opportunities_failed"] += outcome == "FAILED"
-                states.append(self._state(opportunity, failures=1, last_error=error))
-        self.check_lease()
-        with db.write_transaction() as session:
-            self._flush_calls(session)
-            # Stamped now that this batch writes, not when it was built: see dashboard/stamps.py.
-            created, updated, unchanged = upsert.upsert_journeys(self.company_id, records,
-                                                                 ordered_stamp(self.company_id), self.known_ids)
-            save_states(session, self.company_id, states)
-            self.stats["created"] += created
-            self.stats["updated"] += updated
-            self.stats["unchanged"] += unchanged
-            self._write_progress(session)
-        if unknown_branch and not self.reference_refreshed:
-            # A branch we have never seen: refresh once, the next run maps its jobs.
-            self.warnings.append("A job names an unknown branch; branches were refreshed.")
-            self.refresh_reference()
-            self._load_lookups()
+                state = self._state(opportunity, failures=1, last_error=error)
+            groups.append((opportunity.opportunity_id, records, normalize.fit_record(OpportunitySyncState, state)))
+        return groups, unknown_branch
+
+    def _write_groups_retrying(self, groups, one_by_one):
+        """_write_groups, once more if the database chose this transaction as a deadlock victim."""
+        try:
+            self._write_groups(groups, one_by_one)
+        except sa.exc.OperationalError as error:
+            if not is_deadlock(error):
+                raise
+            log.warning("sync run %s: a batch write was a deadlock victim; writing it again", self.run_id,
+                        extra={"sync_run_id": self.run_id, "company_id": self.company_id})
+            self._write_groups(groups, one_by_one)
+
+    def _write_groups(self, groups, one_by_one):
+        """Write groups in one transaction: all at once, or one opportunity per savepoint (skipping refusals).
+
+        The run's counters and call ledger are put back as they were if the transaction fails.
+        """
+        stats, calls, skipped = dict(self.stats), list(self.pending_calls), len(self.skipped)
+        try:
+            with db.write_transaction() as session:
+                self._flush_calls(session)
+                # Stamped now that this batch writes, not when it was built: see dashboard/stamps.py.
+                stamp = ordered_stamp(self.company_id)
+                if one_by_one:
+                    for group in groups:
+                        self._write_group_or_skip(session, group, stamp)
+                else:
+                    self._count(self._write_rows(session, [r for g in groups for r in g[1]],
+                                                 [g[2] for g in groups], stamp))
+                self._write_progress(session)
+        except BaseException:
+            self.stats.update(stats)
+            self.pending_calls[:] = calls
+            del self.skipped[skipped:]
+            raise
+
+    def _write_rows(self, session, records, states, stamp):
+        """Upsert records and record their opportunities' states; returns (created, updated, unchanged)."""
+        counts = upsert.upsert_journeys(self.company_id, records, stamp, self.known_ids)
+        save_states(session, self.company_id, states)
+        return counts
+
+    def _write_group_or_skip(self, session, group, stamp):
+        """Write one opportunity in a savepoint; if the database refuses its data, skip it and say why."""
+        opportunity_id, records, state = group
+        try:
+            with session.begin_nested():
+                counts = self._write_rows(session, records, [state], stamp)
+        except Exception as error:
+            if not refuses_data(error):
+                raise
+            reason = describe_error(error)
+            self.skipped.append((opportunity_id, reason))
+            log.warning("sync run %s: opportunity %s could not be stored (%s); skipped", self.run_id,
+                        opportunity_id, reason, extra={"sync_run_id": self.run_id, "company_id": self.company_id})
+            self._note_skipped(session, state, reason)
+            return
+        self._count(counts)
+
+    def _note_skipped(self, session, state, reason):
+        """Mark a skipped opportunity failed, so the next run reads it again (best effort)."""
+        try:
+            with session.begin_nested():
+                save_states(session, self.company_id, [{**state, "sweep_hash": None, "detail_fetched_at": None,
+                                                        "failures": 1, "last_error": reason}])
+        except Exception as error:
+            if not refuses_data(error):
+                raise
+
+    def _count(self, counts):
+        created, updated, unchanged = counts
+        self.stats["created"] += created
+        self.stats["updated"] += updated
+        self.stats["unchanged"] += unchanged
 
     @staticmethod
     def _state(opportunity, detail_fetched_at=None, sweep_hash=None, failures=0, not_found_count=0,
