@@ -107,3 +107,71 @@ def test_describe_error_keeps_the_class_and_drops_sql_values_and_details():
     assert describe_error(quoted) == "FakeDriverError: invalid input syntax for type integer"
     assert describe_error(ValueError("bad\nsecond line")) == "ValueError: bad"
     assert describe_error(KeyError()) == "KeyError"
+
+
+# ---------------------------------------------------------------- one lock order: no deadlocks
+
+def test_syncs_rewriting_jobs_while_dispatchers_patch_them_never_deadlock(backend, tmp_path, monkeypatch,
+                                                                        make_user):
+    """PATCH locked the job row and then the company's stamp lock; sync batches take them the other way round."""
+    import threading
+    import time
+
+    from tests.test_api import bearer
+
+    if backend != "postgresql":
+        pytest.skip("SQLite's single writer lock cannot deadlock")
+    server = start_sandbox(SandboxWorld(seed=3, timezone=TZ, branches=2, jobs_per_day=16))
+    app = make_test_app(database_url_for(backend, tmp_path), tmp_path, SMARTMOVING_BASE_URL=server.base_url,
+                        SMARTMOVING_API_KEY=server.api_key, DASHBOARD_TIMEZONE=TZ, SYNC_WRITE_BATCH=4,
+                        OPPORTUNITY_REFRESH_MINUTES=0, SMARTMOVING_MONTHLY_QUOTA=0)
+    try:
+        first = sync(app)
+        assert first.status == "SUCCESS", first.error
+        with app.app_context():
+            job_ids = list(db.session.scalars(sa.text("SELECT id FROM truck_journeys ORDER BY id")))
+        headers = bearer(app, make_user("ADMIN"))
+        stop = time.monotonic() + 4
+        answers, runs, errors = [], [], []
+
+        def patcher(offset):
+            client = app.test_client()
+            n = 0
+            try:
+                while time.monotonic() < stop:
+                    job_id = job_ids[(offset + n) % len(job_ids)]
+                    n += 1
+                    read = client.get(f"/api/smartmoving/jobs/{job_id}", headers=headers)
+                    answers.append(read.status_code)
+                    answer = client.patch(f"/api/smartmoving/jobs/{job_id}", json={"notes": f"note {offset}-{n}"},
+                                          headers={**headers, "If-Match": read.headers.get("ETag", "*")})
+                    answers.append(answer.status_code)
+            except Exception as error:  # pragma: no cover - reported below
+                errors.append(error)
+
+        def syncer():
+            customers = server.world.customers
+            n = 0
+            try:
+                while time.monotonic() < stop:
+                    n += 1
+                    for customer in list(customers.values()):   # every job's customer changes: every row rewritten
+                        customer.phone = f"+1 555 01{n % 100:02d}"
+                    runs.append(sync(app))
+            except Exception as error:  # pragma: no cover - reported below
+                errors.append(error)
+
+        threads = [threading.Thread(target=patcher, args=(i,)) for i in range(6)]
+        threads += [threading.Thread(target=syncer)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert errors == []
+        assert runs and answers.count(200) > 10
+        assert [code for code in answers if code >= 500] == []
+        assert [(run.status, run.error) for run in runs if run.status == "FAILED"] == []
+        assert sum(run.updated for run in runs) > 0
+    finally:
+        server.stop()
+        app.extensions["sqlalchemy_engine"].dispose()

@@ -168,11 +168,10 @@ def job_detail(job_id):
 def job_patch(job_id):
     """Edit truck, crew, dispatch status or notes like the form does; If-Match is required."""
     from dashboard.jobs import dispatch
-    from dashboard.models import TruckJourney
     from dashboard.permissions import can_see_journey
 
     # Drivers and movers edit nothing: for them no job is in scope (404, as for other tenants' ids).
-    job = db.session.get(TruckJourney, job_id, with_for_update=True) if can(current_user, Perm.VIEW_JOBS) else None
+    job = dispatch.job_for_update(job_id) if can(current_user, Perm.VIEW_JOBS) else None
     if job is None or not can_see_journey(current_user, job):
         return json_error(404, "No such job in your locations.")
     if not can(current_user, Perm.EDIT_JOBS):

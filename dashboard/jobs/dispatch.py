@@ -20,6 +20,7 @@ from dashboard.models import DispatchStatus
 from dashboard.models import Truck
 from dashboard.models import TruckJourney
 from dashboard.models import truck_label
+from dashboard.stamps import lock_company_stamps
 from dashboard.stamps import ordered_stamp
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,19 @@ def truck_id_by_name(company_id, name):
             if match(truck_name):
                 return truck_id
     raise DispatchError(f"Unknown truck: {wanted}.")
+
+
+def job_for_update(job_id):
+    """The job, locked for this transaction's edit (None if there is no such job).
+
+    The company's stamp lock is taken before the row lock, the order every writer
+    keeps (dashboard/stamps.py): locking the row first deadlocks with a sync batch.
+    """
+    company_id = db.session.scalar(sa.select(TruckJourney.company_id).where(TruckJourney.id == job_id))
+    if company_id is None:
+        return None
+    lock_company_stamps(company_id)
+    return db.session.get(TruckJourney, job_id, with_for_update=True, populate_existing=True)
 
 
 def patch_dispatch(job, actor, body):
