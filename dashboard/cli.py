@@ -90,8 +90,10 @@ def _user_by_email(email):
 @click.command("create-token")
 @click.argument("email")
 @click.option("--name", default="cli", show_default=True, help="What the token is for (shown on the token page)")
+@click.option("--expires-days", type=click.IntRange(min=1, max=3650), default=None,
+              help="The token stops working after this many days (default: until revoked)")
 @with_appcontext
-def create_token_command(email, name):
+def create_token_command(email, name, expires_days):
     """Print a new API token for EMAIL (its last word); only a hash is stored."""
     from dashboard.auth.tokens import issue_token
     from dashboard.permissions import Perm
@@ -101,9 +103,10 @@ def create_token_command(email, name):
     user = _user_by_email(email)
     if not user.is_active or not can(user, Perm.USE_API):
         _fail(f"{user.email} is disabled or may not use the API")
-    row, token = issue_token(user, name)
+    row, token = issue_token(user, name, expires_days=expires_days)
     db.session.commit()
-    click.echo(f"API token for {user.email} (id {row.prefix}…), shown once: {token}")
+    until = f", expires {row.expires_at:%Y-%m-%d %H:%M} UTC" if row.expires_at else ""
+    click.echo(f"API token for {user.email} (id {row.prefix}…{until}), shown once: {token}")
 
 
 @click.command("revoke-token")

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from conftest import PASSWORD
 from conftest import csrf_token_from
 from conftest import login_as
 from dashboard.audit.trail import record
@@ -27,7 +28,7 @@ def world(app, default_company, make_company, make_location, make_user, cheap_pa
     admin.post(f"/jobs/{w.job_a}/edit", data={"csrf_token": csrf, "truck_id": "0", "crew_other": "Hal",
                                               "dispatch_status": "ASSIGNED", "notes": "=cmd|' /C calc'!A0"})
     admin.post("/admin/trucks", data={"csrf_token": csrf, "name": "Big Blue", "location_id": "0"})
-    admin.post("/auth/tokens", data={"csrf_token": csrf, "name": "nightly"})
+    admin.post("/auth/tokens", data={"csrf_token": csrf, "name": "nightly", "password": PASSWORD})
     with app.app_context():
         record(w.other_company.id, None, "user.update", "rival@example.test", role=["DISPATCHER", "MANAGER"])
         old = record(w.company.id, w.users["DISPATCHER"].id, "auth.login", w.users["DISPATCHER"].email, ip="10.1.1.1")

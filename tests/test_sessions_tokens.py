@@ -119,7 +119,7 @@ def test_token_page_creates_shows_once_and_revokes(app, client, make_user):
     csrf = csrf_token_from(page.get_data(as_text=True))
     assert client.post("/auth/tokens", data={"name": "phone"}).status_code == 400  # no CSRF
     assert client.post("/auth/tokens", data={"csrf_token": csrf, "name": ""}).status_code == 422
-    created = client.post("/auth/tokens", data={"csrf_token": csrf, "name": "phone"})
+    created = client.post("/auth/tokens", data={"csrf_token": csrf, "name": "phone", "password": PASSWORD})
     assert created.status_code == 201
     token = re.search(r'<code class="token-value">(smd_[^<]+)</code>', created.get_data(as_text=True)).group(1)
     listed = client.get("/auth/tokens").get_data(as_text=True)

@@ -3,6 +3,8 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField
 from wtforms import HiddenField
 from wtforms import PasswordField
+from wtforms import SelectChoice
+from wtforms import SelectField
 from wtforms import StringField
 from wtforms.validators import DataRequired
 from wtforms.validators import EqualTo
@@ -30,7 +32,15 @@ class PasswordChangeForm(FlaskForm):
     ])
 
 
+# Days a token made on the token page lives (0: until revoked); the first is the default.
+TOKEN_LIFETIMES = (SelectChoice(90, "90 days"), SelectChoice(30, "30 days"), SelectChoice(365, "1 year"),
+                   SelectChoice(0, "Until revoked"))
+
+
 class TokenForm(FlaskForm):
-    """A name for a new API token, so its owner can tell their tokens apart."""
+    """A name for a new API token, its lifetime, and the owner's password again (a session alone is not enough)."""
     name = StringField("Token name", validators=[DataRequired("Name the token, e.g. the script that uses it."),
                                                  Length(max=80)])
+    expires_days = SelectField("Expires after", coerce=int, choices=TOKEN_LIFETIMES, default=90)
+    password = PasswordField("Your password", validators=[DataRequired("Enter your password to create a token."),
+                                                          Length(max=256)])

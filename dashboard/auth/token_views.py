@@ -11,16 +11,19 @@ from dashboard.admin.forms import EmptyForm
 from dashboard.auth import bp
 from dashboard.auth import tokens
 from dashboard.auth.forms import TokenForm
+from dashboard.auth.reauth import confirm_password
 from dashboard.db import db
+from dashboard.models import User
+from dashboard.models import utcnow
 from dashboard.permissions import Perm
 from dashboard.permissions import can
 from dashboard.permissions import require
 
 
-def _render(form, new_token=None, status=200):
+def _render(form, new_token=None, status=200, headers=None):
     return render_template("auth/tokens.html", form=form, rows=tokens.tokens_visible_to(current_user),
-                           new_token=new_token, revoke_form=EmptyForm(),
-                           show_owner=can(current_user, Perm.MANAGE_USERS)), status
+                           new_token=new_token, revoke_form=EmptyForm(), now=utcnow(),
+                           show_owner=can(current_user, Perm.MANAGE_USERS)), status, headers or {}
 
 
 @bp.route("/tokens", methods=["GET", "POST"])
@@ -29,7 +32,15 @@ def api_tokens():
     """List tokens; POST creates one for the signed-in user and shows it once."""
     form = TokenForm()
     if form.validate_on_submit():
-        row, token = tokens.issue_token(current_user, form.name.data, actor=current_user)
+        user = db.session.get(User, current_user.id)
+        check = confirm_password(user, form.password.data, "API token")
+        if not check.ok:
+            form.password.errors.append(check.message)
+            if check.wait:
+                return _render(form, status=429, headers={"Retry-After": str(check.wait)})
+            return _render(form, status=422)
+        db.begin_write()
+        row, token = tokens.issue_token(user, form.name.data, actor=user, expires_days=form.expires_days.data or None)
         db.session.commit()
         # Shown in this answer only (never flashed: the session cookie is signed, not secret).
         return _render(TokenForm(formdata=None), new_token=(row, token), status=201)

@@ -35,10 +35,15 @@ def _audit(row, action, actor):
                               target=f"token:{row.prefix}", detail={"owner": row.user.email, "name": row.name or None}))
 
 
-def issue_token(user, name="", actor=None):
-    """Create a token for user; returns (ApiToken row, plaintext token). Flushes; the caller commits."""
+def issue_token(user, name="", actor=None, expires_days=None):
+    """Create a token for user, valid expires_days (None: until revoked); returns (ApiToken row, plaintext token).
+
+    Flushes; the caller commits.
+    """
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(user_id=user.id, name=(name or "").strip()[:80], token_hash=hash_token(token), prefix=token[:10])
+    expires_at = utcnow() + timedelta(days=expires_days) if expires_days else None
+    row = ApiToken(user_id=user.id, name=(name or "").strip()[:80], token_hash=hash_token(token), prefix=token[:10],
+                   expires_at=expires_at)
     db.session.add(row)
     db.session.flush()
     row.user = user
@@ -51,7 +56,8 @@ def token_row(token):
     if not token or len(token) > 200 or not token.isascii():
         return None
     row = db.session.scalar(sa.select(ApiToken).options(so.joinedload(ApiToken.user))
-                            .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None)))
+                            .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None),
+                                   sa.or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > utcnow())))
     if row is None or not row.user.is_active or not can(row.user, Perm.USE_API):
         return None
     return row

@@ -1,0 +1,182 @@
+"""Sign-in throttling that holds under a burst and never locks the owner out (issue 16, item 5).
+
+Also: the password change and a new API token ask for the password under the same
+throttle, and tokens expire.
+"""
+import re
+import threading
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+import dashboard.auth.reauth as reauth
+import dashboard.auth.views as auth_views
+from conftest import PASSWORD
+from conftest import csrf_token_from
+from conftest import login_as
+from dashboard.db import db
+from dashboard.models import ApiToken
+from dashboard.models import AuditEvent
+from dashboard.models import LoginAttempt
+from dashboard.models import User
+from dashboard.models import utcnow
+
+BURST = 40
+
+
+def _counting(monkeypatch, module):
+    """Count the password checks made through module.verify_password."""
+    checked = []
+    real = module.verify_password
+
+    def verify(password_hash, password):
+        checked.append(password)
+        return real(password_hash, password)
+    monkeypatch.setattr(module, "verify_password", verify)
+    return checked
+
+
+def _ready_clients(app, count):
+    """count browsers, each with the sign-in page's CSRF token."""
+    ready = []
+    for _ in range(count):
+        client = app.test_client()
+        ready.append((client, csrf_token_from(client.get("/auth/login").get_data(as_text=True))))
+    return ready
+
+
+def _burst(ready, email, passwords, remote_addr="10.0.0.1"):
+    """Post every sign-in at once (one thread each, released together); the status codes in order."""
+    codes = [None] * len(ready)
+    start = threading.Barrier(len(ready))
+
+    def post(index):
+        client, token = ready[index]
+        start.wait()
+        codes[index] = client.post("/auth/login", data={"email": email, "password": passwords[index],
+                                                        "csrf_token": token},
+                                   environ_base={"REMOTE_ADDR": remote_addr}).status_code
+    threads = [threading.Thread(target=post, args=(index,)) for index in range(len(ready))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return codes
+
+
+def test_a_burst_of_guesses_gets_only_the_free_ones_checked(app, make_user, monkeypatch):
+    make_user("DISPATCHER", email="burst@example.test")
+    limit = app.config["LOGIN_MAX_FAILURES"]
+    checked = _counting(monkeypatch, auth_views)
+    codes = _burst(_ready_clients(app, BURST), "burst@example.test", ["wrong-guess-123"] * BURST)
+    assert sorted(codes) == [401] * limit + [429] * (BURST - limit), codes
+    assert len(checked) == limit
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(LoginAttempt.id))) == limit
+    # A second burst with the right password last: the limit is spent, nobody gets in.
+    passwords = ["wrong-guess-456"] * (BURST // 4 - 1) + [PASSWORD]
+    codes = _burst(_ready_clients(app, BURST // 4), "burst@example.test", passwords)
+    assert codes == [429] * (BURST // 4), codes
+    assert len(checked) == limit
+
+
+def _sign_in(client, email, password, remote_addr="10.0.0.1"):
+    token = csrf_token_from(client.get("/auth/login").get_data(as_text=True))
+    return client.post("/auth/login", data={"email": email, "password": password, "csrf_token": token},
+                       environ_base={"REMOTE_ADDR": remote_addr})
+
+
+def test_the_owners_own_browser_is_judged_by_its_own_counter(app, client, make_user):
+    make_user("DISPATCHER", email="owner@example.test")
+    assert _sign_in(client, "owner@example.test", PASSWORD).status_code == 302  # gets a known_device cookie
+    client.post("/auth/logout", data={"csrf_token": csrf_token_from(client.get("/").get_data(as_text=True))})
+    guesser = app.test_client()
+    for _ in range(app.config["LOGIN_MAX_FAILURES"] + 1):  # same office address, and elsewhere
+        _sign_in(guesser, "owner@example.test", "a-wrong-guess")
+        _sign_in(guesser, "owner@example.test", "a-wrong-guess", remote_addr="10.8.8.8")
+    assert _sign_in(app.test_client(), "owner@example.test", PASSWORD).status_code == 429
+    assert _sign_in(client, "owner@example.test", PASSWORD).status_code == 302
+    # Its own counter still holds: the device's own wrong passwords delay it.
+    client.post("/auth/logout", data={"csrf_token": csrf_token_from(client.get("/").get_data(as_text=True))})
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+        assert _sign_in(client, "owner@example.test", "my-own-typo").status_code == 401
+    assert _sign_in(client, "owner@example.test", PASSWORD).status_code == 429
+
+
+def test_a_wrong_current_password_is_throttled_and_audited(app, client, make_user, monkeypatch):
+    user = make_user("DISPATCHER", email="changer@example.test")
+    login_as(client, user)
+    checked = _counting(monkeypatch, reauth)
+    limit = app.config["LOGIN_MAX_FAILURES"]
+    csrf = csrf_token_from(client.get("/auth/password").get_data(as_text=True))
+
+    def change(current):
+        return client.post("/auth/password", data={"csrf_token": csrf, "current_password": current,
+                                                   "new_password": "a-brand-new-pass", "confirm": "a-brand-new-pass"})
+    for _ in range(limit):
+        answer = change("not-my-password")
+        assert answer.status_code == 422 and "not your current password" in answer.get_data(as_text=True)
+    throttled = change(PASSWORD)
+    assert throttled.status_code == 429 and throttled.headers["Retry-After"] == str(app.config["LOGIN_DELAY_SECONDS"])
+    assert "Too many wrong passwords" in throttled.get_data(as_text=True)
+    assert len(checked) == limit
+    with app.app_context():
+        failures = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "auth.reauth_failed")).all()
+        assert len(failures) == limit and failures[0].detail["purpose"] == "password change"
+        assert db.session.get(User, user.id).password_hash == user.password_hash
+
+
+def _token_page(client):
+    return csrf_token_from(client.get("/auth/tokens").get_data(as_text=True))
+
+
+def test_a_new_token_asks_for_the_password_and_expires_in_90_days(app, client, make_user):
+    user = make_user("MANAGER", email="tokens@example.test")
+    login_as(client, user)
+    csrf = _token_page(client)
+    assert client.post("/auth/tokens", data={"csrf_token": csrf, "name": "ci"}).status_code == 422
+    wrong = client.post("/auth/tokens", data={"csrf_token": csrf, "name": "ci", "password": "not-it-at-all"})
+    assert wrong.status_code == 422 and "not your current password" in wrong.get_data(as_text=True)
+    created = client.post("/auth/tokens", data={"csrf_token": csrf, "name": "ci", "password": PASSWORD})
+    assert created.status_code == 201
+    token = re.search(r'<code class="token-value">(smd_[^<]+)</code>', created.get_data(as_text=True)).group(1)
+    with app.app_context():
+        row = db.session.scalar(sa.select(ApiToken))
+        assert abs(row.expires_at - (utcnow() + timedelta(days=90))) < timedelta(minutes=1)
+        assert db.session.scalar(sa.select(sa.func.count(AuditEvent.id))
+                                 .where(AuditEvent.action == "auth.reauth_failed")) == 1
+    api = "/api/smartmoving/jobs/today"
+    assert client.get(api, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    with app.app_context():
+        db.session.scalar(sa.select(ApiToken)).expires_at = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+    assert client.get(api, headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert "Expired" in client.get("/auth/tokens").get_data(as_text=True)
+
+
+def test_create_token_expires_days(app, runner, make_user):
+    make_user("DISPATCHER", email="cli-token@example.test")
+    result = runner.invoke(args=["create-token", "cli-token@example.test", "--expires-days", "7"])
+    assert result.exit_code == 0, result.output
+    assert "expires" in result.output
+    with app.app_context():
+        row = db.session.scalar(sa.select(ApiToken))
+        assert abs(row.expires_at - (utcnow() + timedelta(days=7))) < timedelta(minutes=1)
+    assert runner.invoke(args=["create-token", "cli-token@example.test", "--expires-days", "0"]).exit_code == 2
+    forever = runner.invoke(args=["create-token", "cli-token@example.test"])
+    assert forever.exit_code == 0 and "expires" not in forever.output
+
+
+@pytest.mark.parametrize("cookie", ["legacy", "forged"])
+def test_device_cookies_from_before_device_ids_still_count_and_forged_ones_do_not(app, cookie):
+    from itsdangerous import URLSafeTimedSerializer
+
+    from dashboard.auth import throttle
+    key = app.secret_key if cookie == "legacy" else "not-the-key"
+    raw = URLSafeTimedSerializer(key, salt="known-device").dumps("someone@example.test")
+    with app.test_request_context("/auth/login", headers={"Cookie": f"{throttle.DEVICE_COOKIE}={raw}"}):
+        from flask import request
+        device = throttle.device_for(request, "someone@example.test")
+        assert (device is not None) == (cookie == "legacy")
+        assert throttle.device_for(request, "other@example.test") is None
