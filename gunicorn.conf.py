@@ -12,11 +12,24 @@ Set SYNC_INTERVAL_MINUTES=0 to turn scheduling off (e.g. when a separate process
 import gc
 import multiprocessing
 import os
+import sys
+
+
+def _whole_number(name, default):
+    """A positive whole number from the environment, or one line naming the setting and exit 2."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        sys.stderr.write(f"Configuration error: {name} must be a whole number of at least 1, got {raw!r}\n")
+        raise SystemExit(2)
+    return int(raw)
+
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:5000")
-workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 9)))
+workers = _whole_number("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 9))
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", 4))
+threads = _whole_number("GUNICORN_THREADS", 4)
 # A request never runs a sync (the background scheduler and "sync now" use threads),
 # so a worker silent for this long is stuck and may be restarted.
 timeout = 30
@@ -30,6 +43,15 @@ GC_FIRST_GENERATION = 10_000
 # Tells the app factory that post_worker_init below will start the scheduler (without
 # this file, the factory warns that gunicorn runs no scheduled syncs).
 os.environ["DASHBOARD_GUNICORN_HOOKS"] = "1"
+
+
+def on_starting(server):
+    """In the master, before any worker: a bad setting stops gunicorn in one line (exit 2).
+
+    A worker failing the same check would exit and be started again, over and over.
+    """
+    from dashboard import check_settings
+    check_settings()
 
 
 def _dashboard_app(wsgi):

@@ -3,24 +3,17 @@ import os
 
 from flask import Flask
 
+from dashboard.config import ConfigError
 from dashboard.config import load_config
+from dashboard.config import stop_on_config_error
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def create_app(test_config=None):
     """Build the app: config, extensions, blueprints, error pages, commands, scheduler."""
-    app = Flask(
-        __name__,
-        instance_path=os.path.join(_ROOT, "instance"),
-        instance_relative_config=True,
-        template_folder=os.path.join(_ROOT, "templates"),
-        static_folder=os.path.join(_ROOT, "static"),
-    )
-    if test_config and test_config.get("INSTANCE_PATH"):
-        app.instance_path = test_config["INSTANCE_PATH"]
-    os.makedirs(app.instance_path, exist_ok=True)
-    load_config(app, test_config)
+    app = _bare_app(test_config)
+    configure(app, test_config)
     trust_proxies(app)
 
     from dashboard.logs import configure_logging
@@ -38,6 +31,36 @@ def create_app(test_config=None):
     from dashboard.scheduler import start_scheduler_if_serving
     start_scheduler_if_serving(app)
     return app
+
+
+def _bare_app(test_config=None):
+    """The Flask object with its folders, before any configuration."""
+    app = Flask(
+        __name__,
+        instance_path=os.path.join(_ROOT, "instance"),
+        instance_relative_config=True,
+        template_folder=os.path.join(_ROOT, "templates"),
+        static_folder=os.path.join(_ROOT, "static"),
+    )
+    if test_config and test_config.get("INSTANCE_PATH"):
+        app.instance_path = test_config["INSTANCE_PATH"]
+    os.makedirs(app.instance_path, exist_ok=True)
+    return app
+
+
+def configure(app, test_config=None):
+    """Load and check the settings; outside tests a bad one stops the process in one line (exit 2)."""
+    try:
+        load_config(app, test_config)
+    except ConfigError as error:
+        if test_config is not None:
+            raise  # the tests assert on the error itself
+        stop_on_config_error(error)
+
+
+def check_settings():
+    """Check the settings as create_app would, building nothing else (gunicorn's master, before any worker)."""
+    configure(_bare_app())
 
 
 def reap_interrupted_runs(app):

@@ -5,12 +5,20 @@ so a typo in a deployment fails at start-up instead of misbehaving later.
 """
 import os
 import secrets
+import sys
 from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
 
 
 class ConfigError(RuntimeError):
     """The configuration cannot run: the message says which setting and why."""
+
+
+def stop_on_config_error(error):
+    """End a command or a server's start-up on a bad setting: one line naming it on stderr, exit status 2."""
+    sys.stderr.write(f"Configuration error: {error}\n")
+    sys.stderr.flush()
+    raise SystemExit(2)
 
 
 DEFAULTS = {
@@ -171,6 +179,20 @@ def parse_clock(name, raw):
     return f"{hour:02d}:{minute:02d}"
 
 
+def parse_database_url(name, raw):
+    """Check a SQLAlchemy URL (its form and that its driver is installed) and return it as text."""
+    import sqlalchemy as sa
+    try:
+        sa.engine.make_url(str(raw)).get_dialect()
+    except sa.exc.ArgumentError:
+        # The value is not echoed: it may carry a password.
+        raise ConfigError(f"{name} must be a database URL such as postgresql+psycopg://user@host/db") from None
+    except sa.exc.NoSuchModuleError:
+        raise ConfigError(f"{name} names a database driver that is not installed "
+                          f"(use sqlite:/// or postgresql+psycopg://)") from None
+    return str(raw)
+
+
 def load_config(app, test_config=None):
     """Fill app.config in precedence order and validate what the app cannot run without."""
     app.config.from_mapping(DEFAULTS)
@@ -208,6 +230,7 @@ def load_config(app, test_config=None):
     app.config["BOARD_DAY_HOURS"] = (day_start, day_end)
     app.config["DASHBOARD_TIMEZONE"] = parse_timezone("DASHBOARD_TIMEZONE", app.config["DASHBOARD_TIMEZONE"])
     app.config["SMARTMOVING_BASE_URL"] = str(app.config["SMARTMOVING_BASE_URL"]).rstrip("/")
+    app.config["DATABASE_URL"] = parse_database_url("DATABASE_URL", app.config["DATABASE_URL"])
 
     # Demo mode: no API key means the built-in sandbox stands in for SmartMoving.
     app.config["DEMO_MODE"] = not app.config.get("SMARTMOVING_API_KEY")

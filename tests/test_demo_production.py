@@ -208,3 +208,37 @@ def test_serve_prod_in_demo_mode_signs_in_through_every_worker(tmp_path):
         finally:
             stop(process)
     assert codes == [302] * 8, (codes, (tmp_path / "gunicorn.log").read_text()[-2000:])
+
+
+def test_a_bad_setting_outside_tests_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys):
+    from dashboard import check_settings
+    monkeypatch.setenv("SMARTMOVING_API_KEY", "k")
+    monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("BOARD_DAY_START", "25:00")
+    with pytest.raises(SystemExit) as stopped:
+        check_settings()
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == "Configuration error: BOARD_DAY_START must be between 00:00 and 24:00, got '25:00'\n"
+
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("argv, setting, value", [
+    (["-m", "flask", "--app", "dashboard", "init-db"], "SECRET_KEY", "too-short"),
+    (["-m", "flask", "--app", "dashboard", "sync"], "BOARD_DAY_START", "25:00"),
+    (["-c", "import wsgi"], "DATABASE_URL", "not a url"),
+    (["-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", "127.0.0.1:0", "wsgi:app"], "SECRET_KEY", "too-short"),
+    (["-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", "127.0.0.1:0", "wsgi:app"], "GUNICORN_THREADS", "many"),
+], ids=["flask-init-db", "flask-sync", "wsgi-import", "gunicorn", "gunicorn-conf"])
+def test_a_config_error_stops_commands_and_servers_in_one_line(tmp_path, argv, setting, value):
+    env = {key: val for key, val in os.environ.items() if key not in ("TEST_DATABASE_URL",)}
+    env.update(SMARTMOVING_API_KEY="k", SECRET_KEY="s" * 40, DATABASE_URL="sqlite:///" + str(tmp_path / "x.sqlite"),
+               SYNC_INTERVAL_MINUTES="0")
+    env[setting] = value
+    done = subprocess.run([sys.executable, *argv], cwd=_ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    lines = [line for line in done.stderr.splitlines() if "[INFO]" not in line]  # gunicorn's "Starting gunicorn"
+    assert len(lines) == 1 and lines[0].startswith("Configuration error: " + setting), done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
