@@ -63,8 +63,29 @@ def test_create_refuses_bad_input(app, client, make_user):
     assert client.post("/admin/users/new", data=dict(base, role="SUPER_ADMIN")).status_code == 422
     assert client.post("/admin/users/new", data=dict(base, password="short")).status_code == 422
     duplicate = client.post("/admin/users/new", data=dict(base, email="boss@example.test"))
-    assert duplicate.status_code == 422 and "already exists" in duplicate.get_data(as_text=True)
+    assert duplicate.status_code == 422 and "cannot be used for a new user" in duplicate.get_data(as_text=True)
     assert get_user(app, "x@example.test") is None
+
+
+def _creation_error(client, email):
+    from dashboard.auth.users import EMAIL_IN_USE
+    token = token_of(client, "/admin/users/new")
+    answer = client.post("/admin/users/new", data={"csrf_token": token, "email": email, "role": "DISPATCHER",
+                                                   "password": "long-enough-pass", "company_id": "1"})
+    assert answer.status_code == 422
+    html = answer.get_data(as_text=True)
+    return html[html.index("<ul class=\"errors\""):].split("</ul>")[0], EMAIL_IN_USE
+
+
+def test_the_duplicate_message_does_not_tell_which_company_holds_an_email(app, client, make_user, make_company):
+    rival = make_company("Rival Movers")
+    make_user("DISPATCHER", email="their.dispatcher@rival.test", company=rival)
+    make_user("DISPATCHER", email="our.dispatcher@example.test")
+    login_as(client, make_user("ADMIN"))
+    theirs, expected = _creation_error(client, "their.dispatcher@rival.test")
+    ours, _ = _creation_error(client, "our.dispatcher@example.test")
+    assert theirs.replace("their.dispatcher@rival.test", "X") == ours.replace("our.dispatcher@example.test", "X")
+    assert expected in theirs and "Rival" not in theirs and "exists" not in theirs and "in use" not in theirs
 
 
 def test_admin_cannot_place_users_in_other_companies(app, client, make_user, make_company, make_location):

@@ -42,6 +42,15 @@ def test_create_user_mismatched_or_short_password_exits_2(app, runner):
         assert db.session.scalar(sa.select(sa.func.count(User.id))) == 0
 
 
+def test_create_user_does_not_say_another_company_holds_the_email(runner, make_user, make_company):
+    rival = make_company("Rival Movers")
+    make_user("ADMIN", email="theirs@rival.test", company=rival)
+    result = runner.invoke(args=["create-user", "theirs@rival.test", "--role", "ADMIN"], input="a-long-password\n" * 2)
+    assert result.exit_code == 2
+    assert "cannot be used for a new user" in result.output
+    assert "exists" not in result.output and "Rival" not in result.output
+
+
 def test_create_user_duplicate_and_unknown_company_exit_2(runner, make_user):
     make_user("ADMIN", email="taken@example.test")
     assert runner.invoke(args=["create-user", "taken@example.test", "--role", "ADMIN"],

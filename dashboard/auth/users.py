@@ -22,6 +22,9 @@ class UserError(ValueError):
     """Input that cannot make a valid user; the message is safe to show."""
 
 
+EMAIL_IN_USE = "That email address cannot be used for a new user; choose another, or ask a super admin."
+
+
 def new_session_token():
     """A fresh value for User.session_token (what session cookies name the user by)."""
     return secrets.token_hex(32)
@@ -89,7 +92,9 @@ def create_user(email, password, role, company, locations=(), full_name="", crew
     if problem:
         raise UserError(problem)
     if db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
-        raise UserError(f"A user with email {email} already exists.")
+        # The same words whichever company holds the address: an admin of one company
+        # must not learn from them who has an account in another.
+        raise UserError(EMAIL_IN_USE)
     user = User(
         email=email, role=parsed.value, company_id=company.id, password_hash=hash_password(password),
         full_name=(full_name or "").strip(), crew_name=(crew_name or None), session_token=new_session_token(),
