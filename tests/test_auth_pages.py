@@ -276,3 +276,25 @@ def test_password_change_rotates_token_and_keeps_this_session(app, client, make_
         assert db.session.get(User, user.id).session_token != user.session_token
     fresh = app.test_client()
     assert sign_in(fresh, "pw@example.test", "a-new-password-123").status_code == 302
+
+
+def test_sign_in_over_plain_http_with_secure_cookies_says_https_is_expected(app, tmp_path, make_user):
+    from conftest import make_test_app
+    make_user("DISPATCHER", email="plain@example.test")
+    secure = make_test_app(app.config["DATABASE_URL"], tmp_path / "s", SESSION_COOKIE_SECURE=True)
+    browser = secure.test_client()
+    token = csrf_token_from(browser.get("/auth/login").get_data(as_text=True))
+    browser.delete_cookie("session")  # what a browser does with a Secure cookie over http://
+    answer = browser.post("/auth/login", data={"email": "plain@example.test", "password": PASSWORD,
+                                               "csrf_token": token})
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 400
+    assert "This server expects HTTPS (set COOKIE_SECURE=false for local trials)." in html
+    assert "expired" not in html
+    # Over HTTPS (or a proxy that forwards the cookie) signing in works as ever.
+    tls = secure.test_client()
+    token = csrf_token_from(tls.get("/auth/login", base_url="https://localhost").get_data(as_text=True))
+    answer = tls.post("/auth/login", base_url="https://localhost", headers={"Referer": "https://localhost/auth/login"},
+                      data={"email": "plain@example.test", "password": PASSWORD, "csrf_token": token})
+    assert answer.status_code == 302
+    secure.extensions["sqlalchemy_engine"].dispose()

@@ -45,6 +45,30 @@ _DUMMY_HASH = None
 
 bp.before_app_request(enforce_session_timeouts)
 
+HTTPS_EXPECTED = "This server expects HTTPS (set COOKIE_SECURE=false for local trials)."
+
+
+@bp.record_once
+def _check_https_before_csrf(state):
+    # First of the app's hooks: CSRFProtect would otherwise answer "form expired" first.
+    state.app.before_request_funcs.setdefault(None, []).insert(0, expect_https_for_sign_in)
+
+
+def expect_https_for_sign_in():
+    """A sign-in over plain HTTP whose browser kept no session cookie because it is Secure: say so.
+
+    The CSRF token lives in that session, so the form would otherwise always fail as
+    "expired". Only when the cookie is missing: behind a TLS proxy without
+    TRUSTED_PROXIES the request looks insecure, yet the browser sends the cookie and
+    signs in as usual.
+    """
+    config = current_app.config
+    if (request.endpoint != "auth.login" or request.method != "POST" or request.is_secure
+            or not config.get("SESSION_COOKIE_SECURE") or config["SESSION_COOKIE_NAME"] in request.cookies):
+        return None
+    log.warning("sign-in over plain HTTP while COOKIE_SECURE is on: the browser cannot keep the session cookie")
+    return _login_page(LoginForm(), HTTPS_EXPECTED, 400)
+
 
 def _dummy_hash():
     global _DUMMY_HASH
