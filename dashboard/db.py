@@ -26,6 +26,16 @@ def is_disconnect(error):
     return isinstance(error, sa.exc.DBAPIError) and bool(error.connection_invalidated)
 
 
+def is_unavailable(error):
+    """True when the database cannot be reached or used right now: try again later, not a bug.
+
+    A lost or refused connection, a locked SQLite file, a pool with no connection to
+    spare, a deadlock victim.
+    """
+    return isinstance(error, (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)) or (
+        is_disconnect(error))
+
+
 def refuses_data(error):
     """True when the database refused a statement for the data it carried (not for its own health).
 
@@ -120,6 +130,20 @@ class Database:
         if self.session().in_transaction():
             self.session.commit()
         self.session.connection(execution_options={"sqlite_immediate": True})
+
+    def discard_session(self):
+        """Roll back and drop this thread's session, whatever state its connection is in.
+
+        After a lost connection even the rollback can fail; the next use opens a fresh one.
+        """
+        try:
+            self.session.rollback()
+        except Exception:
+            pass
+        try:
+            self.session.remove()
+        except Exception:
+            pass
 
     @contextmanager
     def write_transaction(self):

@@ -175,3 +175,88 @@ def test_syncs_rewriting_jobs_while_dispatchers_patch_them_never_deadlock(backen
     finally:
         server.stop()
         app.extensions["sqlalchemy_engine"].dispose()
+
+
+# ---------------------------------------------------------------- a database outage mid-sync
+
+class Outage:
+    """The database goes away (every statement fails as a lost connection) and comes back."""
+
+    def __init__(self, engine):
+        self.engine, self.down, self.refused = engine, False, 0
+        self.back_after = None   # statements refused before the database answers again (None: stays down)
+        sa.event.listen(engine, "before_cursor_execute", self.check)
+
+    def check(self, conn, cursor, statement, parameters, context, executemany):
+        if not self.down:
+            return
+        self.refused += 1
+        if self.back_after is not None and self.refused > self.back_after:
+            self.down = False
+            return
+        raise self.engine.dialect.dbapi.OperationalError("server closed the connection unexpectedly")
+
+    def remove(self):
+        sa.event.remove(self.engine, "before_cursor_execute", self.check)
+
+
+def fail_the_second_batch(monkeypatch, outage, back_after):
+    real_upsert = upsert.upsert_journeys
+    calls = []
+
+    def upsert_during_an_outage(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            outage.down, outage.back_after = True, back_after
+        return real_upsert(*args, **kwargs)
+
+    monkeypatch.setattr(upsert, "upsert_journeys", upsert_during_an_outage)
+
+
+@pytest.fixture
+def outage(sync_app, monkeypatch):
+    from dashboard.sync import unfinished
+    monkeypatch.setattr(unfinished, "RETRY_DELAYS", (0.01, 0.01, 0.01))
+    outage = Outage(sync_app.extensions["sqlalchemy_engine"])
+    yield outage
+    outage.remove()
+
+
+def company_id_of(app):
+    with app.app_context():
+        return db.session.scalar(sa.text("SELECT id FROM companies WHERE is_default"))
+
+
+def test_an_outage_mid_sync_records_the_real_cause_once_the_database_answers_and_frees_the_lease(
+        sync_app, outage, monkeypatch):
+    from dashboard.sync.lease import lease_holder
+    from dashboard.sync.lease import lease_name_for
+
+    sync_app.config["SYNC_WRITE_BATCH"] = 2
+    fail_the_second_batch(monkeypatch, outage, back_after=4)   # down for a few statements, then back
+    run = sync(sync_app)     # before: raised out of the run, which stayed RUNNING with its lease held
+
+    assert run.status == "FAILED"
+    assert run.error == "Unexpected error: OperationalError: server closed the connection unexpectedly"
+    with sync_app.app_context():
+        assert lease_holder(lease_name_for(run.company_id)) is None
+    assert sync(sync_app).status == "SUCCESS"   # "Sync now" is not blocked
+
+
+def test_an_outage_that_outlasts_the_run_is_recorded_by_the_next_run_not_as_a_stopped_process(
+        sync_app, outage, monkeypatch):
+    sync_app.config["SYNC_WRITE_BATCH"] = 2
+    fail_the_second_batch(monkeypatch, outage, back_after=None)
+    with pytest.raises(sa.exc.OperationalError):
+        sync(sync_app)        # the database never answered while the run ended
+    outage.down = False       # ... and now it does
+    monkeypatch.undo()
+
+    second = sync(sync_app)   # not refused as "already running": the first run's lease is freed at once
+    assert second.status == "SUCCESS", second.error
+    with sync_app.app_context():
+        first = db.session.scalar(sa.select(SyncRun).order_by(SyncRun.id).limit(1))
+        assert first.status == "FAILED"
+        assert first.error == "Unexpected error: OperationalError: server closed the connection unexpectedly"
+        assert "stopped before finishing" not in first.error
+        assert first.finished_at is not None and first.phase == "done"

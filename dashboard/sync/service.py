@@ -26,6 +26,7 @@ from flask import current_app
 
 from dashboard.db import db
 from dashboard.db import is_deadlock
+from dashboard.db import is_unavailable
 from dashboard.db import refuses_data
 from dashboard.error_text import describe_error
 from dashboard.models import ApiCall
@@ -49,6 +50,7 @@ from dashboard.smartmoving.errors import RateLimitExhausted
 from dashboard.smartmoving.errors import SmartMovingError
 from dashboard.stamps import ordered_stamp
 from dashboard.sync import removals
+from dashboard.sync import unfinished
 from dashboard.sync import upsert
 from dashboard.sync.lease import LeaseKeeper
 from dashboard.sync.lease import acquire_lease
@@ -134,7 +136,7 @@ def begin_run(company_id, day=None, trigger="cli", user_id=None, days=2):
     if not acquire_lease(name, owner, ttl) and not sync_may_wait(company_id, owner, ttl):
         # A holder killed on this host (kill -9) cannot renew, but waiting out its lease
         # would block "Sync now" for minutes: free it at once when its process is gone.
-        if release_if_holder_dead(name) is None or not acquire_lease(name, owner, ttl):
+        if not _free_lease_of_ended_runner(name) or not acquire_lease(name, owner, ttl):
             raise SyncAlreadyRunning(company_id, current_run(company_id))
     try:
         # Only the lease holder may reap: any RUNNING run it finds lost its runner.
@@ -153,23 +155,43 @@ def begin_run(company_id, day=None, trigger="cli", user_id=None, days=2):
     return run, owner
 
 
+def _free_lease_of_ended_runner(name):
+    """Free the lease when its holder is gone (kill -9) or its run ended but could not release it (an outage)."""
+    if release_if_holder_dead(name) is not None:
+        return True
+    holder = lease_holder(name)
+    if holder is None or not unfinished.runner_ended(holder[0]):
+        return False
+    log.warning("released lease %s: its run ended while the database was unreachable", name)
+    return release_lease(name, holder[0])
+
+
 def execute_run(run_id, owner, client=None):
     """Do the work of a begun run and release its lease; returns the finished SyncRun."""
     run = db.session.get(SyncRun, run_id)
     company = db.session.get(Company, run.company_id)
+    company_id = company.id   # read now: a lost connection's rollback expires loaded rows
     db.session.commit()
-    name = lease_name_for(run.company_id)
+    name = lease_name_for(company_id)
     keeper = LeaseKeeper(current_app._get_current_object(), name, owner,
                          current_app.config["SYNC_LEASE_SECONDS"]).start()
     try:
         Syncer(company, run, owner, client, lease_lost=keeper.lost).execute()
         from dashboard.webhooks.worker import drain_quietly
-        drain_quietly(run.company_id, owner)   # webhook events that came in meanwhile: still under our lease
+        drain_quietly(company_id, owner)   # webhook events that came in meanwhile: still under our lease
     finally:
         keeper.stop()
-        release_lease(name, owner)
-        db.session.remove()
+        _release_soon(name, owner)
+        db.discard_session()
     return db.session.get(SyncRun, run_id)
+
+
+def _release_soon(name, owner):
+    """Release the lease, retrying while the database is unreachable; else it expires (or begin_run frees it)."""
+    try:
+        unfinished.while_database_down(lambda: release_lease(name, owner))
+    except Exception as error:
+        log.error("could not release lease %s (%s); it expires by itself", name, describe_error(error))
 
 
 def run_sync(company_id, day=None, trigger="cli", user_id=None, client=None, days=2):
@@ -204,6 +226,8 @@ def reap_stale_runs(company_id):
             SyncRun.company_id == company_id, SyncRun.status == RunStatus.RUNNING.value)))
         for run in stale:
             _fail_interrupted(run)
+    for run in stale:
+        unfinished.forget(run.id)
     return len(stale)
 
 
@@ -232,13 +256,25 @@ def reap_dead_runs():
             if run.status == RunStatus.RUNNING.value:
                 _fail_interrupted(run)
                 reaped += 1
+        unfinished.forget(run_id)
     if reaped:
         log.warning("start-up: %s interrupted sync run(s) of dead processes marked failed", reaped)
     return reaped
 
 
 def _fail_interrupted(run):
-    """Fail a run whose process died, saying what it had written (its counters are written with its rows)."""
+    """Fail a run whose process died, saying what it had written (its counters are written with its rows).
+
+    A run that ended while the database was unreachable left its outcome behind
+    (sync.unfinished): that, the real cause, is recorded instead.
+    """
+    outcome = unfinished.left(run.id)
+    if outcome is not None:
+        for column, value in outcome.items():
+            setattr(run, column, value)
+        run.finished_at = utcnow()
+        run.warnings = (run.warnings or []) + ["Recorded after the run ended: the database was unreachable then."]
+        return
     where = f" (pid {run.runner_pid} on {run.runner_host})" if run.runner_pid else ""
     written = run.created + run.updated + run.removed
     kept = (f"The {written} job change{'' if written == 1 else 's'} it had saved ({run.created} new, "
@@ -486,7 +522,7 @@ class Syncer:
             status, error = RunStatus.FAILED, str(failure)
         except Exception as failure:  # keep the run row honest whatever went wrong
             log.exception("sync run %s failed", self.run_id)
-            db.session.rollback()
+            db.discard_session()   # a lost connection cannot even roll back
             # Class and short message only: a database error's text would carry SQL and row values.
             status, error = RunStatus.FAILED, f"Unexpected error: {describe_error(failure)}"
         self.finish(status, error)
@@ -514,17 +550,39 @@ class Syncer:
         return reasons
 
     def finish(self, status, error):
+        """Record the run's outcome, retrying while the database is unreachable; else leave it behind."""
+        values = dict(status=status.value, error=error, phase="done",
+                      warnings=[normalize.clean_text(w) for w in self.warnings[:50]] or None, **self._progress())
+        try:
+            unfinished.while_database_down(lambda: self._record_outcome(values))
+        except Exception as failure:
+            if not is_unavailable(failure):
+                raise
+            # The next runner (or start-up) records it: see dashboard/sync/unfinished.py.
+            unfinished.leave(self.run_id, self.owner, values)
+            log.error("sync run %s ended %s but the database stayed unreachable; its outcome is kept for the "
+                      "next run to record", self.run_id, status.value,
+                      extra={"sync_run_id": self.run_id, "company_id": self.company_id})
+
+    def _record_outcome(self, values):
+        calls = list(self.pending_calls)
+        try:
+            self._write_outcome(values)
+        except BaseException:
+            self.pending_calls[:] = calls   # the ledger rows go with the next try
+            raise
+        run = db.session.get(SyncRun, self.run_id)
+        db.session.refresh(run)
+        log.info(summarize(run), extra={"sync_run_id": self.run_id, "company_id": self.company_id})
+
+    def _write_outcome(self, values):
         with db.write_transaction() as session:
             self._flush_calls(session)
             # Only while still RUNNING: a runner that took over after we lost the lease
             # may already have closed this run.
             session.execute(sa.update(SyncRun).where(SyncRun.id == self.run_id,
                                                      SyncRun.status == RunStatus.RUNNING.value).values(
-                status=status.value, error=error, finished_at=utcnow(), heartbeat_at=utcnow(), phase="done",
-                warnings=self.warnings[:50] or None, **self._progress()))
-        run = db.session.get(SyncRun, self.run_id)
-        db.session.refresh(run)
-        log.info(summarize(run), extra={"sync_run_id": self.run_id, "company_id": self.company_id})
+                finished_at=utcnow(), heartbeat_at=utcnow(), **values))
 
     # -- step 1: reference data
 
