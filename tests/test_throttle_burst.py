@@ -15,6 +15,7 @@ import dashboard.auth.views as auth_views
 from conftest import PASSWORD
 from conftest import csrf_token_from
 from conftest import login_as
+from conftest import make_test_app as make_test_app_for
 from dashboard.db import db
 from dashboard.models import ApiToken
 from dashboard.models import AuditEvent
@@ -180,3 +181,72 @@ def test_device_cookies_from_before_device_ids_still_count_and_forged_ones_do_no
         device = throttle.device_for(request, "someone@example.test")
         assert (device is not None) == (cookie == "legacy")
         assert throttle.device_for(request, "other@example.test") is None
+
+
+@pytest.mark.slow
+def test_a_burst_against_gunicorn_on_postgresql_gets_only_the_free_ones_checked(tmp_path):
+    """40 concurrent guesses through 3 gunicorn workers (separate processes, one PostgreSQL)."""
+    import os
+    import subprocess
+    import sys
+
+    import requests
+
+    from conftest import PG_URL
+    from conftest import database_url_for
+    from test_gunicorn import free_port
+    from test_gunicorn import stop
+    from test_gunicorn import wait_for_http
+    if not PG_URL:
+        pytest.skip("needs TEST_DATABASE_URL (PostgreSQL)")
+    setup = make_test_app_for(database_url_for("postgresql", tmp_path), tmp_path)
+    with setup.app_context():
+        from dashboard.auth.users import create_user
+        from dashboard.models import Company
+        create_user("gunicorn.burst@example.test", PASSWORD, "DISPATCHER", db.session.scalar(sa.select(Company)))
+        db.session.commit()
+    env = {key: value for key, value in os.environ.items() if key != "TEST_DATABASE_URL"}
+    env.update(DATABASE_URL=PG_URL, SMARTMOVING_API_KEY="not-used", SECRET_KEY="g" * 40, COOKIE_SECURE="false",
+               SYNC_INTERVAL_MINUTES="0", GUNICORN_ACCESS_LOG="/dev/null")
+    port = free_port()
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    base = f"http://127.0.0.1:{port}"
+    with open(tmp_path / "gunicorn.log", "w") as log_file:
+        process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers", "3",
+                                    "--bind", f"127.0.0.1:{port}", "wsgi:app"], cwd=root, env=env,
+                                   stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            wait_for_http(f"{base}/healthz", process)
+
+            def burst(passwords):
+                browsers = []
+                for _ in passwords:
+                    browser = requests.Session()
+                    browsers.append((browser, csrf_token_from(browser.get(f"{base}/auth/login", timeout=10).text)))
+                codes = [None] * len(passwords)
+                start = threading.Barrier(len(passwords))
+
+                def post(index):
+                    browser, token = browsers[index]
+                    start.wait()
+                    codes[index] = browser.post(f"{base}/auth/login", timeout=60, allow_redirects=False, data={
+                        "email": "gunicorn.burst@example.test", "password": passwords[index],
+                        "csrf_token": token}).status_code
+                threads = [threading.Thread(target=post, args=(i,)) for i in range(len(passwords))]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join(timeout=120)
+                return codes
+
+            first = burst(["wrong-guess-123"] * BURST)
+            second = burst(["wrong-guess-456"] * 9 + [PASSWORD])
+        finally:
+            stop(process)
+    limit = setup.config["LOGIN_MAX_FAILURES"]
+    assert sorted(first) == [401] * limit + [429] * (BURST - limit), first
+    assert second == [429] * 10, second
+    with setup.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(AuditEvent.id))
+                                 .where(AuditEvent.action == "auth.login_failed")) == limit
+    setup.extensions["sqlalchemy_engine"].dispose()
