@@ -31,6 +31,11 @@ def seed_demo(app):
     from dashboard.sync.service import summarize
 
     company = db.session.scalar(sa.select(Company).where(Company.is_default.is_(True)))
+    if _is_live(company):
+        # SMARTMOVING_API_KEY missing on a live database: no sandbox data, no public-password accounts.
+        yield ("Demo mode on a live database (its users are not demo users): nothing seeded. "
+               "Set SMARTMOVING_API_KEY to run it live.")
+        return
     if db.session.scalar(sa.select(sa.func.count(SyncRun.id)).where(SyncRun.company_id == company.id)) == 0:
         db.session.commit()
         yield "Demo mode: first sync from the built-in SmartMoving sandbox..."
@@ -58,6 +63,12 @@ def seed_demo(app):
         # (an unchanged re-sync: its sweep calls only).
         yield summarize(run_sync(company.id, trigger="demo"))
     yield f"Demo users (password '{DEMO_PASSWORD}'): " + ", ".join(demo_email(role) for role in DEMO_ROLES)
+
+
+def _is_live(company):
+    """True when company was not seeded by demo mode and has users of its own."""
+    return not company.is_demo and db.session.scalar(
+        sa.select(sa.func.count(User.id)).where(User.company_id == company.id, User.is_demo.is_(False))) > 0
 
 
 def demo_accounts():

@@ -242,3 +242,15 @@ def test_a_config_error_stops_commands_and_servers_in_one_line(tmp_path, argv, s
     lines = [line for line in done.stderr.splitlines() if "[INFO]" not in line]  # gunicorn's "Starting gunicorn"
     assert len(lines) == 1 and lines[0].startswith("Configuration error: " + setting), done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_demo_mode_seeds_nothing_into_a_live_database(app, make_user):
+    from dashboard.demo import seed_demo
+    make_user("ADMIN", email="owner@example.test")
+    with app.app_context():
+        lines = list(seed_demo(app))
+        assert lines == ["Demo mode on a live database (its users are not demo users): nothing seeded. "
+                         "Set SMARTMOVING_API_KEY to run it live."]
+        assert db.session.scalar(sa.select(sa.func.count(User.id)).where(User.is_demo.is_(True))) == 0
+        from dashboard.models import SyncRun
+        assert db.session.scalar(sa.select(sa.func.count(SyncRun.id))) == 0
