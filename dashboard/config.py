@@ -276,19 +276,28 @@ def instance_secret(instance_path, name):
     together never read a half-written file and all end up with the same secret.
     """
     path = os.path.join(instance_path, name)
-    if not os.path.exists(path):
-        temporary = f"{path}.{os.getpid()}.tmp"
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(secrets.token_hex(32))
-        try:
-            os.link(temporary, path)
-        except FileExistsError:
-            pass  # another process got there first: use its secret
-        finally:
-            os.unlink(temporary)
-    with open(path) as handle:
-        secret = handle.read().strip()
+    try:
+        if not os.path.exists(path):
+            _write_once(path, secrets.token_hex(32))
+        with open(path) as handle:
+            secret = handle.read().strip()
+    except OSError as error:
+        raise ConfigError(f"SECRET_KEY: demo mode keeps its secrets in {instance_path}, which failed "
+                          f"({error.strerror}); set SECRET_KEY and SMARTMOVING_WEBHOOK_SECRET instead") from None
     if len(secret) < MIN_SECRET_KEY_LENGTH:
         raise ConfigError(f"{path} holds no usable secret: delete it and start again")
     return secret
+
+
+def _write_once(path, text):
+    """Create path (mode 0600) holding text, unless another process created it first."""
+    temporary = f"{path}.{os.getpid()}.tmp"
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        pass  # another process got there first: use its secret
+    finally:
+        os.unlink(temporary)

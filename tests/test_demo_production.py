@@ -254,3 +254,11 @@ def test_demo_mode_seeds_nothing_into_a_live_database(app, make_user):
         assert db.session.scalar(sa.select(sa.func.count(User.id)).where(User.is_demo.is_(True))) == 0
         from dashboard.models import SyncRun
         assert db.session.scalar(sa.select(sa.func.count(SyncRun.id))) == 0
+
+
+def test_an_unwritable_instance_folder_is_a_config_error_naming_the_setting(tmp_path):
+    blocked = tmp_path / "instance"
+    blocked.mkdir()
+    (blocked / "demo-webhook-secret").mkdir()  # a folder where the secret file should be: unreadable as a file
+    with pytest.raises(ConfigError, match="SECRET_KEY: demo mode keeps its secrets in"):
+        create_app({"DATABASE_URL": "sqlite://", "INSTANCE_PATH": str(blocked)})
