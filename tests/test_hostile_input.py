@@ -1,9 +1,13 @@
-"""No input makes a 500: hostile paths, query strings and form fields on every HTML route, for every role.
+"""No input makes a 500: hostile paths, query strings and form fields on every HTML route, for every role,
+and hostile JSON bodies on every JSON write; each body sent with a Content-Length or chunked.
 
 Property-based (hypothesis, the settings profile of conftest.py: derandomized, no
 deadline, few examples), on each backend the `app` fixture runs. A case fails on a
-5xx answer or on any error logged with a traceback.
+5xx answer or on any error logged with a traceback. Every form field of every form
+route is swept: the fields are read from the forms the pages render (form_fields.py),
+so a field added to a form is swept without editing this file.
 """
+import json
 import logging
 from urllib.parse import quote
 
@@ -11,9 +15,13 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from chunked import CHUNKED
+from chunked import send_chunked_too
 from conftest import csrf_token_from
 from conftest import login_as
+from form_fields import form_fields
 from test_route_access import ROUTES
+from test_route_access import allowed
 from test_route_access import fake_sync  # noqa: F401  (fixture)
 from test_route_access import own_token_id
 from ui_helpers import ROLES
@@ -45,7 +53,8 @@ def value_for(name):
         return hostile_id.map(str)
     return hostile_text
 
-# The form fields each POST route reads (csrf_token is added valid, so the view itself is reached).
+# The form fields each POST route reads (csrf_token is added valid, so the view itself is reached):
+# the fields a route's forms render are added to these when the sweep starts.
 FORM_FIELDS = {
     "jobs.new_job": ("location_id", "scheduled_date", "customer_name", "customer_phone", "customer_email",
                      "origin_address", "destination_address", "arrival_window", "notes"),
@@ -56,6 +65,9 @@ FORM_FIELDS = {
     "auth.login": ("email", "password", "next"),
     "auth.password": ("current_password", "new_password", "confirm"),
     "auth.api_tokens": ("name",),
+    "jobs.assign": ("truck_id", "crew", "crew_other", "dispatch_status", "notes", "version", "back"),
+    "jobs.accept_crew": ("job", "back"),
+    "sync.run_now": ("date",),
 }
 PATH_NAMES = ("job_a", "mover_id", "truck_id", "token_id")
 # A submission each form accepts; the sweep spoils one field at a time.
@@ -63,6 +75,8 @@ VALID_FORMS = {
     "jobs.new_job": {"location_id": "{loc_a}", "scheduled_date": "{today}", "customer_name": "Walk-in Wanda",
                      "customer_email": "w@example.test", "notes": "Ring twice"},
     "jobs.edit": {"truck_id": "0", "crew_other": "Helper Hal", "dispatch_status": "ASSIGNED", "notes": "Ramps"},
+    "jobs.assign": {"truck_id": "0", "crew_other": "Helper Hal", "dispatch_status": "ASSIGNED", "notes": "Ramps"},
+    "jobs.accept_crew": {"job": "{job_a}", "back": "/"},
     "admin.new_user": {"email": "new.person@example.test", "full_name": "New Person", "role": "DISPATCHER",
                        "company_id": "{company_id}", "locations": "{loc_a}", "password": "a-long-password-1"},
     "admin.edit_user": {"email": "x@example.test", "full_name": "Mo", "crew_name": "Mo Mover", "role": "MOVER",
@@ -79,23 +93,51 @@ POST_TOO = {"jobs.new_job", "jobs.edit", "admin.new_user", "admin.edit_user", "a
 SKIP = {"auth.logout"}  # would end the session the sweep runs in; covered in test_sessions_tokens
 
 
+# Examples per hostile spot: every form field gets several, each path and query value a couple.
+EXAMPLES = {"path": 3, "query": 2, "form": 6}
+
+
 def _targets():
-    """(method, path template, endpoint) of every HTML route the sweep throws values at."""
+    """(method, path template, needed permission, endpoint) of every HTML route the sweep throws values at."""
     targets = []
-    for method, template, _perm, endpoint in ROUTES:
+    for method, template, perm, endpoint in ROUTES:
         if endpoint in SKIP:
             continue
-        targets.append((method, template.split("?")[0], endpoint))
+        targets.append((method, template.split("?")[0], perm, endpoint))
         if method == "GET" and endpoint in POST_TOO:
-            targets.append(("POST", template.split("?")[0], endpoint))
-    return sorted(set(targets))
+            targets.append(("POST", template.split("?")[0], perm, endpoint))
+    return sorted(set(targets), key=str)
 
 
 TARGETS = _targets()
 
 
+def rendered_form_fields(app, clients, values):
+    """{endpoint: field names} of every POST form the GET pages render to the roles that see the most."""
+    found = {}
+    for role in ("anonymous", "SUPER_ADMIN", "ADMIN"):
+        client = clients[role][0]
+        for method, template, _perm, _endpoint in ROUTES:
+            if method == "GET":
+                path = template.format(**values)
+                html = client.get(path).get_data(as_text=True)
+                for endpoint, names in form_fields(app, html, path).items():
+                    found.setdefault(endpoint, set()).update(names)
+    return found
+
+
+def roles_reaching(perm, clients, kind):
+    """The sessions a spot is tried with: for a form field, only those whose form reaches the view."""
+    if kind != "form":
+        return sorted(clients)
+    if perm == "public":
+        return ["anonymous"]   # a signed-in user is sent away from the sign-in form
+    return sorted(role for role in clients if role != "anonymous" and allowed(role, perm))
+
+
 def test_no_input_makes_a_500(app, default_company, make_company, make_location, make_user, fake_sync,
                               cheap_passwords, caplog):
+    send_chunked_too(app)
     world = build_world(app, default_company, make_company, make_location, make_user)
     values = {"today": world.today.isoformat(), "job_a": world.job_a, "mover_id": world.users["MOVER"].id,
               "truck_id": add_truck(app, default_company, "Sweep Truck"), "loc_a": world.loc_a.id,
@@ -108,34 +150,114 @@ def test_no_input_makes_a_500(app, default_company, make_company, make_location,
         page = client.get("/auth/login" if role is None else "/auth/password").get_data(as_text=True)
         token_id = own_token_id(app, world.users[role or "MOVER"])
         clients[role or "anonymous"] = (client, csrf_token_from(page), dict(values, token_id=token_id))
+    rendered = rendered_form_fields(app, clients, clients["ADMIN"][2])
+    assert set(FORM_FIELDS) <= set(rendered) | {"sync.run_now"}, "the form scan missed a form"  # run_now: date
     caplog.set_level(logging.WARNING)
 
-    for method, template, endpoint in TARGETS:
+    for method, template, perm, endpoint in TARGETS:
+        fields = sorted(set(FORM_FIELDS.get(endpoint, ())) | rendered.get(endpoint, set())) if method == "POST" else []
         # One hostile spot per request, the rest a valid submission, so the value gets
         # past the other fields' checks to wherever it could do harm.
         spots = ([("path", name) for name in PATH_NAMES if "{" + name + "}" in template]
-                 + [("query", name) for name in QUERY_NAMES]
-                 + [("form", name) for name in FORM_FIELDS.get(endpoint, ()) if method == "POST"])
+                 + [("query", name) for name in QUERY_NAMES] + [("form", name) for name in fields])
+        for kind, name in spots:
+            _sweep_spot(clients, caplog, method, template, endpoint, kind, name, roles_reaching(perm, clients, kind))
 
-        @settings(max_examples=16)
-        @given(role=st.sampled_from(sorted(clients)), spot=st.sampled_from(spots), data=st.data(), htmx=st.booleans())
-        def sweep(role, spot, data, htmx):
+
+def _sweep_spot(clients, caplog, method, template, endpoint, kind, name, roles):
+    """Throw hostile values at one spot of one route: each role, htmx or not, the body chunked or not."""
+
+    @settings(max_examples=EXAMPLES[kind])
+    @given(role=st.sampled_from(roles), data=st.data(), htmx=st.booleans(), chunked=st.booleans())
+    def sweep(role, data, htmx, chunked):
+        caplog.clear()
+        client, csrf, path_values = clients[role]
+        value = data.draw(hostile_id if kind == "path" else value_for(name), label=name)
+        path_values = dict(path_values, **({name: quote(str(value), safe="")} if kind == "path" else {}))
+        path = template.format(**path_values)
+        query = {name: value} if kind == "query" else {}
+        headers = {"HX-Request": "true"} if htmx else {}
+        if method == "POST":
+            form = {key: text.format(**path_values) for key, text in VALID_FORMS.get(endpoint, {}).items()}
+            if kind == "form":
+                form[name] = value
+            answer = client.post(path, query_string=query, data=dict(form, csrf_token=csrf),
+                                 headers=dict(headers, **(CHUNKED if chunked else {})))
+        else:
+            answer = client.get(path, query_string=query, headers=headers)
+        where = f"{role}: {method} {path} {query} {kind}:{name}={value!r:.80} chunked={chunked}"
+        assert answer.status_code < 500, f"{where} -> {answer.status_code}"
+        broken = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+        assert not broken, f"{where}: {broken[0].getMessage()}"
+
+    sweep()
+
+
+# JSON bodies: any value (NaN, huge numbers, lone surrogates, control characters, nesting), in
+# the shape each route expects or not, and raw bytes that are not JSON at all.
+json_text = st.one_of(hostile_text, st.sampled_from(["\ud800", "a\udfffb", "Truck 101", "ASSIGNED", "2025-01-31"]))
+json_scalar = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
+                        st.floats(allow_nan=True, allow_infinity=True), json_text)
+json_value = st.recursive(json_scalar, lambda inner: st.lists(inner, max_size=4)
+                          | st.dictionaries(json_text, inner, max_size=4), max_leaves=12)
+RAW_BODIES = ["", "{", '{"notes": "x"', "[" * 50000 + "]" * 50000, '{"a": ' * 40 + "1" + "}" * 40,
+              b"\xff\xfe{}", "NaN", "1" * 5000, "null", '{"notes": "a\\u0000b"}', '{"\\ud800": 1}', "\ufeff{}"]
+
+
+def json_bodies(keys):
+    """Request bodies for a route reading keys: mostly its own shape with hostile values."""
+    shaped = st.dictionaries(st.sampled_from(keys), json_value, max_size=len(keys))
+    encoded = st.one_of(shaped, json_value).map(lambda value: json.dumps(value))
+    return st.one_of(encoded, encoded, st.sampled_from(RAW_BODIES))
+
+
+def test_no_json_body_makes_a_500(app, default_company, make_company, make_location, make_user, cheap_passwords,
+                                  monkeypatch, caplog):
+    from dashboard.auth.tokens import issue_token
+    from dashboard.db import db
+    from dashboard.models import SyncRun
+    from dashboard.models import User
+    from dashboard.models import utcnow
+    from dashboard.sync import service
+    from dashboard.webhooks import worker
+
+    def recorded_sync(flask_app, company_id, trigger="api", user_id=None, day=None):
+        """A finished run instead of a sync (the sweep is about the body, not the sync)."""
+        with db.write_transaction() as session:
+            run = SyncRun(company_id=company_id, trigger=trigger, triggered_by=user_id, status="SUCCESS",
+                          window_start=utcnow().date(), window_end=utcnow().date(), finished_at=utcnow())
+            session.add(run)
+            session.flush()
+        return run
+
+    monkeypatch.setattr(service, "start_sync_in_background", recorded_sync)
+    monkeypatch.setattr(worker, "kick", lambda flask_app, company_id: None)
+    send_chunked_too(app)
+    app.config["SMARTMOVING_WEBHOOK_SECRET"] = "whsec-sweep"
+    world = build_world(app, default_company, make_company, make_location, make_user)
+    add_truck(app, default_company, "Truck 101")
+    with app.app_context():
+        _, token = issue_token(db.session.get(User, world.users["ADMIN"].id))
+        db.session.commit()
+    api = {"Authorization": f"Bearer {token}"}
+    routes = [
+        ("PATCH", f"/api/smartmoving/jobs/{world.job_a}", dict(api, **{"If-Match": "*"}),
+         ["truck", "crew", "dispatchStatus", "notes", "allowConflicts"]),
+        ("POST", "/api/smartmoving/jobs/sync", api, ["date"]),
+        ("POST", "/api/smartmoving/webhooks", {app.config["SMARTMOVING_WEBHOOK_HEADER"]: "whsec-sweep"},
+         ["event-type", "opportunity-id", "job-id", "customer-id"]),
+    ]
+    client = app.test_client()
+    caplog.set_level(logging.WARNING)
+    for method, path, headers, keys in routes:
+
+        @settings(max_examples=40)
+        @given(body=json_bodies(keys), chunked=st.booleans(), typed=st.sampled_from(["application/json", None]))
+        def sweep(body, chunked, typed):
             caplog.clear()
-            client, csrf, path_values = clients[role]
-            kind, name = spot
-            value = data.draw(hostile_id if kind == "path" else value_for(name), label=name)
-            path_values = dict(path_values, **({name: quote(str(value), safe="")} if kind == "path" else {}))
-            path = template.format(**path_values)
-            query = {name: value} if kind == "query" else {}
-            headers = {"HX-Request": "true"} if htmx else {}
-            if method == "POST":
-                form = {key: text.format(**path_values) for key, text in VALID_FORMS.get(endpoint, {}).items()}
-                if kind == "form":
-                    form[name] = value
-                answer = client.post(path, query_string=query, data=dict(form, csrf_token=csrf), headers=headers)
-            else:
-                answer = client.get(path, query_string=query, headers=headers)
-            where = f"{role}: {method} {path} {query} {spot}={value!r:.80}"
+            sent = dict(headers, **(CHUNKED if chunked else {}))
+            answer = client.open(path, method=method, data=body, content_type=typed, headers=sent)
+            where = f"{method} {path} chunked={chunked} {typed} body={body!r:.120}"
             assert answer.status_code < 500, f"{where} -> {answer.status_code}"
             broken = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
             assert not broken, f"{where}: {broken[0].getMessage()}"

@@ -3,6 +3,8 @@ import json
 
 import pytest
 
+from chunked import CHUNKED
+from chunked import send_chunked_too
 from conftest import csrf_token_from
 from conftest import login_as
 from ui_helpers import build_world
@@ -116,15 +118,167 @@ def test_sync_body_types_are_422(app, client, world, body):
     assert answer.status_code == 422 and answer.get_json()["error"] == "invalid"
 
 
-@pytest.mark.parametrize("raw", ['{"date": "2025-01-01\\u0000"}', '{"\\ud800": 1}', "[" * 100000 + "]" * 100000])
-def test_hostile_json_bodies_are_400(app, client, world, raw):
+# JSON we cannot store and bodies that are not JSON at all: the API's "bad input", 422.
+HOSTILE_JSON = [
+    '{"date": "2025-01-01\\u0000"}', '{"\\ud800": 1}', '{"date": "\\udfff"}', '{"date": NaN}',
+    '{"date": Infinity}', '{"date": -Infinity}', '{"date": 1e999}', "[" * 100000 + "]" * 100000,
+    '{"a": ' * 50 + "1" + "}" * 50, '{"date": "2025', b'{"date": "\xff"}', "1" * 5000,
+]
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["length", "chunked"])
+@pytest.mark.parametrize("raw", HOSTILE_JSON)
+def test_hostile_json_bodies_are_422(app, client, world, raw, chunked):
+    send_chunked_too(app)
     csrf = _admin(app, client, world)
     answer = client.post("/api/smartmoving/jobs/sync", data=raw, content_type="application/json",
-                         headers={"X-CSRFToken": csrf})
-    assert answer.status_code == 400 and answer.get_json()["error"] == "bad_request"
+                         headers={"X-CSRFToken": csrf, **(CHUNKED if chunked else {})})
+    assert answer.status_code == 422 and answer.get_json()["error"] == "invalid"
+    assert "Traceback" not in answer.get_data(as_text=True)
+
+
+def _bearer(app, world):
+    from dashboard.auth.tokens import issue_token
+    from dashboard.db import db
+    from dashboard.models import User
+    with app.app_context():
+        _, token = issue_token(db.session.get(User, world.users["ADMIN"].id))
+        db.session.commit()
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _patch(client, job_id, raw, headers, chunked=True):
+    return client.patch(f"/api/smartmoving/jobs/{job_id}", data=raw, content_type="application/json",
+                        headers={**headers, "If-Match": "*", **(CHUNKED if chunked else {})})
+
+
+@pytest.mark.parametrize("raw", ['{"notes": "a\\u0000b"}', '{"notes": "\\ud800"}',
+                                 '{"notes": ' + "[" * 50000 + "]" * 50000 + "}", '{"crew": ["a\\u0000b"]}',
+                                 '{"crew": ["Ann", NaN]}', '{"notes": Infinity}'])
+def test_a_chunked_patch_is_checked_like_any_other(app, client, world, raw):
+    send_chunked_too(app)
+    headers = _bearer(app, world)
+    answer = _patch(client, world.job_a, raw, headers)
+    assert answer.status_code == 422 and set(answer.get_json()) == {"error", "message"}
+    # Nothing was stored, and the job's pages still open.
+    job = client.get(f"/api/smartmoving/jobs/{world.job_a}", headers=headers).get_json()
+    assert job["crew"] == ["Dan Driver", "Mo Mover"] and job["notes"] is None
+    login_as(client, world.users["ADMIN"])
+    assert client.get(f"/jobs/{world.job_a}/edit").status_code == 200
+
+
+@pytest.mark.parametrize("body", [{"dispatchStatus": []}, {"dispatchStatus": {}}, {"dispatchStatus": 3},
+                                  {"crew": ["a\x00b"]}, {"crew": "Ann"}, {"crew": [["Ann"]]}, {"truck": 101},
+                                  {"notes": ["x"]}, [], "notes", 7])
+@pytest.mark.parametrize("chunked", [False, True], ids=["length", "chunked"])
+def test_patch_type_errors_are_422(app, client, world, body, chunked):
+    send_chunked_too(app)
+    answer = _patch(client, world.job_a, json.dumps(body), _bearer(app, world), chunked=chunked)
+    assert answer.status_code == 422 and answer.get_json()["error"] == "invalid"
+
+
+@pytest.mark.parametrize("value", [str(2**31), str(2**63), "²", "٣", "-1", "1.0", " 1", "1_0", "x"])
+def test_ids_out_of_range_or_not_ascii_in_dispatch_forms_are_422(app, client, world, value):
+    csrf = _admin(app, client, world)
+    job = world.job_a
+    assert client.get(f"/jobs/{job}/assign/preview", query_string={"truck_id": value}).status_code == 422
+    for path in (f"/jobs/{job}/assign", f"/jobs/{job}/edit"):
+        answer = client.post(path, data={"csrf_token": csrf, "truck_id": value, "dispatch_status": "ASSIGNED"})
+        assert answer.status_code == 422, path
+    accept = client.post("/board/accept-crew", data={"csrf_token": csrf, "job": [str(job), value]})
+    assert accept.status_code == 422 and "Select jobs from the board" in accept.get_data(as_text=True)
+    fragment = client.post("/board/accept-crew", data={"csrf_token": csrf, "job": value},
+                           headers={"HX-Request": "true"})
+    assert fragment.status_code == 422 and "<html" not in fragment.get_data(as_text=True)
+    new = client.post("/jobs/new", data={"csrf_token": csrf, "location_id": value, "customer_name": "Wanda",
+                                         "scheduled_date": world.today.isoformat()})
+    assert new.status_code == 422
+
+
+def test_no_truck_and_real_ids_still_work_in_dispatch_forms(app, client, world):
+    csrf = _admin(app, client, world)
+    assert client.get(f"/jobs/{world.job_a}/assign/preview", query_string={"truck_id": "0"}).status_code == 200
+    assert client.get(f"/jobs/{world.job_a}/assign/preview").status_code == 200
+    accepted = client.post("/board/accept-crew", data={"csrf_token": csrf, "job": [str(world.job_a)]})
+    assert accepted.status_code == 302
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["length", "chunked"])
+@pytest.mark.parametrize("raw", ['{"event-type": "job-changed", "job-id": NaN}', '{"x": ' + "[" * 30000 + "]" * 30000 + "}",
+                                 '{"event-type": "job-changed", "job-id": 1e999}', '{"a": ' * 40 + "1" + "}" * 40])
+def test_hostile_webhook_bodies_are_422(app, client, monkeypatch, raw, chunked):
+    from dashboard.webhooks import worker
+    monkeypatch.setattr(worker, "kick", lambda app, company_id: None)
+    send_chunked_too(app)
+    app.config["SMARTMOVING_WEBHOOK_SECRET"] = "whsec-edges"
+    headers = {app.config["SMARTMOVING_WEBHOOK_HEADER"]: "whsec-edges", **(CHUNKED if chunked else {})}
+    answer = client.post("/api/smartmoving/webhooks", data=raw, content_type="application/json", headers=headers)
+    assert answer.status_code == 422 and answer.get_json()["error"] == "invalid"
+
+
+def test_a_chunked_body_past_the_limits_is_413(app, client, world, monkeypatch):
+    from dashboard.webhooks import worker
+    monkeypatch.setattr(worker, "kick", lambda app, company_id: None)
+    send_chunked_too(app)
+    big = json.dumps({"notes": "x" * (app.config["MAX_CONTENT_LENGTH"] + 1)})
+    assert _patch(client, world.job_a, big, _bearer(app, world)).status_code == 413
+    app.config["SMARTMOVING_WEBHOOK_SECRET"] = "whsec-edges"
+    headers = {app.config["SMARTMOVING_WEBHOOK_HEADER"]: "whsec-edges", **CHUNKED}
+    webhook = client.post("/api/smartmoving/webhooks", data=json.dumps({"x": "y" * 70000}), headers=headers)
+    assert webhook.status_code == 413
+
+
+def test_a_chunked_body_is_read_not_ignored(app, client, world):
+    send_chunked_too(app)
+    answer = _patch(client, world.job_a, json.dumps({"notes": "Piano, 3rd floor"}), _bearer(app, world))
+    assert answer.status_code == 200 and answer.get_json()["notes"] == "Piano, 3rd floor"
 
 
 def test_broken_next_and_current_url_are_ignored(app, client, world):
     assert client.get("/auth/login?next=//[").status_code == 200
     answer = client.get("/", headers={"HX-Request": "true", "HX-Current-URL": "http://["})
     assert answer.status_code == 401 and answer.headers["HX-Redirect"].startswith("/auth/login")
+
+
+def test_a_chunked_form_is_checked_and_capped(app, client, world):
+    send_chunked_too(app)
+    csrf = _admin(app, client, world)
+    form = {"csrf_token": csrf, "truck_id": "0", "dispatch_status": "ASSIGNED", "notes": "a\x00b"}
+    assert client.post(f"/jobs/{world.job_a}/edit", data=form, headers=CHUNKED).status_code == 400
+    huge = dict(form, notes="x" * app.config["MAX_CONTENT_LENGTH"])
+    assert client.post(f"/jobs/{world.job_a}/edit", data=huge, headers=CHUNKED).status_code == 413
+    saved = client.post(f"/jobs/{world.job_a}/edit", data=dict(form, notes="Ramps"), headers=CHUNKED)
+    assert saved.status_code == 302
+
+
+def test_real_chunked_uploads_to_a_real_server(app, world):
+    """The same answers over a socket, the body in chunks of Transfer-Encoding: chunked (werkzeug's server)."""
+    import http.client
+    import threading
+
+    from werkzeug.serving import make_server
+
+    headers = {**_bearer(app, world), "Content-Type": "application/json", "If-Match": "*"}
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        answers = []
+        for raw in ('{"notes": "a\\u0000b"}', '{"notes": ' + "[" * 50000 + "]" * 50000 + "}",
+                    '{"dispatchStatus": []}', '{"crew": ["a\\u0000b"]}', '{"notes": NaN}', '{"notes": "Ramps"}'):
+            body = raw.encode()
+            connection = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=30)
+            try:
+                # An iterable body without a length goes out chunked.
+                connection.request("PATCH", f"/api/smartmoving/jobs/{world.job_a}",
+                                   body=iter([body[:9], body[9:]]), headers=headers)
+                answer = connection.getresponse()
+                answer.read()
+                answers.append(answer.status)
+            finally:
+                connection.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    assert answers == [422, 422, 422, 422, 422, 200]

@@ -13,7 +13,9 @@ from dashboard.auth.loaders import token_user
 from dashboard.db import db
 from dashboard.errors import json_error
 from dashboard.extensions import csrf
+from dashboard.guards import json_body
 from dashboard.guards import parse_id
+from dashboard.guards import read_body
 from dashboard.jobs.queries import jobs_for_day
 from dashboard.jobs.queries import locations_for
 from dashboard.jobs.serialize import job_to_dict
@@ -184,7 +186,7 @@ def job_patch(job_id):
         body, status = json_error(412, "The job changed since you read it; GET it again and retry.")
         return body, status, {"ETag": etag}
     try:
-        dispatch.patch_dispatch(job, current_user, request.get_json(silent=True))
+        dispatch.patch_dispatch(job, current_user, json_body())
     except dispatch.DispatchError as exc:
         db.session.rollback()
         return json_error(422, str(exc))
@@ -199,7 +201,8 @@ def sync_now():
     from dashboard.sync.service import SyncAlreadyRunning
     from dashboard.sync.service import start_sync_in_background
 
-    body = request.get_json(silent=True) if request.content_length else {}
+    # An empty body (with or without a Content-Length) is "sync the usual window".
+    body = json_body() if read_body() else {}
     if not isinstance(body, dict):
         return json_error(422, 'The body must be empty or a JSON object such as {"date": "2025-01-31"}.')
     unknown = sorted(set(body) - {"date"})

@@ -14,6 +14,7 @@ from wtforms.validators import Optional
 from wtforms.validators import Regexp
 from wtforms.validators import ValidationError
 
+from dashboard.guards import coerce_id
 from dashboard.models import DispatchStatus
 from dashboard.timeutil import FIRST_DAY
 from dashboard.timeutil import LAST_DAY
@@ -26,13 +27,9 @@ class CheckboxListField(SelectMultipleField):
     option_widget = widgets.CheckboxInput()
 
 
-def _truck_id(value):
-    return int(value) if value not in (None, "", "0", 0) else 0
-
-
 class JobEditForm(FlaskForm):
     """Truck, crew, dispatch status and notes of one job."""
-    truck_id = SelectField("Truck", coerce=_truck_id)
+    truck_id = SelectField("Truck", coerce=coerce_id)  # 0: no truck
     crew = CheckboxListField("Crew")
     crew_other = StringField("Others (comma-separated)", validators=[Length(max=400)])
     dispatch_status = SelectField("Dispatch status", choices=[SelectChoice(s.value, s.value.replace("_", " ").capitalize())
@@ -56,7 +53,7 @@ class JobEditForm(FlaskForm):
 
 class ManualJobForm(FlaskForm):
     """A job that is not in SmartMoving (a walk-in, a warranty visit): ours alone, never synced."""
-    location_id = SelectField("Location", coerce=int)
+    location_id = SelectField("Location", coerce=coerce_id)
     scheduled_date = DateField("Date", validators=[DataRequired(message="Pick the day of the job.")])
     customer_name = StringField("Customer", validators=[DataRequired(message="Who is the job for?"), Length(max=200)])
     customer_phone = StringField("Phone", validators=[Optional(), Length(max=64)])

@@ -17,6 +17,8 @@ from flask_login import current_user
 
 from dashboard import web
 from dashboard.db import db
+from dashboard.guards import coerce_id
+from dashboard.guards import parse_id
 from dashboard.jobs import bp
 from dashboard.jobs import conflicts as clash_rules
 from dashboard.jobs import board as dayboard
@@ -62,7 +64,7 @@ _STATUS_RE = re.compile(r"^[A-Z_]{1,30}$")
 
 def _board_filters(locations):
     """The board's GET filters, validated: unknown locations and odd statuses are ignored."""
-    location_id = request.args.get("location", type=int)
+    location_id = parse_id(request.args.get("location"))
     if location_id not in {loc.id for loc in locations}:
         location_id = None
     status = (request.args.get("status") or "").strip().upper()
@@ -289,7 +291,7 @@ def new_job():
     form.set_locations(locations)
     if request.method == "GET":
         form.scheduled_date.data = _requested_day(web.user_today())
-        form.location_id.data = request.args.get("location", type=int)
+        form.location_id.data = parse_id(request.args.get("location"))
     status = 200
     if form.validate_on_submit():
         location = next(loc for loc in locations if loc.id == form.location_id.data)
@@ -443,7 +445,10 @@ def assign(job_id):
 def assign_preview(job_id):
     """Conflicts the choices in the assign form would cause, before saving."""
     job = _job_or_404(job_id)
-    truck_id = request.args.get("truck_id", type=int) or None
+    try:
+        truck_id = coerce_id(request.args.get("truck_id")) or None
+    except ValueError:
+        abort(422, description="truck_id must be a truck id.")
     crew = dispatch.unique_names(request.args.getlist("crew") + dispatch.split_free_text(request.args.get("crew_other")))
     return render_template("jobs/_conflicts.html", conflicts=_conflict_messages(job, truck_id, crew[:50]))
 
@@ -452,7 +457,9 @@ def assign_preview(job_id):
 @require(Perm.EDIT_JOBS)
 def accept_crew():
     """Bulk action: the selected jobs take SmartMoving's crew as their own."""
-    ids = [int(v) for v in request.form.getlist("job") if v.isdigit()][:500]
+    ids = [parse_id(value) for value in request.form.getlist("job")[:500]]
+    if None in ids:
+        abort(422, description="Select jobs from the board (each one a job id).")
     jobs = [job for job in (get_job_for(current_user, job_id) for job_id in ids) if job is not None]
     count = dispatch.accept_smartmoving_crew(jobs, current_user) if jobs else 0
     db.session.commit()

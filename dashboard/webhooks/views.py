@@ -5,7 +5,6 @@ header (SMARTMOVING_WEBHOOK_HEADER) is the credential. The event is stored, then
 answered 202 at once; processing happens in the background (worker.kick).
 """
 import hmac
-import json
 import logging
 
 import sqlalchemy as sa
@@ -15,8 +14,10 @@ from flask import request
 from dashboard.db import db
 from dashboard.errors import json_error
 from dashboard.extensions import csrf
+from dashboard.guards import BodyError
+from dashboard.guards import parse_json
+from dashboard.guards import read_body
 from dashboard.guards import reads_raw_body
-from dashboard.guards import unfit_json
 from dashboard.models import Company
 from dashboard.permissions import public
 from dashboard.webhooks import bp
@@ -48,18 +49,15 @@ def receive():
         return json_error(401, "Wrong or missing webhook secret.")
     if (request.content_length or 0) > MAX_BODY_BYTES:
         return json_error(413, f"A webhook body may be at most {MAX_BODY_BYTES // 1024} KiB.")
-    # Read bounded, whatever the Content-Type says (this also bounds a body sent without a length).
-    body = request.stream.read(MAX_BODY_BYTES + 1)
-    if len(body) > MAX_BODY_BYTES:
-        return json_error(413, f"A webhook body may be at most {MAX_BODY_BYTES // 1024} KiB.")
+    # Read bounded, whatever the Content-Type and transfer encoding (a chunked body has no length).
     try:
-        payload = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return json_error(422, "The body must be a JSON object.")
+        payload = parse_json(read_body(MAX_BODY_BYTES))
+    except BodyError as refused:
+        if refused.code == 413:
+            return json_error(413, f"A webhook body may be at most {MAX_BODY_BYTES // 1024} KiB.")
+        return json_error(422, refused.description)   # not JSON, NaN, too deep, control characters
     if not isinstance(payload, dict):
         return json_error(422, "The body must be a JSON object.")
-    if unfit_json(payload):
-        return json_error(422, "The body carries control characters or unpaired surrogates.")
     company_id = db.session.scalar(sa.select(Company.id).where(Company.is_default.is_(True)))
     event, duplicate = events.record(company_id, payload, current_app.config["WEBHOOK_DEDUPE_SECONDS"])
     answer = {"id": event.id, "eventType": event.event_type, "status": event.status, "duplicate": duplicate}
