@@ -200,6 +200,7 @@ def test_serve_prod_in_demo_mode_signs_in_through_every_worker(tmp_path):
             codes = []
             for _ in range(8):
                 browser = requests.Session()
+                browser.headers["Connection"] = "close"  # a new connection per request: any worker may answer
                 page = browser.get(f"http://127.0.0.1:{port}/auth/login", timeout=10)
                 answer = browser.post(f"http://127.0.0.1:{port}/auth/login", timeout=10, allow_redirects=False,
                                       data={"email": "gunicorn@example.test", "password": PASSWORD,
