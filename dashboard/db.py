@@ -63,6 +63,10 @@ class _AppBoundSession(so.Session):
         return current_app.extensions["sqlalchemy_engine"]
 
 
+# How long a SQLite writer waits for another's lock before the request answers 503.
+SQLITE_BUSY_TIMEOUT_MS = 10000
+
+
 def _configure_sqlite(dbapi_connection, connection_record):
     """Per-connection SQLite settings: WAL, a busy wait, enforced foreign keys."""
     # The sqlite3 module opens transactions on its own; turning that off lets the
@@ -70,7 +74,7 @@ def _configure_sqlite(dbapi_connection, connection_record):
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
@@ -92,7 +96,8 @@ def create_db_engine(url):
     # hide_parameters: a database error's text never carries the row's values (customer
     # names, phones, money) into a run's error, a log line or a page.
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 10},
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False,
+                                                     "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
                                   hide_parameters=True)
         sa.event.listen(engine, "connect", _configure_sqlite)
         sa.event.listen(engine, "begin", _begin_sqlite)
@@ -120,7 +125,7 @@ class Database:
 
         @app.teardown_appcontext
         def remove_session(exc=None):
-            self.session.remove()
+            self.discard_session()   # never raises: a dead connection must not escape Flask
 
     def begin_write(self):
         """Start this session's next transaction as a writer (BEGIN IMMEDIATE on SQLite).
@@ -135,15 +140,13 @@ class Database:
         """Roll back and drop this thread's session, whatever state its connection is in.
 
         After a lost connection even the rollback can fail; the next use opens a fresh one.
+        Closing (not rolling back) keeps loaded rows readable, e.g. the signed-in user
+        an error page shows.
         """
-        try:
-            self.session.rollback()
-        except Exception:
-            pass
         try:
             self.session.remove()
         except Exception:
-            pass
+            self.session.registry.clear()
 
     @contextmanager
     def write_transaction(self):

@@ -67,6 +67,15 @@ def render_error(code, message=None):
     return render_template("errors/error.html", code=code, message=message), code
 
 
+def own_message(error):
+    """The message of an HTTP error worth showing: ours, never werkzeug's stock text for the code."""
+    if error.code not in (400, 404, 409, 422) or not error.description:
+        return None
+    if error.description == type(error).description:
+        return None  # werkzeug's stock text ("The requested URL was not found…"): FRIENDLY's is clearer
+    return error.description
+
+
 def init_app(app):
     """Register the handlers on app."""
 
@@ -78,10 +87,7 @@ def init_app(app):
     @app.errorhandler(HTTPException)
     def handle_http(error):
         db.session.rollback()
-        message = error.description if error.code in (400, 404, 409, 422) and error.description else None
-        if message and message.startswith("The ") and error.code in (400, 404):
-            message = None  # werkzeug's stock texts; ours are clearer
-        response = render_error(error.code or 500, message)
+        response = render_error(error.code or 500, own_message(error))
         if error.code == 405 and isinstance(response, tuple):
             return response[0], 405, {"Allow": ", ".join(error.valid_methods or [])}
         return response
@@ -92,3 +98,6 @@ def init_app(app):
         db.session.rollback()
         log.exception("unhandled error on %s %s", request.method, request.path)
         return render_error(500)
+
+    from dashboard import unavailable
+    unavailable.init_app(app)   # database outages: 503 with Retry-After, never a 500

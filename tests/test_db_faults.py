@@ -260,3 +260,110 @@ def test_an_outage_that_outlasts_the_run_is_recorded_by_the_next_run_not_as_a_st
         assert first.error == "Unexpected error: OperationalError: server closed the connection unexpectedly"
         assert "stopped before finishing" not in first.error
         assert first.finished_at is not None and first.phase == "done"
+
+
+# ---------------------------------------------------------------- dropped connections and a locked database
+
+@pytest.fixture
+def dispatch_world(app, make_location, make_user, cheap_passwords):
+    from ui_helpers import add_job
+    location = make_location("North")
+    job_id = add_job(app, location)
+    return {"job": job_id, "user": make_user("DISPATCHER", locations=[location])}
+
+
+def edit_form(client, job_id, notes):
+    from conftest import csrf_token_from
+    page = client.get(f"/jobs/{job_id}/edit").get_data(as_text=True)
+    import re
+    version = re.search(r'name="version" type="hidden" value="([^"]*)"', page).group(1)
+    return {"truck_id": "0", "dispatch_status": "UNASSIGNED", "notes": notes, "crew_other": "",
+            "csrf_token": csrf_token_from(page), "version": version}
+
+
+def test_a_database_that_stays_away_answers_503_with_retry_after_in_each_callers_format(app, client, dispatch_world):
+    from tests.test_api import bearer
+    login_as(client, dispatch_world["user"])
+    job_id = dispatch_world["job"]
+    form = edit_form(client, job_id, "Bring the piano dolly")
+    api = bearer(app, dispatch_world["user"])
+    outage = Outage(app.extensions["sqlalchemy_engine"])
+    outage.down = True
+    try:
+        page = client.post(f"/jobs/{job_id}/edit", data=form)
+        fragment = client.post(f"/jobs/{job_id}/assign", data=form, headers={"HX-Request": "true"})
+        answer = client.get(f"/api/smartmoving/jobs/{job_id}", headers=api)
+        board = client.get("/")
+    finally:
+        outage.remove()
+    for response in (page, fragment, answer, board):   # before: 500, the traceback logged with its SQL
+        assert response.status_code == 503
+        assert int(response.headers["Retry-After"]) > 0
+    assert answer.get_json() == {"error": "unavailable", "message": answer.get_json()["message"]}
+    assert "<html" not in fragment.get_data(as_text=True) and "try again" in fragment.get_data(as_text=True)
+    html = page.get_data(as_text=True)
+    assert 'value="Bring the piano dolly"' in html and "Send again" in html   # the typed form, ready to resend
+    assert client.get("/").status_code == 200          # and when the database is back, all is well
+
+
+def test_a_read_whose_connection_dropped_is_read_again_once(app, client, dispatch_world, backend):
+    import psycopg
+
+    from tests.conftest import PG_URL
+    if backend != "postgresql":
+        pytest.skip("a SQLite file has no connection to drop")
+    login_as(client, dispatch_world["user"])
+    engine = app.extensions["sqlalchemy_engine"]
+    dropped = []
+
+    def drop_mid_request(conn, cursor, statement, parameters, context, executemany):
+        if not dropped:   # the server ends this very connection under the request's first statement
+            pid = conn.connection.dbapi_connection.info.backend_pid
+            with psycopg.connect(PG_URL.replace("postgresql+psycopg", "postgresql")) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+            dropped.append(pid)
+
+    sa.event.listen(engine, "before_cursor_execute", drop_mid_request)
+    try:
+        response = client.get(f"/jobs/{dispatch_world['job']}")   # before: 500
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", drop_mid_request)
+    assert dropped and response.status_code == 200
+
+
+def test_a_save_while_sqlite_is_locked_answers_503_with_retry_after_not_500(backend, tmp_path, monkeypatch,
+                                                                         make_location, make_user):
+    import dashboard.db as database
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL has no database-wide writer lock")
+    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 300)
+    app = make_test_app(database_url_for(backend, tmp_path), tmp_path)
+    from ui_helpers import add_job
+    from dashboard.models import Location
+    with app.app_context():
+        location = Location(company_id=db.session.scalar(sa.text("SELECT id FROM companies")), name="North")
+        db.session.add(location)
+        db.session.commit()
+        location = db.session.get(Location, location.id)
+    job_id = add_job(app, location)
+    from dashboard.auth.users import create_user
+    from dashboard.models import Company
+    with app.app_context():
+        user = create_user("dispatch@example.test", "correct-horse-battery", "DISPATCHER",
+                           db.session.scalar(sa.select(Company)), [db.session.get(Location, location.id)])
+        db.session.commit()
+        user = db.session.get(type(user), user.id)
+    client = app.test_client()
+    login_as(client, user)
+    form = edit_form(client, job_id, "Second floor, no lift")
+    import sqlite3
+    holder = sqlite3.connect(str(tmp_path / "test.sqlite"), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")    # a long writer holds the database
+    try:
+        response = client.post(f"/jobs/{job_id}/edit", data=form)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        app.extensions["sqlalchemy_engine"].dispose()
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert 'value="Second floor, no lift"' in response.get_data(as_text=True)

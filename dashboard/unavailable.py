@@ -1,0 +1,77 @@
+"""When the database cannot answer: 503 with Retry-After in the caller's format, never a 500.
+
+A dropped connection, a PostgreSQL server going away or a SQLite file locked by a long
+writer is the database's state, not a bug: the caller is told to try again (JSON for
+the API, an htmx fragment for partials, the error page otherwise; a page form comes
+back filled in, ready to send again). A read whose connection dropped mid-request is
+run once more on a fresh connection first (pool pre-ping already replaces connections
+that died while idle in the pool).
+"""
+import logging
+
+import sqlalchemy as sa
+from flask import current_app
+from flask import g
+from flask import render_template
+from flask import request
+from flask import url_for
+from markupsafe import escape
+
+from dashboard.db import db
+from dashboard.db import is_disconnect
+from dashboard.error_text import describe_error
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 5
+MESSAGE = "The database did not answer in time, so this was not done. Please try again in a few seconds."
+# Errors that say "the database cannot be used right now".
+UNAVAILABLE_ERRORS = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
+_SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def init_app(app):
+    """Answer database outages with 503 and retry reads whose connection dropped."""
+    for error_class in UNAVAILABLE_ERRORS:
+        app.register_error_handler(error_class, database_unavailable)
+    dispatch = app.dispatch_request
+
+    def dispatch_retrying_a_dropped_read():
+        try:
+            return dispatch()
+        except sa.exc.DBAPIError as error:
+            # Only reads: a write may have reached the database before its connection dropped.
+            if request.method not in _SAFE_METHODS or not is_disconnect(error):
+                raise
+            log.warning("database connection dropped on %s %s; reading again", request.method, request.path)
+            db.discard_session()
+            return dispatch()
+
+    app.dispatch_request = dispatch_retrying_a_dropped_read
+
+
+def database_unavailable(error):
+    """503 with Retry-After, in the caller's format, for an error the database's state caused."""
+    db.discard_session()
+    log.warning("database unavailable on %s %s: %s", request.method, request.path, describe_error(error))
+    if "_login_user" not in g:
+        # Rendering would load the signed-in user (Flask-Login's context processor) from the
+        # database that just failed: the answer is drawn for an anonymous visitor instead.
+        g._login_user = current_app.login_manager.anonymous_user()
+    try:
+        body, status = _answer()
+    except Exception:   # rendering may need the database too (the signed-in user): a bare page then
+        body, status = f"<!doctype html><title>503</title><p>{escape(MESSAGE)}</p>", 503
+    return body, status, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
+def _answer():
+    from dashboard.errors import render_error
+    from dashboard.errors import wants_json
+    from dashboard.extensions import htmx
+
+    if wants_json() or (htmx and not htmx.history_restore_request):
+        return render_error(503, MESSAGE)   # a fragment: htmx leaves the form on the page as typed
+    fields = list(request.form.items(multi=True)) if request.method == "POST" else []
+    return render_template("errors/unavailable.html", code=503, message=MESSAGE, fields=fields,
+                           action=request.full_path.rstrip("?"), action_back=url_for("jobs.today")), 503
