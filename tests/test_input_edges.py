@@ -282,3 +282,32 @@ def test_real_chunked_uploads_to_a_real_server(app, world):
         server.server_close()
         thread.join(5)
     assert answers == [422, 422, 422, 422, 422, 200]
+
+
+@pytest.mark.parametrize("code", [400, 404, 409, 422])
+def test_our_error_messages_are_shown_even_when_they_start_with_the(app, code):
+    """Only werkzeug's stock descriptions give way to the friendly text; a message of ours is kept."""
+    from flask import abort
+
+    from dashboard.errors import FRIENDLY
+    from dashboard.permissions import public
+
+    @public
+    def ours():
+        abort(code, description="The truck is booked on another job.")
+
+    @public
+    def stock():
+        abort(code)
+
+    app.add_url_rule("/test-errors/ours", "test_errors_ours", ours)
+    app.add_url_rule("/test-errors/stock", "test_errors_stock", stock)
+    client = app.test_client()
+    for headers in ({}, {"HX-Request": "true"}):
+        page = client.get("/test-errors/ours", headers=headers)
+        assert page.status_code == code and "The truck is booked on another job." in page.get_data(as_text=True)
+        stock_page = client.get("/test-errors/stock", headers=headers).get_data(as_text=True)
+        assert FRIENDLY[code] in stock_page and "The server" not in stock_page and "The requested" not in stock_page
+    answer = client.get("/test-errors/ours", headers={"Accept": "application/json"})
+    assert answer.get_json()["message"] == "The truck is booked on another job."
+    assert client.get("/no/such/page").get_data(as_text=True).count(FRIENDLY[404]) >= 1
