@@ -66,6 +66,57 @@ def test_readyz_is_503_while_the_database_is_down_and_healthz_stays_up(down_app,
     assert client.get("/healthz").status_code == 200
 
 
+def _hours_around_now(app, business):
+    """SYNC_BUSINESS_HOURS that hold the company's present hour (business) or leave it out (night)."""
+    from zoneinfo import ZoneInfo
+    hour = datetime.now(ZoneInfo(app.config["DASHBOARD_TIMEZONE"])).hour
+    if business:
+        return "00:00-24:00"
+    start = (hour + 2) % 22   # a two-hour day that ends before midnight and misses this hour
+    return f"{start:02d}:00-{start + 2:02d}:00"
+
+
+def _finished_sync(app, company, minutes_ago):
+    from datetime import timedelta
+
+    from dashboard.models import utcnow
+    with app.app_context(), db.write_transaction() as session:
+        finished = utcnow() - timedelta(minutes=minutes_ago)
+        session.add(SyncRun(company_id=company.id, trigger="schedule", window_start=finished.date(),
+                            window_end=finished.date(), status="SUCCESS", started_at=finished - timedelta(minutes=1),
+                            finished_at=finished))
+
+
+@pytest.mark.parametrize("plan, business, minutes_ago, status", [
+    ("basic", False, 120, "ok"),         # Basic at night sweeps every 4 h: a 2-hour-old sync is on time
+    ("basic", False, 250, "ok"),         # 4 h plus the slack for a late tick
+    ("basic", False, 260, "degraded"),   # past that, even at night
+    ("basic", True, 40, "ok"),           # business hours: every 30 min, plus the slack
+    ("basic", True, 50, "degraded"),
+    ("premium", False, 29, "ok"),        # Premium sweeps every 10 min: SYNC_STALE_MINUTES (30) rules
+    ("premium", False, 35, "degraded"),
+])
+def test_health_judges_the_last_sync_by_the_plans_cadence(app, client, default_company, plan, business,
+                                                          minutes_ago, status):
+    app.config["SMARTMOVING_PLAN"] = plan
+    app.config["SMARTMOVING_MONTHLY_QUOTA"] = None   # the plan's own quota
+    app.config["SYNC_BUSINESS_HOURS"] = _hours_around_now(app, business)
+    _finished_sync(app, default_company, minutes_ago)
+    answer = client.get("/api/smartmoving/health")
+    body = answer.get_json()
+    assert answer.status_code == 200 and body["status"] == status
+    assert body["lastSync"]["stale"] is (status == "degraded") and body["smartmoving"]["status"] == "ok"
+
+
+def test_health_keeps_its_shape_when_the_database_is_down(down_app):
+    answer = down_app.test_client().get("/api/smartmoving/health")
+    assert answer.status_code == 503
+    body = answer.get_json()
+    assert body["status"] == "degraded" and body["database"] == "down" and body["lastSync"] is None
+    # "smartmoving" is the same object as in a 200 answer, never a bare string.
+    assert body["smartmoving"] == {"status": "unknown", "mode": "demo"}   # no API key: demo mode
+
+
 # ---------------------------------------------------------------- logs
 
 def _capture(secrets=()):
