@@ -706,8 +706,11 @@ def test_malformed_opportunity_detail_is_a_failed_call_never_a_removal(rig):
 
 
 def test_mass_removal_is_held_then_confirmed_by_the_next_run(rig):
-    opportunities = rig.world.opportunity_ids_in_window(rig.start, rig.end)
-    doomed = opportunities[:10]
+    truth = rig.truth()
+    opportunities = [o for o in rig.world.opportunity_ids_in_window(rig.start, rig.end)   # the hold is per day
+                     if {truth[j]["scheduledDate"] for j in rig.world.opportunities[o].job_ids if j in truth}
+                     == {rig.start}]
+    doomed = opportunities[:8]
     doomed_jobs = {j for o in doomed for j in rig.world.opportunities[o].job_ids if j in rig.truth()}
     for opportunity_id in doomed:
         rig.world.delete_opportunity(opportunity_id)

@@ -20,23 +20,48 @@ from dashboard.sync import removals
 
 # ---------------------------------------------------------------- pure rules
 
-@pytest.mark.parametrize("count, window, held", [
+@pytest.mark.parametrize("count, day_jobs, held", [
     (5, 10, False),      # not more than 5 jobs
     (6, 10, True),       # 6 > 5 and 60 % > 20 %
     (6, 30, False),      # 20 % exactly is not more than 20 %
     (7, 30, True),
-    (40, 1000, False),   # many, but 4 % of a big window
+    (40, 1000, False),   # many, but 4 % of a big day
 ])
-def test_the_hold_threshold_needs_both_a_count_and_a_share(count, window, held):
-    assert removals.too_many(count, window, min_jobs=5, percent=20) is held
+def test_the_hold_threshold_needs_both_a_count_and_a_share(count, day_jobs, held):
+    assert removals.too_many(count, day_jobs, min_jobs=5, percent=20) is held
+
+
+DAY, NEXT_DAY = date(2026, 3, 2), date(2026, 3, 3)
+
+
+def _rows(count, day, held=False, first_id=0):
+    return [SimpleNamespace(id=first_id + i, scheduled_date=day, removal_pending_at=utcnow() if held else None)
+            for i in range(count)]
 
 
 def test_jobs_held_once_are_removed_when_confirmed_again_and_new_ones_may_be_held():
-    rows = [SimpleNamespace(id=i, removal_pending_at=utcnow() if i < 2 else None) for i in range(10)]
-    decision = removals.decide(rows, window_jobs=10, min_jobs=5, percent=20)
+    rows = _rows(2, DAY, held=True) + _rows(8, DAY, first_id=2)
+    decision = removals.decide(rows, {}, {DAY: 10}, min_jobs=5, percent=20)
     assert decision.remove == [0, 1] and decision.hold == list(range(2, 10))
-    few = removals.decide(rows[:4], window_jobs=10, min_jobs=5, percent=20)
+    few = removals.decide(rows[:4], {}, {DAY: 10}, min_jobs=5, percent=20)
     assert few.remove == [0, 1, 2, 3] and few.hold == []
+
+
+def test_the_share_is_taken_per_day_not_over_the_two_day_window():
+    """14 of one day's 40 jobs (35 %) are held, though they are only 17 % of the window's 80."""
+    rows = _rows(14, DAY)
+    decision = removals.decide(rows, {}, {DAY: 40, NEXT_DAY: 40}, min_jobs=5, percent=20)
+    assert decision.remove == [] and len(decision.hold) == 14
+    # The other day, judged alone, loses 3 of 40 at once.
+    both = removals.decide(rows + _rows(3, NEXT_DAY, first_id=100), {}, {DAY: 40, NEXT_DAY: 40},
+                           min_jobs=5, percent=20)
+    assert both.remove == [100, 101, 102] and len(both.hold) == 14
+
+
+def test_removals_of_the_recent_window_count_with_the_new_ones():
+    """One at a time (webhooks) is no way around the hold: the last 15 minutes' removals of the day count."""
+    assert removals.decide(_rows(1, DAY), {DAY: 4}, {DAY: 8}, min_jobs=5, percent=20).remove == [0]
+    assert removals.decide(_rows(1, DAY), {DAY: 5}, {DAY: 8}, min_jobs=5, percent=20).hold == [0]
 
 
 @pytest.mark.parametrize("entry, problem", [

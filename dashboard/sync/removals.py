@@ -1,14 +1,20 @@
-"""Removal safety: when a sync may mark jobs REMOVED, and the "removal pending" hold.
+"""Removal safety: the one rule every path obeys before a synced job leaves the board.
 
-A job leaves the board only on SmartMoving's word (see sync.service.remove_missing).
-Even then, many jobs vanishing in one run looks more like a fault upstream than a
-wave of cancellations, so above a threshold the removals are held: the jobs stay on
-the board flagged "removal pending" until a later run confirms them again, a
-SmartMoving deletion webhook confirms them, or an admin does from the sync page.
-Services here flush nothing themselves beyond their UPDATEs and never commit.
+A job leaves the board only on SmartMoving's word: a complete sweep without it and a
+detail read confirming it gone (sync.service.remove_missing), a detail read of its
+opportunity without it (a webhook's refresh), or the application's 404 after a
+deletion webhook. Even then, many jobs of one service day vanishing within a short
+while looks more like a fault upstream than a wave of cancellations. So every path
+goes through `apply`: removals of one company and service day over the last
+RECENT_WINDOW, counted with those it would add, beyond the hold thresholds are held:
+the jobs stay on the board flagged "removal pending" until a later good sweep or a
+SmartMoving read confirms them gone again, or an admin does from the sync page.
+A removed or held job that SmartMoving shows again is revived (`revive`), audited.
+Services here flush nothing themselves beyond their writes and never commit.
 """
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 import sqlalchemy as sa
 
@@ -22,6 +28,10 @@ from dashboard.sync import upsert
 
 log = logging.getLogger(__name__)
 
+# Removals of one company and service day within this sliding window count together
+# against the hold thresholds, whichever path (sweep, webhook, refresh) made them.
+RECENT_WINDOW = timedelta(minutes=15)
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -30,22 +40,115 @@ class Decision:
     hold: list
 
 
-def too_many(count, window_jobs, min_jobs, percent):
-    """True when count removals are more than min_jobs AND more than percent % of the window's jobs."""
-    return count > min_jobs and count * 100 > percent * window_jobs
+def too_many(count, day_jobs, min_jobs, percent):
+    """True when count removals are more than min_jobs AND more than percent % of the day's jobs."""
+    return count > min_jobs and count * 100 > percent * day_jobs
 
 
-def decide(confirmed_rows, window_jobs, min_jobs, percent):
-    """Split confirmed removals: jobs already held once are removed; a mass of new ones is held.
+def decide(confirmed_rows, recent_by_day, jobs_by_day, min_jobs, percent):
+    """Split confirmed removals: jobs already held once are removed; a day's mass of new ones is held.
 
-    confirmed_rows carry `id` and `removal_pending_at`. A job held by an earlier run
-    and confirmed gone again now is the second opinion the hold waited for.
+    confirmed_rows carry `id`, `scheduled_date` and `removal_pending_at`. A job held
+    earlier and confirmed gone again now is the second opinion the hold waited for.
+    Each service day is judged alone: its removals of the recent window plus the new
+    ones, against its own job count (recent_by_day / jobs_by_day: {day: count}).
     """
     again = [row.id for row in confirmed_rows if row.removal_pending_at is not None]
-    new = [row.id for row in confirmed_rows if row.removal_pending_at is None]
-    if too_many(len(new), window_jobs, min_jobs, percent):
-        return Decision(remove=again, hold=new)
-    return Decision(remove=again + new, hold=[])
+    new_by_day = {}
+    for row in confirmed_rows:
+        if row.removal_pending_at is None:
+            new_by_day.setdefault(row.scheduled_date, []).append(row.id)
+    remove, held = list(again), []
+    for day, ids in sorted(new_by_day.items()):
+        count = recent_by_day.get(day, 0) + len(ids)
+        (held if too_many(count, jobs_by_day.get(day, 0), min_jobs, percent) else remove).extend(ids)
+    return Decision(remove=remove, hold=held)
+
+
+def day_counts(company_id, days, since):
+    """({day: jobs removed since `since`}, {day: jobs, live or removed since}) for company_id's synced days.
+
+    The removed ones stay in the day's count, so a day's share is of the jobs it had
+    before this wave of removals began, not of what the wave left.
+    """
+    if not days:
+        return {}, {}
+    recently_removed = sa.and_(TruckJourney.sync_status == SyncStatus.REMOVED.value,
+                               TruckJourney.removed_at >= since)
+    rows = db.session.execute(
+        sa.select(TruckJourney.scheduled_date, sa.func.count(),
+                  sa.func.sum(sa.case((recently_removed, 1), else_=0)))
+        .where(TruckJourney.company_id == company_id, TruckJourney.data_source == DataSource.SMARTMOVING.value,
+               TruckJourney.scheduled_date.in_(sorted(set(days))),
+               sa.or_(TruckJourney.sync_status != SyncStatus.REMOVED.value, recently_removed))
+        .group_by(TruckJourney.scheduled_date)).all()
+    return ({day: int(recent or 0) for day, _, recent in rows}, {day: int(total) for day, total, _ in rows})
+
+
+def apply(company_id, confirmed_rows, now, config, reason, held_reason, source="sync"):
+    """Remove or hold confirmed_rows by the one removal rule; the Decision carried out.
+
+    Call inside the write transaction, with now = ordered_stamp(company_id). Held jobs
+    whose removal this confirms (source: "sync" or "webhook") leave an AuditEvent.
+    """
+    recent, jobs = day_counts(company_id, [row.scheduled_date for row in confirmed_rows], now - RECENT_WINDOW)
+    decision = decide(confirmed_rows, recent, jobs, config["REMOVAL_HOLD_MIN_JOBS"], config["REMOVAL_HOLD_PERCENT"])
+    hold(decision.hold, now, held_reason)
+    upsert.remove_journeys(decision.remove, now, reason)
+    confirmed_held = [row.id for row in confirmed_rows if row.removal_pending_at is not None]
+    if confirmed_held:
+        db.session.add(AuditEvent(company_id=company_id, user_id=None, action="sync.removals_confirmed",
+                                  target=f"company:{company_id}",
+                                  detail={"jobs": confirmed_held[:200], "count": len(confirmed_held),
+                                          "source": source}))
+    if decision.hold:
+        log.warning("%s removal(s) held: too many of one day within %s minutes", len(decision.hold),
+                    int(RECENT_WINDOW.total_seconds() // 60), extra={"company_id": company_id})
+    return decision
+
+
+def removable_rows(company_id, opportunity_ids=None, external_ids=None):
+    """Rows (id, external_id, opportunity_external_id, scheduled_date, removal_pending_at) of live synced jobs."""
+    stmt = sa.select(TruckJourney.id, TruckJourney.external_id, TruckJourney.opportunity_external_id,
+                     TruckJourney.scheduled_date, TruckJourney.removal_pending_at).where(
+        TruckJourney.company_id == company_id, TruckJourney.data_source == DataSource.SMARTMOVING.value,
+        TruckJourney.sync_status != SyncStatus.REMOVED.value)
+    if opportunity_ids is not None:
+        stmt = stmt.where(TruckJourney.opportunity_external_id.in_(sorted(opportunity_ids)))
+    if external_ids is not None:
+        stmt = stmt.where(TruckJourney.external_id.in_(sorted(external_ids)))
+    return db.session.execute(stmt.order_by(TruckJourney.id)).all()
+
+
+def revive(company_id, external_ids, now, source):
+    """Clear the removal marks of jobs SmartMoving shows again, and audit it; returns the revived ids.
+
+    The caller's upsert writes them SYNCED (or what detail allows); their local dispatch
+    (truck, crew, notes, dispatch status) was never touched by the removal.
+    """
+    if not external_ids:
+        return []
+    found = []
+    for chunk in upsert.chunks(sorted(set(external_ids))):
+        found += db.session.execute(sa.select(TruckJourney.id, TruckJourney.sync_status).where(
+            TruckJourney.company_id == company_id, TruckJourney.data_source == DataSource.SMARTMOVING.value,
+            TruckJourney.external_id.in_(chunk),
+            sa.or_(TruckJourney.sync_status == SyncStatus.REMOVED.value,
+                   TruckJourney.removal_pending_at.is_not(None)))).all()
+    if not found:
+        return []
+    ids = [row.id for row in found]
+    for chunk in upsert.chunks(ids):
+        db.session.execute(sa.update(TruckJourney).where(TruckJourney.id.in_(chunk)).values(
+            removed_at=None, removal_pending_at=None, removal_reason=None, last_sync_at=now))
+    was_removed = [row.id for row in found if row.sync_status == SyncStatus.REMOVED.value]
+    db.session.add(AuditEvent(company_id=company_id, user_id=None, action="sync.jobs_revived",
+                              target=f"company:{company_id}",
+                              detail={"jobs": ids[:200], "count": len(ids), "were_removed": len(was_removed),
+                                      "source": source}))
+    log.info("%s job(s) revived: SmartMoving shows them again (%s)", len(ids), source,
+             extra={"company_id": company_id})
+    return ids
 
 
 # Both flag changes move last_sync_at: open boards notice a job changed only by its

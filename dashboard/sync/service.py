@@ -417,6 +417,7 @@ class Syncer:
         self.location_by_name = {}
         self.reference_refreshed = False
         self.known_ids = None
+        self.stored_status = None   # {job external id: sync status} of the window, once a sweep read it
         self.client = client
         if client is not None and getattr(client, "on_call", None) is None:
             client.on_call = self.pending_calls.append
@@ -624,23 +625,29 @@ class Syncer:
 
         Pages are offsets into a list that can change while we read it. When the
         total changes between pages, records have shifted under us: the sweep starts
-        over (at most SWEEP_RESTARTS times), then counts as incomplete.
+        over (at most SWEEP_RESTARTS times), then counts as incomplete. A sweep that
+        read fewer customers than its totalResults, or nothing at all while the window
+        holds jobs, is incomplete too: it proves nothing, so nothing may be removed.
         """
         for attempt in range(SWEEP_RESTARTS + 1):
             opportunities, complete, error, shifted = self._sweep_once()
+            if complete and not opportunities and self._window_has_jobs():
+                return opportunities, False, ("SmartMoving's customer list came back empty although this window "
+                                              "holds jobs")
             if not shifted:
                 return opportunities, complete, error
             self.warnings.append(f"Sweep results changed while paging (pass {attempt + 1}); read again.")
         return opportunities, False, "the customer list kept changing while it was read"
 
     def _sweep_once(self):
-        opportunities, total, jobs_seen, malformed = {}, None, 0, 0
+        opportunities, total, jobs_seen, malformed, read = {}, None, 0, 0, 0
         try:
             for page, customers, envelope in self.client.customers_sweep(self.start, self.end):
                 page_total = envelope.get("totalResults") if isinstance(envelope, dict) else None
                 if total is not None and page_total is not None and page_total != total:
                     return opportunities, False, None, True
                 total = page_total if total is None else total
+                read += len(customers)   # every entry, malformed ones too: totalResults counts them
                 customers, bad = self._screen_customers(page, customers)
                 malformed += bad
                 for opportunity_id, opportunity in normalize.sweep_opportunities(
@@ -657,7 +664,19 @@ class Syncer:
             raise
         except SmartMovingError as error:
             return opportunities, False, error, False
+        if isinstance(total, int) and not isinstance(total, bool) and read < total:
+            return opportunities, False, (f"SmartMoving's customer list announced {total} customers but only {read} "
+                                          "arrived: a page was missing or blank"), False
         return opportunities, True, None, False
+
+    def _window_has_jobs(self):
+        """True when the window holds a synced job that is not removed (an empty sweep would then be a fault)."""
+        found = db.session.scalar(sa.select(TruckJourney.id).where(
+            TruckJourney.company_id == self.company_id, TruckJourney.data_source == DataSource.SMARTMOVING.value,
+            TruckJourney.scheduled_date >= self.start, TruckJourney.scheduled_date <= self.end,
+            TruckJourney.sync_status != SyncStatus.REMOVED.value).limit(1))
+        db.session.commit()
+        return found is not None
 
     def _screen_customers(self, page, customers):
         """The well-formed customers of a page and how many were not; a page of nothing but junk is an error."""
@@ -677,15 +696,18 @@ class Syncer:
     def _needs_detail(self, opportunities):
         """Ids of opportunities whose detail must be (re)fetched this run."""
         self.known_ids, stored, states = read_window(self.company_id, self.start, self.end)
+        self.stored_status = stored
         now = utcnow()
         cutoff = now - timedelta(minutes=self.config["OPPORTUNITY_REFRESH_MINUTES"])
         needed, stale = [], []
         self.not_found_counts = {oid: state[3] for oid, state in states.items() if state[3]}
         for opportunity_id, opportunity in opportunities.items():
             state = states.get(opportunity_id)
+            removed = any(stored.get(job.job_id) == SyncStatus.REMOVED.value for job in opportunity.jobs)
             if (state is not None and state[3] and state[0] == opportunity.fingerprint
-                    and state[4] is not None and state[4] > now):
+                    and state[4] is not None and state[4] > now and not removed):
                 continue                             # 404 while listed: unchanged, backing off
+            # (a job the sweep lists again but we hold REMOVED is always re-read: it comes back)
             current = state is not None and state[0] == opportunity.fingerprint and state[1] is not None
             complete = all(stored.get(job.job_id) == SyncStatus.SYNCED.value for job in opportunity.jobs)
             if not (current and complete) or state[2]:
@@ -858,7 +880,8 @@ class Syncer:
             raise
 
     def _write_rows(self, session, records, states, stamp):
-        """Upsert records and record their opportunities' states; returns (created, updated, unchanged)."""
+        """Revive, upsert and record the states of records; returns (created, updated, unchanged)."""
+        self._revive(records, stamp)
         counts = upsert.upsert_journeys(self.company_id, records, stamp, self.known_ids)
         save_states(session, self.company_id, states)
         return counts
@@ -896,6 +919,18 @@ class Syncer:
         self.stats["updated"] += updated
         self.stats["unchanged"] += unchanged
 
+    def _revive(self, records, now):
+        """Revive (audited) the batch's stored jobs that were removed or held: SmartMoving shows them again.
+
+        In a sweep the window's statuses are known (read_window), so only REMOVED ones are
+        looked at (held ones the sweep lists are revived by remove_missing); a detail
+        refresh looks its few jobs up.
+        """
+        statuses = self.stored_status
+        external_ids = [record["external_id"] for record in records
+                        if statuses is None or statuses.get(record["external_id"]) == SyncStatus.REMOVED.value]
+        removals.revive(self.company_id, external_ids, now, source="detail" if statuses is None else "sweep")
+
     @staticmethod
     def _state(opportunity, detail_fetched_at=None, sweep_hash=None, failures=0, not_found_count=0,
                next_check_at=None, last_error=None):
@@ -918,14 +953,14 @@ class Syncer:
         """
         seen_jobs = {job.job_id for o in opportunities.values() for job in o.jobs}
         candidates = db.session.execute(sa.select(TruckJourney.id, TruckJourney.external_id,
-                                                  TruckJourney.opportunity_external_id,
+                                                  TruckJourney.opportunity_external_id, TruckJourney.scheduled_date,
                                                   TruckJourney.removal_pending_at).where(
             TruckJourney.company_id == self.company_id,
             TruckJourney.data_source == DataSource.SMARTMOVING.value,
             TruckJourney.scheduled_date >= self.start, TruckJourney.scheduled_date <= self.end,
             TruckJourney.sync_status != SyncStatus.REMOVED.value)).all()
         db.session.commit()
-        reappeared = [row.id for row in candidates if row.external_id in seen_jobs and row.removal_pending_at]
+        reappeared = [row.external_id for row in candidates if row.external_id in seen_jobs and row.removal_pending_at]
         unconfirmed = {}
         confirmed = []
         for row in candidates:
@@ -938,22 +973,20 @@ class Syncer:
         for opportunity_id, rows in sorted(unconfirmed.items()):
             confirmed.extend(self._confirm_gone(opportunity_id, rows))
             self.heartbeat()
-        decision = removals.decide(confirmed, window_jobs=len(candidates),
-                                   min_jobs=self.config["REMOVAL_HOLD_MIN_JOBS"],
-                                   percent=self.config["REMOVAL_HOLD_PERCENT"])
         self.check_lease()
         with db.write_transaction() as session:
             self._flush_calls(session)
             now = ordered_stamp(self.company_id)
-            removals.clear_pending(reappeared, now)
-            removals.hold(decision.hold, now, "SmartMoving no longer lists this job (held: too many at once).")
-            self.stats["removed"] += upsert.remove_journeys(decision.remove, now,
-                                                            "No longer in SmartMoving for this date.")
+            removals.revive(self.company_id, reappeared, now, source="sweep")
+            decision = removals.apply(self.company_id, confirmed, now, self.config,
+                                      "No longer in SmartMoving for this date.",
+                                      "SmartMoving no longer lists this job (held: too many at once).")
+            self.stats["removed"] += len(decision.remove)
             self.stats["removals_held"] = len(decision.hold)
             self._write_progress(session)
         if decision.hold:
-            self.warnings.append(f"{len(decision.hold)} of {len(candidates)} jobs in the window vanished at once; "
-                                 "their removal is held until the next sync confirms it or an admin does.")
+            self.warnings.append(f"{len(decision.hold)} jobs of one day vanished at once; their removal is held "
+                                 "until a later sync confirms it or an admin does.")
 
     def _confirm_gone(self, opportunity_id, rows):
         """The rows that opportunity detail shows are gone from the window."""
@@ -1031,16 +1064,15 @@ class Syncer:
                                                        hashes.get(opportunity_id) or "", self.warnings)
             self.store([(opportunity, detail, "OK", None)] if opportunity.jobs else [])
             kept = {job.job_id for job in opportunity.jobs}
-            left = [row.id for row in db.session.execute(sa.select(TruckJourney.id, TruckJourney.external_id).where(
-                TruckJourney.company_id == self.company_id, TruckJourney.opportunity_external_id == opportunity_id,
-                TruckJourney.data_source == DataSource.SMARTMOVING.value,
-                TruckJourney.scheduled_date >= self.start, TruckJourney.scheduled_date <= self.end,
-                TruckJourney.sync_status != SyncStatus.REMOVED.value)) if row.external_id not in kept]
+            left = [row for row in removals.removable_rows(self.company_id, opportunity_ids=[opportunity_id])
+                    if self.start <= row.scheduled_date <= self.end and row.external_id not in kept]
             with db.write_transaction() as session:
                 self._flush_calls(session)
-                # One opportunity's few jobs: no mass-removal hold applies.
-                self.stats["removed"] += upsert.remove_journeys(left, ordered_stamp(self.company_id),
-                                                                "No longer in SmartMoving for this date.")
+                decision = removals.apply(self.company_id, left, ordered_stamp(self.company_id), self.config,
+                                          "No longer in SmartMoving for this date.",
+                                          "SmartMoving's detail no longer holds this job (held: too many at once).")
+                self.stats["removed"] += len(decision.remove)
+                self.stats["removals_held"] += len(decision.hold)
             outcomes[opportunity_id] = "stored"
         with db.write_transaction() as session:
             self._flush_calls(session)
