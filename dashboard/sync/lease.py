@@ -124,11 +124,18 @@ def release_lease(name, owner):
 
 
 def owner_process(owner):
-    """(host, pid) that an owner id from new_owner_id names, or None for any other form."""
+    """(host, pid) that an owner id from new_owner_id names, or None for any other form.
+
+    An owner id may carry a prefix saying who holds it (the webhook drainer's
+    "webhook:host:pid:thread:random"), so the id is read from its end: the last four parts.
+    """
     parts = str(owner or "").split(":")
-    if len(parts) != 4 or not parts[1].isdigit():
+    if len(parts) < 4:
         return None
-    return parts[0], int(parts[1])
+    host, pid, thread, random_part = parts[-4:]
+    if not host or not pid.isdigit() or not thread.isdigit() or not random_part:
+        return None
+    return host, int(pid)
 
 
 def process_gone(host, pid, owner=None):

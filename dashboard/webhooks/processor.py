@@ -6,11 +6,15 @@ run before it releases its lease. An event stays PENDING until its work is commi
 What each event does (docs/smartmoving-api.md §7):
 - opportunity-created/-changed/-status-changed, payment-made with an opportunity-id:
   one detail call, stored through the sync's own path (Syncer.refresh_opportunities);
-- opportunity-deleted, job-deleted: confirm held removals ("removal pending") of it,
-  then the detail call; the application's 404 removes the opportunity's jobs;
-- job-* and customer-updated: the opportunities of our stored jobs; a job (or
-  customer) we do not store asks for a sweep, at most one per WEBHOOK_SWEEP_MINUTES;
+- opportunity-deleted, job-deleted: of an opportunity (job) we store, the detail call
+  first; only the application's 404 (or detail without the job) removes, by the one
+  removal rule (sync.removals.apply: a mass is held, a held job is confirmed). One we
+  never stored costs no call;
+- job-* and customer-updated: the opportunities of our stored jobs; one naming a job
+  we do not store is done at once and asks for a sweep (at most one per
+  WEBHOOK_SWEEP_MINUTES); a customer we do not store needs nothing;
 - anything else is kept, logged and marked IGNORED.
+Every event of a batch leaves PENDING unless its read failed, so a drain always moves on.
 """
 import logging
 from collections import namedtuple
@@ -23,8 +27,6 @@ from flask import current_app
 from dashboard.db import db
 from dashboard.models import Company
 from dashboard.models import DataSource
-from dashboard.models import RunStatus
-from dashboard.models import SyncRun
 from dashboard.models import SyncStatus
 from dashboard.models import TruckJourney
 from dashboard.models import WebhookEvent
@@ -32,7 +34,6 @@ from dashboard.models import WebhookStatus
 from dashboard.models import utcnow
 from dashboard.stamps import ordered_stamp
 from dashboard.sync import removals
-from dashboard.sync import upsert
 from dashboard.timeutil import company_today
 from dashboard.timeutil import day_window
 from dashboard.webhooks import events as stored_events
@@ -54,9 +55,7 @@ class Plan:
     """What one event asks for."""
     refresh: list = field(default_factory=list)          # opportunity ids to re-read
     deleted: bool = False                                 # a deletion: the app's 404 removes the jobs
-    confirm_opportunities: list = field(default_factory=list)
-    confirm_jobs: list = field(default_factory=list)
-    sweep: bool = False
+    sweep: bool = False                                   # done at once, and asks for a sweep
     note: str = ""
     ignored: bool = False
 
@@ -85,10 +84,11 @@ def plan_for(event, company_id, window_start):
     if kind in REFRESHING or kind == "opportunity-deleted":
         if not event.opportunity_id:
             return Plan(note=f"{kind} without an opportunity-id: nothing to read", ignored=kind != "payment-made")
-        plan = Plan(refresh=[event.opportunity_id], deleted=kind == "opportunity-deleted")
-        if plan.deleted:
-            plan.confirm_opportunities = [event.opportunity_id]
-        return plan
+        if kind == "opportunity-deleted":
+            if not removals.removable_rows(company_id, opportunity_ids=[event.opportunity_id]):
+                return Plan(note="an opportunity we do not store (or removed already) was deleted: nothing to do")
+            return Plan(refresh=[event.opportunity_id], deleted=True)
+        return Plan(refresh=[event.opportunity_id])
     if kind in JOB_EVENTS or kind == "job-deleted":
         if not event.job_id:
             return Plan(note=f"{kind} without a job-id", ignored=True)
@@ -96,15 +96,15 @@ def plan_for(event, company_id, window_start):
         if kind == "job-deleted":
             if not opportunities:
                 return Plan(note="a job we do not store was deleted: nothing to do")
-            return Plan(refresh=opportunities, deleted=True, confirm_jobs=[event.job_id])
+            return Plan(refresh=opportunities, deleted=True)
         if opportunities:
             return Plan(refresh=opportunities)
-        return Plan(sweep=True, note="a job we do not store: a sweep will look for it")
+        return Plan(sweep=True, note="a job we do not store: a sweep was asked for")
     if kind == "customer-updated" and event.customer_id:
         opportunities = _stored_opportunities_of_customer(company_id, event.customer_id, window_start)
         if opportunities:
             return Plan(refresh=opportunities)
-        return Plan(sweep=True, note="a customer without stored jobs: a sweep will look")
+        return Plan(note="a customer without stored jobs: nothing to update")
     if kind == "customer-created":
         return Plan(note="a new customer has no jobs yet; its opportunity events follow")
     return Plan(note=f"event type {kind!r} is not acted on", ignored=True)
@@ -113,7 +113,9 @@ def plan_for(event, company_id, window_start):
 def drain(company_id, owner, limit=BATCH_EVENTS):
     """Act on up to limit pending events; the caller holds the company's sync lease. Counts by outcome.
 
-    Returns {"processed", "failed", "ignored", "waiting" (for a sweep), "more" (a full batch)}.
+    Returns {"processed", "failed", "ignored", "retry" (left PENDING after a failed read),
+    "sweep" (events asking for a sweep), "more"}. "more" means a full batch of which at
+    least one event finished: a batch that finished none must not be drained again at once.
     """
     from dashboard.sync.service import FATAL_ERRORS
     from dashboard.sync.service import LeaseLost
@@ -123,24 +125,16 @@ def drain(company_id, owner, limit=BATCH_EVENTS):
     company = db.session.get(Company, company_id)
     start, end = day_window(company_today(company.timezone))
     batch = stored_events.pending(company_id, limit)
-    counts = {"processed": 0, "failed": 0, "ignored": 0, "waiting": 0, "more": len(batch) >= limit}
+    counts = {"processed": 0, "failed": 0, "ignored": 0, "retry": 0, "sweep": 0, "more": False}
     if not batch:
         db.session.commit()
         return counts
     plans = {event.id: plan_for(event, company_id, start) for event in batch}
-    received = {event.id: (event.event_type, event.received_at, event.attempts) for event in batch}
-    covering = _last_complete_run(company_id)
+    received = {event.id: (event.event_type, event.attempts) for event in batch}
     db.session.commit()
     callers = [event_id for event_id, plan in plans.items() if plan.refresh]
     # Counted before any call: an event that kills its process every time is given up.
     _bump_attempts(callers)
-
-    with db.write_transaction():
-        for plan in plans.values():
-            if plan.confirm_opportunities:
-                removals.confirm(company_id, opportunity_ids=plan.confirm_opportunities, source="webhook")
-            if plan.confirm_jobs:
-                removals.confirm(company_id, external_ids=plan.confirm_jobs, source="webhook")
 
     wanted = sorted({opportunity_id for plan in plans.values() for opportunity_id in plan.refresh})
     outcomes, fatal = {}, None
@@ -151,39 +145,33 @@ def drain(company_id, owner, limit=BATCH_EVENTS):
         except (LeaseLost, *FATAL_ERRORS) as error:
             fatal = error
             log.warning("webhook processing stopped: %s", error, extra={"company_id": company_id})
+    # Only the application's 404, read after the event, confirms a deletion (never the event alone).
     deleted_gone = {oid for plan in plans.values() if plan.deleted for oid in plan.refresh
                     if outcomes.get(oid) == "not_found"}
     now = utcnow()
     with db.write_transaction() as session:
-        if deleted_gone:
-            _remove_opportunities(company_id, deleted_gone, ordered_stamp(company_id))
+        held = _remove_opportunities(company_id, deleted_gone, ordered_stamp(company_id)) if deleted_gone else []
         for event_id, plan in plans.items():
-            kind, received_at, attempts = received[event_id]
-            values = _outcome(plan, outcomes, fatal, deleted_gone, covering, received_at, attempts + 1,
+            kind, attempts = received[event_id]
+            values = _outcome(plan, outcomes, fatal, deleted_gone, held, attempts + 1,
                               config["WEBHOOK_MAX_ATTEMPTS"], now)
-            if values is None:
-                counts["waiting"] += 1
-                continue
             session.execute(sa.update(WebhookEvent).where(WebhookEvent.id == event_id).values(**values))
             status = values.get("status", WebhookStatus.PENDING.value)
-            key = {"PROCESSED": "processed", "FAILED": "failed", "IGNORED": "ignored"}.get(status)
-            if key:
-                counts[key] += 1
+            key = {"PROCESSED": "processed", "FAILED": "failed", "IGNORED": "ignored"}.get(status, "retry")
+            counts[key] += 1
+            counts["sweep"] += plan.sweep
             level = logging.WARNING if status in ("FAILED", "IGNORED") else logging.INFO
             log.log(level, "webhook %s %s: %s", kind, status.lower(), values.get("result") or values.get("error"),
                     extra={"company_id": company_id, "webhook_event_id": event_id})
+    finished = counts["processed"] + counts["failed"] + counts["ignored"]
+    counts["more"] = len(batch) >= limit and finished > 0
     return counts
 
 
-def _outcome(plan, outcomes, fatal, deleted_gone, covering, received_at, attempts, max_attempts, now):
-    """Column values for one event after a drain, or None to leave it untouched (awaiting a sweep)."""
+def _outcome(plan, outcomes, fatal, deleted_gone, held, attempts, max_attempts, now):
+    """Column values for one event after a drain."""
     if plan.ignored:
         return {"status": WebhookStatus.IGNORED.value, "processed_at": now, "result": plan.note[:300]}
-    if plan.sweep:
-        if covering is not None and covering.started_at >= received_at:
-            return {"status": WebhookStatus.PROCESSED.value, "processed_at": now,
-                    "result": f"{plan.note}; covered by sync run {covering.id}"[:300]}
-        return None
     if not plan.refresh:
         return {"status": WebhookStatus.PROCESSED.value, "processed_at": now, "result": plan.note[:300]}
     results = [outcomes.get(oid) for oid in plan.refresh]
@@ -199,8 +187,13 @@ def _outcome(plan, outcomes, fatal, deleted_gone, covering, received_at, attempt
         return {"status": WebhookStatus.PENDING.value, "error": error}
     calls = len(plan.refresh)
     result = f"{calls} opportunit{'y' if calls == 1 else 'ies'} re-read"
-    if deleted_gone & set(plan.refresh):
+    gone = deleted_gone & set(plan.refresh)
+    if gone and gone & set(held):
+        result += "; deleted in SmartMoving: too many removals of one day at once, so held for an admin"
+    elif gone:
         result += "; deleted in SmartMoving: its jobs were removed"
+    elif plan.deleted:
+        result += "; SmartMoving still has it: nothing removed"
     if not_found:
         result += "; SmartMoving answered 404 (kept; the next sweep decides)"
     return {"status": WebhookStatus.PROCESSED.value, "processed_at": now, "result": result[:300], "error": None}
@@ -215,19 +208,14 @@ def _bump_attempts(event_ids):
 
 
 def _remove_opportunities(company_id, opportunity_ids, now):
-    """Remove every live job of opportunities SmartMoving deleted (announced, then its 404 confirmed)."""
-    ids = list(db.session.scalars(sa.select(TruckJourney.id).where(
-        TruckJourney.company_id == company_id, TruckJourney.opportunity_external_id.in_(sorted(opportunity_ids)),
-        TruckJourney.data_source == DataSource.SMARTMOVING.value,
-        TruckJourney.sync_status != SyncStatus.REMOVED.value)))
-    upsert.remove_journeys(ids, now, "Deleted in SmartMoving (announced by webhook).")
+    """Remove, by the one removal rule, the live jobs of opportunities SmartMoving deleted (its 404 confirmed it).
 
-
-def _last_complete_run(company_id):
-    """The newest SUCCESS or PARTIAL run (its sweep read every page): it covers events received before it started."""
-    # Newest by id, which runs get as they start: read from the newest end of an index, where
-    # sorting by started_at would sort the company's whole kept history on every batch.
-    return db.session.scalar(sa.select(SyncRun).where(
-        SyncRun.company_id == company_id, SyncRun.finished_at.is_not(None),
-        SyncRun.status.in_([RunStatus.SUCCESS.value, RunStatus.PARTIAL.value]))
-        .order_by(SyncRun.id.desc()).limit(1))
+    Returns the opportunity ids of which some jobs were held instead (too many at once).
+    """
+    rows = removals.removable_rows(company_id, opportunity_ids=opportunity_ids)
+    decision = removals.apply(company_id, rows, now, current_app.config,
+                              "Deleted in SmartMoving (announced by webhook, confirmed by its 404).",
+                              "Deleted in SmartMoving by webhook (held: too many removals of one day at once).",
+                              source="webhook")
+    held = set(decision.hold)
+    return sorted({row.opportunity_external_id for row in rows if row.id in held})

@@ -4,8 +4,9 @@ A delivery kicks a background thread that takes the company's sync lease, drains
 and lets go. When the lease is busy, its holder drains before it lets go (a sync run
 calls drain_quietly from sync.service.execute_run), so an event the kick could not
 handle waits at most for the next run; after kill -9 it is still PENDING and the next
-kick or run takes it. A sync finding a drain in progress waits for it (sync_may_wait)
-instead of skipping its turn.
+kick or run takes it. A sync finding a drain in progress waits a moment for it
+(sync_may_wait), then answers. Every loop here stops when a batch finishes nothing,
+and the drain after a sync is bounded in time, so no drain can keep the lease from syncs.
 """
 import logging
 import threading
@@ -21,6 +22,7 @@ from dashboard.sync.lease import claim_slot
 from dashboard.sync.lease import lease_holder
 from dashboard.sync.lease import lease_name_for
 from dashboard.sync.lease import new_owner_id
+from dashboard.sync.lease import release_if_holder_dead
 from dashboard.sync.lease import release_lease
 from dashboard.sync.lease import renew_lease
 from dashboard.webhooks.events import has_pending
@@ -31,16 +33,31 @@ log = logging.getLogger(__name__)
 # A drain's lease owner says so: a sync finding the lease held by one waits for it.
 OWNER_PREFIX = "webhook:"
 KICK_WAIT_SECONDS = 30
-SYNC_WAIT_SECONDS = 15
+# How long "Sync now" (or a scheduled run) waits for a webhook drain's batch before answering:
+# a user waits for this answer, so it is short; a busy drain then gets a 409 that says so.
+SYNC_WAIT_SECONDS = 2.0
+# The drain a sync run does before releasing its lease: at most this long, then the rest
+# waits for the next kick or run (so a flood can never keep the lease, nor the run busy).
+DRAIN_AFTER_SYNC_SECONDS = 20.0
 
-def drain_quietly(company_id, owner):
-    """drain() for a sync run about to release its lease; never raises (the run's outcome stands)."""
+
+def drain_quietly(company_id, owner, seconds=DRAIN_AFTER_SYNC_SECONDS):
+    """drain() for a sync run about to release its lease; never raises (the run's outcome stands).
+
+    Drains while batches finish events and time is left; a batch that finished none ends it.
+    """
+    deadline = time.monotonic() + seconds
     try:
         waiting = has_pending(company_id)
         db.session.commit()
         # A run that lost its lease must not write: another runner may hold it now.
-        while waiting and renew_lease(lease_name_for(company_id), owner, current_app.config["SYNC_LEASE_SECONDS"]):
-            waiting = drain(company_id, owner)["more"]
+        while (waiting and time.monotonic() < deadline
+               and renew_lease(lease_name_for(company_id), owner, current_app.config["SYNC_LEASE_SECONDS"])):
+            counts = drain(company_id, owner)
+            waiting = counts["more"]
+            if counts["sweep"]:
+                log.info("webhook events name jobs we do not store: the next sweep looks for them",
+                         extra={"company_id": company_id})
     except Exception:
         db.session.rollback()
         log.exception("webhook drain after a sync failed", extra={"company_id": company_id})
@@ -59,7 +76,7 @@ def process_pending(company_id):
         db.session.remove()
     if counts["more"]:
         return "more"
-    return "sweep" if counts["waiting"] else "done"
+    return "sweep" if counts["sweep"] else "done"
 
 
 def request_sweep(company_id, now=None):
@@ -124,14 +141,21 @@ def _work(app, company_id):
 
 
 def sync_may_wait(company_id, owner, ttl_seconds, wait_seconds=SYNC_WAIT_SECONDS):
-    """For a sync that found the lease taken: when a webhook drain holds it, wait for it; True once ours."""
+    """For a sync that found the lease taken: when a webhook drain holds it, wait briefly; True once ours.
+
+    A drain whose process is gone from this host (kill -9) is released at once rather than
+    waited for; a sync holding the lease is not waited for at all.
+    """
     name = lease_name_for(company_id)
     deadline = time.monotonic() + wait_seconds
-    while time.monotonic() < deadline:
+    while True:
         holder = lease_holder(name)
         if holder is not None and not holder[0].startswith(OWNER_PREFIX):
             return False
+        if holder is not None:
+            release_if_holder_dead(name)
         if acquire_lease(name, owner, ttl_seconds):
             return True
-        time.sleep(0.2)
-    return False
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
