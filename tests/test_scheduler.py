@@ -263,13 +263,24 @@ def test_a_started_scheduler_runs_the_job_soon_in_an_app_context(serving_app, fa
 
 # ---------------------------------------------------------------- real processes
 
+def _sigint_as_in_a_terminal():
+    """In the child, before exec: SIGINT back to its default, so Python turns it into KeyboardInterrupt.
+
+    A suite started in the background (`nohup make test`, `make test &` from a script)
+    inherits SIGINT ignored, and Python leaves an ignored SIGINT ignored: the Ctrl-C the
+    tests send would then never reach the server.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _flask(args, tmp_path, **env):
     environ = {**os.environ, "DATABASE_URL": "sqlite:///" + str(tmp_path / "cli.sqlite"),
                "SYNC_INTERVAL_MINUTES": "10", "SCHEDULER_FIRST_RUN_SECONDS": "3600", **env}
     for name in ("SMARTMOVING_API_KEY", "TEST_DATABASE_URL", "WERKZEUG_RUN_MAIN", "FLASK_DEBUG"):
         environ.pop(name, None)
     return subprocess.Popen([sys.executable, "-m", "flask", "--app", "dashboard", *args], cwd=ROOT, env=environ,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=_sigint_as_in_a_terminal)
 
 
 def _started_lines(text):
