@@ -131,6 +131,8 @@ def register_blueprints(app):
     """Attach every area's blueprint."""
     from dashboard.admin import bp as admin_bp
     from dashboard.api import bp as api_bp
+    from dashboard.api.seed import register_seed_paths
+    from dashboard.api_paths import API_PREFIX
     from dashboard.audit import bp as audit_bp
     from dashboard.auth import bp as auth_bp
     from dashboard.health import bp as health_bp
@@ -147,7 +149,8 @@ def register_blueprints(app):
     app.register_blueprint(locations_bp, url_prefix="/locations")
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(reports_bp, url_prefix="/reports")
-    app.register_blueprint(api_bp, url_prefix="/api/smartmoving")
+    app.register_blueprint(api_bp, url_prefix=API_PREFIX)
+    register_seed_paths(app, api_bp)  # the same API at /smartmoving/..., the seed specification's paths
     app.register_blueprint(webhooks_bp, url_prefix="/api/smartmoving")
     app.register_blueprint(audit_bp, url_prefix="/audit")
 

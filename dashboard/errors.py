@@ -6,6 +6,7 @@ from flask import request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from dashboard.api_paths import is_api_path
 from dashboard.db import db
 from dashboard.extensions import htmx
 
@@ -44,7 +45,7 @@ FRIENDLY = {
 
 def wants_json():
     """API paths, bearer callers and JSON-preferring clients get JSON errors."""
-    if request.path.startswith("/api/") or request.headers.get("Authorization", "").startswith("Bearer "):
+    if is_api_path(request.path) or request.headers.get("Authorization", "").startswith("Bearer "):
         return True
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]

@@ -14,6 +14,7 @@ _NO_STORE = {"Cache-Control": "no-store"}
 
 
 @bp.get("/healthz")
+@bp.get("/health")  # the seed specification's name for it
 @public
 def healthz():
     """Liveness: the process answers. Touches no dependency, so a database hiccup restarts nothing."""

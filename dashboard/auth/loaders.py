@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+from dashboard.api_paths import is_api_path
 from dashboard.db import db
 from dashboard.extensions import htmx
 from dashboard.extensions import login_manager
@@ -89,7 +90,7 @@ def init_app(app):
 
     @login_manager.unauthorized_handler
     def unauthorized():
-        if request.path.startswith("/api/") or request.headers.get("Authorization"):
+        if is_api_path(request.path) or request.headers.get("Authorization"):
             response = jsonify(error="unauthorized", message="Sign in or send a valid API token.")
             response.status_code = 401
             return response

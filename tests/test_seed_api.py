@@ -1,0 +1,111 @@
+"""The seed specification's paths: /smartmoving/... answers as /api/smartmoving/... does, role by role; /health."""
+import pytest
+
+from conftest import login_as
+from dashboard.db import db
+from dashboard.models import SyncRun
+from dashboard.models import User
+from dashboard.models import utcnow
+from dashboard.permissions import Perm
+from dashboard.permissions import ROLE_PERMISSIONS
+from dashboard.permissions import Role
+from ui_helpers import ROLES
+from ui_helpers import build_world
+
+PREFIXES = ("/api/smartmoving", "/smartmoving")
+
+# (method, path under the prefix, permission needed, status when allowed)
+REPRESENTATIVE = [
+    ("GET", "/jobs/today", Perm.VIEW_OWN_JOBS, 200),
+    ("GET", "/jobs/tomorrow", Perm.VIEW_OWN_JOBS, 200),
+    ("GET", "/sync/status", Perm.VIEW_JOBS, 200),
+    ("GET", "/locations", Perm.VIEW_JOBS, 200),
+    ("POST", "/jobs/sync", Perm.SYNC_DATA, 202),
+]
+
+
+@pytest.fixture
+def quick_syncs(monkeypatch):
+    """POST jobs/sync records a finished run instead of syncing."""
+    import dashboard.sync.service as service
+
+    def start(flask_app, company_id, trigger="api", user_id=None, day=None):
+        with db.write_transaction() as session:
+            run = SyncRun(company_id=company_id, trigger=trigger, triggered_by=user_id, status="SUCCESS",
+                          window_start=utcnow().date(), window_end=utcnow().date(), finished_at=utcnow())
+            session.add(run)
+            session.flush()
+        return run
+    monkeypatch.setattr(service, "start_sync_in_background", start)
+
+
+def bearer(app, user):
+    from dashboard.auth.tokens import issue_token
+    with app.app_context():
+        db.begin_write()
+        _, token = issue_token(db.session.get(User, user.id), "seed")
+        db.session.commit()
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_both_prefixes_answer_each_role_alike(app, client, default_company, make_company, make_location, make_user,
+                                              quick_syncs, role):
+    world = build_world(app, default_company, make_company, make_location, make_user)
+    headers = bearer(app, world.users[role])
+    failures = []
+    for method, path, perm, ok_status in REPRESENTATIVE:
+        want = ok_status if perm in ROLE_PERMISSIONS[Role(role)] else 403
+        bodies = []
+        for prefix in PREFIXES:
+            answer = client.open(prefix + path, method=method, headers=headers)
+            if answer.status_code != want:
+                failures.append(f"{method} {prefix}{path}: {answer.status_code}, expected {want}")
+            bodies.append(answer.get_json())
+        if method == "GET" and want == 200 and bodies[0] != bodies[1]:
+            failures.append(f"GET {path}: the two prefixes answer differently")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+def test_anonymous_gets_json_401_and_unknown_paths_json_404(client, prefix):
+    answer = client.get(prefix + "/jobs/today")
+    assert answer.status_code == 401 and answer.get_json()["error"] == "unauthorized"
+    missing = client.get(prefix + "/no-such-thing")
+    assert missing.status_code == 404 and missing.get_json()["error"] == "not_found"
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+@pytest.mark.parametrize("method", ("GET", "HEAD"))
+def test_get_on_the_sync_trigger_is_405_allow_post(app, client, make_user, prefix, method):
+    answer = client.open(prefix + "/jobs/sync", method=method, headers=bearer(app, make_user("ADMIN")))
+    assert answer.status_code == 405
+    assert answer.headers["Allow"] == "POST"
+    if method == "GET":
+        body = answer.get_json()
+        assert body["error"] == "method_not_allowed"
+        assert "POST" in body["message"]
+    with app.app_context():
+        assert db.session.query(SyncRun).count() == 0
+
+
+def test_cookie_writes_on_the_seed_prefix_still_need_csrf(app, client, make_user, quick_syncs):
+    """The seed registration shares the api blueprint's hooks: a session POST without its token is refused."""
+    login_as(client, make_user("ADMIN"))
+    answer = client.post("/smartmoving/jobs/sync")
+    assert answer.status_code == 400 and answer.get_json()["error"] == "bad_request"
+
+
+def test_bearer_writes_on_the_seed_prefix_need_no_csrf(app, client, make_user, quick_syncs):
+    answer = client.post("/smartmoving/jobs/sync", headers=bearer(app, make_user("ADMIN")))
+    assert answer.status_code == 202
+
+
+@pytest.mark.parametrize("path", ("/health", "/healthz"))
+def test_health_beside_healthz(client, path):
+    answer = client.get(path)
+    assert answer.status_code == 200 and answer.get_json() == {"status": "ok"}
+
+
+def test_seed_health_is_the_api_health(client):
+    assert client.get("/smartmoving/health").get_json().keys() == client.get("/api/smartmoving/health").get_json().keys()
