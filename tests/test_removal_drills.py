@@ -347,6 +347,34 @@ def test_deletion_webhooks_for_opportunities_we_never_stored_cost_no_call(hooks)
     assert all(e.status == "PROCESSED" and "do not store" in e.result for e in _events(rig))
 
 
+def test_a_flood_of_webhooks_is_bounded_by_the_quota_plan(hooks, monkeypatch):
+    """Reads beyond the plan's allowance are left to a sweep; the opportunities we store are read first."""
+    rig = hooks
+    stored = rig.world.opportunity_ids_in_window(rig.start, rig.end)[:2]
+    flood = [f"unknown-{i}" for i in range(30)] + stored
+    monkeypatch.setattr(processor, "read_allowance", lambda company_id: 2)
+    _deliver(rig, *({"event-type": "opportunity-changed", "opportunity-id": o} for o in flood))
+    rig.sandbox.faults.reset_stats()
+    with rig.app.app_context():
+        processor.drain(rig.company_id, "drill-owner", limit=100)
+    assert rig.sandbox.stats.snapshot()["total"] == rig.sandbox.stats.snapshot()["by_kind"]["opportunity"] == 2
+    read = {e.opportunity_id for e in _events(rig) if "re-read" in (e.result or "")}
+    assert read == set(stored)
+    assert all(e.status == "PROCESSED" for e in _events(rig))
+
+    # The allowance itself: a month whose calls already reach the plan's budget leaves none.
+    monkeypatch.undo()
+    from dashboard.models import ApiCall
+    rig.app.config["SMARTMOVING_MONTHLY_QUOTA"] = 1000
+    with rig.app.app_context():
+        db.session.execute(sa.insert(ApiCall), [{"company_id": rig.company_id, "method": "GET", "path": "/api/x",
+                                                  "status_code": 200, "called_at": utcnow()} for _ in range(950)])
+        db.session.commit()
+        assert processor.read_allowance(rig.company_id) == 0
+        rig.app.config["SMARTMOVING_MONTHLY_QUOTA"] = 10_000_000
+        assert processor.read_allowance(rig.company_id) > 100
+
+
 @pytest.mark.parametrize("owner", ["host:123:140234:ab12cd34", "webhook:host:123:140234:ab12cd34"])
 def test_every_owner_id_form_names_its_process(owner):
     assert lease.owner_process(owner) == ("host", 123)

@@ -20,11 +20,13 @@ import logging
 from collections import namedtuple
 from dataclasses import dataclass
 from dataclasses import field
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
 
 from dashboard.db import db
+from dashboard.models import ApiCall
 from dashboard.models import Company
 from dashboard.models import DataSource
 from dashboard.models import SyncStatus
@@ -44,6 +46,7 @@ REFRESHING = frozenset({"opportunity-created", "opportunity-changed", "opportuni
 JOB_EVENTS = frozenset({"job-created", "job-finalized", "job-closed", "job-reset"})
 # Events per lease hold: a drain keeps the lease a few seconds at most, then lets a sync in.
 BATCH_EVENTS = 20
+DEFERRED = "deferred"   # an opportunity's outcome when the quota plan leaves its read to a sweep
 
 # The Syncer's view of a run: webhook work has no SyncRun row (it would crowd the history
 # and make a failing sweep look fresh), only the sync window.
@@ -136,12 +139,12 @@ def drain(company_id, owner, limit=BATCH_EVENTS):
     # Counted before any call: an event that kills its process every time is given up.
     _bump_attempts(callers)
 
-    wanted = sorted({opportunity_id for plan in plans.values() for opportunity_id in plan.refresh})
-    outcomes, fatal = {}, None
+    wanted, deferred = _within_allowance(company_id, {oid for plan in plans.values() for oid in plan.refresh})
+    outcomes, fatal = dict.fromkeys(deferred, DEFERRED), None
     if wanted:
         syncer = Syncer(company, RunlessWindow(None, start, end), owner)
         try:
-            outcomes = syncer.refresh_opportunities(wanted)
+            outcomes.update(syncer.refresh_opportunities(wanted))
         except (LeaseLost, *FATAL_ERRORS) as error:
             fatal = error
             log.warning("webhook processing stopped: %s", error, extra={"company_id": company_id})
@@ -159,7 +162,7 @@ def drain(company_id, owner, limit=BATCH_EVENTS):
             status = values.get("status", WebhookStatus.PENDING.value)
             key = {"PROCESSED": "processed", "FAILED": "failed", "IGNORED": "ignored"}.get(status, "retry")
             counts[key] += 1
-            counts["sweep"] += plan.sweep
+            counts["sweep"] += plan.sweep or any(outcomes.get(oid) == DEFERRED for oid in plan.refresh)
             level = logging.WARNING if status in ("FAILED", "IGNORED") else logging.INFO
             log.log(level, "webhook %s %s: %s", kind, status.lower(), values.get("result") or values.get("error"),
                     extra={"company_id": company_id, "webhook_event_id": event_id})
@@ -185,6 +188,9 @@ def _outcome(plan, outcomes, fatal, deleted_gone, held, attempts, max_attempts, 
         if attempts >= max_attempts:
             return {"status": WebhookStatus.FAILED.value, "processed_at": now, "error": error}
         return {"status": WebhookStatus.PENDING.value, "error": error}
+    if all(outcomes.get(oid) == DEFERRED for oid in plan.refresh):
+        return {"status": WebhookStatus.PROCESSED.value, "processed_at": now, "error": None,
+                "result": "not read: webhook reads are over the quota plan's allowance; a sweep was asked for"}
     calls = len(plan.refresh)
     result = f"{calls} opportunit{'y' if calls == 1 else 'ies'} re-read"
     gone = deleted_gone & set(plan.refresh)
@@ -197,6 +203,45 @@ def _outcome(plan, outcomes, fatal, deleted_gone, held, attempts, max_attempts, 
     if not_found:
         result += "; SmartMoving answered 404 (kept; the next sweep decides)"
     return {"status": WebhookStatus.PROCESSED.value, "processed_at": now, "result": result[:300], "error": None}
+
+
+def read_allowance(company_id, now=None):
+    """Detail reads webhook work may spend now, by the quota plan (None: no quota, no limit).
+
+    The month's calls the plan leaves spare (its budget minus its projection) spread over
+    the hours left in the month, less what webhook work read in the last hour. A flood
+    beyond it is left to the sweeps the plan already pays for.
+    """
+    if not current_app.config.get("SMARTMOVING_MONTHLY_QUOTA"):
+        return None
+    from dashboard.sync import plan
+    from dashboard.sync.usage import plan_now
+    now = now or utcnow()
+    decision = plan_now(company_id, now)
+    hours_left = max(plan.month_minutes_left(now) / 60, 1.0)
+    per_hour = max(int((decision.budget - decision.projected) / hours_left), 0)
+    read = db.session.scalar(sa.select(sa.func.count(ApiCall.id)).where(
+        ApiCall.company_id == company_id, ApiCall.sync_run_id.is_(None),
+        ApiCall.called_at >= now - timedelta(hours=1))) or 0
+    db.session.commit()
+    return max(per_hour - read, 0)
+
+
+def _within_allowance(company_id, opportunity_ids):
+    """(ids to read now, ids left to a sweep): stored opportunities first, within read_allowance."""
+    if not opportunity_ids:
+        return [], []
+    allowance = read_allowance(company_id)
+    stored = set(db.session.scalars(sa.select(TruckJourney.opportunity_external_id).where(
+        TruckJourney.company_id == company_id, TruckJourney.opportunity_external_id.in_(sorted(opportunity_ids)))))
+    db.session.commit()
+    ordered = sorted(opportunity_ids, key=lambda oid: (oid not in stored, oid))
+    if allowance is None:
+        return ordered, []
+    if len(ordered) > allowance:
+        log.warning("%s webhook read(s) left to the next sweep: over the quota plan's allowance",
+                    len(ordered) - allowance, extra={"company_id": company_id})
+    return ordered[:allowance], ordered[allowance:]
 
 
 def _bump_attempts(event_ids):
