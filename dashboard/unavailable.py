@@ -3,21 +3,24 @@
 A dropped connection, a PostgreSQL server going away or a SQLite file locked by a long
 writer is the database's state, not a bug: the caller is told to try again (JSON for
 the API, an htmx fragment for partials, the error page otherwise; a page form comes
-back filled in, ready to send again). A read whose connection dropped mid-request is
-run once more on a fresh connection first (pool pre-ping already replaces connections
-that died while idle in the pool).
+back filled in, ready to send again). A read whose connection dropped mid-request, or a
+deadlock victim, is run once more on a fresh transaction first (pool pre-ping already
+replaces connections that died while idle in the pool).
 """
 import logging
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 from flask import current_app
 from flask import g
+from flask import has_request_context
 from flask import render_template
 from flask import request
 from flask import url_for
 from markupsafe import escape
 
 from dashboard.db import db
+from dashboard.db import is_deadlock
 from dashboard.db import is_disconnect
 from dashboard.error_text import describe_error
 
@@ -34,20 +37,50 @@ def init_app(app):
     """Answer database outages with 503 and retry reads whose connection dropped."""
     for error_class in UNAVAILABLE_ERRORS:
         app.register_error_handler(error_class, database_unavailable)
+    if not sa.event.contains(so.Session, "after_commit", _note_commit):
+        sa.event.listen(so.Session, "after_commit", _note_commit)
     dispatch = app.dispatch_request
 
-    def dispatch_retrying_a_dropped_read():
+    def dispatch_running_again_once():
+        g._database_committed = False   # what the view commits (begin_write may end a read before it)
         try:
             return dispatch()
         except sa.exc.DBAPIError as error:
-            # Only reads: a write may have reached the database before its connection dropped.
-            if request.method not in _SAFE_METHODS or not is_disconnect(error):
+            if not _may_run_again(error):
                 raise
-            log.warning("database connection dropped on %s %s; reading again", request.method, request.path)
+            log.warning("%s on %s %s; running it again", "deadlock victim" if is_deadlock(error) else
+                        "database connection dropped", request.method, request.path)
             db.discard_session()
+            _reattach_request_user()
+            if request.method not in _SAFE_METHODS:
+                db.begin_write()
             return dispatch()
 
-    app.dispatch_request = dispatch_retrying_a_dropped_read
+    app.dispatch_request = dispatch_running_again_once
+
+
+def _reattach_request_user():
+    """Put the request's signed-in user (session or bearer token) into the fresh session, for lazy loads."""
+    for name in ("_login_user", "token_user"):
+        user = g.get(name)
+        if user is not None and sa.inspect(user, raiseerr=False) is not None:
+            db.session.add(user)
+
+
+def _note_commit(session):
+    if has_request_context():
+        g._database_committed = True
+
+
+def _may_run_again(error):
+    """True for a dropped read, or a deadlock victim (the database rolled its transaction back whole).
+
+    Never after this request committed something, and never a write whose connection
+    dropped: it may have reached the database.
+    """
+    if g.get("_database_committed"):
+        return False
+    return is_deadlock(error) or (request.method in _SAFE_METHODS and is_disconnect(error))
 
 
 def database_unavailable(error):

@@ -1,9 +1,15 @@
 """Database faults: errors that carry no data, a lock order without deadlocks, outages and dropped connections."""
 import logging
+import re
+import sqlite3
+import threading
+import time
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
+from conftest import csrf_token_from
 from conftest import login_as
 from dashboard.db import db
 from dashboard.logs import JsonFormatter
@@ -12,8 +18,11 @@ from dashboard.sandbox.server import start_sandbox
 from dashboard.sandbox.world import SandboxWorld
 from dashboard.sync import upsert
 from dashboard.sync.service import run_sync
+from tests.conftest import PG_URL
 from tests.conftest import database_url_for
 from tests.conftest import make_test_app
+from tests.test_api import bearer
+from ui_helpers import add_job
 
 TZ = "America/Toronto"
 SECRET_NAME = "Zelda Quux-Secretname"
@@ -114,11 +123,6 @@ def test_describe_error_keeps_the_class_and_drops_sql_values_and_details():
 def test_syncs_rewriting_jobs_while_dispatchers_patch_them_never_deadlock(backend, tmp_path, monkeypatch,
                                                                         make_user):
     """PATCH locked the job row and then the company's stamp lock; sync batches take them the other way round."""
-    import threading
-    import time
-
-    from tests.test_api import bearer
-
     if backend != "postgresql":
         pytest.skip("SQLite's single writer lock cannot deadlock")
     server = start_sandbox(SandboxWorld(seed=3, timezone=TZ, branches=2, jobs_per_day=16))
@@ -266,23 +270,19 @@ def test_an_outage_that_outlasts_the_run_is_recorded_by_the_next_run_not_as_a_st
 
 @pytest.fixture
 def dispatch_world(app, make_location, make_user, cheap_passwords):
-    from ui_helpers import add_job
     location = make_location("North")
     job_id = add_job(app, location)
     return {"job": job_id, "user": make_user("DISPATCHER", locations=[location])}
 
 
 def edit_form(client, job_id, notes):
-    from conftest import csrf_token_from
     page = client.get(f"/jobs/{job_id}/edit").get_data(as_text=True)
-    import re
     version = re.search(r'name="version" type="hidden" value="([^"]*)"', page).group(1)
     return {"truck_id": "0", "dispatch_status": "UNASSIGNED", "notes": notes, "crew_other": "",
             "csrf_token": csrf_token_from(page), "version": version}
 
 
 def test_a_database_that_stays_away_answers_503_with_retry_after_in_each_callers_format(app, client, dispatch_world):
-    from tests.test_api import bearer
     login_as(client, dispatch_world["user"])
     job_id = dispatch_world["job"]
     form = edit_form(client, job_id, "Bring the piano dolly")
@@ -307,9 +307,6 @@ def test_a_database_that_stays_away_answers_503_with_retry_after_in_each_callers
 
 
 def test_a_read_whose_connection_dropped_is_read_again_once(app, client, dispatch_world, backend):
-    import psycopg
-
-    from tests.conftest import PG_URL
     if backend != "postgresql":
         pytest.skip("a SQLite file has no connection to drop")
     login_as(client, dispatch_world["user"])
@@ -331,39 +328,50 @@ def test_a_read_whose_connection_dropped_is_read_again_once(app, client, dispatc
     assert dropped and response.status_code == 200
 
 
-def test_a_save_while_sqlite_is_locked_answers_503_with_retry_after_not_500(backend, tmp_path, monkeypatch,
-                                                                         make_location, make_user):
+@pytest.fixture
+def short_sqlite_wait(monkeypatch):
+    """SQLite writers wait 0.3 s, not 10 s, for another's lock (set before the app's engine is built)."""
     import dashboard.db as database
+    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 300)
+
+
+def test_a_save_while_sqlite_is_locked_answers_503_with_retry_after_not_500(short_sqlite_wait, app, client,
+                                                                         dispatch_world, backend, tmp_path):
     if backend != "sqlite":
         pytest.skip("PostgreSQL has no database-wide writer lock")
-    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 300)
-    app = make_test_app(database_url_for(backend, tmp_path), tmp_path)
-    from ui_helpers import add_job
-    from dashboard.models import Location
-    with app.app_context():
-        location = Location(company_id=db.session.scalar(sa.text("SELECT id FROM companies")), name="North")
-        db.session.add(location)
-        db.session.commit()
-        location = db.session.get(Location, location.id)
-    job_id = add_job(app, location)
-    from dashboard.auth.users import create_user
-    from dashboard.models import Company
-    with app.app_context():
-        user = create_user("dispatch@example.test", "correct-horse-battery", "DISPATCHER",
-                           db.session.scalar(sa.select(Company)), [db.session.get(Location, location.id)])
-        db.session.commit()
-        user = db.session.get(type(user), user.id)
-    client = app.test_client()
-    login_as(client, user)
+    login_as(client, dispatch_world["user"])
+    job_id = dispatch_world["job"]
     form = edit_form(client, job_id, "Second floor, no lift")
-    import sqlite3
     holder = sqlite3.connect(str(tmp_path / "test.sqlite"), isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")    # a long writer holds the database
     try:
-        response = client.post(f"/jobs/{job_id}/edit", data=form)
+        response = client.post(f"/jobs/{job_id}/edit", data=form)   # before: 500 once busy_timeout ran out
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-        app.extensions["sqlalchemy_engine"].dispose()
     assert response.status_code == 503 and response.headers["Retry-After"]
     assert 'value="Second floor, no lift"' in response.get_data(as_text=True)
+
+
+def test_a_patch_chosen_as_a_deadlock_victim_is_run_again_once(app, client, dispatch_world, backend):
+    if backend != "postgresql":
+        pytest.skip("SQLite's single writer lock cannot deadlock")
+    job_id = dispatch_world["job"]
+    headers = bearer(app, dispatch_world["user"])
+    etag = client.get(f"/api/smartmoving/jobs/{job_id}", headers=headers).headers["ETag"]
+    engine = app.extensions["sqlalchemy_engine"]
+    victims = []
+
+    def deadlock_once(conn, cursor, statement, parameters, context, executemany):
+        if "FOR UPDATE" in statement and not victims:
+            victims.append(statement)
+            raise psycopg.errors.DeadlockDetected("deadlock detected")
+
+    sa.event.listen(engine, "before_cursor_execute", deadlock_once)
+    try:
+        answer = client.patch(f"/api/smartmoving/jobs/{job_id}", json={"notes": "Fragile"},
+                              headers={**headers, "If-Match": etag})
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", deadlock_once)
+    assert victims and answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["notes"] == "Fragile"
