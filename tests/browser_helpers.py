@@ -8,15 +8,20 @@ import threading
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
+DEBIAN_CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
+def chromium_path():
+    """The Chromium the browser tests drive: CHROMIUM_PATH when set (.ci/run sets it), else Debian's."""
+    return os.environ.get("CHROMIUM_PATH") or DEBIAN_CHROMIUM
+
+
 def skip_without_chromium():
     """Skip the module when Chromium is missing, except in CI where it must be there."""
-    if not os.path.exists(CHROMIUM) and os.environ.get("CI") != "true":
-        pytest.skip("Chromium is not installed at /usr/bin/chromium", allow_module_level=True)
+    if not os.path.exists(chromium_path()) and os.environ.get("CI") != "true":
+        pytest.skip(f"Chromium is not installed at {chromium_path()} (set CHROMIUM_PATH)", allow_module_level=True)
 
 
 @contextlib.contextmanager
@@ -52,7 +57,7 @@ def chromium():
     """A headless Chromium for one test module."""
     from playwright.sync_api import sync_playwright
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=ARGS, headless=True)
         try:
             yield browser
         finally:

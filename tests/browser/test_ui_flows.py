@@ -1,6 +1,6 @@
 """Real Chromium against a real server whose database was filled by a real sync from the sandbox.
 
-Skipped only when /usr/bin/chromium is missing outside CI; with CI=true these must run.
+Skipped only when Chromium (CHROMIUM_PATH, else /usr/bin/chromium) is missing outside CI; with CI=true these must run.
 """
 import pathlib
 

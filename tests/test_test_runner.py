@@ -1,0 +1,48 @@
+"""`make test` itself: the browser tests find Chromium by CHROMIUM_PATH, and the run says which database tests
+did not run on PostgreSQL, and why."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+import browser_helpers
+from database_notice import notice
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_the_browser_tests_use_chromium_path(monkeypatch, tmp_path):
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("CHROMIUM_PATH", raising=False)
+    assert browser_helpers.chromium_path() == "/usr/bin/chromium"
+    elsewhere = tmp_path / "chrome"
+    elsewhere.write_text("")
+    monkeypatch.setenv("CHROMIUM_PATH", str(elsewhere))
+    assert browser_helpers.chromium_path() == str(elsewhere)
+    browser_helpers.skip_without_chromium()   # it exists there: no skip
+    monkeypatch.setenv("CHROMIUM_PATH", str(tmp_path / "missing"))
+    with pytest.raises(pytest.skip.Exception, match="missing"):
+        browser_helpers.skip_without_chromium()
+    monkeypatch.setenv("CI", "true")   # in CI a missing browser fails the tests instead
+    browser_helpers.skip_without_chromium()
+
+
+def test_the_database_notice_counts_and_says_why():
+    unset = notice({"sqlite": 812, "postgresql": 0}, url_set=False)
+    assert unset.startswith("PostgreSQL: 812 database tests did not run on PostgreSQL because TEST_DATABASE_URL is unset")
+    assert notice({"sqlite": 1, "postgresql": 0}, url_set=False).startswith("PostgreSQL: 1 database test did not")
+    assert notice({"sqlite": 0, "postgresql": 0}, url_set=False) is None   # no database test selected
+    assert notice({"sqlite": 9, "postgresql": 9}, url_set=True) == (
+        "PostgreSQL: 9 database tests selected to run on PostgreSQL too (TEST_DATABASE_URL).")
+
+
+@pytest.mark.slow
+def test_a_run_without_test_database_url_says_so_at_the_end():
+    environ = {key: value for key, value in os.environ.items() if key != "TEST_DATABASE_URL"}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "tests/test_health_logs.py", "-k", "readyz_is_ready"],
+                          cwd=ROOT, env=environ, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    last_lines = done.stdout.strip().splitlines()[-3:]
+    assert any("PostgreSQL: 1 database test did not run on PostgreSQL because TEST_DATABASE_URL is unset" in line
+               for line in last_lines), done.stdout
