@@ -15,6 +15,10 @@ from flask import has_app_context
 _RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})   # deadlock_detected, serialization_failure
 
 
+# SQLite's messages for "the file cannot be used right now".
+_SQLITE_BUSY_STATES = ("locked", "disk I/O error", "unable to open database file")
+
+
 def is_deadlock(error):
     """True when the database aborted this transaction to break a deadlock (run it again)."""
     orig = getattr(error, "orig", None)
@@ -32,8 +36,15 @@ def is_unavailable(error):
     A lost or refused connection, a locked SQLite file, a pool with no connection to
     spare, a deadlock victim.
     """
-    return isinstance(error, (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)) or (
-        is_disconnect(error))
+    if isinstance(error, (sa.exc.InterfaceError, sa.exc.TimeoutError)) or is_disconnect(error):
+        return True
+    if not isinstance(error, sa.exc.OperationalError):
+        return False
+    orig = getattr(error, "orig", None)
+    if type(orig).__module__ == "sqlite3":
+        # SQLite raises OperationalError for bugs too ("no such table"): only its busy states count.
+        return any(state in str(orig) for state in _SQLITE_BUSY_STATES)
+    return True
 
 
 def refuses_data(error):

@@ -22,6 +22,7 @@ from markupsafe import escape
 from dashboard.db import db
 from dashboard.db import is_deadlock
 from dashboard.db import is_disconnect
+from dashboard.db import is_unavailable
 from dashboard.error_text import describe_error
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,11 @@ def _may_run_again(error):
 
 def database_unavailable(error):
     """503 with Retry-After, in the caller's format, for an error the database's state caused."""
+    from dashboard.errors import render_error
+    if not is_unavailable(error):   # e.g. SQLite's "no such table": a bug, answered as any other
+        db.discard_session()
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return render_error(500)
     db.discard_session()
     log.warning("database unavailable on %s %s: %s", request.method, request.path, describe_error(error))
     if "_login_user" not in g:

@@ -183,6 +183,11 @@ def test_syncs_rewriting_jobs_while_dispatchers_patch_them_never_deadlock(backen
 
 # ---------------------------------------------------------------- a database outage mid-sync
 
+def outage_message(engine):
+    """What the driver says when its database goes away."""
+    return "disk I/O error" if engine.dialect.name == "sqlite" else "server closed the connection unexpectedly"
+
+
 class Outage:
     """The database goes away (every statement fails as a lost connection) and comes back."""
 
@@ -198,7 +203,7 @@ class Outage:
         if self.back_after is not None and self.refused > self.back_after:
             self.down = False
             return
-        raise self.engine.dialect.dbapi.OperationalError("server closed the connection unexpectedly")
+        raise self.engine.dialect.dbapi.OperationalError(outage_message(self.engine))
 
     def remove(self):
         sa.event.remove(self.engine, "before_cursor_execute", self.check)
@@ -241,7 +246,8 @@ def test_an_outage_mid_sync_records_the_real_cause_once_the_database_answers_and
     run = sync(sync_app)     # before: raised out of the run, which stayed RUNNING with its lease held
 
     assert run.status == "FAILED"
-    assert run.error == "Unexpected error: OperationalError: server closed the connection unexpectedly"
+    assert run.error == ("Unexpected error: OperationalError: "
+                         + outage_message(sync_app.extensions["sqlalchemy_engine"]))
     with sync_app.app_context():
         assert lease_holder(lease_name_for(run.company_id)) is None
     assert sync(sync_app).status == "SUCCESS"   # "Sync now" is not blocked
@@ -261,7 +267,8 @@ def test_an_outage_that_outlasts_the_run_is_recorded_by_the_next_run_not_as_a_st
     with sync_app.app_context():
         first = db.session.scalar(sa.select(SyncRun).order_by(SyncRun.id).limit(1))
         assert first.status == "FAILED"
-        assert first.error == "Unexpected error: OperationalError: server closed the connection unexpectedly"
+        assert first.error == ("Unexpected error: OperationalError: "
+                               + outage_message(sync_app.extensions["sqlalchemy_engine"]))
         assert "stopped before finishing" not in first.error
         assert first.finished_at is not None and first.phase == "done"
 
@@ -375,3 +382,13 @@ def test_a_patch_chosen_as_a_deadlock_victim_is_run_again_once(app, client, disp
         sa.event.remove(engine, "before_cursor_execute", deadlock_once)
     assert victims and answer.status_code == 200, answer.get_json()
     assert answer.get_json()["notes"] == "Fragile"
+
+
+def test_only_the_databases_state_counts_as_unavailable_not_a_bug():
+    from dashboard.db import is_unavailable
+    locked = sa.exc.OperationalError("BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked"))
+    missing = sa.exc.OperationalError("SELECT 1", {}, sqlite3.OperationalError("no such table: jobs"))
+    gone = sa.exc.OperationalError("SELECT 1", {}, psycopg.OperationalError("server closed the connection"))
+    assert is_unavailable(locked) and is_unavailable(gone)
+    assert not is_unavailable(missing)
+    assert not is_unavailable(sa.exc.IntegrityError("INSERT", {}, sqlite3.IntegrityError("UNIQUE")))
