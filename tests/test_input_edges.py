@@ -311,3 +311,19 @@ def test_our_error_messages_are_shown_even_when_they_start_with_the(app, code):
     answer = client.get("/test-errors/ours", headers={"Accept": "application/json"})
     assert answer.get_json()["message"] == "The truck is booked on another job."
     assert client.get("/no/such/page").get_data(as_text=True).count(FRIENDLY[404]) >= 1
+
+
+@pytest.mark.parametrize("digit_one", ["١", "𝟏"])
+def test_admin_forms_take_ids_in_ascii_digits_only(app, client, world, digit_one):
+    """int() reads "١" (Arabic-Indic one) as 1: a form must not, or a look-alike picks location 1."""
+    assert world.loc_a.id == 1
+    csrf = _admin(app, client, world)
+    truck = client.post("/admin/trucks", data={"csrf_token": csrf, "name": "Truck Look-alike",
+                                               "location_id": digit_one})
+    assert truck.status_code == 422
+    user = client.post("/admin/users/new", data={
+        "csrf_token": csrf, "email": "look.alike@example.test", "full_name": "Look Alike", "role": "DISPATCHER",
+        "company_id": str(world.company.id), "locations": digit_one, "password": "a-long-password-1"})
+    assert user.status_code == 422
+    assert client.post("/admin/trucks", data={"csrf_token": csrf, "name": "Truck One",
+                                              "location_id": "1"}).status_code == 302

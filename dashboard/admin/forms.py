@@ -10,6 +10,7 @@ from wtforms.validators import Length
 from wtforms.validators import Optional
 
 from dashboard.auth.passwords import MIN_PASSWORD_LENGTH
+from dashboard.guards import coerce_id
 from dashboard.jobs.forms import CheckboxListField
 
 
@@ -19,9 +20,9 @@ class UserForm(FlaskForm):
     full_name = StringField("Full name", validators=[Length(max=120)])
     crew_name = StringField("Name in crew lists", validators=[Length(max=120)],
                             description="How SmartMoving crew lists spell this person; drivers and movers see jobs naming them.")
-    company_id = SelectField("Company", coerce=int)
+    company_id = SelectField("Company", coerce=coerce_id)  # ids in ASCII digits only
     role = SelectField("Role")
-    locations = CheckboxListField("Locations", coerce=int,
+    locations = CheckboxListField("Locations", coerce=coerce_id,
                                   description="Dispatchers and managers see only these locations.")
     password = PasswordField("Initial password", validators=[
         Optional(), Length(min=MIN_PASSWORD_LENGTH, max=256,
@@ -31,7 +32,7 @@ class UserForm(FlaskForm):
 class TruckForm(FlaskForm):
     """A new truck."""
     name = StringField("Truck name", validators=[DataRequired("Name the truck."), Length(max=80)])
-    location_id = SelectField("Location", coerce=int)
+    location_id = SelectField("Location", coerce=coerce_id)
 
 
 class EmptyForm(FlaskForm):
