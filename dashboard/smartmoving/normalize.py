@@ -43,6 +43,7 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _LINE_BREAKS = re.compile("\r\n?|[\u2028\u2029]")
 _SINGLE_LINE_SPACES = re.compile("[\t\n\r\u2028\u2029]+")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_NEEDS_CLEANING = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 # Ids are never cut short: two ids sharing their first 64 characters would become one job.
 _IDENTIFIERS = frozenset({"external_id", "opportunity_external_id", "branch_external_id"})
 # The largest amount of cents a BIGINT column holds.
@@ -54,6 +55,8 @@ def clean_text(text, multiline=False):
 
     In a single-line field a tab or line break becomes a space, so words stay apart.
     """
+    if not _NEEDS_CLEANING.search(text):
+        return text   # the usual case, one scan: a sync cleans every string of every record
     text = _LONE_SURROGATE.sub("\ufffd", text)
     if multiline:
         text = _LINE_BREAKS.sub("\n", text)
