@@ -96,6 +96,13 @@ DEFAULTS = {
     "WEBHOOK_SWEEP_MINUTES": 5,
     # An event that failed this many times is marked FAILED; the regular sync reconciles.
     "WEBHOOK_MAX_ATTEMPTS": 5,
+    # POST /auth/token's JWTs (dashboard/auth/jwt_tokens.py): their lifetime, and their key
+    # (unset: derived from SECRET_KEY; if set, at least 32 characters and the same on every worker).
+    "JWT_TTL_MINUTES": 60,
+    "JWT_SECRET": None,
+    # Browser origins (comma-separated, e.g. https://crm.example.com) whose scripts may call
+    # the JSON API with a bearer token (dashboard/cors.py). Empty: none.
+    "CORS_ORIGINS": "",
 }
 
 _INT_KEYS = (
@@ -106,6 +113,7 @@ _INT_KEYS = (
     "LOGIN_FAILURE_WINDOW_MINUTES", "LOGIN_DELAY_SECONDS", "LOGIN_MAX_DELAY_SECONDS", "TRUSTED_PROXIES",
     "SANDBOX_PORT", "REMOVAL_HOLD_MIN_JOBS", "REMOVAL_HOLD_PERCENT",
     "WEBHOOK_DEDUPE_SECONDS", "WEBHOOK_SWEEP_MINUTES", "WEBHOOK_MAX_ATTEMPTS", "DEMO_HISTORY_DAYS",
+    "JWT_TTL_MINUTES",
 )
 _FLOAT_KEYS = (
     "SMARTMOVING_MIN_INTERVAL", "SMARTMOVING_CONNECT_TIMEOUT", "SMARTMOVING_READ_TIMEOUT", "SMARTMOVING_CALL_TIMEOUT",
@@ -115,6 +123,7 @@ _STR_KEYS = (
     "DATABASE_URL", "SECRET_KEY", "SMARTMOVING_BASE_URL", "SMARTMOVING_API_KEY",
     "SMARTMOVING_CLIENT_ID", "DASHBOARD_TIMEZONE", "BOARD_DAY_START", "BOARD_DAY_END",
     "SMARTMOVING_PLAN", "SYNC_BUSINESS_HOURS", "SMARTMOVING_WEBHOOK_SECRET", "SMARTMOVING_WEBHOOK_HEADER",
+    "JWT_SECRET", "CORS_ORIGINS",
 )
 
 
@@ -193,6 +202,30 @@ def parse_database_url(name, raw):
     return str(raw)
 
 
+def parse_origins(name, raw):
+    """A comma-separated list of browser origins (scheme://host[:port]) as a tuple; empty for none.
+
+    No wildcard: each origin that may call the API with a bearer token is named.
+    """
+    from urllib.parse import urlsplit
+    items = raw if isinstance(raw, (list, tuple)) else str(raw or "").split(",")
+    origins = []
+    for item in (str(text).strip().rstrip("/") for text in items):
+        if not item:
+            continue
+        try:
+            parts = urlsplit(item)
+            parts.port  # noqa: B018  (raises ValueError on a bad port)
+        except ValueError:
+            parts = None
+        if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.path
+                or parts.query or parts.fragment or parts.username or parts.password):
+            raise ConfigError(f"{name} must list origins such as https://crm.example.com (no path, no *), "
+                              f"got {item[:100]!r}")
+        origins.append(item.lower())  # browsers send scheme and host in lower case
+    return tuple(origins)
+
+
 def load_config(app, test_config=None):
     """Fill app.config in precedence order and validate what the app cannot run without."""
     app.config.from_mapping(DEFAULTS)
@@ -231,6 +264,11 @@ def load_config(app, test_config=None):
     app.config["DASHBOARD_TIMEZONE"] = parse_timezone("DASHBOARD_TIMEZONE", app.config["DASHBOARD_TIMEZONE"])
     app.config["SMARTMOVING_BASE_URL"] = str(app.config["SMARTMOVING_BASE_URL"]).rstrip("/")
     app.config["DATABASE_URL"] = parse_database_url("DATABASE_URL", app.config["DATABASE_URL"])
+    if app.config["JWT_TTL_MINUTES"] < 1:
+        raise ConfigError("JWT_TTL_MINUTES must be at least 1")
+    if app.config.get("JWT_SECRET") and len(str(app.config["JWT_SECRET"])) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(f"JWT_SECRET must be at least {MIN_SECRET_KEY_LENGTH} characters when set")
+    app.config["CORS_ORIGINS"] = parse_origins("CORS_ORIGINS", app.config["CORS_ORIGINS"])
 
     # Demo mode: no API key means the built-in sandbox stands in for SmartMoving.
     app.config["DEMO_MODE"] = not app.config.get("SMARTMOVING_API_KEY")

@@ -57,6 +57,7 @@ ROUTES = [
     ("GET", "/audit/export.csv?day={today}", Perm.VIEW_AUDIT, "audit.export_csv"),
     ("GET", "/auth/login", "public", "auth.login"),
     ("POST", "/auth/logout", "public", "auth.logout"),
+    ("POST", "/auth/token", "public", "auth.issue_token"),
 ]
 
 # Form fields per endpoint; "{name}" values are filled in like the paths.
@@ -191,6 +192,8 @@ def test_role_matrix(app, client, default_company, make_company, make_location, 
     for method, template, perm, endpoint in ROUTES:
         if endpoint == "auth.logout":
             continue  # would end the session mid-matrix; covered in test_auth_pages
+        if endpoint == "auth.issue_token":
+            continue  # JSON credentials, not a form: covered in test_jwt
         path = template.format(**values)
         if method == "POST":
             form = {name: value.format(**values) for name, value in POST_DATA.get(endpoint, {}).items()}

@@ -109,3 +109,12 @@ def test_health_beside_healthz(client, path):
 
 def test_seed_health_is_the_api_health(client):
     assert client.get("/smartmoving/health").get_json().keys() == client.get("/api/smartmoving/health").get_json().keys()
+
+
+def test_every_api_route_has_its_seed_twin(app):
+    """Same view function, methods and path after the prefix: the seed registration can never drift."""
+    def routes(blueprint, prefix):
+        return {(rule.rule[len(prefix):], frozenset(rule.methods), app.view_functions[rule.endpoint])
+                for rule in app.url_map.iter_rules() if rule.endpoint.startswith(blueprint + ".")}
+    ours = routes("api", "/api/smartmoving")
+    assert ours and ours == routes("seed_api", "/smartmoving")

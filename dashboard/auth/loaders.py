@@ -1,4 +1,4 @@
-"""How a request finds its user: the session cookie or an API bearer token.
+"""How a request finds its user: the session cookie or a bearer token (an opaque API token or a JWT).
 
 A request that carries an Authorization header is judged by that header alone: a
 valid bearer token signs it in (and exempts it from CSRF, since no browser attaches
@@ -33,18 +33,40 @@ def authenticate_authorization_header():
     header = request.headers.get("Authorization")
     if header is None:
         return None
+    from dashboard.auth.jwt_tokens import TokenRejected
+    scheme, _, credentials = header.partition(" ")
+    try:
+        user = bearer_user(credentials.strip()) if scheme.lower() == "bearer" else None
+    except TokenRejected as rejected:
+        return _bearer_refused(str(rejected))
+    if user is None:
+        return _bearer_refused("The Authorization header does not carry a valid API token.")
+    g.token_user = user
+    return None
+
+
+def bearer_user(credentials):
+    """The user of a live bearer credential (a JWT from /auth/token or an opaque API token), or None.
+
+    A JWT that is expired or revoked raises TokenRejected, whose message says so.
+    """
+    from dashboard.auth import jwt_tokens
     from dashboard.auth.tokens import token_row
     from dashboard.auth.tokens import touch
-    scheme, _, credentials = header.partition(" ")
-    row = token_row(credentials.strip()) if scheme.lower() == "bearer" else None
+    if jwt_tokens.looks_like_jwt(credentials):
+        return jwt_tokens.user_for(credentials)
+    row = token_row(credentials)
     if row is None:
-        response = jsonify(error="unauthorized", message="The Authorization header does not carry a valid API token.")
-        response.status_code = 401
-        response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
-        return response
+        return None
     touch(row)
-    g.token_user = row.user
-    return None
+    return row.user
+
+
+def _bearer_refused(message):
+    response = jsonify(error="unauthorized", message=message)
+    response.status_code = 401
+    response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
+    return response
 
 
 def safe_next(target):
