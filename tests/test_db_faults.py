@@ -1,6 +1,8 @@
 """Database faults: errors that carry no data, a lock order without deadlocks, outages and dropped connections."""
 import logging
+import os
 import re
+import socket
 import sqlite3
 import threading
 import time
@@ -13,10 +15,14 @@ from conftest import csrf_token_from
 from conftest import login_as
 from dashboard.db import db
 from dashboard.logs import JsonFormatter
+from dashboard.models import RunStatus
 from dashboard.models import SyncRun
+from dashboard.models import utcnow
 from dashboard.sandbox.server import start_sandbox
 from dashboard.sandbox.world import SandboxWorld
+from dashboard.sync import unfinished
 from dashboard.sync import upsert
+from dashboard.sync.service import reap_dead_runs
 from dashboard.sync.service import run_sync
 from tests.conftest import PG_URL
 from tests.conftest import database_url_for
@@ -224,7 +230,6 @@ def fail_the_second_batch(monkeypatch, outage, back_after):
 
 @pytest.fixture
 def outage(sync_app, monkeypatch):
-    from dashboard.sync import unfinished
     monkeypatch.setattr(unfinished, "RETRY_DELAYS", (0.01, 0.01, 0.01))
     outage = Outage(sync_app.extensions["sqlalchemy_engine"])
     yield outage
@@ -392,3 +397,21 @@ def test_only_the_databases_state_counts_as_unavailable_not_a_bug():
     assert is_unavailable(locked) and is_unavailable(gone)
     assert not is_unavailable(missing)
     assert not is_unavailable(sa.exc.IntegrityError("INSERT", {}, sqlite3.IntegrityError("UNIQUE")))
+
+
+def test_start_up_records_the_outcome_a_run_left_when_the_database_was_away(app_ctx):
+    company_id = db.session.scalar(sa.text("SELECT id FROM companies"))
+    run = SyncRun(company_id=company_id, trigger="test", window_start=utcnow().date(), window_end=utcnow().date(),
+                  status=RunStatus.RUNNING.value, phase="enrich", runner_host=socket.gethostname(),
+                  runner_pid=os.getpid())
+    db.session.add(run)
+    db.session.commit()
+    unfinished.leave(run.id, "gone-owner", {"status": "FAILED", "phase": "done", "created": 3,
+                                            "error": "Unexpected error: OperationalError: the server went away"})
+
+    assert reap_dead_runs() == 1
+    db.session.expire_all()
+    run = db.session.get(SyncRun, run.id)
+    assert (run.status, run.created, run.phase) == ("FAILED", 3, "done")
+    assert run.error == "Unexpected error: OperationalError: the server went away"
+    assert run.finished_at is not None and unfinished.left(run.id) is None
