@@ -126,6 +126,9 @@ def register_extensions(app):
     from dashboard import demo
     demo.init_app(app)
 
+    from dashboard import cors
+    cors.init_app(app)  # CORS_ORIGINS on the JSON API paths only
+
 
 def register_blueprints(app):
     """Attach every area's blueprint."""
