@@ -23,6 +23,7 @@ from dashboard.sync import bp
 from dashboard.sync import removals
 from dashboard.timeutil import parse_iso_date
 from dashboard.sync import usage
+from dashboard.webhooks.worker import drain_holds_lease
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,8 @@ def run_now():
         running = getattr(exc, "run", None) or service.current_run(company_id)
         since = f" (started {web.format_clock(running.started_at)})" if running else ""
         message = f"A sync is already running{since}."
+        if running is None and drain_holds_lease(company_id):
+            message = "SmartMoving's webhook updates are being applied; try again in a few seconds."
         if wants_json():
             return json_error(409, message)
         if htmx:

@@ -140,6 +140,12 @@ def _work(app, company_id):
             _again.discard(company_id)
 
 
+def drain_holds_lease(company_id):
+    """True when a webhook drain (not a sync) holds the company's lease right now."""
+    holder = lease_holder(lease_name_for(company_id))
+    return holder is not None and holder[0].startswith(OWNER_PREFIX)
+
+
 def sync_may_wait(company_id, owner, ttl_seconds, wait_seconds=SYNC_WAIT_SECONDS):
     """For a sync that found the lease taken: when a webhook drain holds it, wait briefly; True once ours.
 
