@@ -165,7 +165,7 @@ def test_a_deletion_webhook_for_an_opportunity_that_still_answers_removes_nothin
     _drain(rig)
     jobs = _jobs(rig, [live, held])
     assert jobs and all(job.sync_status == SyncStatus.SYNCED.value for job in jobs.values())
-    assert all(e.status == "PROCESSED" and "nothing removed" in e.result for e in _events(rig))
+    assert all(e.status == "PROCESSED" and "not taken on the event's word" in e.result for e in _events(rig))
     assert_db_matches_truth(rig.app, rig.world, rig.start, rig.end)
 
 

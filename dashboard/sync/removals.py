@@ -208,8 +208,8 @@ def _pending_ids(company_id, job_ids=None, opportunity_ids=None, external_ids=No
 def confirm(company_id, actor=None, job_ids=None, opportunity_ids=None, external_ids=None, source="admin"):
     """Carry out held removals (all of the company's, or those named); returns how many.
 
-    source says who confirmed: "admin" (from the sync page) or "webhook" (SmartMoving
-    announced the deletion). Leaves an AuditEvent.
+    source says who confirmed ("admin", from the sync page; the sync and webhook paths
+    confirm through apply). Leaves an AuditEvent.
     """
     ids = _pending_ids(company_id, job_ids, opportunity_ids, external_ids)
     if not ids:

@@ -199,7 +199,7 @@ def _outcome(plan, outcomes, fatal, deleted_gone, held, attempts, max_attempts, 
     elif gone:
         result += "; deleted in SmartMoving: its jobs were removed"
     elif plan.deleted:
-        result += "; SmartMoving still has it: nothing removed"
+        result += "; SmartMoving still has the opportunity: the deletion was not taken on the event's word"
     if not_found:
         result += "; SmartMoving answered 404 (kept; the next sweep decides)"
     return {"status": WebhookStatus.PROCESSED.value, "processed_at": now, "result": result[:300], "error": None}
