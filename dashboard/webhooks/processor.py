@@ -206,20 +206,21 @@ def _outcome(plan, outcomes, fatal, deleted_gone, held, attempts, max_attempts, 
 
 
 def read_allowance(company_id, now=None):
-    """Detail reads webhook work may spend now, by the quota plan (None: no quota, no limit).
+    """Detail reads webhook work may spend now, by the quota plan's budget (None: no quota, no limit).
 
-    The month's calls the plan leaves spare (its budget minus its projection) spread over
-    the hours left in the month, less what webhook work read in the last hour. A flood
-    beyond it is left to the sweeps the plan already pays for.
+    What the month's budget (TARGET_SHARE of the quota) has left, spread evenly over the
+    hours left in the month, less what webhook work read in the last hour. Not the plan's
+    projection: that already counts past webhook reads, and its TTL refreshes give way to
+    them (sync.plan), so a normal rate of edits is always read while a flood is capped.
     """
-    if not current_app.config.get("SMARTMOVING_MONTHLY_QUOTA"):
+    quota = current_app.config.get("SMARTMOVING_MONTHLY_QUOTA")
+    if not quota:
         return None
     from dashboard.sync import plan
-    from dashboard.sync.usage import plan_now
+    from dashboard.sync.usage import month_used
     now = now or utcnow()
-    decision = plan_now(company_id, now)
-    hours_left = max(plan.month_minutes_left(now) / 60, 1.0)
-    per_hour = max(int((decision.budget - decision.projected) / hours_left), 0)
+    left = quota * plan.TARGET_SHARE - month_used(company_id, now)
+    per_hour = max(int(left / max(plan.month_minutes_left(now) / 60, 1.0)), 0)
     read = db.session.scalar(sa.select(sa.func.count(ApiCall.id)).where(
         ApiCall.company_id == company_id, ApiCall.sync_run_id.is_(None),
         ApiCall.called_at >= now - timedelta(hours=1))) or 0
