@@ -137,6 +137,7 @@ def register_blueprints(app):
     from dashboard.api.seed import register_seed_paths
     from dashboard.api_paths import API_PREFIX
     from dashboard.audit import bp as audit_bp
+    from dashboard.docs import bp as docs_bp
     from dashboard.auth import bp as auth_bp
     from dashboard.health import bp as health_bp
     from dashboard.jobs import bp as jobs_bp
@@ -156,6 +157,7 @@ def register_blueprints(app):
     register_seed_paths(app, api_bp)  # the same API at /smartmoving/..., the seed specification's paths
     app.register_blueprint(webhooks_bp, url_prefix="/api/smartmoving")
     app.register_blueprint(audit_bp, url_prefix="/audit")
+    app.register_blueprint(docs_bp)
 
 
 def register_errorhandlers(app):
@@ -176,7 +178,8 @@ def register_security_headers(app):
 
     @app.after_request
     def set_security_headers(response):
-        if request.endpoint != "static":
+        # Static files (ours, and Swagger UI's build for /docs) hold no data: those may be cached.
+        if request.endpoint not in ("static", "docs.asset"):
             # Pages, fragments, CSV, print sheets and JSON carry customer or user data:
             # no browser or proxy may keep a copy. (The board partial keeps its ETag,
             # so a poller that sends If-None-Match itself still gets its 304.)

@@ -118,3 +118,24 @@ def test_every_api_route_has_its_seed_twin(app):
                 for rule in app.url_map.iter_rules() if rule.endpoint.startswith(blueprint + ".")}
     ours = routes("api", "/api/smartmoving")
     assert ours and ours == routes("seed_api", "/smartmoving")
+
+
+def test_docs_page_loads_swagger_ui_from_our_own_files(client):
+    page = client.get("/docs")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    assert 'data-spec-url="/api/smartmoving/openapi.json"' in html
+    assert "http://" not in html and "https://" not in html and "//cdn" not in html  # no CDN
+    assert "<script>" not in html  # configured by static/docs.js: the CSP allows no inline script
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    for src in ("/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css", "/static/docs.js"):
+        assert src in html
+        asset = client.get(src)
+        assert asset.status_code == 200 and asset.content_length > 100, src
+        assert asset.headers["Cache-Control"] != "no-store", src
+        asset.close()
+
+
+@pytest.mark.parametrize("name", ["index.html", "oauth2-redirect.html", "..%2F__init__.py", "LICENSE"])
+def test_docs_assets_are_a_fixed_list(client, name):
+    assert client.get(f"/docs/assets/{name}").status_code == 404
