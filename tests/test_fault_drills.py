@@ -440,7 +440,7 @@ def _cli_env(rig, **extra):
     env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL", "SERVER_SOFTWARE")}
     env.update({
         "DATABASE_URL": rig.app.config["DATABASE_URL"], "SMARTMOVING_BASE_URL": rig.sandbox.base_url,
-        "SMARTMOVING_API_KEY": rig.sandbox.api_key, "SECRET_KEY": "drill-secret", "COOKIE_SECURE": "false",
+        "SMARTMOVING_API_KEY": rig.sandbox.api_key, "SECRET_KEY": "drill-secret-of-at-least-32-characters", "COOKIE_SECURE": "false",
         "SMARTMOVING_MIN_INTERVAL": "0", "SMARTMOVING_READ_TIMEOUT": "20", "SYNC_INTERVAL_MINUTES": "0",
         "SYNC_LEASE_SECONDS": "3", "PYTHONUNBUFFERED": "1", "SYNC_WRITE_BATCH": str(DRILL_WRITE_BATCH),
     })
