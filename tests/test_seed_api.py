@@ -139,3 +139,21 @@ def test_docs_page_loads_swagger_ui_from_our_own_files(client):
 @pytest.mark.parametrize("name", ["index.html", "oauth2-redirect.html", "..%2F__init__.py", "LICENSE"])
 def test_docs_assets_are_a_fixed_list(client, name):
     assert client.get(f"/docs/assets/{name}").status_code == 404
+
+
+def test_a_client_written_from_the_seed_endpoint_list(app, client, make_user, cheap_passwords, quick_syncs):
+    """Only the seed's paths, GET/POST and a bearer JWT from POST /auth/token: every call answers."""
+    from conftest import PASSWORD
+    make_user("SUPER_ADMIN", email="seed@example.test")
+    login = client.post("/auth/token", json={"email": "seed@example.test", "password": PASSWORD})
+    assert login.status_code == 200
+    headers = {"Authorization": f"Bearer {login.get_json()['access_token']}"}
+    assert client.get("/health").status_code == 200
+    assert client.get("/docs").status_code == 200
+    assert client.get("/smartmoving/health").get_json()["database"] == "ok"
+    for path in ("/smartmoving/jobs/today", "/smartmoving/jobs/tomorrow"):
+        assert client.get(path, headers=headers).get_json()["count"] == 0
+    assert client.post("/smartmoving/jobs/sync", headers=headers).status_code == 202
+    assert client.get("/smartmoving/jobs/sync", headers=headers).status_code == 405
+    assert client.get("/smartmoving/sync/status", headers=headers).get_json()["runs"]
+    assert "locations" in client.get("/smartmoving/locations", headers=headers).get_json()
