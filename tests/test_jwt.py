@@ -137,7 +137,7 @@ def test_throttle_is_shared_with_the_sign_in_form(app, client, make_user):
 def test_tampered_token_is_401(client, make_user):
     make_user("DRIVER", email="d@example.test", crew_name="D")
     token = token_of(client, "d@example.test")
-    header, payload, signature = token.split(".")
+    header, _payload, signature = token.split(".")
     claims = jwt.decode(token, options={"verify_signature": False})
     forged = ".".join((header, _b64(dict(claims, role="SUPER_ADMIN")), signature))
     answer = client.get(API, headers=auth(forged))
