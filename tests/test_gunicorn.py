@@ -80,7 +80,7 @@ def serving_env(database_url, sandbox, **extra):
         "DATABASE_URL": database_url,
         "SMARTMOVING_BASE_URL": sandbox.base_url,
         "SMARTMOVING_API_KEY": sandbox.api_key,
-        "SECRET_KEY": "gunicorn-test-secret",
+        "SECRET_KEY": "gunicorn-test-secret-of-at-least-32-characters",
         "COOKIE_SECURE": "false",
         "SMARTMOVING_MIN_INTERVAL": "0",
         "PYTHONUNBUFFERED": "1",
