@@ -3,7 +3,6 @@ import hashlib
 from datetime import datetime
 from datetime import timedelta
 from datetime import timezone
-from decimal import Decimal
 from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
 
@@ -16,6 +15,8 @@ from flask import render_template
 from flask_login import current_user
 
 from dashboard.extensions import htmx
+from dashboard.formatting import label
+from dashboard.formatting import money
 from dashboard.models import utcnow
 from dashboard.timeutil import company_today
 
@@ -88,13 +89,6 @@ def format_ago(naive_utc):
     return f"{minutes // (24 * 60)} days ago"
 
 
-def format_money(value):
-    """$1,234.50; empty for no value."""
-    if value is None:
-        return ""
-    return f"${Decimal(value):,.2f}"
-
-
 def format_clock(naive_utc):
     """HH:MM in the user's company zone."""
     local = to_local(naive_utc)
@@ -112,11 +106,6 @@ def format_day(day):
     return day.strftime("%a %d %b %Y") if day else ""
 
 
-def label(value):
-    """EN_ROUTE -> 'En route'."""
-    return str(value or "").replace("_", " ").capitalize()
-
-
 def duration(start, end=None):
     """'1 min 20 s' between two naive-UTC instants (end default now)."""
     if start is None:
@@ -126,8 +115,8 @@ def duration(start, end=None):
     return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
 
 
-# The three card helpers below run hundreds of times per board: as Python functions
-# they cost a fraction of a Jinja macro call, and they escape exactly as a template would.
+# The helpers below run for every job drawn (board rows, cards, job pages, My jobs): as
+# Python functions they cost a fraction of a Jinja macro call, and they escape as a template would.
 
 def chip(value, kind="status"):
     """A coloured status chip, e.g. chip('EN_ROUTE', 'dispatch')."""
@@ -178,7 +167,7 @@ def format_phone(phone):
 # The names templates know these helpers by.
 TEMPLATE_FILTERS = {
     "ago": format_ago,
-    "money": format_money,
+    "money": money,   # cents
     "clock": format_clock,
     "local_datetime": format_datetime,
     "day": format_day,

@@ -263,7 +263,7 @@ def test_the_same_etag_is_never_shared_between_users(app, world):
 
 def test_board_row_text_helpers():
     from dashboard.jobs.board import compact_window
-    from dashboard.jobs.board import money
+    from dashboard.formatting import money
     from dashboard.jobs.board import short_address
     from dashboard.web import format_phone
     from dashboard.web import map_link

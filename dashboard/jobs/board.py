@@ -1,7 +1,10 @@
-"""The day board as plain data: every job's row, card or lane block is built once here as an escaped string.
+"""The day board as plain data: each job's row, card or lane block is drawn once per data version.
 
-A board of 2,000 jobs cannot afford a Jinja macro, `url_for` or `Markup.format` per
-cell, so the template only loops over the strings made here (STYLE.md, "Dense boards").
+The markup lives in templates/jobs/_job.html (Jinja macros, autoescaped, sharing the page
+helpers `chip` and the cents `money` filter). A 2,000-job board cannot afford a macro call
+per job on every poll, so each drawn job is kept in `row_cache` under the stamps it was
+drawn from: after a change only that job is drawn again, and the board's template just
+joins the strings (STYLE.md, "Dense boards").
 """
 import re
 from collections import Counter
@@ -9,8 +12,8 @@ from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
 
+from flask import current_app
 from markupsafe import Markup
-from markupsafe import escape
 
 from dashboard.jobs.conflicts import conflicts_among
 from dashboard.jobs.conflicts import day_conflicts
@@ -113,40 +116,6 @@ def short_address(address):
     return ", ".join(parts[:2])
 
 
-def money(cents):
-    """Cents as '$1,234.50' (integer arithmetic: no float rounding on money)."""
-    if cents is None:
-        return ""
-    sign = "-" if cents < 0 else ""
-    dollars, rest = divmod(abs(cents), 100)
-    return f"{sign}${dollars:,}.{rest:02d}"
-
-
-def _charged(charges, tips):
-    """What SmartMoving says was charged, with tips: '$1,200.00 +$80.00 tips' (one narrow column)."""
-    text = money(charges) if charges else ""
-    if tips:
-        text += f' <small class="tips" title="tips">+{money(tips)}</small>'
-    return text
-
-
-def _label(value):
-    return str(value or "").replace("_", " ").capitalize()
-
-
-_CHIPS = {}
-
-
-def _chip(value, kind):
-    """A status chip, memoised per (value, kind): a board has a handful of distinct ones."""
-    key = (value, kind)
-    html = _CHIPS.get(key)
-    if html is None:
-        html = _CHIPS[key] = (f'<span class="chip chip-{kind} chip-{escape(str(value).lower())}">{escape(_label(value))}'
-                              "</span>") if value else ""
-    return html
-
-
 _WINDOW_RE = re.compile(r"^\s*(\d{1,2})(?::(\d{2}))?\s*([AaPp][Mm])?\s*[-–to]+\s*(\d{1,2})(?::(\d{2}))?\s*([AaPp][Mm])?\s*$")
 
 
@@ -184,6 +153,11 @@ def _row_key(job, viewer, clashes, truck):
 row_cache = OnceCache(20_000)
 
 
+def job_macros():
+    """The macros of templates/jobs/_job.html (row, card, lane_block, group_head, foot), compiled once by Jinja."""
+    return current_app.jinja_env.get_template("jobs/_job.html").module
+
+
 class BoardBuilder:
     """Turns the day's jobs into rows for one viewer; one instance per render."""
 
@@ -206,27 +180,16 @@ class BoardBuilder:
         self.show_charged = show_money and any(j.actual_charges_cents or j.tips_cents for j in jobs)
 
     # -- facts shared by every view -------------------------------------------------
-    def _flags(self, job, clashes):
-        flags = []
-        if clashes:
-            # A job clashing with many others would cost a sentence each: three say enough in a tooltip.
-            text = " ".join(describe(c, self.visible is None or c.other_location_id in self.visible)
-                            for c in clashes[:3])
-            if len(clashes) > 3:
-                text += f" And {len(clashes) - 3} more."
-            flags.append(f'<span class="flag f-conflict" title="{escape(text)}">Conflict</span>')
-        # Needs truck / needs crew show in their own cells ("No truck", "No crew") and the row's edge.
-        if job.removal_pending_at is not None:
-            flags.append(f'<span class="flag f-removal" title="{escape(job.removal_reason or "")}">Removal pending'
-                         "</span>")
-        sync = _SYNC_FLAGS.get(job.sync_status)
-        if sync:
-            flags.append(f'<span class="flag {sync[1]}" title="{escape(job.sync_error or "")}">{sync[0]}</span>')
-        if job.notes:
-            flags.append(f'<span class="flag f-note" title="{escape(job.notes)}">Note</span>')
-        if job.data_source == "MANUAL":
-            flags.append('<span class="flag f-manual">Manual</span>')
-        return "".join(flags)
+    def _conflict_text(self, clashes):
+        """The conflict flag's tooltip ('' without clashes)."""
+        if not clashes:
+            return ""
+        # A job clashing with many others would cost a sentence each: three say enough in a tooltip.
+        text = " ".join(describe(c, self.visible is None or c.other_location_id in self.visible)
+                        for c in clashes[:3])
+        if len(clashes) > 3:
+            text += f" And {len(clashes) - 3} more."
+        return text
 
     def _row_class(self, job, clashes):
         if not is_live(job):
@@ -275,7 +238,8 @@ class BoardBuilder:
     def draw(self, rows):
         """Fill in the HTML of rows for the chosen view, reusing rows drawn before that did not change."""
         view = self.params.view
-        draw = {"table": self._tr, "cards": self._card, "lanes": self._block}[view]
+        macros = job_macros()
+        draw = {"table": macros.row, "cards": macros.card, "lanes": macros.lane_block}[view]
         viewer = (view, self.show_money, self.can_edit, self.show_location, self.show_charged,
                   self.detail_url, self.assign_url, self.day_start, self.day_end,
                   None if self.visible is None else frozenset(self.visible))
@@ -284,118 +248,50 @@ class BoardBuilder:
             key = _row_key(row.job, viewer, clashes, truck)
             html = row_cache.get(key)
             if html is None:
-                html = Markup(draw(row.job, clashes, row.span, crew, truck, cls))
+                html = self._draw(draw, row.job, clashes, row.span, crew, truck, cls)
                 row_cache.put(key, html)
             row.html = html
         return rows
 
-    @staticmethod
-    def _no_truck(job):
-        return '<span class="missing">No truck</span>' if is_live(job) else '<span class="muted">—</span>'
+    def _draw(self, macro, job, clashes, span, crew, truck, cls):
+        """One job through macro, given what drawing() works out."""
+        return Markup(macro(job, self.drawing(job, clashes, span, crew, truck, cls), self))
 
-    def _crew_text(self, job, crew):
-        if not crew:
-            return '<span class="missing">No crew</span>' if is_live(job) else '<span class="muted">—</span>'
-        names = escape(", ".join(str(n) for n in crew))
-        mark = "" if job.crew else ' <span class="sm" title="SmartMoving\'s crew">SM</span>'
-        return f'<b class="n">{len(crew)}</b> {names}{mark}'
+    def drawing(self, job, clashes, span, crew, truck, cls):
+        """What the macros show of a job beyond its own fields: texts, links, clashes and, in lanes, its place."""
+        origin, dest = job.origin_address or "", job.destination_address or ""
+        d = {
+            "cls": cls, "number": job.job_number or f"#{job.id}", "window": _window_text(job, span),
+            "crew": crew, "truck": truck, "live": is_live(job), "conflict": self._conflict_text(clashes),
+            "sync_flag": _SYNC_FLAGS.get(job.sync_status),
+            "detail": self.detail_url.format(job.id), "assign": self.assign_url.format(job.id),
+            "origin": origin, "dest": dest, "route": f"{short_address(origin)} → {short_address(dest)}",
+        }
+        if span[0] is not None:
+            d["cols"] = self._cols(span)
+            d["start"] = f"{span[0]:%H:%M}"
+            d["block_title"] = (f"{span[0]:%H:%M}–{span[1]:%H:%M} {job.job_number or ''} {job.customer_name or ''} · "
+                                f"{', '.join(crew) or 'no crew'}")
+        return d
 
     # -- table ------------------------------------------------------------------------
-    def _tr(self, job, clashes, span, crew, truck, cls):
-        jid = job.id
-        number = escape(job.job_number or f"#{jid}")
-        crew_text = self._crew_text(job, crew)
-        truck_text = escape(truck) if truck else self._no_truck(job)
-        if self.can_edit:
-            href = self.assign_url.format(jid)
-            truck_text = f'<a class="cell-edit" href="{href}" data-assign aria-label="Truck for {number}">{truck_text}</a>'
-            crew_text = f'<a class="cell-edit" href="{href}" data-assign aria-label="Crew for {number}">{crew_text}</a>'
-            select = (f'<td class="t-sel"><input type="checkbox" class="row-select" name="job" value="{jid}" '
-                      f'form="bulk-form" aria-label="Select {number}"></td>')
-        else:
-            select = ""
-        origin, dest = job.origin_address or "", job.destination_address or ""
-        route_title = escape(f"{origin or '?'} → {dest or '?'}")
-        route = escape(f"{short_address(origin)} → {short_address(dest)}")
-        cells = [
-            f'<tr id="job-{jid}" data-job-id="{jid}" class="{cls}">{select}',
-            f'<td class="t-arr">{escape(_window_text(job, span))}</td>',
-            f'<td class="t-job"><a href="{self.detail_url.format(jid)}">{number}</a></td>',
-            f'<td class="t-cust" title="{escape(job.customer_name or "")}">{escape(job.customer_name or "Unnamed")}</td>',
-            f'<td class="t-route" title="{route_title}">{route}</td>',
-            f'<td class="t-crew">{crew_text}</td>',
-            f'<td class="t-truck">{truck_text}</td>',
-        ]
-        if self.show_location:
-            cells.append(f'<td class="t-loc">{escape(job.location.name if job.location else "")}</td>')
-        cells.append(f'<td class="t-st">{_chip(job.status, "status")}</td>')
-        cells.append(f'<td class="t-st">{_chip(job.dispatch_status, "dispatch")}</td>')
-        cells.append(f'<td class="t-flags">{self._flags(job, clashes)}</td>')
-        if self.show_money:
-            cells.append(f'<td class="num money">{money(job.estimated_value_cents)}</td>')
-            if self.show_charged:
-                cells.append(f'<td class="num">{_charged(job.actual_charges_cents, job.tips_cents)}</td>')
-        cells.append("</tr>")
-        return "".join(cells)
-
     def _money_columns(self):
         return (1 + self.show_charged) if self.show_money else 0
 
     def columns(self):
         return (1 if self.can_edit else 0) + 9 + (1 if self.show_location else 0) + self._money_columns()
 
-    def _money_cells(self, totals):
-        if not self.show_money:
-            return ""
-        cells = f'<td class="num money">{money(totals[0])}</td>'
-        if self.show_charged:
-            cells += f'<td class="num">{_charged(totals[1], totals[2])}</td>'
-        return cells
-
     def _lead_span(self):
         """Columns before the money ones (the group label spans them)."""
         return self.columns() - self._money_columns()
 
     def group_head(self, group):
-        attention = group.attention
-        note = f' · <span class="g-att">{attention} need attention</span>' if attention else ""
-        count = group.total_rows
-        shown = f" (first {len(group.rows)} shown)" if len(group.rows) < count else ""
-        return Markup(f'<tr class="g-head"><th colspan="{self._lead_span()}" scope="rowgroup">{escape(group.label)} '
-                      f'<span class="g-count">{count} job{"" if count == 1 else "s"}{shown}{note}</span>'
-                      f'</th>{self._money_cells(group.totals)}</tr>')
+        return Markup(job_macros().group_head(group, self, self._lead_span()))
 
     def foot(self, rows, totals):
         if not self.show_money:
             return Markup("")
-        return Markup(f'<tr class="t-total"><th colspan="{self._lead_span()}" scope="row">Day total · {len(rows)} jobs'
-                      f'</th>{self._money_cells(totals)}</tr>')
-
-    # -- cards ------------------------------------------------------------------------
-    def _card(self, job, clashes, span, crew, truck, cls):
-        jid = job.id
-        number = escape(job.job_number or f"#{jid}")
-        truck_text = escape(truck) if truck else self._no_truck(job)
-        crew_text = self._crew_text(job, crew)
-        if self.can_edit:
-            href = self.assign_url.format(jid)
-            truck_text = f'<a class="cell-edit" href="{href}" data-assign aria-label="Truck for {number}">{truck_text}</a>'
-            crew_text = f'<a class="cell-edit" href="{href}" data-assign aria-label="Crew for {number}">{crew_text}</a>'
-        money_line = (f'<span class="money">{money(job.estimated_value_cents)}</span>'
-                      if self.show_money and job.estimated_value_cents is not None else "")
-        location = (f' · {escape(job.location.name)}' if self.show_location and job.location else "")
-        origin, dest = job.origin_address or "", job.destination_address or ""
-        return (f'<article class="jc {cls}" id="job-{jid}" data-job-id="{jid}">'
-                f'<header><a class="jc-cust" href="{self.detail_url.format(jid)}">{escape(job.customer_name or "Unnamed")}'
-                f'</a><span class="jc-num">{number}</span></header>'
-                f'<p class="jc-when"><span class="jc-arr">{escape(_window_text(job, span))}</span>{location}'
-                f'{money_line}</p>'
-                f'<p class="jc-route" title="{escape(f"{origin} → {dest}")}">'
-                f'{escape(short_address(origin))} → {escape(short_address(dest))}</p>'
-                f'<p class="jc-crew">{crew_text}</p>'
-                f'<p class="jc-foot"><span class="jc-truck">{truck_text}</span>{_chip(job.status, "status")}'
-                f'{_chip(job.dispatch_status, "dispatch")}</p>'
-                f'<p class="jc-flags">{self._flags(job, clashes)}</p></article>')
+        return Markup(job_macros().foot(len(rows), totals, self, self._lead_span()))
 
     # -- lanes ------------------------------------------------------------------------
     @property
@@ -407,23 +303,13 @@ class BoardBuilder:
         hours = moment.hour + moment.minute / 60 - self.day_start
         return max(1, min(self.slots + 1, int(hours * 4) + 1))
 
-    def _block(self, job, clashes, span, crew, truck, cls):
-        jid = job.id
-        if span[0] is None:
-            return ""
+    def _cols(self, span):
+        """(first, last) grid lines of a timed job's block: at least one quarter hour wide, inside the day."""
         start, end = self._col(span[0]), self._col(span[1])
         if end <= start:
             end = min(self.slots + 1, start + 1)
             start = end - 1
-        href = self.assign_url.format(jid) if self.can_edit else self.detail_url.format(jid)
-        data = " data-assign" if self.can_edit else ""
-        title = escape(f"{span[0]:%H:%M}–{span[1]:%H:%M} {job.job_number or ''} {job.customer_name or ''} · "
-                       f"{', '.join(crew) or 'no crew'}")
-        badge = '<span class="flag f-conflict">Conflict</span>' if clashes else ""
-        return (f'<a class="lb gs-{start} ge-{end} {cls}{" lb-conflict" if clashes else ""}" id="job-{jid}" '
-                f'data-job-id="{jid}" href="{href}"{data} title="{title}">{badge}'
-                f'<b>{span[0]:%H:%M}</b> {escape(job.job_number or "")} {escape(job.customer_name or "")}'
-                f'<small>{f"{len(crew)} crew" if crew else "no crew"}</small></a>')
+        return start, end
 
     def lanes(self, rows):
         """(hour labels, lanes, untimed rows): one lane per truck in view plus 'No truck'."""

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import replace
 
+from dashboard.formatting import money as format_money
 from dashboard.jobs.export import safe_cell
 
 
@@ -47,8 +48,8 @@ def money(heading):
 # How each kind of number is written: (on the page, in the CSV). Side by side so a new
 # kind gets both at once; a kind missing here prints as str() on the page and raw in the CSV.
 _FORMATS = {
-    "money": (lambda cents: f"${cents / 100:,.2f}", lambda cents: f"{cents / 100:.2f}"),
-    "dollars": (lambda cents: f"${cents / 100:,.0f}", None),
+    "money": (format_money, lambda cents: f"{cents / 100:.2f}"),
+    "dollars": (lambda cents: format_money(cents, whole=True), None),
     "percent": (lambda share: f"{share * 100:.0f}%", lambda share: f"{share * 100:.1f}"),
     "hours": (lambda hours: f"{hours:,.1f}", lambda hours: f"{hours:.2f}"),
     "date": (lambda day: f"{day:%a %b} {day.day}", lambda day: day.isoformat()),
