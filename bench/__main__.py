@@ -1,7 +1,8 @@
 """`python -m bench` (`make bench`): run every measurement once, print the table, write bench/results.md.
 
     python -m bench                 # everything (a few minutes)
-    python -m bench --only db,board # some sections: calls (item 1), wall (2), db (3), board (4), webhooks (5), reports (6)
+    python -m bench --only db,board # some sections: calls (item 1), wall (2), db (3), board (4),
+                                    # webhooks (5), reports (6)
 """
 import argparse
 import os
@@ -10,8 +11,8 @@ import shutil
 import sys
 import tempfile
 import time
+from datetime import UTC
 from datetime import datetime
-from datetime import timezone
 from pathlib import Path
 
 from bench.common import TIMEZONE
@@ -89,9 +90,10 @@ def main(argv=None):
 
     rows.sort(key=lambda row: row.section)
     notes = [note for row in rows for note in row.notes]
-    machine = f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs, {platform.system()}"
+    machine = (f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs, "
+               f"{platform.system()}")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    header = (f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `make bench` in {elapsed:.0f} s on "
+    header = (f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `make bench` in {elapsed:.0f} s on "
               f"{machine}" + (f" (1-min load average {load:.1f} at the end)" if load is not None else "") + ". "
               "Each figure sits next to the limit it is judged by, both measured in this run, so the ratio "
               "carries over to other machines; absolute times do not.")

@@ -10,8 +10,8 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -210,8 +210,8 @@ def calls_per_sync(today, workdir, branches=66, jobs_per_day=500, changed_share=
         ratio_text(after.api_calls, after_min), "at the minimum (1.00×)", after.api_calls <= after_min))
     ttl_min = minimum.first_sync
     rows.append(Row(
-        "1", f"API calls, sync once the TTLs ran out (opportunities {opportunity_ttl} min, reference {reference_ttl} min; "
-        f"quota cap off)",
+        "1", f"API calls, sync once the TTLs ran out (opportunities {opportunity_ttl} min, "
+        f"reference {reference_ttl} min; quota cap off)",
         f"{aged.api_calls} ({aged_kinds['opportunity']} details)", f"{ttl_min} (as a first sync)",
         ratio_text(aged.api_calls, ttl_min), "at the minimum (1.00×)", aged.api_calls <= ttl_min))
 

@@ -118,7 +118,8 @@ def fill_database(path, jobs, today, seed=8):
                 db.session.add(TruckJourney(
                     company_id=company.id, location_id=location.id, scheduled_date=today, external_id=f"job-{n}",
                     opportunity_external_id=f"opp-{n}", job_number=f"{100000 + n}-1", quote_number=f"{100000 + n}",
-                    customer_name=f"{rng.choice(FIRST)}a {rng.choice(LAST)}son", customer_phone=f"416555{n % 10000:04d}",
+                    customer_name=f"{rng.choice(FIRST)}a {rng.choice(LAST)}son",
+                    customer_phone=f"416555{n % 10000:04d}",
                     customer_email=f"c{n}@example.test", estimated_value_cents=rng.randint(40000, 900000),
                     origin_address=f"{rng.randint(1, 2999)} King St W, Toronto, ON M5V 1A1",
                     destination_address=f"{rng.randint(1, 2999)} Queen St E, Mississauga, ON L5B 1A1",
@@ -227,7 +228,10 @@ class Clients:
         self.pool = ThreadPoolExecutor(CONCURRENCY)   # the same threads, so the same connections, throughout
 
     def get(self, path, conditional, marker=b"board-live"):
-        """(status, seconds, bytes) of one GET of path (whose 200 body must hold marker); conditional sends the thread's last ETag."""
+        """(status, seconds, bytes) of one GET of path (whose 200 body must hold marker).
+
+        conditional sends the thread's last ETag.
+        """
         local = self.local
         if getattr(local, "connection", None) is None:
             local.connection = http.client.HTTPConnection(self.host, int(self.port), timeout=60)

@@ -46,7 +46,8 @@ def populate(app, jobs, dense, seed=3):
                       for n in range(per_location)]
             db.session.add_all(trucks)
             db.session.flush()
-            places.append((location.id, [t.id for t in trucks], [f"Person {index}-{n}" for n in range(2 * per_location)]))
+            people = [f"Person {index}-{n}" for n in range(2 * per_location)]
+            places.append((location.id, [t.id for t in trucks], people))
         midnight = datetime.combine(day, datetime.min.time())
         for number in range(jobs):
             location_id, trucks, people = places[number % 66]

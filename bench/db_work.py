@@ -108,7 +108,10 @@ def load_reference(app, company_id, branches, crew):
 
 
 def ours(app, company_id, pages, details, start, end, crew_by_id, location_by_name):
-    """Normalize + the sync's writes in its batches; returns (seconds, normalize seconds, counts, statements, batches)."""
+    """Normalize + the sync's writes in its batches.
+
+    Returns (seconds, normalize seconds, counts, statements, batches).
+    """
     from dashboard.db import db
 
     with app.app_context():
@@ -138,7 +141,7 @@ def write_batches(company_id, batches, start, end):
         with db.write_transaction() as session:
             counts = upsert.upsert_journeys(company_id, records, now, known_ids)
             save_states(session, company_id, states)
-        totals = [a + b for a, b in zip(totals, counts)]
+        totals = [a + b for a, b in zip(totals, counts, strict=True)]
     return totals
 
 
@@ -203,7 +206,8 @@ def raw_upsert(app, names, sync_columns, rows, batch_sizes=None):
     engine = app.extensions["sqlalchemy_engine"]
     sqlite = engine.dialect.name == "sqlite"
     json_columns = {i for i, name in enumerate(names) if name in ("external_data", "smartmoving_crew")}
-    updates = ", ".join(f"{name} = excluded.{name}" for name in sync_columns + ["last_sync_at"] if name != "external_id")
+    updates = ", ".join(f"{name} = excluded.{name}"
+                        for name in sync_columns + ["last_sync_at"] if name != "external_id")
     marks = ", ".join(["?" if sqlite else "%s"] * len(names))
     sql = (f"INSERT INTO truck_journeys ({', '.join(names)}) VALUES ({marks}) "
            f"ON CONFLICT (company_id, external_id) DO UPDATE SET {updates}")
@@ -357,7 +361,8 @@ def measure_backend(label, database_url, workdir, payloads, today, rounds=ROUNDS
             f"in all: SELECTs, and the opportunities' refreshed read times)",
             "0", "—", "0 writes", written == 0 and not job_writes),
         Row("3", f"Unchanged re-sync of {jobs:,} jobs through the Syncer, HTTP left out ({label}"
-                 f"{STATS_NOTE.get(label, '')}): lease, run rows, sweep normalization, the window's reads, removals check",
+                 f"{STATS_NOTE.get(label, '')}): lease, run rows, sweep normalization, the window's reads, "
+                 "removals check",
             f"{seconds(best['quiet'])} ({quiet_run.unchanged:,} unchanged, {quiet_run.opportunities_to_enrich} details "
             f"needed; {quiet_log.statements} SQL statements)", f"{RESYNC_TARGET:g} s",
             ratio_text(best["quiet"], RESYNC_TARGET), f"≤ {RESYNC_TARGET:g} s", best["quiet"] <= RESYNC_TARGET),
@@ -377,7 +382,8 @@ def first_sync_at_scale(app, company_id, batches, start, end, copies=10):
         created, _, _ = write_batches(company_id, records, start, end)
     return Row("3", f"DB work, first sync of {jobs:,} jobs (PostgreSQL, no ANALYZE, autovacuum off): the sync's "
                     f"window read and {len(records):,} batches of upserts (SQL and SQLAlchemy, records prebuilt)",
-               f"{seconds(watch.elapsed)} ({created:,} inserted)", f"{BIG_TARGET:g} s", ratio_text(watch.elapsed, BIG_TARGET),
+               f"{seconds(watch.elapsed)} ({created:,} inserted)", f"{BIG_TARGET:g} s",
+               ratio_text(watch.elapsed, BIG_TARGET),
                f"≤ {BIG_TARGET:g} s", watch.elapsed <= BIG_TARGET,
                ["Without planner statistics the old per-batch `company_id = ? AND external_id IN (...)` lookups "
                 "read the company's every row per batch (issue 9 measured 545 s of SQL for 100,000 jobs). The "
@@ -424,7 +430,8 @@ def run(today, workdir=None):
     peak, held, counted, page_count = sweep_memory(MEMORY_JOBS, today)
     per_job = peak / counted
     rows.append(Row(
-        "3", f"Peak memory normalizing a {counted:,}-job sweep page by page ({page_count} pages, what Syncer.sweep holds)",
+        "3", f"Peak memory normalizing a {counted:,}-job sweep page by page ({page_count} pages, "
+        "what Syncer.sweep holds)",
         f"{peak / 2**20:.0f} MiB ({per_job / 1024:.1f} KiB/job)",
         f"{small_peak / 2**20:.0f} MiB × {counted // small_jobs} for {small_jobs:,} jobs",
         ratio_text(peak, small_peak * counted / small_jobs), "linear in jobs, not pages", None,

@@ -1,84 +1,41 @@
 """Shared fixtures: an app per test on SQLite (always) and PostgreSQL (when TEST_DATABASE_URL is set).
 
 Tests that take `app` run once per backend. Fixtures that build things return
-callables (`make_user(...)`), so each test says what it needs.
+callables (`make_user(...)`), so each test says what it needs. Helpers that are not
+fixtures live in tests/support/ (imported as `from tests.support import ...`).
 """
-import contextlib
-import os
-import re
-
 import pytest
-import sqlalchemy as sa
 
-# A developer's real settings must never leak into the tests.
-for _name in ("SMARTMOVING_API_KEY", "SMARTMOVING_CLIENT_ID", "SMARTMOVING_BASE_URL", "DATABASE_URL",
-              "SECRET_KEY", "SYNC_INTERVAL_MINUTES", "DASHBOARD_TIMEZONE"):
-    os.environ.pop(_name, None)
+# Plain asserts in the helper modules report their values as a test's own asserts do.
+pytest.register_assert_rewrite("tests.support")
 
+import sqlalchemy as sa  # noqa: E402
 from hypothesis import HealthCheck  # noqa: E402
 from hypothesis import settings  # noqa: E402
 
-from dashboard import create_app  # noqa: E402
-from dashboard.db import Base  # noqa: E402
 from dashboard.db import db  # noqa: E402
 from dashboard.models import Company  # noqa: E402
-from dashboard.models import Location  # noqa: E402
 from dashboard.models import DataSource  # noqa: E402
-from dashboard.schema import ensure_default_company  # noqa: E402
+from dashboard.models import Location  # noqa: E402
+from tests.support import BACKENDS  # noqa: E402
+from tests.support import PASSWORD  # noqa: E402
+from tests.support import database_url_for  # noqa: E402
+from tests.support import login_as  # noqa: E402
+from tests.support import make_test_app  # noqa: E402
+from tests.support.api import build_api_world  # noqa: E402
+from tests.support.drills import drill_rig  # noqa: E402
+from tests.support.routes import install_fake_sync  # noqa: E402
+from tests.support.syncing import make_sync_app  # noqa: E402
+from tests.support.syncing import start_sync_sandbox  # noqa: E402
+
+# The run's closing lines say which database tests ran on PostgreSQL (tests/support/database_notice.py).
+pytest_plugins = ["tests.support.database_notice"]
 
 # Property-based tests stay reproducible and bounded: the same examples every run,
 # no per-example deadline (two shared CPUs), no example database left behind.
 settings.register_profile("dashboard", derandomize=True, deadline=None, database=None, max_examples=25,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.load_profile("dashboard")
-
-PASSWORD = "correct-horse-battery"
-PG_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
-BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
-_pg_schema_ready = set()
-
-
-def _prepare_postgres(url):
-    """Create the schema once per run, then empty every table before each test."""
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        if url not in _pg_schema_ready:
-            Base.metadata.drop_all(conn)
-            conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
-            Base.metadata.create_all(conn)
-            _pg_schema_ready.add(url)
-        names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-        conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    engine.dispose()
-
-
-def database_url_for(backend, tmp_path):
-    """A fresh, empty database URL for backend."""
-    if backend == "postgresql":
-        _prepare_postgres(PG_URL)
-        return PG_URL
-    return "sqlite:///" + str(tmp_path / "test.sqlite")
-
-
-def make_test_app(database_url, tmp_path, **overrides):
-    """An app in test mode on database_url with its schema and default company."""
-    config = {
-        "TESTING": True,
-        "DATABASE_URL": database_url,
-        "INSTANCE_PATH": str(tmp_path / "instance"),
-        "SYNC_INTERVAL_MINUTES": 0,
-        "SMARTMOVING_MIN_INTERVAL": 0,
-        "SECRET_KEY": "test-secret",
-        "DEMO_HISTORY_DAYS": 0,  # seed_demo's weeks of history: only the tests that want it pay for it
-    }
-    config.update(overrides)
-    app = create_app(config)
-    with app.app_context():
-        if database_url.startswith("sqlite"):
-            db.create_all()
-        ensure_default_company(app)
-    return app
-
 
 @pytest.fixture(params=BACKENDS)
 def backend(request):
@@ -176,48 +133,47 @@ def cheap_passwords(monkeypatch):
     monkeypatch.setattr(users, "hash_password", lambda password: _KNOWN_HASH["hash"])
 
 
-def login_as(client, user):
-    """Sign client in as user without the form (the auth tests drive the real form)."""
-    import time
-    with client.session_transaction() as session:
-        session["_user_id"] = user.session_token
-        session["_fresh"] = True
-        session["login_at"] = time.time()
-        session["last_seen"] = time.time()
-
-
 @pytest.fixture
 def login(client):
     """login(user): sign the test client in as user."""
     return lambda user: login_as(client, user)
 
 
-_CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"|name="csrf_token" type="hidden" value="([^"]+)"')
 
 
-def csrf_token_from(html):
-    """Pull a CSRF token out of a rendered page (meta tag or hidden input)."""
-    match = _CSRF_RE.search(html)
-    assert match, "page carries no CSRF token"
-    return match.group(1) or match.group(2)
+# ---------------------------------------------------------------- fixtures several test modules share
+# (a module that defines a fixture of the same name uses its own)
+
+@pytest.fixture
+def world(app, default_company, make_location, make_company):
+    """The JSON API tests' world: two locations of ours, one of a rival company, a job in each for today."""
+    return build_api_world(app, default_company, make_location, make_company)
 
 
-def is_write(statement):
-    """True for SQL that changes rows."""
-    return statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+@pytest.fixture
+def sandbox():
+    """The sync tests' sandbox on a loopback port, stopped after the test."""
+    server = start_sync_sandbox()
+    yield server
+    server.stop()
 
 
-@contextlib.contextmanager
-def statements_sent(engine, keep=lambda statement: True):
-    """The SQL statements sent to engine inside the block (those keep accepts), in order."""
-    sent = []
+@pytest.fixture
+def sync_app(backend, tmp_path, sandbox):
+    """An app on backend pointed at the sandbox."""
+    app = make_sync_app(backend, tmp_path, sandbox)
+    yield app
+    app.extensions["sqlalchemy_engine"].dispose()
 
-    def listen(conn, cursor, statement, parameters, context, executemany):
-        if keep(statement):
-            sent.append(statement)
 
-    sa.event.listen(engine, "before_cursor_execute", listen)
-    try:
-        yield sent
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", listen)
+@pytest.fixture
+def fake_sync(monkeypatch):
+    """The sync views get a service that answers without ever starting a sync."""
+    return install_fake_sync(monkeypatch)
+
+
+@pytest.fixture
+def rig(app, monkeypatch):
+    """The fault drills' rig: a sandbox with faults to switch on and a clean baseline sync (tests/support/drills.py)."""
+    with drill_rig(app, monkeypatch) as ready:
+        yield ready

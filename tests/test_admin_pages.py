@@ -1,12 +1,12 @@
 """User and truck administration: company boundaries, role limits, disabling, audit."""
 import sqlalchemy as sa
 
-from conftest import csrf_token_from
-from conftest import login_as
 from dashboard.db import db
 from dashboard.models import AuditEvent
 from dashboard.models import Truck
 from dashboard.models import User
+from tests.support import csrf_token_from
+from tests.support import login_as
 
 
 def token_of(client, path="/admin/users"):
@@ -47,7 +47,8 @@ def test_create_user_with_locations(app, client, make_user, make_location):
     assert user.role == "DISPATCHER" and user.crew_name == "Newbie"
     with app.app_context():
         assert [loc.name for loc in db.session.get(User, user.id).locations] == ["North"]
-        assert user.email in set(db.session.scalars(sa.select(AuditEvent.target).where(AuditEvent.action == "user.create")))
+        created = db.session.scalars(sa.select(AuditEvent.target).where(AuditEvent.action == "user.create"))
+        assert user.email in set(created)
     fresh = app.test_client()
     page = fresh.get("/auth/login")
     signed = fresh.post("/auth/login", data={"csrf_token": csrf_token_from(page.get_data(as_text=True)),

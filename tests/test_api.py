@@ -1,10 +1,8 @@
 """The JSON API, route by route and role by role, with bearer tokens and session cookies."""
-from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from conftest import login_as
 from dashboard.db import db
 from dashboard.models import SyncRun
 from dashboard.models import TruckJourney
@@ -13,50 +11,11 @@ from dashboard.permissions import ROLE_PERMISSIONS
 from dashboard.permissions import Perm
 from dashboard.permissions import Role
 from dashboard.timeutil import company_today
+from tests.support import login_as
+from tests.support.api import bearer
+from tests.support.api import user_for
 
 ROLES = [role.value for role in Role]
-MONEY_CENTS = 734567  # 7345.67: distinctive, so its absence is meaningful
-
-
-@pytest.fixture
-def world(app, default_company, make_location, make_company):
-    """Two locations of the default company, one of another company, a job in each for today."""
-    north = make_location("North", external_id="b-north")
-    south = make_location("South", external_id="b-south")
-    other_company = make_company("Rival Movers")
-    rival = make_location("Rival Depot", company=other_company, external_id="b-rival")
-    with app.app_context():
-        today = company_today(default_company.timezone)
-        jobs = {}
-        for key, location, company_id, crew in (("north", north, default_company.id, ["Sam Driver"]),
-                                                ("south", south, default_company.id, ["Kim Mover"]),
-                                                ("rival", rival, other_company.id, ["Sam Driver"])):
-            job = TruckJourney(company_id=company_id, location_id=location.id, external_id=f"job-{key}",
-                               job_number=f"J-{key}", customer_name=f"Customer {key}", scheduled_date=today,
-                               estimated_value_cents=MONEY_CENTS, smartmoving_crew=crew, data_source="SMARTMOVING")
-            db.session.add(job)
-            jobs[key] = job
-        db.session.add(TruckJourney(company_id=default_company.id, location_id=north.id, external_id="job-tomorrow",
-                                    job_number="J-tomorrow", customer_name="Later", data_source="SMARTMOVING",
-                                    scheduled_date=today + timedelta(days=1)))
-        db.session.commit()
-        return {"north": north, "south": south, "rival": rival, "today": today,
-                "jobs": {k: v.id for k, v in jobs.items()}, "other_company": other_company}
-
-
-def user_for(make_user, role, world):
-    locations = [world["north"]] if role in ("DISPATCHER", "MANAGER") else []
-    crew_name = "Sam Driver" if role in ("DRIVER", "MOVER") else None
-    return make_user(role, locations=locations, crew_name=crew_name)
-
-
-def bearer(app, user):
-    from dashboard.auth.tokens import issue_token
-    with app.app_context():
-        db.begin_write()
-        _, token = issue_token(db.session.merge(user))
-        db.session.commit()
-    return {"Authorization": f"Bearer {token}"}
 
 
 EXPECTED_JOBS = {
@@ -111,7 +70,8 @@ def test_crew_roles_get_exactly_what_their_pages_show(app, client, make_user, wo
     jobs = client.get("/api/smartmoving/jobs/today", headers=bearer(app, user)).get_json()["jobs"]
     assert len(jobs) == 1
     assert set(jobs[0]) == {key for key in CREW_KEYS if key not in ("start", "end")} | (set(jobs[0]) & {"start", "end"})
-    assert not {"customerEmail", "estimatedValue", "externalId", "quoteNumber", "dataSource", "lastSyncAt"} & set(jobs[0])
+    hidden = {"customerEmail", "estimatedValue", "externalId", "quoteNumber", "dataSource", "lastSyncAt"}
+    assert not hidden & set(jobs[0])
     login_as(client, user)
     page = client.get(f"/jobs/{jobs[0]['id']}").get_data(as_text=True)
     for key in ("customerName", "customerPhone", "originAddress", "notes", "jobNumber"):
@@ -181,7 +141,8 @@ def test_sync_answers_409_while_the_lease_is_held(app, client, make_user, defaul
 
 
 def test_sync_rejects_bad_date_with_422(app, client, make_user):
-    answer = client.post("/api/smartmoving/jobs/sync", json={"date": "tomorrow"}, headers=bearer(app, make_user("ADMIN")))
+    headers = bearer(app, make_user("ADMIN"))
+    answer = client.post("/api/smartmoving/jobs/sync", json={"date": "tomorrow"}, headers=headers)
     assert answer.status_code == 422
 
 

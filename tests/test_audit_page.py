@@ -6,16 +6,15 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from conftest import PASSWORD
-from conftest import csrf_token_from
-from conftest import login_as
 from dashboard.audit.trail import record
 from dashboard.audit.trail import utc_bounds
 from dashboard.db import db
 from dashboard.models import AuditEvent
 from dashboard.models import Company
-from test_route_access import fake_sync  # noqa: F401  (fixture)
-from ui_helpers import build_world
+from tests.support import PASSWORD
+from tests.support import csrf_token_from
+from tests.support import login_as
+from tests.support.ui import build_world
 
 
 @pytest.fixture

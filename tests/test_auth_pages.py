@@ -5,21 +5,13 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from conftest import PASSWORD
-from conftest import csrf_token_from
-from conftest import login_as
 from dashboard.db import db
 from dashboard.models import LoginAttempt
 from dashboard.models import User
-
-
-def sign_in(client, email, password=PASSWORD, next_url=None, remote_addr="10.0.0.1"):
-    page = client.get("/auth/login" + (f"?next={next_url}" if next_url else ""))
-    token = csrf_token_from(page.get_data(as_text=True))
-    data = {"email": email, "password": password, "csrf_token": token}
-    if next_url is not None:
-        data["next"] = next_url
-    return client.post("/auth/login", data=data, environ_base={"REMOTE_ADDR": remote_addr})
+from tests.support import PASSWORD
+from tests.support import csrf_token_from
+from tests.support import login_as
+from tests.support import sign_in
 
 
 def test_login_page_renders_with_csrf(client):
@@ -152,7 +144,7 @@ def test_known_device_is_not_held_up_by_a_sprayer_on_its_address(app, client, ma
 
 
 def test_trusted_proxies_take_the_client_address_from_x_forwarded_for(app, tmp_path, make_user):
-    from conftest import make_test_app
+    from tests.support import make_test_app
     make_user("DISPATCHER", email="proxied@example.test")
     proxied = make_test_app(app.config["DATABASE_URL"], tmp_path / "p", TRUSTED_PROXIES=1, LOGIN_MAX_FAILURES=1)
     client = proxied.test_client()
@@ -279,7 +271,7 @@ def test_password_change_rotates_token_and_keeps_this_session(app, client, make_
 
 
 def test_sign_in_over_plain_http_with_secure_cookies_says_https_is_expected(app, tmp_path, make_user):
-    from conftest import make_test_app
+    from tests.support import make_test_app
     make_user("DISPATCHER", email="plain@example.test")
     secure = make_test_app(app.config["DATABASE_URL"], tmp_path / "s", SESSION_COOKIE_SECURE=True)
     browser = secure.test_client()

@@ -6,19 +6,19 @@ from datetime import timedelta
 
 import pytest
 
-from conftest import csrf_token_from
-from conftest import login_as
 from dashboard.db import db
 from dashboard.models import RunStatus
 from dashboard.models import SyncRun
 from dashboard.models import TruckJourney
 from dashboard.models import utcnow
 from dashboard.timeutil import company_today
-from ui_helpers import MONEY_MARKERS
-from ui_helpers import add_job
-from ui_helpers import add_truck
-from ui_helpers import build_world
-from ui_helpers import tomorrow_of
+from tests.support import csrf_token_from
+from tests.support import login_as
+from tests.support.ui import MONEY_MARKERS
+from tests.support.ui import add_job
+from tests.support.ui import add_truck
+from tests.support.ui import build_world
+from tests.support.ui import tomorrow_of
 
 
 @pytest.fixture
@@ -160,7 +160,8 @@ def test_fragment_or_page(client, world):
     fragment = client.get("/?q=alice", headers={"HX-Request": "true"})
     body = fragment.get_data(as_text=True)
     assert "<html" not in body and 'id="board-live"' in body
-    assert 'hx-trigger="every 10s, board-changed from:body"' in body and 'hx-get="/?q=alice"' in body  # polls keeping its filters
+    # polls keeping its filters
+    assert 'hx-trigger="every 10s, board-changed from:body"' in body and 'hx-get="/?q=alice"' in body
     assert "HX-Request" in fragment.headers["Vary"]
     for headers in ({}, {"HX-Request": "true", "HX-Boosted": "true"},
                     {"HX-Request": "true", "HX-History-Restore-Request": "true"}):
@@ -262,8 +263,8 @@ def test_the_same_etag_is_never_shared_between_users(app, world):
 
 
 def test_board_row_text_helpers():
-    from dashboard.jobs.board import compact_window
     from dashboard.formatting import money
+    from dashboard.jobs.board import compact_window
     from dashboard.jobs.board import short_address
     from dashboard.web import format_phone
     from dashboard.web import map_link
@@ -289,7 +290,7 @@ def test_views_groups_sort_and_totals_stay_in_the_url(app, client, world):
     assert "Day total · 3 jobs" in table and "$15,691.34" in table           # 2 × 7,345.67 + 1,000.00
     assert 'href="/board/print?date=' in table and "sort=-customer" in table.split('rel="next"')[0]
     cards = client.get("/?view=cards").get_data(as_text=True)
-    assert cards.count('<article class="jc') == 3 and 'data-job-id="%d"' % world.job_a in cards
+    assert cards.count('<article class="jc') == 3 and f'data-job-id="{world.job_a}"' in cards
     lanes = client.get("/?view=lanes").get_data(as_text=True)
     assert "No truck" in lanes and 'class="lb gs-9 ge-25' in lanes           # 08:00 + 4 h on a 06:00 day
     # Jobs waiting for a truck are the work to do: their lane comes before the trucks'.
@@ -322,7 +323,8 @@ def test_assign_in_place_preview_save_and_bulk_accept(app, client, world):
         assert job.truck_id == truck and job.crew == ["Dan Driver", "Mo Mover", "Hal Helper"]
         assert job.dispatch_status == "ASSIGNED"
     board = client.get("/").get_data(as_text=True)
-    assert board.count('class="flag f-conflict"') == 2 and "Conflicts <b>2</b>" in board  # two jobs (truck and Dan Driver)
+    # two jobs (truck and Dan Driver)
+    assert board.count('class="flag f-conflict"') == 2 and "Conflicts <b>2</b>" in board
     bulk = client.post("/board/accept-crew", data={"csrf_token": token, "job": [str(other), "999999"]},
                        headers={"HX-Request": "true"})
     assert "Accepted SmartMoving&#39;s crew on 1 job." in bulk.get_data(as_text=True)

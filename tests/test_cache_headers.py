@@ -1,8 +1,8 @@
 """Answers with customer or user data are never stored by a browser or proxy; static files are."""
 import pytest
 
-from conftest import login_as
-from ui_helpers import build_world
+from tests.support import login_as
+from tests.support.ui import build_world
 
 
 @pytest.fixture

@@ -25,11 +25,11 @@ from dashboard.sandbox.world import SandboxWorld
 from dashboard.sync.lease import acquire_lease
 from dashboard.sync.lease import lease_name_for
 from dashboard.sync.lease import release_lease
-from tests.test_fault_drills import assert_db_matches_truth
-from tests.test_gunicorn import free_port
-from tests.test_gunicorn import serving_env
-from tests.test_gunicorn import stop
-from tests.test_gunicorn import wait_for_http
+from tests.support.drills import assert_db_matches_truth
+from tests.support.processes import free_port
+from tests.support.processes import serving_env
+from tests.support.processes import stop
+from tests.support.processes import wait_for_http
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -202,5 +202,5 @@ def test_while_the_lease_is_held_every_entry_point_answers_already_running(app, 
 
 
 def _csrf(client):
-    from tests.conftest import csrf_token_from
+    from tests.support import csrf_token_from
     return csrf_token_from(client.get("/").get_data(as_text=True))

@@ -13,10 +13,10 @@ from dashboard.jobs import spans
 from dashboard.models import AuditEvent
 from dashboard.models import TruckJourney
 from dashboard.models import User
-from ui_helpers import add_crew_member
-from ui_helpers import add_job
-from ui_helpers import add_truck
-from ui_helpers import today_of
+from tests.support.ui import add_crew_member
+from tests.support.ui import add_job
+from tests.support.ui import add_truck
+from tests.support.ui import today_of
 
 DAY = date(2026, 11, 28)
 
@@ -130,7 +130,8 @@ def test_a_job_without_a_time_is_busy_all_day(app, place):
     untimed = add_job(app, place.alpha, arrival_start_hour=None, truck_id=place.truck, smartmoving_crew=[])
     found = clashes_of(app, place)
     assert found[timed][0].other_id == untimed and not found[timed][0].timed
-    assert conflicts.describe(found[timed][0], False) == "Truck 101 is also on a job in another location (time not set)."
+    assert (conflicts.describe(found[timed][0], False)
+            == "Truck 101 is also on a job in another location (time not set).")
 
 
 def test_jobs_without_a_stored_span_use_the_default_hours(app, place):

@@ -1,9 +1,9 @@
 """CORS: the origins of CORS_ORIGINS get CORS headers on the JSON API (and /auth/token) only, never credentials."""
 import pytest
 
-from conftest import make_test_app
 from dashboard.config import ConfigError
 from dashboard.config import parse_origins
+from tests.support import make_test_app
 
 ALLOWED = "https://crm.example.com"
 OTHER = "https://evil.example.net"
@@ -11,7 +11,7 @@ OTHER = "https://evil.example.net"
 
 @pytest.fixture
 def cors_app(backend, tmp_path):
-    from conftest import database_url_for
+    from tests.support import database_url_for
     app = make_test_app(database_url_for(backend, tmp_path), tmp_path, CORS_ORIGINS=f"{ALLOWED}, http://localhost:3000")
     yield app
     app.extensions["sqlalchemy_engine"].dispose()

@@ -4,9 +4,6 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from conftest import csrf_token_from
-from conftest import login_as
-from conftest import statements_sent
 from dashboard.db import db
 from dashboard.jobs import day_snapshot
 from dashboard.jobs.queries import board_version
@@ -14,9 +11,12 @@ from dashboard.models import TruckJourney
 from dashboard.models import User
 from dashboard.models import utcnow
 from dashboard.sync import removals
-from ui_helpers import add_job
-from ui_helpers import add_truck
-from ui_helpers import build_world
+from tests.support import csrf_token_from
+from tests.support import login_as
+from tests.support import statements_sent
+from tests.support.ui import add_job
+from tests.support.ui import add_truck
+from tests.support.ui import build_world
 
 
 @pytest.fixture

@@ -11,8 +11,6 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from conftest import csrf_token_from
-from conftest import login_as
 from dashboard.db import db
 from dashboard.logs import JsonFormatter
 from dashboard.models import RunStatus
@@ -24,11 +22,13 @@ from dashboard.sync import unfinished
 from dashboard.sync import upsert
 from dashboard.sync.service import reap_dead_runs
 from dashboard.sync.service import run_sync
-from tests.conftest import PG_URL
-from tests.conftest import database_url_for
-from tests.conftest import make_test_app
-from tests.test_api import bearer
-from ui_helpers import add_job
+from tests.support import PG_URL
+from tests.support import csrf_token_from
+from tests.support import database_url_for
+from tests.support import login_as
+from tests.support import make_test_app
+from tests.support.api import bearer
+from tests.support.ui import add_job
 
 TZ = "America/Toronto"
 SECRET_NAME = "Zelda Quux-Secretname"
@@ -118,7 +118,8 @@ def test_describe_error_keeps_the_class_and_drops_sql_values_and_details():
                                f"DETAIL:  Key (name)=({SECRET_NAME}) already exists.")
     error = sa.exc.IntegrityError("UPDATE truck_journeys SET customer_name=%(name)s", {"name": SECRET_NAME}, original)
     assert describe_error(error) == 'FakeDriverError: duplicate key value violates unique constraint "uq_x"'
-    quoted = sa.exc.DataError("SELECT 1", {}, FakeDriverError(f'invalid input syntax for type integer: "{SECRET_NAME}"'))
+    driver_error = FakeDriverError(f'invalid input syntax for type integer: "{SECRET_NAME}"')
+    quoted = sa.exc.DataError("SELECT 1", {}, driver_error)
     assert describe_error(quoted) == "FakeDriverError: invalid input syntax for type integer"
     assert describe_error(ValueError("bad\nsecond line")) == "ValueError: bad"
     assert describe_error(KeyError()) == "KeyError"

@@ -14,9 +14,6 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from conftest import PASSWORD
-from conftest import csrf_token_from
-from conftest import make_test_app
 from dashboard import create_app
 from dashboard.config import ConfigError
 from dashboard.db import db
@@ -25,6 +22,9 @@ from dashboard.demo import demo_email
 from dashboard.models import ApiToken
 from dashboard.models import Company
 from dashboard.models import User
+from tests.support import PASSWORD
+from tests.support import csrf_token_from
+from tests.support import make_test_app
 
 LIVE_SECRET = "a-live-secret-key-of-at-least-32-characters"
 
@@ -174,9 +174,9 @@ def test_only_demo_mode_lists_the_demo_accounts_on_the_sign_in_page(app, tmp_pat
 @pytest.mark.slow
 def test_serve_prod_in_demo_mode_signs_in_through_every_worker(tmp_path):
     """gunicorn with 3 workers, demo mode: every sign-in works, whichever worker serves each step."""
-    from test_gunicorn import free_port
-    from test_gunicorn import stop
-    from test_gunicorn import wait_for_http
+    from tests.support.processes import free_port
+    from tests.support.processes import stop
+    from tests.support.processes import wait_for_http
     database_url = "sqlite:///" + str(tmp_path / "demo.sqlite")
     setup = make_test_app(database_url, tmp_path)
     with setup.app_context():
@@ -219,7 +219,8 @@ def test_a_bad_setting_outside_tests_is_one_line_and_exit_2(tmp_path, monkeypatc
     with pytest.raises(SystemExit) as stopped:
         check_settings()
     assert stopped.value.code == 2
-    assert capsys.readouterr().err == "Configuration error: BOARD_DAY_START must be between 00:00 and 24:00, got '25:00'\n"
+    assert capsys.readouterr().err == (
+        "Configuration error: BOARD_DAY_START must be between 00:00 and 24:00, got '25:00'\n")
 
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -15,8 +15,8 @@ from dashboard.sandbox.world import SandboxWorld
 from dashboard.smartmoving import normalize
 from dashboard.sync.service import run_sync
 from dashboard.timeutil import company_today
-from tests.conftest import database_url_for
-from tests.conftest import make_test_app
+from tests.support import database_url_for
+from tests.support import make_test_app
 
 TZ = "America/Toronto"
 START, END = date(2026, 7, 20), date(2026, 7, 21)

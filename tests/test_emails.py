@@ -2,10 +2,10 @@
 import pytest
 import sqlalchemy as sa
 
-from conftest import csrf_token_from
-from conftest import login_as
 from dashboard.db import db
 from dashboard.models import User
+from tests.support import csrf_token_from
+from tests.support import login_as
 
 BAD = ["no-at-sign", "a@b", "a@@example.com", "two words@example.com", "a@example..com", "a@localhost",
        "a@b.local", "x" * 250 + "@example.com", "a@-example.com"]
@@ -25,7 +25,8 @@ def test_admin_form_refuses_bad_addresses(app, client, make_user, email):
 
 @pytest.mark.parametrize("email", BAD[:4])
 def test_cli_refuses_bad_addresses(runner, email):
-    result = runner.invoke(args=["create-user", email, "--role", "DISPATCHER"], input="long-enough-pw\nlong-enough-pw\n")
+    result = runner.invoke(args=["create-user", email, "--role", "DISPATCHER"],
+                           input="long-enough-pw\nlong-enough-pw\n")
     assert result.exit_code == 2 and "Not an email address" in result.output
 
 

@@ -5,9 +5,6 @@ sandbox on loopback), the database is a temporary SQLite file in WAL mode. The i
 is shortened with SYNC_INTERVAL_SECONDS (a test-only override of SYNC_INTERVAL_MINUTES).
 """
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,44 +18,18 @@ import sqlalchemy as sa
 
 from dashboard.sandbox.server import start_sandbox
 from dashboard.sandbox.world import SandboxWorld
-from tests.conftest import make_test_app
-from tests.test_fault_drills import assert_db_matches_truth
+from tests.support import make_test_app
+from tests.support.drills import assert_db_matches_truth
+from tests.support.processes import free_port
+from tests.support.processes import serving_env
+from tests.support.processes import stop
+from tests.support.processes import wait_for_http
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 INTERVAL = 2
 WATCH_SECONDS = 11
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_http(url, process, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited early with {process.returncode}")
-        try:
-            if requests.get(url, timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{url} never answered")
-
-
-def stop(process, timeout=30):
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def json_lines(text):
@@ -70,23 +41,6 @@ def json_lines(text):
             except ValueError:
                 pass
     return lines
-
-
-def serving_env(database_url, sandbox, **extra):
-    """The environment of a production-like dashboard process pointed at sandbox."""
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("TEST_DATABASE_URL", "WERKZEUG_RUN_MAIN", "FLASK_DEBUG", "SERVER_SOFTWARE")}
-    env.update({
-        "DATABASE_URL": database_url,
-        "SMARTMOVING_BASE_URL": sandbox.base_url,
-        "SMARTMOVING_API_KEY": sandbox.api_key,
-        "SECRET_KEY": "gunicorn-test-secret-of-at-least-32-characters",
-        "COOKIE_SECURE": "false",
-        "SMARTMOVING_MIN_INTERVAL": "0",
-        "PYTHONUNBUFFERED": "1",
-    })
-    env.update({key: str(value) for key, value in extra.items()})
-    return env
 
 
 @pytest.mark.parametrize("preload", [False, True], ids=["fork-then-load", "preload"])
@@ -135,7 +89,7 @@ def test_three_gunicorn_workers_run_one_sync_per_interval(tmp_path, preload):
         assert len(runs) == len(finished)
         assert {run.trigger for run in runs} == {"scheduled"}
         assert {run.status for run in runs} == {"SUCCESS"}, [(r.status, r.error) for r in runs]
-        for earlier, later in zip(runs, runs[1:]):
+        for earlier, later in zip(runs, runs[1:], strict=False):
             assert earlier.finished_at <= later.started_at, "two syncs overlapped"
         assert_db_matches_truth(setup_app, world, world.today, world.today + timedelta(days=1))
         db.session.remove()

@@ -3,11 +3,11 @@ import json
 
 import pytest
 
-from chunked import CHUNKED
-from chunked import send_chunked_too
-from conftest import csrf_token_from
-from conftest import login_as
-from ui_helpers import build_world
+from tests.support import csrf_token_from
+from tests.support import login_as
+from tests.support.chunked import CHUNKED
+from tests.support.chunked import send_chunked_too
+from tests.support.ui import build_world
 
 HUGE = [2**31, 2**63, 2**64 + 7]
 
@@ -80,7 +80,8 @@ def test_odd_digits_in_location_are_handled(app, client, world, location):
     assert client.get("/", query_string={"location": location}).status_code == 200
 
 
-@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31", "1999-12-31", "2100-01-01", "2025-02-30", "２０２５-01-01"])
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31", "1999-12-31", "2100-01-01", "2025-02-30",
+                                 "２０２５-01-01"])
 def test_dates_outside_the_board_range(app, client, world, day):
     login_as(client, world.users["ADMIN"])
     page = client.get("/board", query_string={"date": day})
@@ -204,7 +205,8 @@ def test_no_truck_and_real_ids_still_work_in_dispatch_forms(app, client, world):
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["length", "chunked"])
-@pytest.mark.parametrize("raw", ['{"event-type": "job-changed", "job-id": NaN}', '{"x": ' + "[" * 30000 + "]" * 30000 + "}",
+@pytest.mark.parametrize("raw", ['{"event-type": "job-changed", "job-id": NaN}',
+                                 '{"x": ' + "[" * 30000 + "]" * 30000 + "}",
                                  '{"event-type": "job-changed", "job-id": 1e999}', '{"a": ' * 40 + "1" + "}" * 40])
 def test_hostile_webhook_bodies_are_422(app, client, monkeypatch, raw, chunked):
     from dashboard.webhooks import worker

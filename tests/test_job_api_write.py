@@ -5,15 +5,14 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from conftest import csrf_token_from
 from dashboard.db import db
 from dashboard.models import AuditEvent
 from dashboard.models import TruckJourney
-from tests.test_api import ROLES
-from tests.test_api import bearer
-from tests.test_api import user_for
-from tests.test_api import world  # noqa: F401  (fixture)
-from ui_helpers import add_truck
+from tests.support import csrf_token_from
+from tests.support.api import bearer
+from tests.support.api import user_for
+from tests.support.ui import ROLES
+from tests.support.ui import add_truck
 
 URL = "/api/smartmoving/jobs/{}"
 
@@ -23,7 +22,7 @@ PATCH_STATUS = {"SUPER_ADMIN": 200, "ADMIN": 200, "DISPATCHER": 200, "MANAGER": 
 
 
 @pytest.fixture
-def trucks(app, default_company, world):  # noqa: F811
+def trucks(app, default_company, world):
     return {"t1": add_truck(app, default_company, "Truck 101", location=world["north"]),
             "t2": add_truck(app, default_company, "Truck 202", location=world["south"])}
 
@@ -45,7 +44,7 @@ def stored(app, job_id):
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_get_and_patch_answer_each_role_by_scope_and_rights(app, client, make_user, world, trucks, role):  # noqa: F811
+def test_get_and_patch_answer_each_role_by_scope_and_rights(app, client, make_user, world, trucks, role):
     headers = bearer(app, user_for(make_user, role, world))
     north = world["jobs"]["north"]
     job, etag = read(client, north, headers)  # drivers and movers: it is their own job
@@ -66,7 +65,7 @@ def test_get_and_patch_answer_each_role_by_scope_and_rights(app, client, make_us
     assert client.get(URL.format(999999), headers=headers).status_code == 404
 
 
-def test_patch_needs_a_current_if_match_and_goes_through_the_dispatch_rules(app, client, make_user, world, trucks):  # noqa: F811
+def test_patch_needs_a_current_if_match_and_goes_through_the_dispatch_rules(app, client, make_user, world, trucks):
     user = make_user("DISPATCHER", locations=[world["north"]])
     headers = bearer(app, user)
     north = world["jobs"]["north"]
@@ -103,7 +102,7 @@ BAD_BODIES = [
 ]
 
 
-def test_bad_input_is_422_and_changes_nothing(app, client, make_user, world, trucks):  # noqa: F811
+def test_bad_input_is_422_and_changes_nothing(app, client, make_user, world, trucks):
     headers = bearer(app, make_user("ADMIN"))
     north = world["jobs"]["north"]
     _, etag = read(client, north, headers)
@@ -117,10 +116,11 @@ def test_bad_input_is_422_and_changes_nothing(app, client, make_user, world, tru
     job = stored(app, north)
     assert job.truck_id is None and job.crew is None and job.dispatch_updated_at is None
     with app.app_context():
-        assert db.session.scalar(sa.select(sa.func.count(AuditEvent.id)).where(AuditEvent.action == "job.dispatch")) == 0
+        dispatches = sa.select(sa.func.count(AuditEvent.id)).where(AuditEvent.action == "job.dispatch")
+        assert db.session.scalar(dispatches) == 0
 
 
-def test_cookie_patch_needs_csrf_and_anonymous_gets_401(app, client, make_user, login, world, trucks):  # noqa: F811
+def test_cookie_patch_needs_csrf_and_anonymous_gets_401(app, client, make_user, login, world, trucks):
     north = world["jobs"]["north"]
     assert client.get(URL.format(north)).status_code == 401
     nobody = client.patch(URL.format(north), json={}, headers={"Authorization": "Bearer nope", "If-Match": "*"})
@@ -133,7 +133,7 @@ def test_cookie_patch_needs_csrf_and_anonymous_gets_401(app, client, make_user, 
     assert answer.status_code == 200 and answer.get_json()["truck"] == "Truck 202"
 
 
-def test_job_json_carries_span_and_time_aware_conflicts(app, client, make_user, world, trucks):  # noqa: F811
+def test_job_json_carries_span_and_time_aware_conflicts(app, client, make_user, world, trucks):
     day = world["today"]
     at = datetime.combine(day, datetime.min.time())
     ids = {}

@@ -4,15 +4,15 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from conftest import csrf_token_from
-from conftest import login_as
 from dashboard.db import db
 from dashboard.models import AuditEvent
 from dashboard.models import TruckJourney
-from ui_helpers import add_crew_member
-from ui_helpers import add_job
-from ui_helpers import add_truck
-from ui_helpers import build_world
+from tests.support import csrf_token_from
+from tests.support import login_as
+from tests.support.ui import add_crew_member
+from tests.support.ui import add_job
+from tests.support.ui import add_truck
+from tests.support.ui import build_world
 
 
 @pytest.fixture
@@ -72,7 +72,8 @@ def test_saving_without_changes_writes_no_audit(app, client, world):
     login_as(client, world.users["MANAGER"])
     assert edit(client, world.job_a).status_code == 302
     with app.app_context():
-        assert db.session.scalar(sa.select(sa.func.count(AuditEvent.id)).where(AuditEvent.action == "job.dispatch")) == 0
+        dispatches = sa.select(sa.func.count(AuditEvent.id)).where(AuditEvent.action == "job.dispatch")
+        assert db.session.scalar(dispatches) == 0
 
 
 @pytest.mark.parametrize("fields,message", [

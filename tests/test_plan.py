@@ -81,8 +81,10 @@ def test_today_is_due_after_its_cadence_tomorrow_less_often():
 def test_nights_are_sparse_and_sweep_both_days():
     night = at(10, 23)
     cadence = plan.CADENCES[plan.BASIC]
-    assert plan.due_window(night, HOURS, cadence, night - timedelta(minutes=100), night - timedelta(minutes=100)) is None
-    assert plan.due_window(night, HOURS, cadence, night - timedelta(minutes=241), night - timedelta(minutes=30)) == "both"
+    swept_100_minutes_ago = night - timedelta(minutes=100)
+    assert plan.due_window(night, HOURS, cadence, swept_100_minutes_ago, swept_100_minutes_ago) is None
+    today_241_ago, tomorrow_30_ago = night - timedelta(minutes=241), night - timedelta(minutes=30)
+    assert plan.due_window(night, HOURS, cadence, today_241_ago, tomorrow_30_ago) == "both"
 
 
 def test_a_tick_a_little_early_still_counts():

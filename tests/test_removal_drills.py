@@ -10,8 +10,6 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from conftest import csrf_token_from
-from conftest import login_as
 from dashboard.db import db
 from dashboard.models import AuditEvent
 from dashboard.models import RunStatus
@@ -24,16 +22,17 @@ from dashboard.models import utcnow
 from dashboard.sync import lease
 from dashboard.webhooks import processor
 from dashboard.webhooks import worker
-from test_fault_drills import assert_db_matches_truth
-from test_fault_drills import assert_run_finished
-from test_fault_drills import rig  # noqa: F401  (the drill rig fixture: sandbox + a baseline sync)
+from tests.support import csrf_token_from
+from tests.support import login_as
+from tests.support.drills import assert_db_matches_truth
+from tests.support.drills import assert_run_finished
 
 SECRET = "whsec-drill-31c9"
 URL = "/api/smartmoving/webhooks"
 
 
 @pytest.fixture
-def hooks(rig, monkeypatch):  # noqa: F811
+def hooks(rig, monkeypatch):
     """The rig with webhooks on; deliveries are stored by the real route, processing is driven by the test."""
     rig.app.config.update(SMARTMOVING_WEBHOOK_SECRET=SECRET)
     monkeypatch.setattr(worker, "kick", lambda app, company_id: None)
@@ -137,7 +136,7 @@ def test_a_flood_of_deletion_webhooks_is_held_like_the_sweeps(hooks):
     assert_db_matches_truth(rig.app, rig.world, rig.start, rig.end)
 
 
-def test_one_sync_removing_a_third_of_one_day_is_held_though_the_window_is_twice_as_big(rig):  # noqa: F811
+def test_one_sync_removing_a_third_of_one_day_is_held_though_the_window_is_twice_as_big(rig):
     day_jobs = [j for j, row in rig.truth().items() if row["scheduledDate"] == rig.start]
     victims, count = [], 0
     for opportunity_id in _one_day_opportunities(rig, rig.start):
@@ -234,7 +233,7 @@ def test_a_deleted_job_that_smartmoving_serves_again_is_revived_with_its_dispatc
     assert_db_matches_truth(rig.app, rig.world, rig.start, rig.end)
 
 
-def test_the_404_backoff_never_keeps_a_listed_job_removed(rig):  # noqa: F811
+def test_the_404_backoff_never_keeps_a_listed_job_removed(rig):
     """Detail answered 404 while the sweep listed it (backing off); the job was removed: the next sweep re-reads it."""
     victim = rig.world.opportunity_ids_in_window(rig.start, rig.end)[0]
     detail = rig.world.opportunity_detail
@@ -267,7 +266,7 @@ def _sweep_served(rig, change):
 
 
 @pytest.mark.parametrize("fault", ["page 2 blank", "page 2 missing", "empty", "empty + gateway 404"])
-def test_short_and_empty_sweeps_fail_the_run_and_remove_nothing(rig, fault):  # noqa: F811
+def test_short_and_empty_sweeps_fail_the_run_and_remove_nothing(rig, fault):
     held = rig.world.opportunity_ids_in_window(rig.start, rig.end)[-1]
     _hold(rig, [held])
     before = _jobs(rig)
@@ -281,7 +280,7 @@ def test_short_and_empty_sweeps_fail_the_run_and_remove_nothing(rig, fault):  # 
         original = _sweep_served(rig, lambda page, total, items: (0, []))
         if fault == "empty + gateway 404":
             rig.sandbox.faults.gateway_404_paths = {"/api/opportunities/"}
-    for attempt in range(2):   # two bad runs in a row are no second opinion for the held job
+    for _attempt in range(2):   # two bad runs in a row are no second opinion for the held job
         run = rig.sync()
         assert_run_finished(run, [RunStatus.FAILED], "customer list")
         assert run.removed == 0
@@ -398,7 +397,7 @@ def _hold_lease_for(app, company_id, pid):
 
 
 @pytest.mark.slow
-def test_sync_now_answers_at_once_whether_the_drainer_is_dead_or_alive(rig, make_user):  # noqa: F811
+def test_sync_now_answers_at_once_whether_the_drainer_is_dead_or_alive(rig, make_user):
     """A drainer killed with -9 is released as dead (a sync starts); a live one gets a prompt 409, not 15 s."""
     client = rig.app.test_client()
     login_as(client, make_user("ADMIN"))

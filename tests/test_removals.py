@@ -6,8 +6,6 @@ import pytest
 import responses
 import sqlalchemy as sa
 
-from conftest import csrf_token_from
-from conftest import login_as
 from dashboard.db import db
 from dashboard.models import AuditEvent
 from dashboard.models import TruckJourney
@@ -16,7 +14,8 @@ from dashboard.smartmoving import normalize
 from dashboard.smartmoving.client import SmartMovingClient
 from dashboard.smartmoving.errors import NotFound
 from dashboard.sync import removals
-
+from tests.support import csrf_token_from
+from tests.support import login_as
 
 # ---------------------------------------------------------------- pure rules
 

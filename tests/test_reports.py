@@ -1,4 +1,5 @@
 """Reports: sums against hand-counted jobs, role and location scoping of page, CSV and JSON, range limits."""
+from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 from types import SimpleNamespace
@@ -6,13 +7,13 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
-from conftest import login_as
 from dashboard.db import db
 from dashboard.models import AuditEvent
 from dashboard.models import Truck
 from dashboard.models import TruckJourney
 from dashboard.timeutil import company_today
-from ui_helpers import add_job
+from tests.support import login_as
+from tests.support.ui import add_job
 
 API = "/api/smartmoving/summary"
 
@@ -155,11 +156,10 @@ def test_csv_exports_follow_role_and_scope(client, ledger):
 
 def _utc(app, day, hour):
     """Company-local day at hour, as the naive UTC that AuditEvent.at stores."""
-    from zoneinfo import ZoneInfo
     from datetime import time
-    from datetime import timezone
+    from zoneinfo import ZoneInfo
     local = datetime.combine(day, time(hour), tzinfo=ZoneInfo(app.config["DASHBOARD_TIMEZONE"]))
-    return local.astimezone(timezone.utc).replace(tzinfo=None)
+    return local.astimezone(UTC).replace(tzinfo=None)
 
 
 def test_dispatch_health_and_utilisation_from_spans_and_history(app, default_company, make_location, make_user):

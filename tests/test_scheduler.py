@@ -5,9 +5,9 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
-from datetime import timezone
 from pathlib import Path
 
 import click
@@ -18,7 +18,7 @@ from flask import current_app
 from dashboard import scheduler as sched
 from dashboard.db import db
 from dashboard.models import Company
-from tests.conftest import make_test_app
+from tests.support import make_test_app
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -140,7 +140,7 @@ def test_the_job_has_a_fixed_id_coalesces_runs_one_at_a_time_with_half_interval_
         # Fires on multiples of the interval, so every process fires at the same instants.
         assert job.next_run_time.timestamp() % 600 == 0
         startup = scheduler.get_job(sched.STARTUP_JOB_ID)
-        assert startup.next_run_time > datetime.now(timezone.utc) + timedelta(minutes=50)
+        assert startup.next_run_time > datetime.now(UTC) + timedelta(minutes=50)
         assert [j.id for j in scheduler.get_jobs()].count(sched.JOB_ID) == 1
     finally:
         sched.stop_scheduler()
@@ -218,7 +218,7 @@ def test_the_job_syncs_the_default_company_and_those_with_a_key(app, fake_sync, 
 
 
 def test_one_slot_one_run_however_many_schedulers_fire(app, fake_sync):
-    now = datetime(2030, 1, 1, 10, 0, 1, tzinfo=timezone.utc)
+    now = datetime(2030, 1, 1, 10, 0, 1, tzinfo=UTC)
     first = sched.run_scheduled_sync(app, now=now)
     again = sched.run_scheduled_sync(app, now=now + timedelta(seconds=30))  # another worker, same interval
     later = sched.run_scheduled_sync(app, now=now + timedelta(seconds=60))  # the next interval
@@ -354,6 +354,6 @@ def test_the_quota_plan_decides_what_each_tick_sweeps(app, fake_sync):
         db.session.add(SyncRun(company_id=company_id, trigger="scheduled", window_start=today,
                                window_end=today + timedelta(days=1), status="SUCCESS", started_at=utcnow()))
         db.session.commit()
-    later = datetime.now(timezone.utc) + timedelta(minutes=sched.interval_seconds(app) // 60 or 10)
+    later = datetime.now(UTC) + timedelta(minutes=sched.interval_seconds(app) // 60 or 10)
     assert sched.run_scheduled_sync(app, now=later) == {company_id: "planned-skip"}   # swept a moment ago
     assert len(fake_sync.calls) == 1

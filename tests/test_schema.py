@@ -6,7 +6,8 @@ from alembic.migration import MigrationContext
 
 from dashboard.db import Base
 from dashboard.db import db
-from tests.conftest import PG_URL
+from tests.support import PG_URL
+from tests.support import forget_postgres_schema
 
 
 @pytest.fixture
@@ -17,8 +18,7 @@ def empty_app(backend, tmp_path):
             Base.metadata.drop_all(conn)
             conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
         engine.dispose()
-        import tests.conftest as conftest
-        conftest._pg_schema_ready.discard(PG_URL)  # later tests rebuild their schema
+        forget_postgres_schema(PG_URL)  # later tests rebuild their schema
         url = PG_URL
     else:
         url = "sqlite:///" + str(tmp_path / "fresh.sqlite")

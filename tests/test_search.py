@@ -4,10 +4,10 @@ from datetime import timedelta
 from dashboard.db import db
 from dashboard.jobs.queries import day_is_synced
 from dashboard.models import SyncRun
-from tests.test_api import bearer
-from ui_helpers import add_job
-from ui_helpers import add_truck
-from ui_helpers import today_of
+from tests.support.api import bearer
+from tests.support.ui import add_job
+from tests.support.ui import add_truck
+from tests.support.ui import today_of
 
 
 def test_search_finds_jobs_by_every_field_within_scope(app, client, default_company, make_location, make_user):

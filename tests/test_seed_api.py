@@ -1,16 +1,16 @@
 """The seed specification's paths: /smartmoving/... answers as /api/smartmoving/... does, role by role; /health."""
 import pytest
 
-from conftest import login_as
 from dashboard.db import db
 from dashboard.models import SyncRun
 from dashboard.models import User
 from dashboard.models import utcnow
-from dashboard.permissions import Perm
 from dashboard.permissions import ROLE_PERMISSIONS
+from dashboard.permissions import Perm
 from dashboard.permissions import Role
-from ui_helpers import ROLES
-from ui_helpers import build_world
+from tests.support import login_as
+from tests.support.ui import ROLES
+from tests.support.ui import build_world
 
 PREFIXES = ("/api/smartmoving", "/smartmoving")
 
@@ -108,7 +108,8 @@ def test_health_beside_healthz(client, path):
 
 
 def test_seed_health_is_the_api_health(client):
-    assert client.get("/smartmoving/health").get_json().keys() == client.get("/api/smartmoving/health").get_json().keys()
+    seed_health = client.get("/smartmoving/health").get_json()
+    assert seed_health.keys() == client.get("/api/smartmoving/health").get_json().keys()
 
 
 def test_every_api_route_has_its_seed_twin(app):
@@ -143,7 +144,7 @@ def test_docs_assets_are_a_fixed_list(client, name):
 
 def test_a_client_written_from_the_seed_endpoint_list(app, client, make_user, cheap_passwords, quick_syncs):
     """Only the seed's paths, GET/POST and a bearer JWT from POST /auth/token: every call answers."""
-    from conftest import PASSWORD
+    from tests.support import PASSWORD
     make_user("SUPER_ADMIN", email="seed@example.test")
     login = client.post("/auth/token", json={"email": "seed@example.test", "password": PASSWORD})
     assert login.status_code == 200

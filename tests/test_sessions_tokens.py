@@ -5,15 +5,15 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from conftest import PASSWORD
-from conftest import csrf_token_from
-from conftest import login_as
 from dashboard.db import db
 from dashboard.models import ApiToken
 from dashboard.models import AuditEvent
 from dashboard.models import User
 from dashboard.models import utcnow
-from test_auth_pages import sign_in
+from tests.support import PASSWORD
+from tests.support import csrf_token_from
+from tests.support import login_as
+from tests.support import sign_in
 
 API = "/api/smartmoving/jobs/today"
 

@@ -9,44 +9,14 @@ from dashboard.models import ApiCall
 from dashboard.models import Location
 from dashboard.models import SyncRun
 from dashboard.models import TruckJourney
-from dashboard.sandbox.server import start_sandbox
-from dashboard.sandbox.world import SandboxWorld
 from dashboard.sync.service import SyncAlreadyRunning
 from dashboard.sync.service import run_sync
 from dashboard.timeutil import company_today
-from tests.conftest import database_url_for
-from tests.conftest import is_write
-from tests.conftest import make_test_app
-from tests.conftest import statements_sent
-
-TZ = "America/Toronto"
-
-
-@pytest.fixture
-def sandbox():
-    server = start_sandbox(SandboxWorld(seed=7, timezone=TZ, branches=3, jobs_per_day=12))
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def sync_app(backend, tmp_path, sandbox):
-    app = make_test_app(database_url_for(backend, tmp_path), tmp_path, SMARTMOVING_BASE_URL=sandbox.base_url,
-                        SMARTMOVING_API_KEY=sandbox.api_key, SMARTMOVING_MAX_RETRY_WAIT=0.2,
-                        SMARTMOVING_READ_TIMEOUT=2, DASHBOARD_TIMEZONE=TZ)
-    yield app
-    app.extensions["sqlalchemy_engine"].dispose()
-
-
-def sync(app, **kwargs):
-    with app.app_context():
-        company_id = db.session.scalar(sa.text("SELECT id FROM companies WHERE is_default"))
-        return run_sync(company_id, trigger="test", **kwargs)
-
-
-def window(app):
-    start = company_today(TZ)
-    return start, start + timedelta(days=1)
+from tests.support import is_write
+from tests.support import statements_sent
+from tests.support.syncing import TZ
+from tests.support.syncing import sync
+from tests.support.syncing import window
 
 
 def stored_jobs(app):

@@ -6,14 +6,14 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from conftest import login_as
 from dashboard.db import db
 from dashboard.jobs.queries import board_version
 from dashboard.models import SyncRun
 from dashboard.models import TruckJourney
 from dashboard.models import User
 from dashboard.models import utcnow
-from ui_helpers import build_world
+from tests.support import login_as
+from tests.support.ui import build_world
 
 
 @pytest.fixture
@@ -120,7 +120,8 @@ def test_a_super_admins_poll_costs_the_same_after_a_year_of_jobs_in_every_compan
     before = poll_cost()
     with app.app_context():   # past days' jobs of both companies, as a year of syncs leaves them
         db.session.execute(sa.insert(TruckJourney), [
-            dict(company_id=location.company_id, location_id=location.id, scheduled_date=world.today - timedelta(days=1 + n % 365),
+            dict(company_id=location.company_id, location_id=location.id,
+                 scheduled_date=world.today - timedelta(days=1 + n % 365),
                  external_id=f"past-{location.id}-{n}", customer_name=f"Past {n}", status="COMPLETED")
             for location in (world.loc_a, world.loc_c) for n in range(3000)])
         db.session.commit()

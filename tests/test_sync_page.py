@@ -4,13 +4,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import csrf_token_from
-from conftest import login_as
 from dashboard.db import db
 from dashboard.models import ApiCall
 from dashboard.models import RunStatus
 from dashboard.models import SyncRun
 from dashboard.models import utcnow
+from tests.support import csrf_token_from
+from tests.support import login_as
 
 
 def add_run(app, company, **fields):

@@ -8,10 +8,8 @@ import sqlalchemy as sa
 from dashboard.db import db
 from dashboard.models import TruckJourney
 from dashboard.smartmoving import normalize
-from tests.test_sync import sandbox  # noqa: F401  (fixture)
-from tests.test_sync import sync
-from tests.test_sync import sync_app  # noqa: F401  (fixture)
-from tests.test_sync import window
+from tests.support.syncing import sync
+from tests.support.syncing import window
 
 SWEEP_JOB = normalize.SweepJob(job_id="j1", job_number="100-1", service_date=date(2026, 11, 28), job_type=1)
 OPPORTUNITY = normalize.SweepOpportunity(opportunity_id="o1", quote_number="100", status=4, customer_name="Ann",
@@ -39,7 +37,7 @@ def test_record_without_estimates_uses_the_default_hours_and_no_money():
     assert no_window["span_start"] is None and no_window["span_end"] is None
 
 
-def test_sync_stores_spans_and_job_money_from_detail(sync_app, sandbox):  # noqa: F811
+def test_sync_stores_spans_and_job_money_from_detail(sync_app, sandbox):
     world = sandbox.world
     start, end = window(sync_app)
     truth = world.expected_jobs(start, start)

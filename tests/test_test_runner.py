@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-import browser_helpers
-from database_notice import notice
+from tests.support import browser as browser_helpers
+from tests.support.database_notice import notice
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -30,7 +30,8 @@ def test_the_browser_tests_use_chromium_path(monkeypatch, tmp_path):
 
 def test_the_database_notice_counts_and_says_why():
     unset = notice({"sqlite": 812, "postgresql": 0}, url_set=False)
-    assert unset.startswith("PostgreSQL: 812 database tests did not run on PostgreSQL because TEST_DATABASE_URL is unset")
+    assert unset.startswith(
+        "PostgreSQL: 812 database tests did not run on PostgreSQL because TEST_DATABASE_URL is unset")
     assert notice({"sqlite": 1, "postgresql": 0}, url_set=False).startswith("PostgreSQL: 1 database test did not")
     assert notice({"sqlite": 0, "postgresql": 0}, url_set=False) is None   # no database test selected
     assert notice({"sqlite": 9, "postgresql": 9}, url_set=True) == (

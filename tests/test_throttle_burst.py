@@ -12,16 +12,16 @@ import sqlalchemy as sa
 
 import dashboard.auth.reauth as reauth
 import dashboard.auth.views as auth_views
-from conftest import PASSWORD
-from conftest import csrf_token_from
-from conftest import login_as
-from conftest import make_test_app as make_test_app_for
 from dashboard.db import db
 from dashboard.models import ApiToken
 from dashboard.models import AuditEvent
 from dashboard.models import LoginAttempt
 from dashboard.models import User
 from dashboard.models import utcnow
+from tests.support import PASSWORD
+from tests.support import csrf_token_from
+from tests.support import login_as
+from tests.support import make_test_app as make_test_app_for
 
 BURST = 40
 
@@ -192,11 +192,11 @@ def test_a_burst_against_gunicorn_on_postgresql_gets_only_the_free_ones_checked(
 
     import requests
 
-    from conftest import PG_URL
-    from conftest import database_url_for
-    from test_gunicorn import free_port
-    from test_gunicorn import stop
-    from test_gunicorn import wait_for_http
+    from tests.support import PG_URL
+    from tests.support import database_url_for
+    from tests.support.processes import free_port
+    from tests.support.processes import stop
+    from tests.support.processes import wait_for_http
     if not PG_URL:
         pytest.skip("needs TEST_DATABASE_URL (PostgreSQL)")
     setup = make_test_app_for(database_url_for("postgresql", tmp_path), tmp_path)

@@ -4,12 +4,12 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from conftest import is_write
-from conftest import statements_sent
 from dashboard.db import db
 from dashboard.models import TruckJourney
 from dashboard.models import utcnow
 from dashboard.sync import upsert
+from tests.support import is_write
+from tests.support import statements_sent
 
 DAY = date(2026, 7, 20)
 

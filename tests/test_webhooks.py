@@ -16,7 +16,6 @@ import pytest
 import sqlalchemy as sa
 from werkzeug.serving import make_server
 
-from conftest import login_as
 from dashboard.db import db
 from dashboard.models import AuditEvent
 from dashboard.models import SyncRun
@@ -26,14 +25,14 @@ from dashboard.models import WebhookEvent
 from dashboard.sync.lease import lease_holder
 from dashboard.sync.lease import lease_name_for
 from dashboard.webhooks import worker
-from test_fault_drills import ROOT
-from test_fault_drills import _block_server_call
-from test_fault_drills import _cli_env
-from test_fault_drills import _wait_until
-from test_fault_drills import assert_db_matches_truth
-from test_fault_drills import kill_9
-from test_fault_drills import release_and_reap
-from test_fault_drills import rig  # noqa: F401  (the drill rig fixture: sandbox + a baseline sync)
+from tests.support import login_as
+from tests.support.drills import ROOT
+from tests.support.drills import assert_db_matches_truth
+from tests.support.drills import block_server_call
+from tests.support.drills import cli_env
+from tests.support.drills import kill_9
+from tests.support.drills import release_and_reap
+from tests.support.drills import wait_until
 
 SECRET = "whsec-test-7f3a"
 URL = "/api/smartmoving/webhooks"
@@ -101,7 +100,7 @@ def test_the_receiver_authenticates_bounds_and_stores_once(app, client, quiet_ki
 # ---------------------------------------------------------------- drills over real HTTP
 
 @pytest.fixture
-def live(rig):  # noqa: F811
+def live(rig):
     """The rig's app served over HTTP, with the sandbox announcing its changes there by webhook."""
     rig.app.config.update(SMARTMOVING_WEBHOOK_SECRET=SECRET, WEBHOOK_SWEEP_MINUTES=60)
     server = make_server("127.0.0.1", 0, rig.app, threaded=True)
@@ -117,7 +116,7 @@ def live(rig):  # noqa: F811
 
 def _settled(app, count):
     """Wait until count events exist and none is PENDING."""
-    _wait_until(lambda: len(_events(app)) >= count and all(e.status != "PENDING" for e in _events(app)),
+    wait_until(lambda: len(_events(app)) >= count and all(e.status != "PENDING" for e in _events(app)),
                 15, "webhook events to be processed")
     return _events(app)
 
@@ -157,7 +156,7 @@ def test_an_edit_reaches_the_board_with_one_detail_call_and_duplicates_are_proce
     # one at once, then at most one per WEBHOOK_SWEEP_MINUTES; no event waits PENDING for one.
     for job_id in ("job-unknown-1", "job-unknown-2"):
         assert sender.post({"event-type": "job-created", "job-id": job_id}) == 202
-        _wait_until(lambda: not worker._active, 15, "the webhook worker to finish")
+        wait_until(lambda: not worker._active, 15, "the webhook worker to finish")
     first, second = _events(rig.app)[1:]
     assert first.status == second.status == "PROCESSED" and "sweep was asked for" in first.result
     rig.sync()
@@ -213,19 +212,19 @@ def _free_port():
 
 
 @pytest.mark.slow
-def test_a_process_killed_mid_webhook_loses_no_event(rig, tmp_path):  # noqa: F811
+def test_a_process_killed_mid_webhook_loses_no_event(rig, tmp_path):
     """kill -9 while the event's detail call is in flight: the event stays PENDING and a later drain does it."""
     import urllib.request
 
     opportunity_id = rig.world.opportunity_ids_in_window(rig.start, rig.end)[2]
     rig.world.change_detail_only(opportunity_id)
-    reached, release = _block_server_call(rig.world, "opportunity_detail", after_calls=0)
+    reached, release = block_server_call(rig.world, "opportunity_detail", after_calls=0)
     port = _free_port()
     log_path = tmp_path / "app.log"
     log_file = log_path.open("wb")   # a file, not a pipe: a full pipe would stall the app's logging
     process = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "dashboard", "run", "--port", str(port), "--no-reload"],
-        cwd=ROOT, env=_cli_env(rig, SMARTMOVING_WEBHOOK_SECRET=SECRET), stdout=subprocess.DEVNULL,
+        cwd=ROOT, env=cli_env(rig, SMARTMOVING_WEBHOOK_SECRET=SECRET), stdout=subprocess.DEVNULL,
         stderr=log_file, start_new_session=True)
     try:
         request = urllib.request.Request(
@@ -237,9 +236,9 @@ def test_a_process_killed_mid_webhook_loses_no_event(rig, tmp_path):  # noqa: F8
                 with urllib.request.urlopen(request, timeout=5) as answer:
                     assert answer.status == 202
                 break
-            except OSError:
+            except OSError as error:
                 if time.monotonic() > deadline or process.poll() is not None:
-                    raise AssertionError(f"the app never answered: {log_path.read_text()[-3000:]}")
+                    raise AssertionError(f"the app never answered: {log_path.read_text()[-3000:]}") from error
                 time.sleep(0.1)
         assert reached.wait(20), "the event's detail call never started"
         kill_9(process, timeout=10)
@@ -250,7 +249,7 @@ def test_a_process_killed_mid_webhook_loses_no_event(rig, tmp_path):  # noqa: F8
     assert event.status == "PENDING" and event.attempts == 1   # stored and answered, then the process died
 
     with rig.app.app_context():
-        _wait_until(lambda: lease_holder(lease_name_for(rig.company_id)) is None, 10, "the dead drain's lease")
+        wait_until(lambda: lease_holder(lease_name_for(rig.company_id)) is None, 10, "the dead drain's lease")
         assert worker.process_pending(rig.company_id) == "done"
     [event] = _events(rig.app)
     assert event.status == "PROCESSED" and event.attempts == 2
@@ -260,11 +259,11 @@ def test_a_process_killed_mid_webhook_loses_no_event(rig, tmp_path):  # noqa: F8
 @pytest.mark.slow
 def test_demo_mode_announces_sandbox_edits_to_its_own_webhook_route(backend, tmp_path):
     """Demo mode: a random secret, and the embedded sandbox posts its changes to the serving process."""
-    from conftest import database_url_for
-    from conftest import make_test_app
     from dashboard.models import Company
     from dashboard.sandbox import embedded
     from dashboard.sync.service import run_sync
+    from tests.support import database_url_for
+    from tests.support import make_test_app
 
     app = make_test_app(database_url_for(backend, tmp_path), tmp_path, DEMO_WEBHOOKS=True)
     assert app.config["DEMO_MODE"] and len(app.config["SMARTMOVING_WEBHOOK_SECRET"]) >= 24
@@ -302,7 +301,7 @@ def test_demo_mode_announces_sandbox_edits_to_its_own_webhook_route(backend, tmp
         app.extensions["sqlalchemy_engine"].dispose()
 
 
-def test_a_deletion_event_answered_by_the_gateways_404_removes_nothing_and_is_retried(rig, quiet_kick):  # noqa: F811
+def test_a_deletion_event_answered_by_the_gateways_404_removes_nothing_and_is_retried(rig, quiet_kick):
     """The gateway's 404 says nothing about the opportunity: events are retried, then FAILED; no job leaves."""
     rig.app.config.update(SMARTMOVING_WEBHOOK_SECRET=SECRET, WEBHOOK_MAX_ATTEMPTS=2)
     opportunity_id = rig.world.opportunity_ids_in_window(rig.start, rig.end)[3]

@@ -6,7 +6,7 @@ sys.modules, and every `from conftest import make_test_app` in the suite would f
 """
 import pytest
 
-from browser_helpers import chromium
+from tests.support.browser import chromium
 
 
 @pytest.fixture(scope="module")

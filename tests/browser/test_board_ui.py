@@ -12,10 +12,10 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from browser_helpers import collect_csp_blocks
-from browser_helpers import serving
-from browser_helpers import sign_in
-from browser_helpers import skip_without_chromium
+from tests.support.browser import collect_csp_blocks
+from tests.support.browser import serving
+from tests.support.browser import sign_in
+from tests.support.browser import skip_without_chromium
 
 pytestmark = pytest.mark.browser
 
@@ -55,7 +55,8 @@ def seed(app):
         db.session.flush()
 
         def job(number, hour, **fields):
-            values = dict(company_id=company.id, location_id=north.id, scheduled_date=today, external_id=f"ext-{number}",
+            values = dict(company_id=company.id, location_id=north.id, scheduled_date=today,
+                          external_id=f"ext-{number}",
                           job_number=f"J-{number}", customer_name=f"Board Customer {number}",
                           origin_address=f"{number} King St W, Toronto, ON M5V 1A1",
                           destination_address=f"{number} Queen St E, Toronto, ON M4M 1A1",
@@ -90,8 +91,8 @@ def seed(app):
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory):
-    from conftest import make_test_app
     from dashboard.jobs import render_cache
+    from tests.support import make_test_app
 
     tmp = tmp_path_factory.mktemp("board-ui")
     app = make_test_app("sqlite:///" + str(tmp / "board.sqlite"), tmp, BOARD_REFRESH_SECONDS=1)
@@ -122,7 +123,8 @@ def fully_visible(page, selector):
     """How many elements matching selector lie entirely inside the viewport."""
     return page.evaluate("""(selector) => Array.from(document.querySelectorAll(selector)).filter(el => {
         const r = el.getBoundingClientRect();
-        return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight && r.left >= 0 && r.right <= window.innerWidth;
+        return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight
+            && r.left >= 0 && r.right <= window.innerWidth;
     }).length""", selector)
 
 

@@ -1,16 +1,19 @@
-"""/docs in a real browser: Swagger UI from our own files renders the API's operations with nothing refused by the CSP."""
+"""/docs in a real browser: Swagger UI from our own files renders the API's operations.
+
+Nothing on the page is refused by the CSP.
+"""
 import pytest
 
-from browser_helpers import collect_csp_blocks
-from browser_helpers import serving
-from browser_helpers import skip_without_chromium
+from tests.support.browser import collect_csp_blocks
+from tests.support.browser import serving
+from tests.support.browser import skip_without_chromium
 
 skip_without_chromium()
 
 
 @pytest.fixture(scope="module")
 def docs_app(tmp_path_factory):
-    from conftest import make_test_app
+    from tests.support import make_test_app
     tmp = tmp_path_factory.mktemp("docs")
     return make_test_app("sqlite:///" + str(tmp / "docs.sqlite"), tmp)
 

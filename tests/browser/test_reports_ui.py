@@ -5,11 +5,11 @@ demo start-up (the same path as `make run`, shortened).
 """
 import pytest
 
-from browser_helpers import collect_csp_blocks
-from browser_helpers import demo_app
-from browser_helpers import serving
-from browser_helpers import sign_in
-from browser_helpers import skip_without_chromium
+from tests.support.browser import collect_csp_blocks
+from tests.support.browser import demo_app
+from tests.support.browser import serving
+from tests.support.browser import sign_in
+from tests.support.browser import skip_without_chromium
 
 pytestmark = pytest.mark.browser
 
