@@ -1,4 +1,6 @@
-# The two commands of the README: `make run` and `make test`.
+# The commands of the README: `make run`, `make test`, `make lint` (and `make bench`, `make serve-prod`).
+# One venv: `make run` and `make serve-prod` install what production needs (requirements.txt); `make test`,
+# `make lint` and `make bench` add the test tools (requirements-dev.txt) to it.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -6,24 +8,36 @@ FLASK := $(BIN)/flask --app dashboard
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test bench venv serve-prod clean
+.PHONY: run test lint bench venv dev-venv serve-prod clean
 
-$(BIN)/activate: requirements.txt
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt
-	touch $(BIN)/activate
 
-venv: $(BIN)/activate
+# A stamp per requirements file: the venv is refreshed when the file changes.
+$(VENV)/.requirements: requirements.txt | $(BIN)/activate
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.requirements-dev: requirements.txt requirements-dev.txt | $(BIN)/activate
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.requirements
+
+dev-venv: $(VENV)/.requirements-dev
 
 run: venv
 	$(FLASK) init-db
 	$(FLASK) run --host $(HOST) --port $(PORT) --no-reload --with-threads
 
-test: venv
-	$(BIN)/python -m pytest -q
+lint: dev-venv
+	$(BIN)/ruff check .
 
-bench: venv
+test: dev-venv
+	$(BIN)/pytest -q
+
+bench: dev-venv
 	$(BIN)/python -m bench
 
 serve-prod: venv
