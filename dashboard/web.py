@@ -1,4 +1,5 @@
 """Helpers shared by the server-rendered pages: page-or-fragment rendering, dates, template filters."""
+import functools
 import hashlib
 from datetime import datetime
 from datetime import timedelta
@@ -118,6 +119,7 @@ def duration(start, end=None):
 # The helpers below run for every job drawn (board rows, cards, job pages, My jobs): as
 # Python functions they cost a fraction of a Jinja macro call, and they escape as a template would.
 
+@functools.lru_cache(maxsize=512)   # a board has a handful of distinct chips, drawn for every job
 def chip(value, kind="status"):
     """A coloured status chip, e.g. chip('EN_ROUTE', 'dispatch')."""
     if not value:

@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
+from types import SimpleNamespace
 
 from flask import current_app
 from markupsafe import Markup
@@ -94,11 +95,10 @@ class Board:
     params: BoardParams
     groups: list
     rows: list
-    counts: dict
     total: int
     columns: int
-    head: Markup = Markup("")
     foot: Markup = Markup("")
+    show_charged: bool = False   # the table's Charged column (some job of the day reports charges or tips)
     lanes: list = field(default_factory=list)
     hours: list = field(default_factory=list)
     track_class: str = ""
@@ -258,20 +258,24 @@ class BoardBuilder:
         return Markup(macro(job, self.drawing(job, clashes, span, crew, truck, cls), self))
 
     def drawing(self, job, clashes, span, crew, truck, cls):
-        """What the macros show of a job beyond its own fields: texts, links, clashes and, in lanes, its place."""
+        """What the macros show of a job beyond its own fields: texts, links, clashes and, in lanes, its place.
+
+        An object, not a dict: Jinja reads `d.cls` by getattr first, and a dict would raise and retry per field.
+        """
+        d = SimpleNamespace(cls=cls, number=job.job_number or f"#{job.id}", crew=crew, truck=truck,
+                            conflict=self._conflict_text(clashes), detail=self.detail_url.format(job.id),
+                            assign=self.assign_url.format(job.id))
+        if self.params.view == "lanes":   # only what a block shows: its place, time and tooltip
+            if span[0] is not None:
+                d.cols, d.start = self._cols(span), f"{span[0]:%H:%M}"
+                d.block_title = (f"{d.start}–{span[1]:%H:%M} {job.job_number or ''} {job.customer_name or ''} · "
+                                 f"{', '.join(crew) or 'no crew'}")
+            else:
+                d.start = None
+            return d
         origin, dest = job.origin_address or "", job.destination_address or ""
-        d = {
-            "cls": cls, "number": job.job_number or f"#{job.id}", "window": _window_text(job, span),
-            "crew": crew, "truck": truck, "live": is_live(job), "conflict": self._conflict_text(clashes),
-            "sync_flag": _SYNC_FLAGS.get(job.sync_status),
-            "detail": self.detail_url.format(job.id), "assign": self.assign_url.format(job.id),
-            "origin": origin, "dest": dest, "route": f"{short_address(origin)} → {short_address(dest)}",
-        }
-        if span[0] is not None:
-            d["cols"] = self._cols(span)
-            d["start"] = f"{span[0]:%H:%M}"
-            d["block_title"] = (f"{span[0]:%H:%M}–{span[1]:%H:%M} {job.job_number or ''} {job.customer_name or ''} · "
-                                f"{', '.join(crew) or 'no crew'}")
+        d.window, d.live, d.sync_flag = _window_text(job, span), is_live(job), _SYNC_FLAGS.get(job.sync_status)
+        d.origin, d.dest, d.route = origin, dest, f"{short_address(origin)} → {short_address(dest)}"
         return d
 
     # -- table ------------------------------------------------------------------------
@@ -405,7 +409,7 @@ def build(jobs, *, params, limit=None, **options):
     """The Board for jobs (already filtered) as params asks; table and cards draw at most limit rows."""
     builder = BoardBuilder(jobs, params=params, **options)
     rows = builder.rows()
-    board = Board(params=params, groups=[], rows=rows, counts={}, total=len(rows), columns=builder.columns())
+    board = Board(params=params, groups=[], rows=rows, total=len(rows), columns=builder.columns())
     if params.view == "lanes":
         builder.draw(rows)
         board.hours, board.lanes, board.untimed = builder.lanes(rows)
