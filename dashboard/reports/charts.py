@@ -1,4 +1,4 @@
-"""Server-side SVG charts: geometry computed here, drawn by templates/reports/_chart.html.
+"""Server-side SVG charts: geometry computed here, drawn by the chart macro of templates/reports/_macros.html.
 
 No script and no style attributes (the CSP allows neither): colours come from
 classes in static/app.css, hover text from <title> elements.
