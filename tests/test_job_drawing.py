@@ -123,3 +123,17 @@ def test_job_page_shows_charges_and_tips_from_cents(app, client, world):
     html = client.get(f"/jobs/{tipped}").get_data(as_text=True)
     assert '<dd class="money">$7,345.67</dd>' in html and '<dd class="money">$1,200.00</dd>' in html
     assert '<dd class="money">$80.00</dd>' in html
+
+
+def test_every_css_class_is_drawn_somewhere():
+    """A rule for a class no template, script or view writes is dead weight (names built at run time aside)."""
+    import re
+    root = Path(__file__).resolve().parent.parent
+    css = re.sub(r"/\*.*?\*/", "", (root / "static" / "app.css").read_text(), flags=re.S)
+    classes = set(re.findall(r"\.([a-zA-Z][\w-]*)", css))
+    drawn = "".join(path.read_text() for pattern in ("templates/**/*.html", "static/*.js", "dashboard/**/*.py")
+                    for path in root.glob(pattern))
+    built = ("chip-", "badge-sync-", "cols-", "gs-", "ge-", "toast-", "htmx-")   # chip-{status}, gs-{slot}, …
+    unused = sorted(name for name in classes if not name.startswith(built)
+                    and not re.search(r"(?<![\w-])" + re.escape(name) + r"(?![\w-])", drawn))
+    assert unused == []
