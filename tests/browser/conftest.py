@@ -1,8 +1,7 @@
 """Fixtures every browser test module shares.
 
-This folder is a package (it has an __init__.py) so that this file is imported as
-browser.conftest: as a bare "conftest" it would replace tests/conftest.py in
-sys.modules, and every `from conftest import make_test_app` in the suite would fail.
+Like tests/, this folder is a package (it has an __init__.py), so pytest imports this file
+as tests.browser.conftest, beside tests.conftest, rather than as a second bare "conftest".
 """
 import pytest
 
