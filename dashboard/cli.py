@@ -8,6 +8,27 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from dashboard.db import db
+from dashboard.auth.tokens import issue_token
+from dashboard.auth.tokens import revoke_tokens
+from dashboard.auth.users import UserError
+from dashboard.auth.users import create_user
+from dashboard.auth.users import find_company
+from dashboard.auth.users import resolve_locations
+from dashboard.demo import disable_demo_users
+from dashboard.demo import seed_demo
+from dashboard.models import User
+from dashboard.permissions import Perm
+from dashboard.permissions import can
+from dashboard.permissions import parse_role
+from dashboard.schema import ensure_default_company
+from dashboard.schema import upgrade_schema
+from dashboard.sync.backfill import MAX_BACKFILL_DAYS
+from dashboard.sync.backfill import backfill
+from dashboard.sync.backfill import estimate_calls
+from dashboard.sync.service import SyncAlreadyRunning
+from dashboard.sync.service import run_sync
+from dashboard.sync.service import summarize
+from dashboard.timeutil import parse_iso_date
 
 
 def _fail(message, code=2):
@@ -19,18 +40,14 @@ def _fail(message, code=2):
 @with_appcontext
 def init_db_command():
     """Create or upgrade the schema (idempotent); in demo mode also seed demo data."""
-    from dashboard.schema import ensure_default_company
-    from dashboard.schema import upgrade_schema
 
     upgrade_schema()
     company = ensure_default_company(current_app)
     click.echo(f"Schema is up to date. Default company: {company.name} ({company.timezone}).")
     if current_app.config["DEMO_MODE"]:
-        from dashboard.demo import seed_demo
         for line in seed_demo(current_app):
             click.echo(line)
     else:
-        from dashboard.demo import disable_demo_users
         with db.write_transaction():
             line = disable_demo_users()
         if line:
@@ -58,11 +75,6 @@ def _read_password():
 @with_appcontext
 def create_user_command(email, role, company_name, locations, full_name, crew_name):
     """Create a user; the password is read twice from standard input."""
-    from dashboard.auth.users import UserError
-    from dashboard.auth.users import create_user
-    from dashboard.auth.users import find_company
-    from dashboard.auth.users import resolve_locations
-    from dashboard.permissions import parse_role
 
     if parse_role(role) is None:
         _fail(f"unknown role {role!r}; use one of SUPER_ADMIN, ADMIN, DISPATCHER, MANAGER, AUDITOR, DRIVER, MOVER")
@@ -80,7 +92,6 @@ def create_user_command(email, role, company_name, locations, full_name, crew_na
 
 
 def _user_by_email(email):
-    from dashboard.models import User
     user = db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
     if user is None:
         _fail(f"no user with email {email}")
@@ -95,9 +106,6 @@ def _user_by_email(email):
 @with_appcontext
 def create_token_command(email, name, expires_days):
     """Print a new API token for EMAIL (its last word); only a hash is stored."""
-    from dashboard.auth.tokens import issue_token
-    from dashboard.permissions import Perm
-    from dashboard.permissions import can
 
     db.begin_write()
     user = _user_by_email(email)
@@ -115,7 +123,6 @@ def create_token_command(email, name, expires_days):
 @with_appcontext
 def revoke_token_command(email, prefix):
     """Revoke EMAIL's API tokens (or the one matching --prefix)."""
-    from dashboard.auth.tokens import revoke_tokens
 
     db.begin_write()
     user = _user_by_email(email)
@@ -133,11 +140,6 @@ def revoke_token_command(email, prefix):
 @with_appcontext
 def sync_command(day_text, from_text, to_text, yes, company_name):
     """Run one sync now (or back-fill --from/--to) and print a summary; exit 1 when it fails."""
-    from dashboard.auth.users import UserError
-    from dashboard.auth.users import find_company
-    from dashboard.sync.service import SyncAlreadyRunning
-    from dashboard.sync.service import run_sync
-    from dashboard.sync.service import summarize
 
     day = _date_option("--date", day_text)
     start, end = _date_option("--from", from_text), _date_option("--to", to_text)
@@ -164,7 +166,6 @@ def sync_command(day_text, from_text, to_text, yes, company_name):
 
 
 def _date_option(name, text):
-    from dashboard.timeutil import parse_iso_date
     if text is None:
         return None
     day = parse_iso_date(text)
@@ -175,11 +176,6 @@ def _date_option(name, text):
 
 def _backfill(company, start, end, yes):
     """Estimate, confirm, then sync [start, end] window by window."""
-    from dashboard.sync.backfill import MAX_BACKFILL_DAYS
-    from dashboard.sync.backfill import backfill
-    from dashboard.sync.backfill import estimate_calls
-    from dashboard.sync.service import SyncAlreadyRunning
-    from dashboard.sync.service import summarize
 
     if end < start:
         _fail("--to must not be before --from")

@@ -9,6 +9,9 @@ import sys
 from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
 
+from dashboard.sync import plan
+from dashboard.timeutil import clock_hours
+
 
 class ConfigError(RuntimeError):
     """The configuration cannot run: the message says which setting and why."""
@@ -167,15 +170,6 @@ def parse_timezone(name, raw):
     return str(raw)
 
 
-def clock_hours(text):
-    """Fractional hours of "HH:MM" ("07:30" -> 7.5); ValueError unless it is two whole numbers around a colon.
-
-    Checks nothing else: validate with parse_clock first where the range matters.
-    """
-    hours, minutes = text.split(":")
-    return int(hours) + int(minutes) / 60
-
-
 def parse_clock(name, raw):
     """Check a time of day "HH:MM" (00:00 to 24:00) and return it zero-padded ("6:00" -> "06:00")."""
     text = str(raw).strip()
@@ -237,7 +231,6 @@ def load_config(app, test_config=None):
     if test_config:
         app.config.update(test_config)
 
-    from dashboard.sync import plan
     plan_name = str(app.config.get("SMARTMOVING_PLAN") or "basic").strip().lower()
     if plan_name not in plan.QUOTAS:
         raise ConfigError(f"SMARTMOVING_PLAN must be basic or premium, got {plan_name!r}")

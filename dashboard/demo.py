@@ -6,6 +6,8 @@ live start-up on the same database can disable the demo users (their password is
 public) and say that the company holds demo data.
 """
 import sqlalchemy as sa
+from flask import current_app
+from flask import request
 
 from dashboard.auth.users import create_user
 from dashboard.db import db
@@ -15,7 +17,13 @@ from dashboard.models import SyncRun
 from dashboard.models import Truck
 from dashboard.models import TruckJourney
 from dashboard.models import User
+from dashboard.sandbox.embedded import announce_to
 from dashboard.timeutil import company_today
+from dashboard.audit.trail import record
+from dashboard.auth.users import end_all_access
+from dashboard.reports import demo as reports_demo
+from dashboard.sync.service import run_sync
+from dashboard.sync.service import summarize
 
 DEMO_PASSWORD = "demo-password"
 DEMO_ROLES = ("SUPER_ADMIN", "ADMIN", "DISPATCHER", "MANAGER", "AUDITOR", "DRIVER", "MOVER")
@@ -27,8 +35,6 @@ def demo_email(role):
 
 def seed_demo(app):
     """Seed the demo company; yields lines to print."""
-    from dashboard.sync.service import run_sync
-    from dashboard.sync.service import summarize
 
     company = db.session.scalar(sa.select(Company).where(Company.is_default.is_(True)))
     if _is_live(company):
@@ -56,7 +62,6 @@ def seed_demo(app):
             user = create_user(email, DEMO_PASSWORD, role, company, assigned,
                                full_name=crew_name or f"Demo {role.replace('_', ' ').title()}", crew_name=crew_name)
             user.is_demo = True
-    from dashboard.reports import demo as reports_demo
     if app.config["DEMO_HISTORY_DAYS"] and not reports_demo.history_done(company.id):
         yield from reports_demo.fill_history(app, company, app.config["DEMO_HISTORY_DAYS"])
         # The sync page's "Last run" is then today's and tomorrow's, not the history's last day
@@ -82,8 +87,6 @@ def disable_demo_users():
     Flushes; the caller commits. Their password is in the README: on a live database
     they would be open doors.
     """
-    from dashboard.auth.users import end_all_access
-    from dashboard.audit.trail import record
 
     # FOR UPDATE: workers starting together disable (and audit) each demo user once.
     users = list(db.session.scalars(sa.select(User).where(User.is_demo.is_(True), User.is_active_user.is_(True))
@@ -122,17 +125,16 @@ def _crew_names_on(session, company):
     return sorted(counts, key=lambda name: (-counts[name], name))
 
 
-def init_app(app):
+def announces_webhooks(app):
     """Demo mode: once this process serves a request, its sandbox announces changes to its own webhook route."""
-    if not app.config["DEMO_MODE"] or (app.testing and not app.config.get("DEMO_WEBHOOKS")):
-        return
+    return app.config["DEMO_MODE"] and not (app.testing and not app.config.get("DEMO_WEBHOOKS"))
 
-    @app.before_request
-    def wire_demo_webhooks():
-        from flask import request
-        from dashboard.sandbox.embedded import announce_to
-        # The socket this process serves on; loopback reaches it whatever host it was bound to.
-        port = request.environ.get("SERVER_PORT")
-        if port and port.isdigit():
-            announce_to(f"http://127.0.0.1:{port}/api/smartmoving/webhooks", app.config["SMARTMOVING_WEBHOOK_SECRET"],
-                        app.config["SMARTMOVING_WEBHOOK_HEADER"])
+
+def wire_demo_webhooks():
+    """before_request (demo mode): point the sandbox's announcements at this process's webhook route."""
+    config = current_app.config
+    # The socket this process serves on; loopback reaches it whatever host it was bound to.
+    port = request.environ.get("SERVER_PORT")
+    if port and port.isdigit():
+        announce_to(f"http://127.0.0.1:{port}/api/smartmoving/webhooks", config["SMARTMOVING_WEBHOOK_SECRET"],
+                    config["SMARTMOVING_WEBHOOK_HEADER"])

@@ -99,6 +99,3 @@ def init_app(app):
         db.session.rollback()
         log.exception("unhandled error on %s %s", request.method, request.path)
         return render_error(500)
-
-    from dashboard import unavailable
-    unavailable.init_app(app)   # database outages: 503 with Retry-After, never a 500

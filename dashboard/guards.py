@@ -207,6 +207,5 @@ def reject_control_characters():
 
 
 def init_app(app):
-    """Install the bounded int converter (before any route is added) and the text guard."""
+    """Install the bounded int converter (before any route is added)."""
     app.url_map.converters["int"] = IdConverter
-    app.before_request(reject_control_characters)

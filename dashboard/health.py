@@ -6,6 +6,8 @@ from flask import Blueprint
 
 from dashboard.db import db
 from dashboard.permissions import public
+from dashboard.models import SyncRun
+from dashboard.timeutil import as_utc_iso
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
@@ -43,8 +45,6 @@ def _rollback_quietly():
 
 def _last_sync():
     """{"status", "finishedAt"} of the newest finished sync run, or None (informational, never fails the probe)."""
-    from dashboard.models import SyncRun
-    from dashboard.timeutil import as_utc_iso
     try:
         row = db.session.execute(
             sa.select(SyncRun.status, SyncRun.finished_at).where(SyncRun.finished_at.is_not(None))

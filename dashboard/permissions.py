@@ -9,6 +9,7 @@ import functools
 import sqlalchemy as sa
 from flask import abort
 from flask_login import current_user
+from dashboard.extensions import login_manager
 
 
 
@@ -169,7 +170,6 @@ def require(perm):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
             if not current_user.is_authenticated:
-                from dashboard.extensions import login_manager
                 return login_manager.unauthorized()
             if not can(current_user, perm):
                 abort(403)
@@ -184,7 +184,6 @@ def require_login(view):
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         if not current_user.is_authenticated:
-            from dashboard.extensions import login_manager
             return login_manager.unauthorized()
         return view(*args, **kwargs)
     wrapper.required_permission = "login"

@@ -23,6 +23,14 @@ from zoneinfo import ZoneInfo
 
 from dashboard.config import parse_bool
 from dashboard.config import parse_int
+from dashboard.auth import throttle
+from dashboard.db import db
+from dashboard.models import Company
+from dashboard.sync import usage
+from dashboard.sync.lease import claim_slot
+from dashboard.sync.lease import new_owner_id
+from dashboard.sync import service
+from dashboard.timeutil import company_today
 
 log = logging.getLogger("dashboard.scheduler")
 
@@ -131,8 +139,6 @@ def companies_to_sync():
     """Ids of the companies a scheduled run syncs: the default one, and any whose key is set."""
     import sqlalchemy as sa
 
-    from dashboard.db import db
-    from dashboard.models import Company
 
     ids = []
     for company in db.session.scalars(sa.select(Company).order_by(Company.id)):
@@ -148,8 +154,6 @@ def run_scheduled_sync(app, now=None):
     outcome is logged, and a company whose sync fails does not stop the others.
     Returns {company_id: outcome} for tests ("synced", "skipped", "busy", "error").
     """
-    from dashboard.sync.lease import claim_slot
-    from dashboard.sync.lease import new_owner_id
 
     seconds = interval_seconds(app) or 60
     slot = _slot_start(now or datetime.now(timezone.utc), seconds)
@@ -170,8 +174,6 @@ def run_scheduled_sync(app, now=None):
 
 def _housekeeping(app):
     """Small clean-ups that ride on the scheduled sync: old failed-login rows."""
-    from dashboard.auth import throttle
-    from dashboard.db import db
     try:
         with app.app_context(), db.write_transaction():
             throttle.prune()
@@ -185,10 +187,6 @@ def _planned_window(app, company_id, tick_seconds):
     With SYNC_INTERVAL_SECONDS (tests and drills only) every tick sweeps both days:
     the plan's cadences are minutes apart, a drill's ticks seconds.
     """
-    from dashboard.sync import usage
-    from dashboard.timeutil import company_today
-    from dashboard.models import Company
-    from dashboard.db import db
 
     if _setting(app, "SYNC_INTERVAL_SECONDS", parse_int) is not None:
         return None, 2
@@ -203,9 +201,6 @@ def _planned_window(app, company_id, tick_seconds):
 
 
 def _sync_one(app, company_id, slot, claim_slot, owner, tick_seconds=600):
-    from dashboard.sync.service import SyncAlreadyRunning
-    from dashboard.sync.service import run_sync
-    from dashboard.sync.service import summarize
 
     extra = {"company_id": company_id, "trigger": "scheduled", "slot": slot.isoformat() + "Z"}
     try:
@@ -217,15 +212,15 @@ def _sync_one(app, company_id, slot, claim_slot, owner, tick_seconds=600):
             log.info("scheduled sync skipped: the quota plan has nothing due this tick", extra=extra)
             return "planned-skip"
         started = time.monotonic()
-        run = run_sync(company_id, day=window[0], days=window[1], trigger="scheduled")
-    except SyncAlreadyRunning as error:
+        run = service.run_sync(company_id, day=window[0], days=window[1], trigger="scheduled")
+    except service.SyncAlreadyRunning as error:
         log.info("scheduled sync skipped: already running (%s)", error, extra=extra)
         return "busy"
     except Exception:
         log.exception("scheduled sync crashed", extra=extra)
         return "error"
     level = logging.INFO if run.status == "SUCCESS" else logging.WARNING
-    log.log(level, "scheduled sync finished: %s", summarize(run),
+    log.log(level, "scheduled sync finished: %s", service.summarize(run),
             extra={**extra, "sync_run_id": run.id, "status": run.status,
                    "duration_ms": int((time.monotonic() - started) * 1000)})
     return "synced"

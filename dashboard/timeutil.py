@@ -46,3 +46,12 @@ def as_utc_iso(naive_utc):
     if naive_utc is None:
         return None
     return naive_utc.replace(microsecond=0).isoformat() + "Z"
+
+
+def clock_hours(text):
+    """Fractional hours of "HH:MM" ("07:30" -> 7.5); ValueError unless it is two whole numbers around a colon.
+
+    Checks nothing else: validate with config.parse_clock first where the range matters.
+    """
+    hours, minutes = text.split(":")
+    return int(hours) + int(minutes) / 60

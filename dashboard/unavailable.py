@@ -24,6 +24,9 @@ from dashboard.db import is_deadlock
 from dashboard.db import is_disconnect
 from dashboard.db import is_unavailable
 from dashboard.error_text import describe_error
+from dashboard.errors import render_error
+from dashboard.errors import wants_json
+from dashboard.extensions import htmx
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +89,6 @@ def _may_run_again(error):
 
 def database_unavailable(error):
     """503 with Retry-After, in the caller's format, for an error the database's state caused."""
-    from dashboard.errors import render_error
     if not is_unavailable(error):   # e.g. SQLite's "no such table": a bug, answered as any other
         db.discard_session()
         log.exception("unhandled error on %s %s", request.method, request.path)
@@ -105,9 +107,6 @@ def database_unavailable(error):
 
 
 def _answer():
-    from dashboard.errors import render_error
-    from dashboard.errors import wants_json
-    from dashboard.extensions import htmx
 
     if wants_json() or (htmx and not htmx.history_restore_request):
         return render_error(503, MESSAGE)   # a fragment: htmx leaves the form on the page as typed

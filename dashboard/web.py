@@ -183,23 +183,3 @@ TEMPLATE_GLOBALS = {
     "sync_badge": sync_badge,
     "crew_list": crew_list,
 }
-
-
-def init_app(app):
-    """Register the filters and globals the templates use."""
-    for name, function in TEMPLATE_FILTERS.items():
-        app.add_template_filter(function, name)
-    for name, function in TEMPLATE_GLOBALS.items():
-        app.add_template_global(function, name)
-
-    @app.context_processor
-    def permission_helpers():
-        from dashboard.permissions import Perm
-        from dashboard.permissions import can
-        return {"Perm": Perm, "can": can, "now_utc": datetime.now(timezone.utc)}
-
-
-def sync_service():
-    """The sync service module (imported lazily: it pulls in the SmartMoving client)."""
-    from dashboard.sync import service
-    return service

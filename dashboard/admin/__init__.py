@@ -1,6 +1,1 @@
-"""The admin area: blueprint and its views."""
-from flask import Blueprint
-
-bp = Blueprint("admin", __name__)
-
-from dashboard.admin import views  # noqa: E402,F401  (registers the routes on bp)
+"""The admin area: its forms and views."""

@@ -7,6 +7,7 @@ import logging
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
+from flask import Blueprint
 from flask import abort
 from flask import flash
 from flask import redirect
@@ -17,7 +18,6 @@ from flask_login import current_user
 
 from wtforms import SelectChoice
 
-from dashboard.admin import bp
 from dashboard.audit.trail import record
 from dashboard.admin.forms import EmptyForm
 from dashboard.admin.forms import TruckForm
@@ -37,6 +37,8 @@ from dashboard.permissions import Scope
 from dashboard.permissions import parse_role
 from dashboard.permissions import require
 from dashboard.permissions import scope_of
+
+bp = Blueprint("admin", __name__)
 
 log = logging.getLogger(__name__)
 

@@ -3,18 +3,12 @@ from flask import current_app
 from flask import request
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import MethodNotAllowed
+from dashboard.errors import json_error
 
-from dashboard.api_paths import SEED_PREFIX
 
 SEED_BLUEPRINT = "seed_api"
 
 SYNC_NEEDS_POST = "A sync is started with POST to this path (a GET never changes anything)."
-
-
-def register_seed_paths(app, api_bp):
-    """Serve the api blueprint at /smartmoving too: the same views, permissions and hooks, endpoints seed_api.*."""
-    app.register_blueprint(api_bp, url_prefix=SEED_PREFIX, name=SEED_BLUEPRINT)
-    app.before_request(explain_get_on_sync)
 
 
 def _post_endpoint():
@@ -37,6 +31,5 @@ def explain_get_on_sync():
     endpoint = _post_endpoint()
     if endpoint is None or endpoint.rsplit(".", 1)[-1] != "sync_now":
         return None
-    from dashboard.errors import json_error
     body, status = json_error(405, SYNC_NEEDS_POST)
     return body, status, {"Allow": "POST"}

@@ -5,11 +5,11 @@ import os
 import json
 from datetime import timedelta
 
+from flask import Blueprint
 from flask import current_app
 from flask import request
 from flask_login import current_user
 
-from dashboard.api import bp
 from dashboard.auth.loaders import token_user
 from dashboard.db import db
 from dashboard.errors import json_error
@@ -29,6 +29,23 @@ from dashboard.permissions import require
 from dashboard.timeutil import as_utc_iso
 from dashboard.timeutil import company_today
 from dashboard.timeutil import parse_iso_date
+from dashboard.jobs import dispatch
+from dashboard.jobs.dispatch import job_etag
+from dashboard.jobs.queries import get_job_for
+from dashboard.models import Company
+from dashboard.models import utcnow
+from dashboard.permissions import can_see_journey
+from dashboard.reports.params import RangeError
+from dashboard.reports.params import parse_range
+from dashboard.reports.summary import summary_json
+from dashboard.sync import service   # called through the module: the tests replace its functions
+from dashboard.sync import usage
+from dashboard.sync.service import current_run
+from dashboard.sync.service import last_finished_run
+from dashboard.sync.service import monthly_call_usage
+from dashboard.sync.service import recent_runs
+
+bp = Blueprint("api", __name__)
 
 log = logging.getLogger(__name__)
 
@@ -37,20 +54,14 @@ log = logging.getLogger(__name__)
 csrf.exempt(bp)
 
 
-def _csrf_exempt_view():
-    """True for a view exempted on its own (csrf.exempt), e.g. one authenticated by a shared secret."""
-    view = current_app.view_functions.get(request.endpoint)
-    return view is not None and f"{view.__module__}.{view.__name__}" in csrf._exempt_views
-
-
-@bp.before_request
+@bp.before_request   # the blueprint's own hook: it runs for the API's paths only
 def protect_cookie_writes():
     """Every write by a session cookie needs the CSRF token (POST, PATCH, PUT, DELETE).
 
     Bearer-token writes need none; anonymous writes get the route's own 401 (there is
     no session to ride on, and the caller learns what is really missing).
     """
-    if request.method in ("GET", "HEAD", "OPTIONS") or token_user() is not None or _csrf_exempt_view():
+    if request.method in ("GET", "HEAD", "OPTIONS") or token_user() is not None:
         return
     if not current_user.is_authenticated:
         return
@@ -96,11 +107,10 @@ PLAN_SLACK_MINUTES = 15
 def _stale_limit_minutes(company_id):
     """Minutes after which the last sync is late: SYNC_STALE_MINUTES, or longer while the quota plan
     sweeps less often (its interval now plus PLAN_SLACK_MINUTES; Basic at night sweeps every 4 h)."""
-    from dashboard.sync.usage import plan_now
 
     floor = current_app.config["SYNC_STALE_MINUTES"]
     try:
-        cadence = plan_now(company_id).cadence_now
+        cadence = usage.plan_now(company_id).cadence_now
     except Exception:  # the plan is advice here: a failed read leaves the configured limit
         log.warning("health: the quota plan could not be read; using SYNC_STALE_MINUTES", exc_info=False)
         db.session.rollback()
@@ -118,9 +128,6 @@ def _smartmoving(status):
 def health():
     """Anyone: is the database up, and how did the last sync go (late by the quota plan's cadence)."""
     import sqlalchemy as sa
-    from dashboard.models import Company
-    from dashboard.models import utcnow
-    from dashboard.sync.service import last_finished_run
 
     try:
         db.session.execute(sa.text("SELECT 1"))
@@ -178,7 +185,6 @@ def jobs_on_date():
 
 def _job_answer(job, status=200):
     """One JOB with its ETag."""
-    from dashboard.jobs.dispatch import job_etag
     return job_to_dict(job, current_user), status, {"ETag": job_etag(job)}
 
 
@@ -186,7 +192,6 @@ def _job_answer(job, status=200):
 @require(Perm.VIEW_OWN_JOBS)
 def job_detail(job_id):
     """One job in the user's scope (drivers and movers: their own), with an ETag for PATCH's If-Match."""
-    from dashboard.jobs.queries import get_job_for
     job = get_job_for(current_user, job_id)
     if job is None:
         return json_error(404, "No such job in your locations.")
@@ -197,8 +202,6 @@ def job_detail(job_id):
 @require(Perm.VIEW_OWN_JOBS)
 def job_patch(job_id):
     """Edit truck, crew, dispatch status or notes like the form does; If-Match is required."""
-    from dashboard.jobs import dispatch
-    from dashboard.permissions import can_see_journey
 
     # Drivers and movers edit nothing: for them no job is in scope (404, as for other tenants' ids).
     job = dispatch.job_for_update(job_id) if can(current_user, Perm.VIEW_JOBS) else None
@@ -226,8 +229,6 @@ def job_patch(job_id):
 @require(Perm.SYNC_DATA)
 def sync_now():
     """Start a sync of the user's company: 202 with the run, 409 while one runs."""
-    from dashboard.sync.service import SyncAlreadyRunning
-    from dashboard.sync.service import start_sync_in_background
 
     # An empty body (with or without a Content-Length) is "sync the usual window".
     body = json_body() if read_body() else {}
@@ -243,9 +244,9 @@ def sync_now():
             return json_error(422, "date must be given as YYYY-MM-DD, between 2000 and 2099.")
     db.session.rollback()  # the sync takes its own transactions
     try:
-        run = start_sync_in_background(current_app._get_current_object(), current_user.company_id,
+        run = service.start_sync_in_background(current_app._get_current_object(), current_user.company_id,
                                        trigger="api", user_id=current_user.id, day=day)
-    except SyncAlreadyRunning as running:
+    except service.SyncAlreadyRunning as running:
         extra = {"run": run_to_dict(running.run)} if running.run is not None else {}
         return json_error(409, str(running), **extra)
     with db.write_transaction() as session:
@@ -258,9 +259,6 @@ def sync_now():
 @require(Perm.VIEW_JOBS)
 def sync_status():
     """The running sync (if any), the last runs with their statistics, and quota use."""
-    from dashboard.sync.service import current_run
-    from dashboard.sync.service import monthly_call_usage
-    from dashboard.sync.service import recent_runs
 
     company_id = current_user.company_id
     running = current_run(company_id)
@@ -287,9 +285,6 @@ def locations():
 @require(Perm.VIEW_REPORTS)
 def summary():
     """Jobs, completed, cancelled (and estimated value for financial roles) per day and location."""
-    from dashboard.reports.params import RangeError
-    from dashboard.reports.params import parse_range
-    from dashboard.reports.summary import summary_json
 
     try:
         report_range = parse_range(request.args.get("from"), request.args.get("to"), request.args.get("location"),

@@ -14,6 +14,7 @@ from dashboard.models import TruckJourney
 from dashboard.models import User
 from dashboard.permissions import Scope
 from dashboard.permissions import scope_of
+from dashboard.guards import parse_id
 
 PAGE_LIMIT = 500
 EXPORT_LIMIT = 50000
@@ -41,7 +42,6 @@ def users_in_scope(reader):
 
 def job_ids_matching(reader, text):
     """Ids of jobs in the reader's scope whose id or job number is text."""
-    from dashboard.guards import parse_id
     text = (text or "").strip()
     job_id = parse_id(text)
     condition = TruckJourney.job_number == text[:40]

@@ -2,6 +2,7 @@
 import csv
 import io
 
+from flask import Blueprint
 from flask import Response
 from flask import abort
 from flask import render_template
@@ -9,7 +10,6 @@ from flask import request
 from flask_login import current_user
 
 from dashboard import web
-from dashboard.audit import bp
 from dashboard.audit import trail
 from dashboard.guards import parse_id
 from dashboard.jobs.export import safe_cell
@@ -18,6 +18,8 @@ from dashboard.permissions import Scope
 from dashboard.permissions import require
 from dashboard.permissions import scope_of
 from dashboard.timeutil import parse_iso_date
+
+bp = Blueprint("audit", __name__)
 
 
 def _filters():

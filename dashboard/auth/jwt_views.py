@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from flask import request
 
 from dashboard.audit.trail import record
-from dashboard.auth import bp
+from dashboard.auth.views import bp
 from dashboard.auth import jwt_tokens
 from dashboard.auth import throttle
 from dashboard.auth.passwords import verify_password

@@ -21,6 +21,10 @@ from dashboard.db import db
 from dashboard.extensions import htmx
 from dashboard.extensions import login_manager
 from dashboard.models import User
+from dashboard.auth import jwt_tokens
+from dashboard.auth.jwt_tokens import TokenRejected
+from dashboard.auth.tokens import token_row
+from dashboard.auth.tokens import touch
 
 
 def token_user():
@@ -33,7 +37,6 @@ def authenticate_authorization_header():
     header = request.headers.get("Authorization")
     if header is None:
         return None
-    from dashboard.auth.jwt_tokens import TokenRejected
     scheme, _, credentials = header.partition(" ")
     try:
         user = bearer_user(credentials.strip()) if scheme.lower() == "bearer" else None
@@ -50,9 +53,6 @@ def bearer_user(credentials):
 
     A JWT that is expired or revoked raises TokenRejected, whose message says so.
     """
-    from dashboard.auth import jwt_tokens
-    from dashboard.auth.tokens import token_row
-    from dashboard.auth.tokens import touch
     if jwt_tokens.looks_like_jwt(credentials):
         return jwt_tokens.user_for(credentials)
     row = token_row(credentials)
@@ -93,9 +93,6 @@ def init_app(app):
     """Wire Flask-Login's loaders and its unauthorized answer."""
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "basic"
-
-    # First of all before_request hooks: CSRF and every view must see the verdict.
-    app.before_request_funcs.setdefault(None, []).insert(0, authenticate_authorization_header)
 
     @login_manager.user_loader
     def load_user(session_token):

@@ -14,6 +14,7 @@ from dashboard.models import Company
 from dashboard.models import Location
 from dashboard.models import User
 from dashboard.permissions import parse_role
+from dashboard.auth.tokens import revoke_tokens
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,6 @@ def end_sessions(user):
 
 def end_all_access(user, actor=None):
     """End every session and revoke every API token of user (password, role or state changed)."""
-    from dashboard.auth.tokens import revoke_tokens
     end_sessions(user)
     revoke_tokens(user, actor=actor)
 

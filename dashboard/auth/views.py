@@ -2,6 +2,7 @@
 import logging
 
 import sqlalchemy as sa
+from flask import Blueprint
 from flask import current_app
 from flask import flash
 from flask import redirect
@@ -14,7 +15,6 @@ from flask_login import login_user
 from flask_login import logout_user
 
 from dashboard.audit.trail import record
-from dashboard.auth import bp
 from dashboard.auth import throttle
 from dashboard.auth.forms import LoginForm
 from dashboard.auth.forms import PasswordChangeForm
@@ -24,7 +24,6 @@ from dashboard.auth.passwords import hash_password
 from dashboard.auth.passwords import needs_rehash
 from dashboard.auth.passwords import verify_password
 from dashboard.auth.reauth import confirm_password
-from dashboard.auth.session import enforce_session_timeouts
 from dashboard.auth.session import start_session
 from dashboard.auth.users import UserError
 from dashboard.auth.users import end_sessions
@@ -35,6 +34,9 @@ from dashboard.models import User
 from dashboard.models import utcnow
 from dashboard.permissions import public
 from dashboard.permissions import require_login
+from dashboard import demo
+
+bp = Blueprint("auth", __name__)
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +45,7 @@ GENERIC_FAILURE = "That email and password do not match an active account."
 # Verifying against a real hash for unknown emails keeps their timing like a wrong password's.
 _DUMMY_HASH = None
 
-bp.before_app_request(enforce_session_timeouts)
-
 HTTPS_EXPECTED = "This server expects HTTPS (set COOKIE_SECURE=false for local trials)."
-
-
-@bp.record_once
-def _check_https_before_csrf(state):
-    # First of the app's hooks: CSRFProtect would otherwise answer "form expired" first.
-    state.app.before_request_funcs.setdefault(None, []).insert(0, expect_https_for_sign_in)
 
 
 def expect_https_for_sign_in():
@@ -83,7 +77,6 @@ def _home():
 
 def _login_page(form, error=None, status=200, headers=None):
     """The sign-in page; in demo mode it lists the demo accounts (never outside demo mode)."""
-    from dashboard import demo
     demo_mode = current_app.config["DEMO_MODE"]
     return render_template("auth/login.html", form=form, error=error,
                            demo_accounts=demo.demo_accounts() if demo_mode else None,

@@ -1,6 +1,1 @@
-"""The jobs area: blueprint and its views."""
-from flask import Blueprint
-
-bp = Blueprint("jobs", __name__)
-
-from dashboard.jobs import views  # noqa: E402,F401  (registers the routes on bp)
+"""The jobs area: the day's jobs, dispatch and conflicts (domain), the board and its views (web)."""

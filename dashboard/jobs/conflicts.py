@@ -27,6 +27,11 @@ from dashboard.models import TruckJourney
 from dashboard.models import truck_label
 from dashboard.permissions import crew_key
 from dashboard.permissions import crew_name_of
+from dashboard.permissions import Perm
+from dashboard.permissions import Scope
+from dashboard.permissions import can
+from dashboard.permissions import scope_of
+from dashboard.permissions import visible_location_ids
 
 # SmartMoving statuses of jobs that will not (or did already) happen.
 DEAD_STATUSES = frozenset({"CANCELLED", "COMPLETED", "CLOSED", "LOST", "BAD_LEAD"})
@@ -260,11 +265,6 @@ def own_overlaps(user, jobs, day):
 
 def visible_to(user, clash, company_id):
     """May user see the other job of a clash found among company_id's jobs (without loading it)?"""
-    from dashboard.permissions import Perm
-    from dashboard.permissions import Scope
-    from dashboard.permissions import can
-    from dashboard.permissions import scope_of
-    from dashboard.permissions import visible_location_ids
     if can(user, Perm.VIEW_JOBS):
         scope = scope_of(user)
         if scope is Scope.ALL_COMPANIES:

@@ -22,6 +22,7 @@ from dashboard.models import TruckJourney
 from dashboard.models import truck_label
 from dashboard.stamps import lock_company_stamps
 from dashboard.stamps import ordered_stamp
+from dashboard.models import User
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +177,6 @@ def patch_dispatch(job, actor, body):
 
 def concurrent_edit_message(job):
     """What to tell someone whose form is older than the last save."""
-    from dashboard.models import User
     who = db.session.get(User, job.dispatch_updated_by) if job.dispatch_updated_by else None
     name = (who.full_name or who.email) if who else "Someone"
     return (f"{name} saved changes to this job while you were editing. The page now shows your edits; "

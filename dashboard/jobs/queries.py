@@ -22,6 +22,8 @@ from dashboard.permissions import is_assigned_to
 from dashboard.permissions import Scope
 from dashboard.permissions import scope_of
 from dashboard.permissions import scope_query
+from dashboard.models import SyncRun
+from dashboard.permissions import can_see_journey
 
 
 def _on_day(stmt, day, include_removed=False):
@@ -232,7 +234,6 @@ def job_matcher(search):
 
 def day_is_synced(company_id, day):
     """True when a successful (or partial) sync run of company covered day; MANUAL-only days are not."""
-    from dashboard.models import SyncRun
     return db.session.scalar(sa.select(sa.exists().where(
         SyncRun.company_id == company_id, SyncRun.status.in_(("SUCCESS", "PARTIAL")),
         SyncRun.window_start <= day, SyncRun.window_end >= day))) is True
@@ -249,7 +250,6 @@ def locations_for(user):
 
 def get_job_for(user, job_id):
     """The job with this id if user may see it, else None (never reveals other tenants' ids)."""
-    from dashboard.permissions import can_see_journey
     job = db.session.get(TruckJourney, job_id)
     if job is None or not can_see_journey(user, job):
         return None
@@ -271,7 +271,6 @@ def board_version(user, day):
 @functools.cache   # built once: every open board runs it on every poll
 def _version_statement(all_companies):
     """board_version's statement, with the day and the company as parameters."""
-    from dashboard.models import SyncRun
 
     day, company_id = sa.bindparam("day", type_=sa.Date), sa.bindparam("company_id", type_=sa.Integer)
 

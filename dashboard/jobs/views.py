@@ -5,6 +5,7 @@ import re
 from datetime import datetime
 from datetime import timedelta
 
+from flask import Blueprint
 from flask import Response
 from flask import abort
 from flask import current_app
@@ -19,7 +20,6 @@ from dashboard import web
 from dashboard.db import db
 from dashboard.guards import coerce_id
 from dashboard.guards import parse_id
-from dashboard.jobs import bp
 from dashboard.jobs import conflicts as clash_rules
 from dashboard.jobs import board as dayboard
 from dashboard.jobs import dispatch
@@ -47,13 +47,13 @@ from dashboard.permissions import require
 from dashboard.permissions import require_login
 from dashboard.permissions import Scope
 from dashboard.permissions import scope_of
+from dashboard.sync import service
 from dashboard.timeutil import parse_iso_date
+from dashboard.auth.loaders import safe_next
 
-bp.record_once(lambda state: web.init_app(state.app))
+bp = Blueprint("jobs", __name__)
 
-
-@bp.record_once
-def _fresh_caches(state):
+def forget_rendered_rows():
     """A new app (another database, e.g. in tests) must never be served rows drawn from the last one."""
     render_cache.partials.clear()
     day_snapshot.forget()
@@ -110,7 +110,7 @@ def _board_context(day, view_name, version=None):
         trucks=lanes_trucks(current_user, [loc.id for loc in locations if filters["location"] in (None, loc.id)])
         if params.view == "lanes" else ())
     company = current_user.company
-    last_run = web.sync_service().last_finished_run(company.id, successful_only=True)
+    last_run = service.last_finished_run(company.id, successful_only=True)
     last_synced = last_run.finished_at if last_run else None
     filter_query = {k: v for k, v in filters.items() if v}
     query = dict(filter_query, **params.query(many))
@@ -120,7 +120,7 @@ def _board_context(day, view_name, version=None):
         filter_query=filter_query, locations=locations, params=params, show_location=show_location,
         show_money=can(current_user, Perm.VIEW_FINANCIAL), can_edit=can_edit,
         can_sync=can(current_user, Perm.SYNC_DATA), synced=day_is_synced(company.id, day),
-        last_synced=last_synced, stale=web.sync_service().is_stale(last_synced),
+        last_synced=last_synced, stale=service.is_stale(last_synced),
         stale_minutes=current_app.config["SYNC_STALE_MINUTES"],
         refresh_seconds=current_app.config["BOARD_REFRESH_SECONDS"],
         prev_day=day - timedelta(days=1), next_day=day + timedelta(days=1),
@@ -184,7 +184,7 @@ def _render_board(day, view_name):
 def _board_etag(day):
     """(the partial's ETag, its render-cache key, the data's version): who asks, what they filter, the version."""
     version = board_version(current_user, day)
-    stale = web.sync_service().is_stale(version[-1])   # version[-1]: the last successful sync
+    stale = service.is_stale(version[-1])   # version[-1]: the last successful sync
     # Only location-bound roles need their locations in the key (and the query that loads them).
     locations = (sorted(loc.id for loc in current_user.locations)
                  if scope_of(current_user) is Scope.ASSIGNED_LOCATIONS else None)
@@ -408,7 +408,6 @@ def _assign_context(job, form, message=None, saved=False):
 
 def _safe_back(url):
     """A same-site path to return to (the board with its filters), else the board."""
-    from dashboard.auth.loaders import safe_next
     return safe_next(url) or url_for("jobs.today")
 
 

@@ -2,18 +2,20 @@
 from datetime import timedelta
 
 import sqlalchemy as sa
+from flask import Blueprint
 from flask import render_template
 from flask_login import current_user
 
 from dashboard import web
 from dashboard.db import db
 from dashboard.jobs.queries import locations_for
-from dashboard.locations import bp
 from dashboard.models import SyncStatus
 from dashboard.models import TruckJourney
 from dashboard.permissions import Perm
 from dashboard.permissions import require
 from dashboard.permissions import scope_query
+
+bp = Blueprint("locations", __name__)
 
 
 def job_counts(user, days):

@@ -13,6 +13,7 @@ from dashboard.reports.summary import totals_by
 from dashboard.reports.tables import Column
 from dashboard.reports.tables import Table
 from dashboard.reports.tables import money
+from dashboard.reports.operations import EstimateActual
 
 # The revenue chart names this many locations; the rest share one "other" series.
 CHART_LOCATIONS = 5
@@ -160,7 +161,6 @@ def _estimate_cells(row):
 
 
 def _sum_estimates(rows):
-    from dashboard.reports.operations import EstimateActual
     total = EstimateActual()
     for row in rows:
         total.jobs += row.jobs

@@ -1,4 +1,5 @@
 """Views of the reports area: the page and a CSV of each of its tables."""
+from flask import Blueprint
 from flask import Response
 from flask import abort
 from flask import current_app
@@ -11,16 +12,14 @@ from dashboard.jobs.queries import locations_for
 from dashboard.permissions import Perm
 from dashboard.permissions import can
 from dashboard.permissions import require
-from dashboard.reports import bp
 from dashboard.reports.params import RangeError
 from dashboard.reports.params import default_range
 from dashboard.reports.params import parse_range
 from dashboard.reports.report import TABLE_NAMES
 from dashboard.reports.report import build_report
-from dashboard.reports.tables import display
 from dashboard.reports.tables import to_csv
 
-bp.record_once(lambda state: state.app.add_template_filter(display, "report_cell"))
+bp = Blueprint("reports", __name__)
 
 # Above this many per day and location rows, the page links the CSV instead of drawing them.
 MAX_INLINE_ROWS = 500

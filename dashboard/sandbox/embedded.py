@@ -7,12 +7,10 @@ import logging
 import threading
 
 from dashboard.sandbox.server import start_sandbox
+from dashboard.sandbox.world import DEMO_DAYS_BEFORE
 from dashboard.sandbox.world import SandboxWorld
 
 log = logging.getLogger(__name__)
-
-# Demo start-up back-fills this much history once (DEMO_HISTORY_DAYS), so the world reaches back as far.
-DEMO_DAYS_BEFORE = 56
 _lock = threading.Lock()
 _server = None
 _webhook_target = None

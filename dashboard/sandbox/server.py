@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.serving import WSGIRequestHandler
 from werkzeug.serving import make_server
 
+from dashboard.sandbox.world import DEMO_DAYS_BEFORE
 from dashboard.sandbox.world import SandboxWorld
 from dashboard.sandbox.world import as_date
 
@@ -639,7 +640,6 @@ def start_sandbox(world=None, host="127.0.0.1", port=0, api_key="demo-key", faul
 def serve_forever(host="127.0.0.1", port=5001, timezone="America/Toronto", api_key="demo-key", webhook_url=None,
                   webhook_secret=None, webhook_header="X-Webhook-Secret"):
     """Serve a seed-42 world in the foreground until Ctrl-C (`flask --app dashboard sandbox`)."""
-    from dashboard.sandbox.embedded import DEMO_DAYS_BEFORE
     world = SandboxWorld(seed=42, timezone=timezone, days_before=DEMO_DAYS_BEFORE)
     server = SandboxServer(world=world, host=host, port=port, api_key=api_key)
     if webhook_url:

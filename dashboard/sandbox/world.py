@@ -17,6 +17,9 @@ from datetime import datetime
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+# Demo start-up back-fills this much history once (DEMO_HISTORY_DAYS), so the world reaches back as far.
+DEMO_DAYS_BEFORE = 56
+
 FIRST_NAMES = (
     "Olivia", "Liam", "Emma", "Noah", "Charlotte", "William", "Amelia", "Benjamin", "Sophia", "Lucas", "Ava",
     "Ethan", "Mia", "James", "Chloe", "Jacob", "Zoe", "Owen", "Priya", "Arjun", "Mei", "Wei", "Fatima", "Omar",

@@ -1,6 +1,1 @@
-"""The sync area: blueprint and its views."""
-from flask import Blueprint
-
-bp = Blueprint("sync", __name__)
-
-from dashboard.sync import views  # noqa: E402,F401  (registers the routes on bp)
+"""The sync area: runs, the Syncer's pipeline, the quota plan and removals (domain), the sync page (web)."""

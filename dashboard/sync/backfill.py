@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from dashboard.db import db
 from dashboard.models import TruckJourney
+from dashboard.sync.service import run_sync
 
 MAX_BACKFILL_DAYS = 366
 SWEEP_PAGE_SIZE = 200          # customers per sweep page (the client asks for the API's maximum)
@@ -63,7 +64,6 @@ def estimate_calls(company_id, start, end):
 
 def backfill(company_id, start, end, trigger="backfill"):
     """Sync [start, end] window by window; yields each finished SyncRun (stops early on none)."""
-    from dashboard.sync.service import run_sync
 
     for day in window_days(start, end):
         yield run_sync(company_id, day=day, trigger=trigger)

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from datetime import timedelta
 
-from dashboard.config import clock_hours
+from dashboard.timeutil import clock_hours
 
 BASIC, PREMIUM = "basic", "premium"
 QUOTAS = {BASIC: 20_000, PREMIUM: 125_000}

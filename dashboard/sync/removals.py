@@ -25,6 +25,7 @@ from dashboard.models import SyncStatus
 from dashboard.models import TruckJourney
 from dashboard.stamps import ordered_stamp
 from dashboard.sync import upsert
+from dashboard.permissions import scope_query
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +177,6 @@ def _pending_query(company_id):
 
 
 def _visible_to(stmt, user):
-    from dashboard.permissions import scope_query
     return stmt if user is None else scope_query(stmt, user, TruckJourney.company_id, TruckJourney.location_id)
 
 

@@ -52,6 +52,7 @@ from dashboard.stamps import ordered_stamp
 from dashboard.sync import removals
 from dashboard.sync import unfinished
 from dashboard.sync import upsert
+from dashboard.sync import usage
 from dashboard.sync.lease import LeaseKeeper
 from dashboard.sync.lease import acquire_lease
 from dashboard.sync.lease import lease_holder
@@ -730,8 +731,7 @@ class Syncer:
         """How many TTL refreshes this run may spend: what the quota plan leaves (sync.plan)."""
         if not self.config["SMARTMOVING_MONTHLY_QUOTA"]:
             return 10 ** 9
-        from dashboard.sync.usage import plan_now
-        return plan_now(self.company_id).refresh_allowance
+        return usage.plan_now(self.company_id).refresh_allowance  # looked up per call: tests replace it
 
     def enrich_and_store(self, opportunities):
         """Fetch detail where needed and upsert every job; returns the fatal error that stopped it, if any."""

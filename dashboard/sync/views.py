@@ -1,6 +1,7 @@
 """Pages of the sync area: live progress, history, API quota, and the "Sync now" button."""
 import logging
 
+from flask import Blueprint
 from flask import current_app
 from flask import flash
 from flask import redirect
@@ -19,11 +20,14 @@ from dashboard.models import RunStatus
 from dashboard.permissions import Perm
 from dashboard.permissions import can
 from dashboard.permissions import require
-from dashboard.sync import bp
 from dashboard.sync import removals
+from dashboard.sync import service
 from dashboard.timeutil import parse_iso_date
 from dashboard.sync import usage
 from dashboard.webhooks.worker import drain_holds_lease
+from dashboard.webhooks.events import card as webhook_card
+
+bp = Blueprint("sync", __name__)
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +36,7 @@ HISTORY_LENGTH = 20
 
 def _service():
     """The sync service (a seam the tests replace)."""
-    return web.sync_service()
+    return service
 
 
 def _panel_context(company_id, just_started=None):
@@ -76,7 +80,6 @@ def index():
     company_id = current_user.company_id
     held = removals.pending(company_id, limit=50, user=current_user)
     held_count = removals.pending_count(company_id, user=current_user) if len(held) == 50 else len(held)
-    from dashboard.webhooks.events import card as webhook_card
     return web.render_page_or_fragment("sync/index.html", "sync/_status_panel.html", held_removals=held,
                                        held_count=held_count, webhooks=webhook_card(company_id, current_app.config),
                                        **_plan_context(company_id),

@@ -4,8 +4,3 @@ views.py answers SmartMoving (shared-secret header, 202 once stored); events.py 
 and counts events; processor.py acts on them under the company's sync lease; worker.py
 decides who drains them and when. What SmartMoving sends is in docs/smartmoving-api.md §7.
 """
-from flask import Blueprint
-
-bp = Blueprint("webhooks", __name__)
-
-from dashboard.webhooks import views  # noqa: E402,F401  (registers the route on bp)

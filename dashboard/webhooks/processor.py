@@ -39,6 +39,8 @@ from dashboard.sync import removals
 from dashboard.timeutil import company_today
 from dashboard.timeutil import day_window
 from dashboard.webhooks import events as stored_events
+from dashboard.sync import plan
+from dashboard.sync.usage import month_used
 
 log = logging.getLogger(__name__)
 
@@ -216,8 +218,6 @@ def read_allowance(company_id, now=None):
     quota = current_app.config.get("SMARTMOVING_MONTHLY_QUOTA")
     if not quota:
         return None
-    from dashboard.sync import plan
-    from dashboard.sync.usage import month_used
     now = now or utcnow()
     left = quota * plan.TARGET_SHARE - month_used(company_id, now)
     per_hour = max(int(left / max(plan.month_minutes_left(now) / 60, 1.0)), 0)

@@ -8,6 +8,7 @@ import hmac
 import logging
 
 import sqlalchemy as sa
+from flask import Blueprint
 from flask import current_app
 from flask import request
 
@@ -20,9 +21,10 @@ from dashboard.guards import read_body
 from dashboard.guards import reads_raw_body
 from dashboard.models import Company
 from dashboard.permissions import public
-from dashboard.webhooks import bp
 from dashboard.webhooks import events
 from dashboard.webhooks import worker
+
+bp = Blueprint("webhooks", __name__)
 
 log = logging.getLogger(__name__)
 
