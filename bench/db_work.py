@@ -61,7 +61,7 @@ def sync_records(pages, details, start, end, crew_by_id, location_by_name):
     """[(records of one write batch)] exactly as Syncer.sweep + Syncer.store build them."""
     from dashboard.models import SyncStatus
     from dashboard.smartmoving import normalize
-    from dashboard.sync.service import WRITE_BATCH_OPPORTUNITIES
+    from dashboard.sync.syncer import WRITE_BATCH_OPPORTUNITIES
 
     warnings = []
     opportunities = {}
@@ -128,8 +128,8 @@ def write_batches(company_id, batches, start, end):
     from dashboard.db import db
     from dashboard.models import utcnow
     from dashboard.sync import upsert
-    from dashboard.sync.service import read_window
-    from dashboard.sync.service import save_states
+    from dashboard.sync.syncer import read_window
+    from dashboard.sync.syncer import save_states
 
     known_ids, _, _ = read_window(company_id, start, end)
     totals = [0, 0, 0]
@@ -285,7 +285,7 @@ def measure_backend(label, database_url, workdir, payloads, today, rounds=ROUNDS
     """
     from dashboard.db import db
     from dashboard.models import Company
-    from dashboard.sync.service import WRITE_BATCH_OPPORTUNITIES
+    from dashboard.sync.syncer import WRITE_BATCH_OPPORTUNITIES
 
     pages, details, branches, crew = payloads
     pages = [json.loads(page)["pageResults"] for page in pages]  # the client's decoding is not DB work

@@ -43,8 +43,10 @@ from dashboard.permissions import Perm
 from dashboard.permissions import can
 from dashboard.reports import views as reports_views
 from dashboard.reports.tables import display as report_cell
+from dashboard.sandbox.embedded import ensure_embedded_sandbox
 from dashboard.scheduler import start_scheduler_if_serving
 from dashboard.sync import views as sync_views
+from dashboard.sync.clients import SANDBOX_EXTENSION
 from dashboard.sync.service import reap_dead_runs
 from dashboard.webhooks import views as webhooks_views
 
@@ -155,6 +157,8 @@ def register_extensions(app):
     htmx.init_app(app)
     login_manager.init_app(app)
     loaders.init_app(app)
+    # In demo mode the default company's SmartMoving is the built-in sandbox, started on the first sync.
+    app.extensions[SANDBOX_EXTENSION] = ensure_embedded_sandbox
     if demo.announces_webhooks(app):
         app.before_request(demo.wire_demo_webhooks)
     cors.init_app(app)  # CORS_ORIGINS on the JSON API paths only

@@ -7,27 +7,28 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import with_appcontext
 
-from dashboard.db import db
 from dashboard.auth.tokens import issue_token
 from dashboard.auth.tokens import revoke_tokens
 from dashboard.auth.users import UserError
 from dashboard.auth.users import create_user
 from dashboard.auth.users import find_company
 from dashboard.auth.users import resolve_locations
+from dashboard.db import db
 from dashboard.demo import disable_demo_users
 from dashboard.demo import seed_demo
 from dashboard.models import User
 from dashboard.permissions import Perm
 from dashboard.permissions import can
 from dashboard.permissions import parse_role
+from dashboard.sandbox.server import serve_forever
 from dashboard.schema import ensure_default_company
 from dashboard.schema import upgrade_schema
 from dashboard.sync.backfill import MAX_BACKFILL_DAYS
 from dashboard.sync.backfill import backfill
 from dashboard.sync.backfill import estimate_calls
+from dashboard.sync.history import summarize
 from dashboard.sync.service import SyncAlreadyRunning
 from dashboard.sync.service import run_sync
-from dashboard.sync.service import summarize
 from dashboard.timeutil import parse_iso_date
 
 
@@ -40,7 +41,6 @@ def _fail(message, code=2):
 @with_appcontext
 def init_db_command():
     """Create or upgrade the schema (idempotent); in demo mode also seed demo data."""
-
     upgrade_schema()
     company = ensure_default_company(current_app)
     click.echo(f"Schema is up to date. Default company: {company.name} ({company.timezone}).")
@@ -75,7 +75,6 @@ def _read_password():
 @with_appcontext
 def create_user_command(email, role, company_name, locations, full_name, crew_name):
     """Create a user; the password is read twice from standard input."""
-
     if parse_role(role) is None:
         _fail(f"unknown role {role!r}; use one of SUPER_ADMIN, ADMIN, DISPATCHER, MANAGER, AUDITOR, DRIVER, MOVER")
     try:
@@ -106,7 +105,6 @@ def _user_by_email(email):
 @with_appcontext
 def create_token_command(email, name, expires_days):
     """Print a new API token for EMAIL (its last word); only a hash is stored."""
-
     db.begin_write()
     user = _user_by_email(email)
     if not user.is_active or not can(user, Perm.USE_API):
@@ -123,7 +121,6 @@ def create_token_command(email, name, expires_days):
 @with_appcontext
 def revoke_token_command(email, prefix):
     """Revoke EMAIL's API tokens (or the one matching --prefix)."""
-
     db.begin_write()
     user = _user_by_email(email)
     count = revoke_tokens(user, prefix)
@@ -140,7 +137,6 @@ def revoke_token_command(email, prefix):
 @with_appcontext
 def sync_command(day_text, from_text, to_text, yes, company_name):
     """Run one sync now (or back-fill --from/--to) and print a summary; exit 1 when it fails."""
-
     day = _date_option("--date", day_text)
     start, end = _date_option("--from", from_text), _date_option("--to", to_text)
     if (start is None) != (end is None):
@@ -176,7 +172,6 @@ def _date_option(name, text):
 
 def _backfill(company, start, end, yes):
     """Estimate, confirm, then sync [start, end] window by window."""
-
     if end < start:
         _fail("--to must not be before --from")
     if (end - start).days + 1 > MAX_BACKFILL_DAYS:
@@ -212,7 +207,6 @@ def _backfill(company, start, end, yes):
 @with_appcontext
 def sandbox_command(port, host, webhook_url):
     """Serve the SmartMoving sandbox alone (the API key it accepts is printed)."""
-    from dashboard.sandbox.server import serve_forever
     config = current_app.config
     if webhook_url and not os.environ.get("SMARTMOVING_WEBHOOK_SECRET"):
         raise click.UsageError("--webhook-url needs SMARTMOVING_WEBHOOK_SECRET in the environment "

@@ -9,7 +9,9 @@ import sqlalchemy as sa
 from flask import current_app
 from flask import request
 
+from dashboard.audit.trail import record
 from dashboard.auth.users import create_user
+from dashboard.auth.users import end_all_access
 from dashboard.db import db
 from dashboard.models import Company
 from dashboard.models import Location
@@ -17,13 +19,11 @@ from dashboard.models import SyncRun
 from dashboard.models import Truck
 from dashboard.models import TruckJourney
 from dashboard.models import User
-from dashboard.sandbox.embedded import announce_to
-from dashboard.timeutil import company_today
-from dashboard.audit.trail import record
-from dashboard.auth.users import end_all_access
 from dashboard.reports import demo as reports_demo
+from dashboard.sandbox.embedded import announce_to
+from dashboard.sync.history import summarize
 from dashboard.sync.service import run_sync
-from dashboard.sync.service import summarize
+from dashboard.timeutil import company_today
 
 DEMO_PASSWORD = "demo-password"
 DEMO_ROLES = ("SUPER_ADMIN", "ADMIN", "DISPATCHER", "MANAGER", "AUDITOR", "DRIVER", "MOVER")
@@ -35,7 +35,6 @@ def demo_email(role):
 
 def seed_demo(app):
     """Seed the demo company; yields lines to print."""
-
     company = db.session.scalar(sa.select(Company).where(Company.is_default.is_(True)))
     if _is_live(company):
         # SMARTMOVING_API_KEY missing on a live database: no sandbox data, no public-password accounts.
@@ -87,7 +86,6 @@ def disable_demo_users():
     Flushes; the caller commits. Their password is in the README: on a live database
     they would be open doors.
     """
-
     # FOR UPDATE: workers starting together disable (and audit) each demo user once.
     users = list(db.session.scalars(sa.select(User).where(User.is_demo.is_(True), User.is_active_user.is_(True))
                                     .order_by(User.id).with_for_update()))

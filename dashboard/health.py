@@ -5,8 +5,8 @@ import sqlalchemy as sa
 from flask import Blueprint
 
 from dashboard.db import db
-from dashboard.permissions import public
 from dashboard.models import SyncRun
+from dashboard.permissions import public
 from dashboard.timeutil import as_utc_iso
 
 bp = Blueprint("health", __name__)

@@ -21,15 +21,16 @@ from datetime import timedelta
 from datetime import timezone
 from zoneinfo import ZoneInfo
 
+from dashboard.auth import throttle
 from dashboard.config import parse_bool
 from dashboard.config import parse_int
-from dashboard.auth import throttle
 from dashboard.db import db
 from dashboard.models import Company
+from dashboard.sync import service
 from dashboard.sync import usage
+from dashboard.sync.history import summarize
 from dashboard.sync.lease import claim_slot
 from dashboard.sync.lease import new_owner_id
-from dashboard.sync import service
 from dashboard.timeutil import company_today
 
 log = logging.getLogger("dashboard.scheduler")
@@ -139,7 +140,6 @@ def companies_to_sync():
     """Ids of the companies a scheduled run syncs: the default one, and any whose key is set."""
     import sqlalchemy as sa
 
-
     ids = []
     for company in db.session.scalars(sa.select(Company).order_by(Company.id)):
         if company.is_default or (company.api_key_env and os.environ.get(company.api_key_env)):
@@ -154,7 +154,6 @@ def run_scheduled_sync(app, now=None):
     outcome is logged, and a company whose sync fails does not stop the others.
     Returns {company_id: outcome} for tests ("synced", "skipped", "busy", "error").
     """
-
     seconds = interval_seconds(app) or 60
     slot = _slot_start(now or datetime.now(timezone.utc), seconds)
     outcomes = {}
@@ -187,7 +186,6 @@ def _planned_window(app, company_id, tick_seconds):
     With SYNC_INTERVAL_SECONDS (tests and drills only) every tick sweeps both days:
     the plan's cadences are minutes apart, a drill's ticks seconds.
     """
-
     if _setting(app, "SYNC_INTERVAL_SECONDS", parse_int) is not None:
         return None, 2
     decision = usage.plan_now(company_id, slack_minutes=tick_seconds / 120)
@@ -220,7 +218,7 @@ def _sync_one(app, company_id, slot, claim_slot, owner, tick_seconds=600):
         log.exception("scheduled sync crashed", extra=extra)
         return "error"
     level = logging.INFO if run.status == "SUCCESS" else logging.WARNING
-    log.log(level, "scheduled sync finished: %s", service.summarize(run),
+    log.log(level, "scheduled sync finished: %s", summarize(run),
             extra={**extra, "sync_run_id": run.id, "status": run.status,
                    "duration_ms": int((time.monotonic() - started) * 1000)})
     return "synced"

@@ -271,7 +271,7 @@ def test_demo_history_is_filled_once(app, default_company):
             SyncRun, SyncRun.id == ApiCall.sync_run_id).where(SyncRun.trigger == "demo-history"))
         other_calls = db.session.scalar(sa.select(sa.func.count(ApiCall.id)))
         last_run = db.session.scalars(sa.select(SyncRun).order_by(SyncRun.id.desc()).limit(1)).one()
-        from dashboard.sync.service import recent_runs
+        from dashboard.sync.history import recent_runs
         listed = {run.trigger for run in recent_runs(default_company.id)}
     assert any("filling 4 days of history" in line for line in first)
     # The history's calls are not this month's quota use (the demo's own first sync's are).

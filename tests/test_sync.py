@@ -282,7 +282,7 @@ def test_a_sync_stamps_its_rows_as_it_writes_them_not_when_its_clock_was_read(sy
     """Open boards notice a sync's rows when the day's newest last_sync_at moves. A batch stamped
     from a clock read before another writer committed a later stamp (an admin's "keep", say)
     would stay unseen: the stamp is taken inside the batch's write."""
-    import dashboard.sync.service as service
+    import dashboard.sync.syncer as service
 
     sync(sync_app)
     start, end = window(sync_app)

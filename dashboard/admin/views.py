@@ -15,13 +15,12 @@ from flask import render_template
 from flask import request
 from flask import url_for
 from flask_login import current_user
-
 from wtforms import SelectChoice
 
-from dashboard.audit.trail import record
 from dashboard.admin.forms import EmptyForm
 from dashboard.admin.forms import TruckForm
 from dashboard.admin.forms import UserForm
+from dashboard.audit.trail import record
 from dashboard.auth.users import UserError
 from dashboard.auth.users import create_user
 from dashboard.auth.users import end_all_access
@@ -29,8 +28,8 @@ from dashboard.db import db
 from dashboard.models import Company
 from dashboard.models import Location
 from dashboard.models import Truck
-from dashboard.models import truck_label
 from dashboard.models import User
+from dashboard.models import truck_label
 from dashboard.permissions import Perm
 from dashboard.permissions import Role
 from dashboard.permissions import Scope

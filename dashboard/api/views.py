@@ -1,8 +1,8 @@
-"""The JSON API of CONTRACT.md: session cookie or `Authorization: Bearer TOKEN`."""
+"""The JSON API (README, "JSON API"): session cookie or `Authorization: Bearer TOKEN`."""
 import functools
+import json
 import logging
 import os
-import json
 from datetime import timedelta
 
 from flask import Blueprint
@@ -17,33 +17,33 @@ from dashboard.extensions import csrf
 from dashboard.guards import json_body
 from dashboard.guards import parse_id
 from dashboard.guards import read_body
+from dashboard.jobs import dispatch
+from dashboard.jobs.dispatch import job_etag
+from dashboard.jobs.queries import get_job_for
 from dashboard.jobs.queries import jobs_for_day
 from dashboard.jobs.queries import locations_for
 from dashboard.jobs.serialize import job_to_dict
 from dashboard.jobs.serialize import jobs_to_dicts
 from dashboard.models import AuditEvent
-from dashboard.permissions import Perm
-from dashboard.permissions import can
-from dashboard.permissions import public
-from dashboard.permissions import require
-from dashboard.timeutil import as_utc_iso
-from dashboard.timeutil import company_today
-from dashboard.timeutil import parse_iso_date
-from dashboard.jobs import dispatch
-from dashboard.jobs.dispatch import job_etag
-from dashboard.jobs.queries import get_job_for
 from dashboard.models import Company
 from dashboard.models import utcnow
+from dashboard.permissions import Perm
+from dashboard.permissions import can
 from dashboard.permissions import can_see_journey
+from dashboard.permissions import public
+from dashboard.permissions import require
 from dashboard.reports.params import RangeError
 from dashboard.reports.params import parse_range
 from dashboard.reports.summary import summary_json
-from dashboard.sync import service   # called through the module: the tests replace its functions
+from dashboard.sync import service  # called through the module: the tests replace its functions
 from dashboard.sync import usage
-from dashboard.sync.service import current_run
-from dashboard.sync.service import last_finished_run
-from dashboard.sync.service import monthly_call_usage
-from dashboard.sync.service import recent_runs
+from dashboard.sync.history import current_run
+from dashboard.sync.history import last_finished_run
+from dashboard.sync.history import monthly_call_usage
+from dashboard.sync.history import recent_runs
+from dashboard.timeutil import as_utc_iso
+from dashboard.timeutil import company_today
+from dashboard.timeutil import parse_iso_date
 
 bp = Blueprint("api", __name__)
 
@@ -107,7 +107,6 @@ PLAN_SLACK_MINUTES = 15
 def _stale_limit_minutes(company_id):
     """Minutes after which the last sync is late: SYNC_STALE_MINUTES, or longer while the quota plan
     sweeps less often (its interval now plus PLAN_SLACK_MINUTES; Basic at night sweeps every 4 h)."""
-
     floor = current_app.config["SYNC_STALE_MINUTES"]
     try:
         cadence = usage.plan_now(company_id).cadence_now
@@ -202,7 +201,6 @@ def job_detail(job_id):
 @require(Perm.VIEW_OWN_JOBS)
 def job_patch(job_id):
     """Edit truck, crew, dispatch status or notes like the form does; If-Match is required."""
-
     # Drivers and movers edit nothing: for them no job is in scope (404, as for other tenants' ids).
     job = dispatch.job_for_update(job_id) if can(current_user, Perm.VIEW_JOBS) else None
     if job is None or not can_see_journey(current_user, job):
@@ -229,7 +227,6 @@ def job_patch(job_id):
 @require(Perm.SYNC_DATA)
 def sync_now():
     """Start a sync of the user's company: 202 with the run, 409 while one runs."""
-
     # An empty body (with or without a Content-Length) is "sync the usual window".
     body = json_body() if read_body() else {}
     if not isinstance(body, dict):
@@ -259,7 +256,6 @@ def sync_now():
 @require(Perm.VIEW_JOBS)
 def sync_status():
     """The running sync (if any), the last runs with their statistics, and quota use."""
-
     company_id = current_user.company_id
     running = current_run(company_id)
     return {
@@ -285,7 +281,6 @@ def locations():
 @require(Perm.VIEW_REPORTS)
 def summary():
     """Jobs, completed, cancelled (and estimated value for financial roles) per day and location."""
-
     try:
         report_range = parse_range(request.args.get("from"), request.args.get("to"), request.args.get("location"),
                                    {loc.id for loc in locations_for(current_user)}, _today(), required=True)

@@ -9,12 +9,12 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from dashboard.db import db
+from dashboard.guards import parse_id
 from dashboard.models import AuditEvent
 from dashboard.models import TruckJourney
 from dashboard.models import User
 from dashboard.permissions import Scope
 from dashboard.permissions import scope_of
-from dashboard.guards import parse_id
 
 PAGE_LIMIT = 500
 EXPORT_LIMIT = 50000

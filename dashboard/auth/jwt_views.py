@@ -5,11 +5,11 @@ import sqlalchemy as sa
 from flask import request
 
 from dashboard.audit.trail import record
-from dashboard.auth.views import bp
 from dashboard.auth import jwt_tokens
 from dashboard.auth import throttle
 from dashboard.auth.passwords import verify_password
 from dashboard.auth.views import _dummy_hash  # the sign-in form's decoy: an unknown email takes as long
+from dashboard.auth.views import bp
 from dashboard.db import db
 from dashboard.errors import json_error
 from dashboard.extensions import csrf

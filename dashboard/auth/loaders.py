@@ -5,26 +5,25 @@ valid bearer token signs it in (and exempts it from CSRF, since no browser attac
 it on its own); anything else is a 401, never a fall-back to the session cookie.
 """
 import functools
+from urllib.parse import urlsplit
 
+import sqlalchemy as sa
+import sqlalchemy.orm as so
 from flask import g
 from flask import jsonify
 from flask import redirect
 from flask import request
 from flask import url_for
-from urllib.parse import urlsplit
-
-import sqlalchemy as sa
-import sqlalchemy.orm as so
 
 from dashboard.api_paths import is_api_path
-from dashboard.db import db
-from dashboard.extensions import htmx
-from dashboard.extensions import login_manager
-from dashboard.models import User
 from dashboard.auth import jwt_tokens
 from dashboard.auth.jwt_tokens import TokenRejected
 from dashboard.auth.tokens import token_row
 from dashboard.auth.tokens import touch
+from dashboard.db import db
+from dashboard.extensions import htmx
+from dashboard.extensions import login_manager
+from dashboard.models import User
 
 
 def token_user():

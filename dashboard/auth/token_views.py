@@ -8,10 +8,10 @@ from flask import url_for
 from flask_login import current_user
 
 from dashboard.admin.forms import EmptyForm
-from dashboard.auth.views import bp
 from dashboard.auth import tokens
 from dashboard.auth.forms import TokenForm
 from dashboard.auth.reauth import confirm_password
+from dashboard.auth.views import bp
 from dashboard.db import db
 from dashboard.models import User
 from dashboard.models import utcnow

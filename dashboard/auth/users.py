@@ -8,13 +8,13 @@ from email_validator import validate_email
 
 from dashboard.auth.passwords import hash_password
 from dashboard.auth.passwords import password_problem
+from dashboard.auth.tokens import revoke_tokens
 from dashboard.db import db
 from dashboard.models import AuditEvent
 from dashboard.models import Company
 from dashboard.models import Location
 from dashboard.models import User
 from dashboard.permissions import parse_role
-from dashboard.auth.tokens import revoke_tokens
 
 log = logging.getLogger(__name__)
 

@@ -14,6 +14,7 @@ from flask_login import current_user
 from flask_login import login_user
 from flask_login import logout_user
 
+from dashboard import demo
 from dashboard.audit.trail import record
 from dashboard.auth import throttle
 from dashboard.auth.forms import LoginForm
@@ -34,7 +35,6 @@ from dashboard.models import User
 from dashboard.models import utcnow
 from dashboard.permissions import public
 from dashboard.permissions import require_login
-from dashboard import demo
 
 bp = Blueprint("auth", __name__)
 

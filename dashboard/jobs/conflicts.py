@@ -25,11 +25,11 @@ from dashboard.models import SyncStatus
 from dashboard.models import Truck
 from dashboard.models import TruckJourney
 from dashboard.models import truck_label
-from dashboard.permissions import crew_key
-from dashboard.permissions import crew_name_of
 from dashboard.permissions import Perm
 from dashboard.permissions import Scope
 from dashboard.permissions import can
+from dashboard.permissions import crew_key
+from dashboard.permissions import crew_name_of
 from dashboard.permissions import scope_of
 from dashboard.permissions import visible_location_ids
 

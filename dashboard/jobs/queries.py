@@ -13,17 +13,17 @@ import sqlalchemy.orm as so
 from dashboard.db import db
 from dashboard.models import Company
 from dashboard.models import Location
+from dashboard.models import SyncRun
 from dashboard.models import SyncStatus
 from dashboard.models import Truck
 from dashboard.models import TruckJourney
 from dashboard.permissions import Perm
-from dashboard.permissions import can
-from dashboard.permissions import is_assigned_to
 from dashboard.permissions import Scope
+from dashboard.permissions import can
+from dashboard.permissions import can_see_journey
+from dashboard.permissions import is_assigned_to
 from dashboard.permissions import scope_of
 from dashboard.permissions import scope_query
-from dashboard.models import SyncRun
-from dashboard.permissions import can_see_journey
 
 
 def _on_day(stmt, day, include_removed=False):
@@ -271,7 +271,6 @@ def board_version(user, day):
 @functools.cache   # built once: every open board runs it on every poll
 def _version_statement(all_companies):
     """board_version's statement, with the day and the company as parameters."""
-
     day, company_id = sa.bindparam("day", type_=sa.Date), sa.bindparam("company_id", type_=sa.Integer)
 
     def of_day(aggregate):

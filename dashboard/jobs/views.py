@@ -17,13 +17,14 @@ from flask import url_for
 from flask_login import current_user
 
 from dashboard import web
+from dashboard.auth.loaders import safe_next
 from dashboard.db import db
 from dashboard.guards import coerce_id
 from dashboard.guards import parse_id
-from dashboard.jobs import conflicts as clash_rules
 from dashboard.jobs import board as dayboard
-from dashboard.jobs import dispatch
+from dashboard.jobs import conflicts as clash_rules
 from dashboard.jobs import day_snapshot
+from dashboard.jobs import dispatch
 from dashboard.jobs import render_cache
 from dashboard.jobs.board import day_conflicts_for
 from dashboard.jobs.board import lanes_trucks
@@ -32,24 +33,23 @@ from dashboard.jobs.forms import JobEditForm
 from dashboard.jobs.forms import ManualJobForm
 from dashboard.jobs.queries import board_jobs_for_day
 from dashboard.jobs.queries import board_version
-from dashboard.jobs.spans import board_day
 from dashboard.jobs.queries import day_is_synced
 from dashboard.jobs.queries import get_job_for
 from dashboard.jobs.queries import jobs_for_day
 from dashboard.jobs.queries import locations_for
+from dashboard.jobs.spans import board_day
 from dashboard.models import SyncStatus
 from dashboard.permissions import Perm
+from dashboard.permissions import Scope
 from dashboard.permissions import can
 from dashboard.permissions import crew_name_of
 from dashboard.permissions import is_assigned_to
-from dashboard.permissions import visible_location_ids
 from dashboard.permissions import require
 from dashboard.permissions import require_login
-from dashboard.permissions import Scope
 from dashboard.permissions import scope_of
-from dashboard.sync import service
+from dashboard.permissions import visible_location_ids
+from dashboard.sync import history
 from dashboard.timeutil import parse_iso_date
-from dashboard.auth.loaders import safe_next
 
 bp = Blueprint("jobs", __name__)
 
@@ -110,7 +110,7 @@ def _board_context(day, view_name, version=None):
         trucks=lanes_trucks(current_user, [loc.id for loc in locations if filters["location"] in (None, loc.id)])
         if params.view == "lanes" else ())
     company = current_user.company
-    last_run = service.last_finished_run(company.id, successful_only=True)
+    last_run = history.last_finished_run(company.id, successful_only=True)
     last_synced = last_run.finished_at if last_run else None
     filter_query = {k: v for k, v in filters.items() if v}
     query = dict(filter_query, **params.query(many))
@@ -120,7 +120,7 @@ def _board_context(day, view_name, version=None):
         filter_query=filter_query, locations=locations, params=params, show_location=show_location,
         show_money=can(current_user, Perm.VIEW_FINANCIAL), can_edit=can_edit,
         can_sync=can(current_user, Perm.SYNC_DATA), synced=day_is_synced(company.id, day),
-        last_synced=last_synced, stale=service.is_stale(last_synced),
+        last_synced=last_synced, stale=history.is_stale(last_synced),
         stale_minutes=current_app.config["SYNC_STALE_MINUTES"],
         refresh_seconds=current_app.config["BOARD_REFRESH_SECONDS"],
         prev_day=day - timedelta(days=1), next_day=day + timedelta(days=1),
@@ -184,7 +184,7 @@ def _render_board(day, view_name):
 def _board_etag(day):
     """(the partial's ETag, its render-cache key, the data's version): who asks, what they filter, the version."""
     version = board_version(current_user, day)
-    stale = service.is_stale(version[-1])   # version[-1]: the last successful sync
+    stale = history.is_stale(version[-1])   # version[-1]: the last successful sync
     # Only location-bound roles need their locations in the key (and the query that loads them).
     locations = (sorted(loc.id for loc in current_user.locations)
                  if scope_of(current_user) is Scope.ASSIGNED_LOCATIONS else None)

@@ -23,9 +23,10 @@ from dashboard.models import Truck
 from dashboard.models import TruckJourney
 from dashboard.models import User
 from dashboard.reports.summary import CANCELLED_STATUSES
-from dashboard.sync.service import DEMO_HISTORY_TRIGGER
-from dashboard.timeutil import company_today
 from dashboard.sync.backfill import backfill
+from dashboard.sync.history import DEMO_HISTORY_TRIGGER
+from dashboard.timeutil import company_today
+
 
 def history_done(company_id):
     """True once a demo start-up has filled the history (later start-ups skip it)."""
@@ -35,7 +36,6 @@ def history_done(company_id):
 
 def fill_history(app, company, days):
     """Back-fill the days before today from the sandbox, then dispatch them; yields lines to print."""
-
     today = company_today(company.timezone)
     start, end = today - timedelta(days=days), today - timedelta(days=1)
     db.session.commit()

@@ -2,6 +2,7 @@
 from dataclasses import dataclass
 
 from dashboard.reports import charts
+from dashboard.reports.operations import EstimateActual
 from dashboard.reports.operations import Health
 from dashboard.reports.operations import Usage
 from dashboard.reports.operations import operations
@@ -13,7 +14,6 @@ from dashboard.reports.summary import totals_by
 from dashboard.reports.tables import Column
 from dashboard.reports.tables import Table
 from dashboard.reports.tables import money
-from dashboard.reports.operations import EstimateActual
 
 # The revenue chart names this many locations; the rest share one "other" series.
 CHART_LOCATIONS = 5

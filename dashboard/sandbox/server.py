@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.serving import WSGIRequestHandler
 from werkzeug.serving import make_server
 
+from dashboard.sandbox.webhooks import WebhookSender
 from dashboard.sandbox.world import DEMO_DAYS_BEFORE
 from dashboard.sandbox.world import SandboxWorld
 from dashboard.sandbox.world import as_date
@@ -601,7 +602,6 @@ class SandboxServer:
 
     def send_webhooks_to(self, url, secret, header="X-Webhook-Secret"):
         """Announce every later world change to url by webhook (real HTTP, from a thread); the sender."""
-        from dashboard.sandbox.webhooks import WebhookSender
         self.webhooks = WebhookSender(url, secret, header)
         self.world.notifier = self.webhooks
         return self.webhooks

@@ -64,6 +64,5 @@ def estimate_calls(company_id, start, end):
 
 def backfill(company_id, start, end, trigger="backfill"):
     """Sync [start, end] window by window; yields each finished SyncRun (stops early on none)."""
-
     for day in window_days(start, end):
         yield run_sync(company_id, day=day, trigger=trigger)

@@ -23,9 +23,9 @@ from dashboard.models import AuditEvent
 from dashboard.models import DataSource
 from dashboard.models import SyncStatus
 from dashboard.models import TruckJourney
+from dashboard.permissions import scope_query
 from dashboard.stamps import ordered_stamp
 from dashboard.sync import upsert
-from dashboard.permissions import scope_query
 
 log = logging.getLogger(__name__)
 

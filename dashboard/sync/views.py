@@ -5,8 +5,8 @@ from flask import Blueprint
 from flask import current_app
 from flask import flash
 from flask import redirect
-from flask import request
 from flask import render_template
+from flask import request
 from flask import url_for
 from flask_login import current_user
 
@@ -20,11 +20,12 @@ from dashboard.models import RunStatus
 from dashboard.permissions import Perm
 from dashboard.permissions import can
 from dashboard.permissions import require
+from dashboard.sync import history
 from dashboard.sync import removals
 from dashboard.sync import service
-from dashboard.timeutil import parse_iso_date
 from dashboard.sync import usage
-from dashboard.webhooks.worker import drain_holds_lease
+from dashboard.timeutil import parse_iso_date
+from dashboard.webhooks.drains import drain_holds_lease
 from dashboard.webhooks.events import card as webhook_card
 
 bp = Blueprint("sync", __name__)
@@ -35,18 +36,17 @@ HISTORY_LENGTH = 20
 
 
 def _service():
-    """The sync service (a seam the tests replace)."""
+    """The runner that starts syncs (a seam the tests replace)."""
     return service
 
 
 def _panel_context(company_id, just_started=None):
-    service = _service()
-    current = service.current_run(company_id) or just_started
+    current = history.current_run(company_id) or just_started
     quota = current_app.config["SMARTMOVING_MONTHLY_QUOTA"]
-    usage = service.monthly_call_usage(company_id, quota)
+    usage = history.monthly_call_usage(company_id, quota)
     return dict(
         current=current, running=current is not None and current.status == RunStatus.RUNNING.value,
-        runs=service.recent_runs(company_id, limit=HISTORY_LENGTH), usage=usage,
+        runs=history.recent_runs(company_id, limit=HISTORY_LENGTH), usage=usage,
         can_sync=can(current_user, Perm.SYNC_DATA), over_quota=usage["projected"] > usage["quota"],
     )
 
@@ -122,7 +122,7 @@ def run_now():
                                                trigger="manual", user_id=current_user.id, **({"day": day} if day else {}))
     except service.SyncAlreadyRunning as exc:
         db.session.rollback()
-        running = getattr(exc, "run", None) or service.current_run(company_id)
+        running = getattr(exc, "run", None) or history.current_run(company_id)
         since = f" (started {web.format_clock(running.started_at)})" if running else ""
         message = f"A sync is already running{since}."
         if running is None and drain_holds_lease(company_id):

@@ -35,12 +35,15 @@ from dashboard.models import WebhookEvent
 from dashboard.models import WebhookStatus
 from dashboard.models import utcnow
 from dashboard.stamps import ordered_stamp
+from dashboard.sync import plan
 from dashboard.sync import removals
+from dashboard.sync.syncer import FATAL_ERRORS
+from dashboard.sync.syncer import LeaseLost
+from dashboard.sync.syncer import Syncer
+from dashboard.sync.usage import month_used
 from dashboard.timeutil import company_today
 from dashboard.timeutil import day_window
 from dashboard.webhooks import events as stored_events
-from dashboard.sync import plan
-from dashboard.sync.usage import month_used
 
 log = logging.getLogger(__name__)
 
@@ -122,10 +125,6 @@ def drain(company_id, owner, limit=BATCH_EVENTS):
     "sweep" (events asking for a sweep), "more"}. "more" means a full batch of which at
     least one event finished: a batch that finished none must not be drained again at once.
     """
-    from dashboard.sync.service import FATAL_ERRORS
-    from dashboard.sync.service import LeaseLost
-    from dashboard.sync.service import Syncer
-
     config = current_app.config
     company = db.session.get(Company, company_id)
     start, end = day_window(company_today(company.timezone))
