@@ -1,6 +1,6 @@
 """The one permission table, and the checks every route and query goes through.
 
-CONTRACT.md's role table lives here and nowhere else; pages, partials, the JSON API
+The role table (README, "Roles") lives here and nowhere else; pages, partials, the JSON API
 and queries all ask `can()` and `visible_location_ids()`.
 """
 import enum
@@ -9,8 +9,8 @@ import functools
 import sqlalchemy as sa
 from flask import abort
 from flask_login import current_user
-from dashboard.extensions import login_manager
 
+from dashboard.extensions import login_manager
 
 
 class Role(str, enum.Enum):
@@ -91,7 +91,7 @@ def can(user, perm):
 
 
 def scope_of(user):
-    """Which locations the user's role may see (CONTRACT.md 'locations seen')."""
+    """Which locations the user's role may see (README, "Roles": locations seen)."""
     role = parse_role(getattr(user, "role", None))
     return ROLE_SCOPE.get(role, Scope.NONE)
 

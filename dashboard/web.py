@@ -1,7 +1,6 @@
 """Helpers shared by the server-rendered pages: page-or-fragment rendering, dates, template filters."""
 import functools
 import hashlib
-from datetime import datetime
 from datetime import timedelta
 from datetime import timezone
 from urllib.parse import quote_plus

@@ -3,9 +3,10 @@ from flask import current_app
 from flask import request
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import MethodNotAllowed
+
 from dashboard.errors import json_error
 
-
+# app.py registers the api blueprint a second time under SEED_PREFIX with this name.
 SEED_BLUEPRINT = "seed_api"
 
 SYNC_NEEDS_POST = "A sync is started with POST to this path (a GET never changes anything)."

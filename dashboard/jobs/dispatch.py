@@ -19,10 +19,10 @@ from dashboard.models import DataSource
 from dashboard.models import DispatchStatus
 from dashboard.models import Truck
 from dashboard.models import TruckJourney
+from dashboard.models import User
 from dashboard.models import truck_label
 from dashboard.stamps import lock_company_stamps
 from dashboard.stamps import ordered_stamp
-from dashboard.models import User
 
 log = logging.getLogger(__name__)
 
@@ -34,25 +34,6 @@ PATCH_KEYS = frozenset({"truck", "crew", "dispatchStatus", "notes"})
 
 class DispatchError(ValueError):
     """Input the service refuses; the message is safe to show."""
-
-
-@dataclass(frozen=True)
-class Conflict:
-    """A clash with the other job loaded, for pages that check visibility with can_see_journey."""
-    clash: conflicts.Clash
-    other: TruckJourney
-
-    @property
-    def kind(self):
-        return self.clash.kind
-
-    @property
-    def name(self):
-        return self.clash.name
-
-    def describe(self, visible):
-        """A sentence for the dispatcher; jobs they may not see stay anonymous."""
-        return conflicts.describe(self.clash, visible)
 
 
 @dataclass(frozen=True)
@@ -205,17 +186,6 @@ def crew_options(company_id, extra=()):
         .where(sa.or_(CrewMember.status.is_(None), sa.func.upper(CrewMember.status) != "INACTIVE"))
     ).all()
     return sorted(unique_names(list(names) + list(extra)), key=str.casefold)
-
-
-def find_conflicts(job, truck_id, crew):
-    """preview_conflicts with each other job loaded (kept for the edit page's visibility check)."""
-    clashes = conflicts.preview_conflicts(job, truck_id, crew)
-    others = {}
-    if clashes:
-        ids = {clash.other_id for clash in clashes}
-        others = {other.id: other for other in db.session.scalars(
-            sa.select(TruckJourney).where(TruckJourney.id.in_(ids)))}
-    return [Conflict(clash, others[clash.other_id]) for clash in clashes if clash.other_id in others]
 
 
 def _busy_label(rows):

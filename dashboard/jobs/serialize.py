@@ -1,4 +1,4 @@
-"""The JOB shape of CONTRACT.md (camelCase keys, as in the original mapping)."""
+"""The JSON API's job shape (README, "JSON API"): camelCase keys, as in the original mapping."""
 from dashboard.jobs.conflicts import day_conflicts
 from dashboard.jobs.conflicts import is_live
 from dashboard.jobs.conflicts import visible_to

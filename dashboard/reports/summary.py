@@ -156,7 +156,7 @@ def _json_statement(user, report_range, show_money):
 
 
 def summary_json(user, report_range, show_money):
-    """The summary API's answer (CONTRACT.md): removed jobs are not counted.
+    """The summary API's answer (README, "JSON API"): removed jobs are not counted.
 
     Built straight from the grouped rows (no per-row objects): a year of a large
     company is tens of thousands of rows, and this answer must stay fast.

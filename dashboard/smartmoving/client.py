@@ -5,6 +5,7 @@ through `on_call` and checked against the call budget and the run deadline: 429s
 attempts count against the monthly quota too. A 200 whose body is not JSON is not retried
 (MalformedResponse at once): it is rarely transient and a retry would spend quota.
 """
+import io
 import json
 import os
 import random as _random
@@ -239,9 +240,9 @@ class SmartMovingClient:
         except BaseException:
             response.close()  # a half-read connection cannot be reused
             raise
-        response._content = b"".join(chunks)
-        response._content_consumed = True
         response.raw.release_conn()
+        # requests reads response.content (and .json(), .text) from raw: now the body, read and decoded.
+        response.raw = io.BytesIO(b"".join(chunks))
 
     def _headers(self):
         """Headers for every request; x-client-id only when one is configured."""
