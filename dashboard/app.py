@@ -1,8 +1,8 @@
 """The app factory: the one place that wires settings, extensions, blueprints, hooks, filters, errors and CLI."""
 import logging
 import os
+from datetime import UTC
 from datetime import datetime
-from datetime import timezone
 
 import sqlalchemy as sa
 from flask import Flask
@@ -198,7 +198,7 @@ def register_template_helpers(app):
 
     @app.context_processor
     def permission_helpers():
-        return {"Perm": Perm, "can": can, "now_utc": datetime.now(timezone.utc)}
+        return {"Perm": Perm, "can": can, "now_utc": datetime.now(UTC)}
 
 
 def forget_rendered_rows():

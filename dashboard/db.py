@@ -10,7 +10,6 @@ import sqlalchemy.orm as so
 from flask import current_app
 from flask import has_app_context
 
-
 # PostgreSQL's SQLSTATEs for "your transaction was chosen to fail; run it again".
 _RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})   # deadlock_detected, serialization_failure
 

@@ -4,11 +4,10 @@ Timestamps are naive UTC (`utcnow()`); "today" is computed in the company's zone
 by dashboard.timeutil, never from the server clock's zone.
 """
 import enum
+from datetime import UTC
 from datetime import date
 from datetime import datetime
-from datetime import timezone
 from decimal import Decimal
-from typing import Optional
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -18,7 +17,7 @@ from dashboard.db import Base
 
 def utcnow():
     """The current instant as naive UTC, the form every timestamp column stores."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def database_now(connection):
@@ -75,11 +74,11 @@ class Company(Base):
     is_default: so.Mapped[bool] = so.mapped_column(default=False)
     # The NAME of the environment variable holding this company's API key: secrets
     # live only in the environment, never in the database.
-    api_key_env: so.Mapped[Optional[str]] = so.mapped_column(sa.String(120))
+    api_key_env: so.Mapped[str | None] = so.mapped_column(sa.String(120))
     # Seeded by demo mode (its jobs came from the built-in sandbox): live start-up says so.
     is_demo: so.Mapped[bool] = so.mapped_column(default=False)
     # When branches and crew were last fetched (they change rarely: fetched on a TTL).
-    reference_synced_at: so.Mapped[Optional[datetime]]
+    reference_synced_at: so.Mapped[datetime | None]
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
 
     locations: so.Mapped[list["Location"]] = so.relationship(back_populates="company")
@@ -96,13 +95,13 @@ class Location(Base):
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     company_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("companies.id"), index=True)
     name: so.Mapped[str] = so.mapped_column(sa.String(200))
-    phone: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
-    address: so.Mapped[Optional[str]] = so.mapped_column(sa.String(400))
-    external_id: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
-    external_data: so.Mapped[Optional[dict]] = so.mapped_column(sa.JSON)
+    phone: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    address: so.Mapped[str | None] = so.mapped_column(sa.String(400))
+    external_id: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    external_data: so.Mapped[dict | None] = so.mapped_column(sa.JSON)
     data_source: so.Mapped[str] = so.mapped_column(sa.String(16), default=DataSource.MANUAL.value)
-    last_sync_at: so.Mapped[Optional[datetime]]
-    sync_status: so.Mapped[Optional[str]] = so.mapped_column(sa.String(16))
+    last_sync_at: so.Mapped[datetime | None]
+    sync_status: so.Mapped[str | None] = so.mapped_column(sa.String(16))
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
 
     company: so.Mapped[Company] = so.relationship(back_populates="locations")
@@ -120,7 +119,7 @@ class User(Base):
     full_name: so.Mapped[str] = so.mapped_column(sa.String(120), default="")
     # How this person appears in crew lists: drivers and movers see jobs whose crew
     # (ours, or SmartMoving's when we assigned none) names them.
-    crew_name: so.Mapped[Optional[str]] = so.mapped_column(sa.String(120))
+    crew_name: so.Mapped[str | None] = so.mapped_column(sa.String(120))
     role: so.Mapped[str] = so.mapped_column(sa.String(20))
     password_hash: so.Mapped[str] = so.mapped_column(sa.String(255))
     is_active_user: so.Mapped[bool] = so.mapped_column(default=True)
@@ -128,7 +127,7 @@ class User(Base):
     # cookie carries, so rotating it signs the user out everywhere.
     session_token: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
-    last_login_at: so.Mapped[Optional[datetime]]
+    last_login_at: so.Mapped[datetime | None]
     # A demo-mode user (known password): live start-up disables every one of them.
     is_demo: so.Mapped[bool] = so.mapped_column(default=False)
 
@@ -166,12 +165,12 @@ class ApiToken(Base):
     prefix: so.Mapped[str] = so.mapped_column(sa.String(16))
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
     # Written at most once a minute, so a busy script does not write on every call.
-    last_used_at: so.Mapped[Optional[datetime]]
+    last_used_at: so.Mapped[datetime | None]
     # Revoked tokens are kept (the token page and the audit trail show them) but never
     # authenticate again, whatever later happens to their user.
-    revoked_at: so.Mapped[Optional[datetime]]
+    revoked_at: so.Mapped[datetime | None]
     # None: never expires. An expired token answers 401 like a revoked one.
-    expires_at: so.Mapped[Optional[datetime]]
+    expires_at: so.Mapped[datetime | None]
 
     user: so.Mapped[User] = so.relationship()
 
@@ -182,9 +181,9 @@ class LoginAttempt(Base):
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     email: so.Mapped[str] = so.mapped_column(sa.String(254), index=True)
-    remote_addr: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64), index=True)
+    remote_addr: so.Mapped[str | None] = so.mapped_column(sa.String(64), index=True)
     # The known_device cookie's device id: a known browser's failures are counted apart.
-    device: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
+    device: so.Mapped[str | None] = so.mapped_column(sa.String(64))
     attempted_at: so.Mapped[datetime] = so.mapped_column(default=utcnow, index=True)
 
 
@@ -195,7 +194,7 @@ class Truck(Base):
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     company_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("companies.id"), index=True)
-    location_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("locations.id"))
+    location_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("locations.id"))
     name: so.Mapped[str] = so.mapped_column(sa.String(80))
     is_active: so.Mapped[bool] = so.mapped_column(default=True)
 
@@ -214,10 +213,10 @@ class CrewMember(Base):
     company_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("companies.id"), index=True)
     external_id: so.Mapped[str] = so.mapped_column(sa.String(64))
     name: so.Mapped[str] = so.mapped_column(sa.String(120))
-    status: so.Mapped[Optional[str]] = so.mapped_column(sa.String(20))
-    branch_external_id: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
-    role_name: so.Mapped[Optional[str]] = so.mapped_column(sa.String(60))
-    last_sync_at: so.Mapped[Optional[datetime]]
+    status: so.Mapped[str | None] = so.mapped_column(sa.String(20))
+    branch_external_id: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    role_name: so.Mapped[str | None] = so.mapped_column(sa.String(60))
+    last_sync_at: so.Mapped[datetime | None]
 
 
 class TruckJourney(Base):
@@ -242,58 +241,58 @@ class TruckJourney(Base):
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     company_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("companies.id"))
-    location_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("locations.id"), index=True)
+    location_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("locations.id"), index=True)
 
     # SmartMoving-owned
-    external_id: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
-    opportunity_external_id: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64), index=True)
-    job_number: so.Mapped[Optional[str]] = so.mapped_column(sa.String(40))
-    quote_number: so.Mapped[Optional[str]] = so.mapped_column(sa.String(40))
+    external_id: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    opportunity_external_id: so.Mapped[str | None] = so.mapped_column(sa.String(64), index=True)
+    job_number: so.Mapped[str | None] = so.mapped_column(sa.String(40))
+    quote_number: so.Mapped[str | None] = so.mapped_column(sa.String(40))
     customer_name: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
-    customer_phone: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
-    customer_email: so.Mapped[Optional[str]] = so.mapped_column(sa.String(254))
+    customer_phone: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    customer_email: so.Mapped[str | None] = so.mapped_column(sa.String(254))
     # Money as whole cents: exact on every database (SQLite has no true decimal type).
-    estimated_value_cents: so.Mapped[Optional[int]] = so.mapped_column(sa.BigInteger)
+    estimated_value_cents: so.Mapped[int | None] = so.mapped_column(sa.BigInteger)
     scheduled_date: so.Mapped[date]
-    origin_address: so.Mapped[Optional[str]] = so.mapped_column(sa.String(400))
-    destination_address: so.Mapped[Optional[str]] = so.mapped_column(sa.String(400))
-    arrival_window: so.Mapped[Optional[str]] = so.mapped_column(sa.String(80))
-    arrival_start_hour: so.Mapped[Optional[float]]
+    origin_address: so.Mapped[str | None] = so.mapped_column(sa.String(400))
+    destination_address: so.Mapped[str | None] = so.mapped_column(sa.String(400))
+    arrival_window: so.Mapped[str | None] = so.mapped_column(sa.String(80))
+    arrival_start_hour: so.Mapped[float | None]
     # The job's span in company-local time (naive): arrival-window start to start +
     # SmartMoving's labour + travel estimate (else DEFAULT_JOB_HOURS). Conflicts and
     # truck lanes are judged on it, so it is computed once, at sync or on save.
-    span_start: so.Mapped[Optional[datetime]]
-    span_end: so.Mapped[Optional[datetime]]
+    span_start: so.Mapped[datetime | None]
+    span_end: so.Mapped[datetime | None]
     # Job-level money from opportunity detail, when SmartMoving gives it (cents).
-    actual_charges_cents: so.Mapped[Optional[int]] = so.mapped_column(sa.BigInteger)
-    tips_cents: so.Mapped[Optional[int]] = so.mapped_column(sa.BigInteger)
-    smartmoving_crew: so.Mapped[Optional[list]] = so.mapped_column(sa.JSON)
+    actual_charges_cents: so.Mapped[int | None] = so.mapped_column(sa.BigInteger)
+    tips_cents: so.Mapped[int | None] = so.mapped_column(sa.BigInteger)
+    smartmoving_crew: so.Mapped[list | None] = so.mapped_column(sa.JSON)
     status: so.Mapped[str] = so.mapped_column(sa.String(20), default="BOOKED")
-    job_type: so.Mapped[Optional[str]] = so.mapped_column(sa.String(40))
-    external_data: so.Mapped[Optional[dict]] = so.mapped_column(sa.JSON)
-    content_hash: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
+    job_type: so.Mapped[str | None] = so.mapped_column(sa.String(40))
+    external_data: so.Mapped[dict | None] = so.mapped_column(sa.JSON)
+    content_hash: so.Mapped[str | None] = so.mapped_column(sa.String(64))
     data_source: so.Mapped[str] = so.mapped_column(sa.String(16), default=DataSource.SMARTMOVING.value)
-    last_sync_at: so.Mapped[Optional[datetime]]
+    last_sync_at: so.Mapped[datetime | None]
     sync_status: so.Mapped[str] = so.mapped_column(sa.String(16), default=SyncStatus.SYNCED.value)
-    sync_error: so.Mapped[Optional[str]] = so.mapped_column(sa.String(500))
-    removed_at: so.Mapped[Optional[datetime]]
+    sync_error: so.Mapped[str | None] = so.mapped_column(sa.String(500))
+    removed_at: so.Mapped[datetime | None]
     # A removal that a sync held back (too many at once, or unconfirmed): the job stays
     # on the board flagged until a later run, a webhook or an admin confirms or clears it.
-    removal_pending_at: so.Mapped[Optional[datetime]]
-    removal_reason: so.Mapped[Optional[str]] = so.mapped_column(sa.String(200))
+    removal_pending_at: so.Mapped[datetime | None]
+    removal_reason: so.Mapped[str | None] = so.mapped_column(sa.String(200))
 
     # Local dispatch fields: ours, never touched by sync
-    truck_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("trucks.id", ondelete="SET NULL"))
-    crew: so.Mapped[Optional[list]] = so.mapped_column(sa.JSON)
-    notes: so.Mapped[Optional[str]] = so.mapped_column(sa.Text)
+    truck_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("trucks.id", ondelete="SET NULL"))
+    crew: so.Mapped[list | None] = so.mapped_column(sa.JSON)
+    notes: so.Mapped[str | None] = so.mapped_column(sa.Text)
     dispatch_status: so.Mapped[str] = so.mapped_column(sa.String(20), default=DispatchStatus.UNASSIGNED.value)
-    dispatch_updated_at: so.Mapped[Optional[datetime]]
-    dispatch_updated_by: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    dispatch_updated_at: so.Mapped[datetime | None]
+    dispatch_updated_by: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
 
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
 
-    location: so.Mapped[Optional[Location]] = so.relationship()
-    truck: so.Mapped[Optional[Truck]] = so.relationship()
+    location: so.Mapped[Location | None] = so.relationship()
+    truck: so.Mapped[Truck | None] = so.relationship()
 
     @property
     def estimated_value(self):
@@ -316,14 +315,14 @@ class OpportunitySyncState(Base):
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     company_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("companies.id"))
     external_id: so.Mapped[str] = so.mapped_column(sa.String(64))
-    sweep_hash: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
-    detail_fetched_at: so.Mapped[Optional[datetime]]
-    last_error: so.Mapped[Optional[str]] = so.mapped_column(sa.String(500))
+    sweep_hash: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    detail_fetched_at: so.Mapped[datetime | None]
+    last_error: so.Mapped[str | None] = so.mapped_column(sa.String(500))
     failures: so.Mapped[int] = so.mapped_column(default=0)
     # Detail answered 404 while the sweep still listed the opportunity: re-ask only when
     # its sweep fingerprint changes or after next_check_at (backoff 1 h doubling to 24 h).
     not_found_count: so.Mapped[int] = so.mapped_column(default=0)
-    next_check_at: so.Mapped[Optional[datetime]]
+    next_check_at: so.Mapped[datetime | None]
 
 
 class SyncRun(Base):
@@ -340,18 +339,18 @@ class SyncRun(Base):
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     company_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("companies.id"), index=True)
     trigger: so.Mapped[str] = so.mapped_column(sa.String(20))
-    triggered_by: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    triggered_by: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     window_start: so.Mapped[date]
     window_end: so.Mapped[date]
     status: so.Mapped[str] = so.mapped_column(sa.String(16), default=RunStatus.RUNNING.value, index=True)
-    phase: so.Mapped[Optional[str]] = so.mapped_column(sa.String(40))
+    phase: so.Mapped[str | None] = so.mapped_column(sa.String(40))
     started_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
-    heartbeat_at: so.Mapped[Optional[datetime]]
-    finished_at: so.Mapped[Optional[datetime]]
+    heartbeat_at: so.Mapped[datetime | None]
+    finished_at: so.Mapped[datetime | None]
     # Where the run's process lives: on start-up (or when its lease blocks a new run) a
     # RUNNING run whose process is gone from this host is failed at once.
-    runner_host: so.Mapped[Optional[str]] = so.mapped_column(sa.String(255))
-    runner_pid: so.Mapped[Optional[int]]
+    runner_host: so.Mapped[str | None] = so.mapped_column(sa.String(255))
+    runner_pid: so.Mapped[int | None]
     pages_fetched: so.Mapped[int] = so.mapped_column(default=0)
     jobs_seen: so.Mapped[int] = so.mapped_column(default=0)
     opportunities_seen: so.Mapped[int] = so.mapped_column(default=0)
@@ -366,8 +365,8 @@ class SyncRun(Base):
     malformed_records: so.Mapped[int] = so.mapped_column(default=0)
     api_calls: so.Mapped[int] = so.mapped_column(default=0)
     rate_limited: so.Mapped[int] = so.mapped_column(default=0)
-    error: so.Mapped[Optional[str]] = so.mapped_column(sa.Text)
-    warnings: so.Mapped[Optional[list]] = so.mapped_column(sa.JSON)
+    error: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    warnings: so.Mapped[list | None] = so.mapped_column(sa.JSON)
 
     @property
     def rows_written(self):
@@ -380,14 +379,14 @@ class ApiCall(Base):
     __table_args__ = (sa.Index("ix_api_calls_company_at", "company_id", "called_at"),)
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
-    company_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("companies.id"))
-    sync_run_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("sync_runs.id", ondelete="SET NULL"), index=True)
+    company_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("companies.id"))
+    sync_run_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("sync_runs.id", ondelete="SET NULL"), index=True)
     called_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
     method: so.Mapped[str] = so.mapped_column(sa.String(8), default="GET")
     path: so.Mapped[str] = so.mapped_column(sa.String(300))
-    status_code: so.Mapped[Optional[int]]
-    duration_ms: so.Mapped[Optional[int]]
-    error: so.Mapped[Optional[str]] = so.mapped_column(sa.String(300))
+    status_code: so.Mapped[int | None]
+    duration_ms: so.Mapped[int | None]
+    error: so.Mapped[str | None] = so.mapped_column(sa.String(300))
 
 
 class SyncLease(Base):
@@ -395,10 +394,10 @@ class SyncLease(Base):
     __tablename__ = "sync_leases"
 
     name: so.Mapped[str] = so.mapped_column(sa.String(80), primary_key=True)
-    owner: so.Mapped[Optional[str]] = so.mapped_column(sa.String(120))
-    expires_at: so.Mapped[Optional[datetime]]
+    owner: so.Mapped[str | None] = so.mapped_column(sa.String(120))
+    expires_at: so.Mapped[datetime | None]
     epoch: so.Mapped[int] = so.mapped_column(default=0)
-    acquired_at: so.Mapped[Optional[datetime]]
+    acquired_at: so.Mapped[datetime | None]
 
 
 class AuditEvent(Base):
@@ -407,11 +406,11 @@ class AuditEvent(Base):
     __table_args__ = (sa.Index("ix_audit_events_company_at", "company_id", "at"),)
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
-    company_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("companies.id"), index=True)
-    user_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    company_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("companies.id"), index=True)
+    user_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     action: so.Mapped[str] = so.mapped_column(sa.String(60))
-    target: so.Mapped[Optional[str]] = so.mapped_column(sa.String(120))
-    detail: so.Mapped[Optional[dict]] = so.mapped_column(sa.JSON)
+    target: so.Mapped[str | None] = so.mapped_column(sa.String(120))
+    detail: so.Mapped[dict | None] = so.mapped_column(sa.JSON)
     at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
 
 
@@ -435,16 +434,16 @@ class WebhookEvent(Base):
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     company_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("companies.id"))
     event_type: so.Mapped[str] = so.mapped_column(sa.String(60))
-    opportunity_id: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
-    job_id: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
-    customer_id: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
+    opportunity_id: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    job_id: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    customer_id: so.Mapped[str | None] = so.mapped_column(sa.String(64))
     payload: so.Mapped[dict] = so.mapped_column(sa.JSON)
     content_hash: so.Mapped[str] = so.mapped_column(sa.String(64))
     dedupe_key: so.Mapped[str] = so.mapped_column(sa.String(80))
     deliveries: so.Mapped[int] = so.mapped_column(default=1)
     received_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
-    processed_at: so.Mapped[Optional[datetime]]
+    processed_at: so.Mapped[datetime | None]
     status: so.Mapped[str] = so.mapped_column(sa.String(16), default=WebhookStatus.PENDING.value)
     attempts: so.Mapped[int] = so.mapped_column(default=0)
-    result: so.Mapped[Optional[str]] = so.mapped_column(sa.String(300))
-    error: so.Mapped[Optional[str]] = so.mapped_column(sa.String(500))
+    result: so.Mapped[str | None] = so.mapped_column(sa.String(300))
+    error: so.Mapped[str | None] = so.mapped_column(sa.String(500))

@@ -16,9 +16,9 @@ import logging
 import os
 import threading
 import time
+from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
-from datetime import timezone
 from zoneinfo import ZoneInfo
 
 from dashboard.auth import throttle
@@ -133,7 +133,7 @@ def start_scheduler_if_serving(app):
 def _slot_start(when, seconds):
     """The start (naive UTC) of the interval slot holding the aware instant when."""
     epoch = int(when.timestamp())
-    return datetime.fromtimestamp(epoch - epoch % seconds, timezone.utc).replace(tzinfo=None)
+    return datetime.fromtimestamp(epoch - epoch % seconds, UTC).replace(tzinfo=None)
 
 
 def companies_to_sync():
@@ -155,7 +155,7 @@ def run_scheduled_sync(app, now=None):
     Returns {company_id: outcome} for tests ("synced", "skipped", "busy", "error").
     """
     seconds = interval_seconds(app) or 60
-    slot = _slot_start(now or datetime.now(timezone.utc), seconds)
+    slot = _slot_start(now or datetime.now(UTC), seconds)
     outcomes = {}
     try:
         with app.app_context():
@@ -263,7 +263,7 @@ def start_scheduler(app, first_run_seconds=None):
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": max(1, seconds // 2)},
         )
         scheduler.add_job(
-            run_scheduled_sync, IntervalTrigger(seconds=seconds, start_date=datetime(1970, 1, 2, tzinfo=timezone.utc),
+            run_scheduled_sync, IntervalTrigger(seconds=seconds, start_date=datetime(1970, 1, 2, tzinfo=UTC),
                                                 timezone=tz),
             args=[app], id=JOB_ID, name="SmartMoving sync", replace_existing=True,
             coalesce=True, max_instances=1, misfire_grace_time=max(1, seconds // 2),

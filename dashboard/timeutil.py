@@ -1,14 +1,14 @@
 """What "today" means: always in the company's zone, never the server's."""
+from datetime import UTC
 from datetime import date
 from datetime import datetime
 from datetime import timedelta
-from datetime import timezone
 from zoneinfo import ZoneInfo
 
 
 def company_today(tz_name, now=None):
     """The calendar date in zone tz_name at instant now (aware, default: the current instant)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return now.astimezone(ZoneInfo(tz_name)).date()
 
 

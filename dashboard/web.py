@@ -1,18 +1,18 @@
 """Helpers shared by the server-rendered pages: page-or-fragment rendering, dates, template filters."""
 import functools
 import hashlib
+from datetime import UTC
 from datetime import timedelta
-from datetime import timezone
 from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask import make_response
+from flask import render_template
 from flask import request
+from flask_login import current_user
 from markupsafe import Markup
 from markupsafe import escape
-from flask import render_template
-from flask_login import current_user
 
 from dashboard.extensions import htmx
 from dashboard.formatting import label
@@ -64,7 +64,7 @@ def to_local(naive_utc, tz_name=None):
     """A stored naive-UTC timestamp as an aware datetime in tz_name (default: the user's company zone)."""
     if naive_utc is None:
         return None
-    return naive_utc.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(tz_name or user_timezone()))
+    return naive_utc.replace(tzinfo=UTC).astimezone(ZoneInfo(tz_name or user_timezone()))
 
 
 def minutes_since(naive_utc, now=None):

@@ -5,7 +5,6 @@ from wtforms import PasswordField
 from wtforms import SelectField
 from wtforms import StringField
 from wtforms.validators import DataRequired
-
 from wtforms.validators import Length
 from wtforms.validators import Optional
 

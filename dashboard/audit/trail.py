@@ -1,8 +1,8 @@
 """Writing and reading the audit trail (AuditEvent rows), always within the reader's scope."""
+from datetime import UTC
 from datetime import datetime
 from datetime import time
 from datetime import timedelta
-from datetime import timezone
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -53,8 +53,8 @@ def job_ids_matching(reader, text):
 def utc_bounds(day, tz_name):
     """The naive-UTC instants where day begins and ends in zone tz_name."""
     zone = ZoneInfo(tz_name)
-    start = datetime.combine(day, time.min, zone).astimezone(timezone.utc).replace(tzinfo=None)
-    end = datetime.combine(day + timedelta(days=1), time.min, zone).astimezone(timezone.utc).replace(tzinfo=None)
+    start = datetime.combine(day, time.min, zone).astimezone(UTC).replace(tzinfo=None)
+    end = datetime.combine(day + timedelta(days=1), time.min, zone).astimezone(UTC).replace(tzinfo=None)
     return start, end
 
 

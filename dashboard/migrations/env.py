@@ -1,8 +1,8 @@
 """Alembic environment: runs against the engine of the app that called init-db."""
 from alembic import context
 
-from dashboard.db import Base
 from dashboard import models  # noqa: F401  (registers every table on Base.metadata)
+from dashboard.db import Base
 
 target_metadata = Base.metadata
 

@@ -5,10 +5,10 @@ nothing of trucks (SmartMoving has none), so past days get trucks here, the way 
 dispatcher would have given them: most the day before, some on the morning itself,
 and a few never; each assignment leaves the AuditEvent a real one would.
 """
+from datetime import UTC
 from datetime import datetime
 from datetime import time
 from datetime import timedelta
-from datetime import timezone
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -77,7 +77,7 @@ def _dispatch_past_days(session, company, start, end, config):
         late = job.id % 8 == 0
         local = (datetime.combine(job.scheduled_date, time(7, 10)) if late
                  else datetime.combine(job.scheduled_date - timedelta(days=1), time(15, job.id % 60)))
-        at = local.replace(tzinfo=zone).astimezone(timezone.utc).replace(tzinfo=None)
+        at = local.replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
         job.truck_id = truck.id
         job.dispatch_status = DispatchStatus.ASSIGNED.value
         job.dispatch_updated_at = at

@@ -9,10 +9,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import fields
+from datetime import UTC
 from datetime import datetime
 from datetime import time
 from datetime import timedelta
-from datetime import timezone
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -149,7 +149,7 @@ def load_jobs(user, start, end, location_id, default_hours, day_start):
 def _local_to_utc(day, hours, zone):
     """Company-local day + fractional hours as the naive UTC instant timestamps are stored in."""
     local = datetime.combine(day, time(), tzinfo=zone) + timedelta(hours=hours)
-    return local.astimezone(timezone.utc).replace(tzinfo=None)
+    return local.astimezone(UTC).replace(tzinfo=None)
 
 
 def _dispatch_events(company_ids, since, job_ids):
@@ -290,7 +290,7 @@ def operations(user, report_range, location_ids, config, now_utc=None):
     day_hours = config["BOARD_DAY_HOURS"]
     jobs = load_jobs(user, report_range.start, report_range.end, report_range.location_id,
                      config["DEFAULT_JOB_HOURS"], day_hours[0])
-    now_utc = now_utc or datetime.now(timezone.utc).replace(tzinfo=None)
+    now_utc = now_utc or datetime.now(UTC).replace(tzinfo=None)
     by_location, by_day = utilisation(jobs, location_ids, report_range.days(), day_hours)
     return Operations(health=dispatch_health(jobs, day_hours, now_utc), usage=by_location, usage_by_day=by_day,
                       estimates=estimates_vs_actuals(jobs))

@@ -11,8 +11,8 @@ import os
 import random as _random
 import re
 import time
+from datetime import UTC
 from datetime import datetime
-from datetime import timezone
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote
 
@@ -417,8 +417,8 @@ def _retry_after_seconds(value):
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _try_again_seconds(text):

@@ -1,8 +1,8 @@
 """The quota plan's inputs from the database: this month's calls, what a sweep costs, when each day was swept."""
 import logging
+from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
-from datetime import timezone
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -86,13 +86,13 @@ def plan_now(company_id, now=None, slack_minutes=0.0):
     now = now or utcnow()
     company = db.session.get(Company, company_id)
     zone = ZoneInfo(company.timezone)
-    local_now = now.replace(tzinfo=timezone.utc).astimezone(zone)
+    local_now = now.replace(tzinfo=UTC).astimezone(zone)
     quota, tier = quota_and_tier()
     if tier == plan.PREMIUM and not current_app.config.get("SMARTMOVING_WEBHOOK_SECRET"):
         log.debug("premium plan without webhooks: sweeps are the only source of changes")
 
     def local(value):
-        return value.replace(tzinfo=timezone.utc).astimezone(zone) if value else None
+        return value.replace(tzinfo=UTC).astimezone(zone) if value else None
 
     today = local_now.date()
     decision = plan.decide(tier, quota, month_used(company_id, now), local_now, business_hours(),
@@ -107,7 +107,7 @@ def warn_if_high(company_id, quota, used, now=None):
     """Log the 75 % / 90 % warning once per level and month; the sentence (for the page) or None."""
     sentence = plan.warning_for(quota, used)
     if sentence:
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         key = (company_id, now.strftime("%Y-%m"), round(used / quota, 2) >= plan.WARN_AT[-1])
         if key not in _warned:
             _warned.add(key)

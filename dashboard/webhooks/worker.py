@@ -10,8 +10,8 @@ for a sweep: a sync run, at most one per WEBHOOK_SWEEP_MINUTES.
 import logging
 import threading
 import time
+from datetime import UTC
 from datetime import datetime
-from datetime import timezone
 
 from flask import current_app
 
@@ -30,8 +30,8 @@ KICK_WAIT_SECONDS = 30
 def request_sweep(company_id, now=None):
     """A sync now for events naming records we do not store, at most once per WEBHOOK_SWEEP_MINUTES."""
     seconds = max(current_app.config["WEBHOOK_SWEEP_MINUTES"], 1) * 60
-    epoch = int((now or datetime.now(timezone.utc)).timestamp())
-    slot = datetime.fromtimestamp(epoch - epoch % seconds, timezone.utc).replace(tzinfo=None)
+    epoch = int((now or datetime.now(UTC)).timestamp())
+    slot = datetime.fromtimestamp(epoch - epoch % seconds, UTC).replace(tzinfo=None)
     if not claim_slot(f"webhook-sweep:{company_id}", slot, new_owner_id()):
         return None   # debounced: the next sync (scheduled or requested) covers these events
     try:

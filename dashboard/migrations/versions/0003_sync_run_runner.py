@@ -4,9 +4,8 @@ Revision ID: sync_run_runner
 Revises: 0002
 Create Date: 2026-11-28 10:50:00
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'sync_run_runner'
 down_revision = '0002'

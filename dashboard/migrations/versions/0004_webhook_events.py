@@ -4,9 +4,8 @@ Revision ID: webhook_events
 Revises: sync_run_runner
 Create Date: 2026-11-28 10:10:00
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'webhook_events'
 down_revision = 'sync_run_runner'

@@ -4,9 +4,8 @@ Revision ID: token_revocation
 Revises: webhook_events
 Create Date: 2026-11-28 10:10:00
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'token_revocation'
 down_revision = 'webhook_events'

@@ -6,7 +6,6 @@ Create Date: 2026-11-28 10:15:00
 """
 from alembic import op
 
-
 revision = 'reports'
 down_revision = 'token_revocation'
 branch_labels = None

@@ -6,7 +6,6 @@ Create Date: 2026-11-29 04:20:00
 """
 from alembic import op
 
-
 revision = 'board_version'
 down_revision = 'reports'
 branch_labels = None

@@ -6,7 +6,6 @@ Create Date: 2026-11-29 09:30:00
 """
 from alembic import op
 
-
 revision = 'poll_indexes'
 down_revision = 'board_version'
 branch_labels = None

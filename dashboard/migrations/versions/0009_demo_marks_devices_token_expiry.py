@@ -4,9 +4,8 @@ Revision ID: demo_devices_expiry
 Revises: poll_indexes
 Create Date: 2026-12-05 18:30:00
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'demo_devices_expiry'
 down_revision = 'poll_indexes'
