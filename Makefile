@@ -34,7 +34,7 @@ run: venv
 lint: dev-venv
 	$(BIN)/ruff check .
 
-test: dev-venv
+test: dev-venv lint
 	$(BIN)/pytest -q
 
 bench: dev-venv

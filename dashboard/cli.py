@@ -202,7 +202,8 @@ def _backfill(company, start, end, yes):
 @click.option("--port", default=5001, show_default=True, type=int)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--webhook-url", default=None,
-              help="Announce world changes by webhook to this URL (e.g. http://127.0.0.1:5000/api/smartmoving/webhooks), "
+              help="Announce world changes by webhook to this URL "
+                   "(e.g. http://127.0.0.1:5000/api/smartmoving/webhooks), "
                    "with SMARTMOVING_WEBHOOK_SECRET from the environment.")
 @with_appcontext
 def sandbox_command(port, host, webhook_url):

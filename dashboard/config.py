@@ -246,7 +246,8 @@ def load_config(app, test_config=None):
     for key in _FLOAT_KEYS:
         app.config[key] = parse_float(key, app.config[key])
     if not 0 < app.config["DEFAULT_JOB_HOURS"] <= 24:
-        raise ConfigError(f"DEFAULT_JOB_HOURS must be more than 0 and at most 24, got {app.config['DEFAULT_JOB_HOURS']}")
+        raise ConfigError("DEFAULT_JOB_HOURS must be more than 0 and at most 24, "
+                          f"got {app.config['DEFAULT_JOB_HOURS']}")
     for key in ("BOARD_DAY_START", "BOARD_DAY_END"):
         app.config[key] = parse_clock(key, app.config[key])
     day_start, day_end = (clock_hours(app.config[key]) for key in ("BOARD_DAY_START", "BOARD_DAY_END"))

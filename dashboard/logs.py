@@ -64,7 +64,7 @@ class JsonFormatter(logging.Formatter):
             chain.append(error)
             error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
         lines = []
-        for inner, error in zip([None] + chain[::-1], chain[::-1]):
+        for inner, error in zip([None] + chain[::-1], chain[::-1], strict=False):   # each with the one before it
             if inner is not None:
                 lines.append("\nThe above exception was the direct cause of the following exception:\n"
                              if error.__cause__ is inner else

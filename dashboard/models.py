@@ -380,7 +380,8 @@ class ApiCall(Base):
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     company_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("companies.id"))
-    sync_run_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("sync_runs.id", ondelete="SET NULL"), index=True)
+    sync_run_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("sync_runs.id", ondelete="SET NULL"),
+                                                          index=True)
     called_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
     method: so.Mapped[str] = so.mapped_column(sa.String(8), default="GET")
     path: so.Mapped[str] = so.mapped_column(sa.String(300))

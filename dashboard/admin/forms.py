@@ -18,7 +18,8 @@ class UserForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired("Enter an email address."), Length(max=254)])
     full_name = StringField("Full name", validators=[Length(max=120)])
     crew_name = StringField("Name in crew lists", validators=[Length(max=120)],
-                            description="How SmartMoving crew lists spell this person; drivers and movers see jobs naming them.")
+                            description="How SmartMoving crew lists spell this person; "
+                                        "drivers and movers see jobs naming them.")
     company_id = SelectField("Company", coerce=coerce_id)  # ids in ASCII digits only
     role = SelectField("Role")
     locations = CheckboxListField("Locations", coerce=coerce_id,

@@ -1,4 +1,5 @@
-"""The seed specification's paths beside ours: the api blueprint again under /smartmoving, and a GET on the sync trigger explained."""
+"""The seed specification's paths beside ours: the api blueprint again under /smartmoving,
+and a GET on the sync trigger explained."""
 from flask import current_app
 from flask import request
 from werkzeug.exceptions import HTTPException

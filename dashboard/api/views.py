@@ -140,7 +140,8 @@ def health():
     smartmoving = "unknown" if run is None else ("ok" if run.status in ("SUCCESS", "PARTIAL") else "error")
     stale = run is None or (company is not None and utcnow() - run.finished_at
                             > timedelta(minutes=_stale_limit_minutes(company.id)))
-    last_sync = None if run is None else {"status": run.status, "finishedAt": as_utc_iso(run.finished_at), "stale": stale}
+    last_sync = None if run is None else {"status": run.status, "finishedAt": as_utc_iso(run.finished_at),
+                                          "stale": stale}
     status = "ok" if smartmoving == "ok" and not stale else "degraded"
     return {"status": status, "database": database, "smartmoving": _smartmoving(smartmoving), "lastSync": last_sync}
 

@@ -47,7 +47,8 @@ def job_ids_matching(reader, text):
     condition = TruckJourney.job_number == text[:40]
     if job_id is not None:
         condition = sa.or_(condition, TruckJourney.id == job_id)
-    return set(db.session.scalars(_scoped(sa.select(TruckJourney.id).where(condition), reader, TruckJourney.company_id)))
+    query = _scoped(sa.select(TruckJourney.id).where(condition), reader, TruckJourney.company_id)
+    return set(db.session.scalars(query))
 
 
 def utc_bounds(day, tz_name):

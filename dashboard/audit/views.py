@@ -68,4 +68,5 @@ def export_csv():
             web.format_datetime(event.at), event.company_id or "", actor.email if actor else "", event.action,
             event.target or "", "; ".join(trail.describe_changes(event.detail)))])
     name = f"audit-{filters['day'].isoformat()}.csv" if filters["day"] else "audit.csv"
-    return Response(out.getvalue(), mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -175,4 +175,5 @@ def clear_failures(email, remote_addr, device=None):
 
 def prune(older_than_days=2):
     """Delete attempts far outside any window (housekeeping)."""
-    db.session.execute(sa.delete(LoginAttempt).where(LoginAttempt.attempted_at < utcnow() - timedelta(days=older_than_days)))
+    cutoff = utcnow() - timedelta(days=older_than_days)
+    db.session.execute(sa.delete(LoginAttempt).where(LoginAttempt.attempted_at < cutoff))

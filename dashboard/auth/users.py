@@ -60,7 +60,8 @@ def resolve_locations(company, names):
     found = []
     for name in names or ():
         location = db.session.scalar(
-            sa.select(Location).where(Location.company_id == company.id, sa.func.lower(Location.name) == name.strip().lower())
+            sa.select(Location).where(Location.company_id == company.id,
+                                      sa.func.lower(Location.name) == name.strip().lower())
         )
         if location is None:
             raise UserError(f"Unknown location for {company.name}: {name}")

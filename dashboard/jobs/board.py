@@ -116,7 +116,9 @@ def short_address(address):
     return ", ".join(parts[:2])
 
 
-_WINDOW_RE = re.compile(r"^\s*(\d{1,2})(?::(\d{2}))?\s*([AaPp][Mm])?\s*[-–to]+\s*(\d{1,2})(?::(\d{2}))?\s*([AaPp][Mm])?\s*$")
+_WINDOW_RE = re.compile(r"^\s*(\d{1,2})(?::(\d{2}))?\s*([AaPp][Mm])?"   # 8, 8:00, 8:00 AM
+                        r"\s*[-–to]+"                                   # -, – or "to"
+                        r"\s*(\d{1,2})(?::(\d{2}))?\s*([AaPp][Mm])?\s*$")
 
 
 def compact_window(text):

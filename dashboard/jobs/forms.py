@@ -32,9 +32,11 @@ class JobEditForm(FlaskForm):
     truck_id = SelectField("Truck", coerce=coerce_id)  # 0: no truck
     crew = CheckboxListField("Crew")
     crew_other = StringField("Others (comma-separated)", validators=[Length(max=400)])
-    dispatch_status = SelectField("Dispatch status", choices=[SelectChoice(s.value, s.value.replace("_", " ").capitalize())
-                                                              for s in DispatchStatus])
-    notes = TextAreaField("Notes for the crew", validators=[Length(max=2000, message="Keep notes under 2000 characters.")])
+    dispatch_status = SelectField("Dispatch status",
+                                  choices=[SelectChoice(s.value, s.value.replace("_", " ").capitalize())
+                                           for s in DispatchStatus])
+    notes = TextAreaField("Notes for the crew",
+                          validators=[Length(max=2000, message="Keep notes under 2000 characters.")])
     # The job's dispatch version when the form was drawn: a save on top of someone
     # else's newer save is caught instead of silently overwriting it.
     version = HiddenField()
@@ -63,7 +65,8 @@ class ManualJobForm(FlaskForm):
     destination_address = StringField("To", validators=[Optional(), Length(max=400)])
     arrival_window = StringField("Arrival window", description="e.g. 8:00 AM – 10:00 AM",
                                  validators=[Optional(), Length(max=80)])
-    notes = TextAreaField("Notes for the crew", validators=[Length(max=2000, message="Keep notes under 2000 characters.")])
+    notes = TextAreaField("Notes for the crew",
+                          validators=[Length(max=2000, message="Keep notes under 2000 characters.")])
 
     def validate_scheduled_date(self, field):
         if field.data is not None and not in_day_range(field.data):

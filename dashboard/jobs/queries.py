@@ -211,7 +211,8 @@ _PHONE_CHARS = frozenset("0123456789 ()-+.")
 
 
 def job_matcher(search):
-    """A predicate: every word of search occurs in customer, job/quote number, addresses, phone, crew, truck or notes."""
+    """A predicate: every word of search occurs in customer, job/quote number, addresses, phone, crew,
+    truck or notes."""
     # In Python rather than SQL: crew lists are JSON, and accents and case then fold the same
     # way on both databases; a board reads the whole day anyway. A phone-like query also
     # matches the phone's digits whatever the punctuation ("555 0101" finds "(555) 010-1").

@@ -430,7 +430,7 @@ def assign(job_id):
             "jobs/_assign_saved.html", job=job, message=message,
             conflicts=_conflict_messages(job, job.truck_id, job.effective_crew)))
         # The board refreshes itself at once (morphed, so focus and scroll stay).
-        response.headers["HX-Trigger"] = '{"board-changed": {"jobId": %d}}' % job.id
+        response.headers["HX-Trigger"] = f'{{"board-changed": {{"jobId": {job.id}}}}}'
         return response
     # htmx swaps only 2xx answers: the form comes back with its message either way.
     context = _assign_context(job, form, message=message)
@@ -448,7 +448,8 @@ def assign_preview(job_id):
         truck_id = coerce_id(request.args.get("truck_id")) or None
     except ValueError:
         abort(422, description="truck_id must be a truck id.")
-    crew = dispatch.unique_names(request.args.getlist("crew") + dispatch.split_free_text(request.args.get("crew_other")))
+    crew = dispatch.unique_names(request.args.getlist("crew")
+                                 + dispatch.split_free_text(request.args.get("crew_other")))
     return render_template("jobs/_conflicts.html", conflicts=_conflict_messages(job, truck_id, crew[:50]))
 
 

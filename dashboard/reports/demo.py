@@ -68,7 +68,8 @@ def _dispatch_past_days(session, company, start, end, config):
     day_start = config["BOARD_DAY_HOURS"][0]
     for job in jobs:
         begins, ends = _span(job, config["DEFAULT_JOB_HOURS"], day_start)
-        free = [t for t in trucks.get(job.location_id, ()) if busy_until.get((t.id, job.scheduled_date), begins) <= begins]
+        free = [t for t in trucks.get(job.location_id, ())
+                if busy_until.get((t.id, job.scheduled_date), begins) <= begins]
         if not free or job.id % 23 == 0:   # a few stay without a truck, as on a real board
             continue
         truck = free[0]

@@ -233,13 +233,15 @@ def capacity_per_day(location_ids, day_hours):
     if not ids:
         return {}
     trucks = dict(db.session.execute(
-        sa.select(Truck.location_id, sa.func.count(Truck.id)).where(Truck.location_id.in_(ids), Truck.is_active.is_(True))
+        sa.select(Truck.location_id, sa.func.count(Truck.id))
+        .where(Truck.location_id.in_(ids), Truck.is_active.is_(True))
         .group_by(Truck.location_id)).all())
     crew = dict(db.session.execute(
         sa.select(Location.id, sa.func.count(CrewMember.id))
         .join(CrewMember, sa.and_(CrewMember.company_id == Location.company_id,
                                   CrewMember.branch_external_id == Location.external_id))
-        .where(Location.id.in_(ids), sa.or_(CrewMember.status.is_(None), sa.func.upper(CrewMember.status) != "INACTIVE"))
+        .where(Location.id.in_(ids),
+               sa.or_(CrewMember.status.is_(None), sa.func.upper(CrewMember.status) != "INACTIVE"))
         .group_by(Location.id)).all())
     return {loc: (trucks.get(loc, 0) * hours, crew.get(loc, 0) * hours) for loc in ids}
 

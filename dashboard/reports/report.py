@@ -90,10 +90,12 @@ def build_report(user, report_range, locations, config, show_money, now_utc=None
     usage_total = Usage()
     for loc in location_ids:
         usage_total.add(ops.usage.get(loc, Usage()))
-    tables["utilisation"] = Table("utilisation", "Utilisation per location", [Column("Location", "text")] + USAGE_COLUMNS,
+    tables["utilisation"] = Table("utilisation", "Utilisation per location",
+                                  [Column("Location", "text")] + USAGE_COLUMNS,
                                   [[name_of(loc)] + _usage_cells(ops.usage.get(loc, Usage())) for loc in location_ids],
                                   ["All locations"] + _usage_cells(usage_total))
-    tables["utilisation-days"] = Table("utilisation-days", "Utilisation per day", [Column("Date", "date")] + USAGE_COLUMNS,
+    tables["utilisation-days"] = Table("utilisation-days", "Utilisation per day",
+                                       [Column("Date", "date")] + USAGE_COLUMNS,
                                        [[day] + _usage_cells(ops.usage_by_day.get(day, Usage())) for day in days],
                                        ["Total"] + _usage_cells(usage_total))
 
@@ -115,8 +117,10 @@ def build_report(user, report_range, locations, config, show_money, now_utc=None
         revenue_series.append((f"{len(others)} other locations",
                                [sum(cents.get((day, loc), 0) for loc in others) for day in days]))
     tables["revenue"] = Table("revenue", "Estimated value per day by location",
-                              [Column("Date", "date")] + [money(label) for label, _v in revenue_series] + [money("Total")],
-                              [[day] + [values[i] for _l, values in revenue_series] + [by_day.get(day, Tally()).estimated_cents]
+                              [Column("Date", "date")] + [money(label) for label, _v in revenue_series]
+                              + [money("Total")],
+                              [[day] + [values[i] for _l, values in revenue_series]
+                               + [by_day.get(day, Tally()).estimated_cents]
                                for i, day in enumerate(days)],
                               ["Total"] + [sum(values) for _l, values in revenue_series] + [total.estimated_cents],
                               money_only=True)

@@ -36,7 +36,10 @@ class Table:
         if self.money_only:
             return None
         keep = [i for i, column in enumerate(self.columns) if not column.money]
-        pick = (lambda row: [row[i] for i in keep])
+
+        def pick(row):
+            return [row[i] for i in keep]
+
         return replace(self, columns=[self.columns[i] for i in keep], rows=[pick(row) for row in self.rows],
                        total=pick(self.total) if self.total is not None else None)
 
@@ -83,5 +86,5 @@ def to_csv(table):
     writer = csv.writer(out)
     writer.writerow([column.heading + (" (%)" if column.kind == "percent" else "") for column in table.columns])
     for row in table.rows + ([table.total] if table.total is not None else []):
-        writer.writerow([_csv_value(value, column.kind) for value, column in zip(row, table.columns)])
+        writer.writerow([_csv_value(value, column.kind) for value, column in zip(row, table.columns, strict=True)])
     return out.getvalue()

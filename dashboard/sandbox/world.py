@@ -766,7 +766,8 @@ class SandboxWorld:
                     "travelHours": job.travel,
                     # Opportunity detail's actualCharges total and totalTips of the job (completed jobs only).
                     "actualCharges": round(sum(charge["totalCost"] for charge in self._job_charges(
-                        job, self._share(opp), self._billed_factor(job))), 2) if opp.status == STATUS_COMPLETED else None,
+                        job, self._share(opp), self._billed_factor(job))), 2)
+                        if opp.status == STATUS_COMPLETED else None,
                     "tips": round(self._share(opp) * 0.05, 2) if opp.status == STATUS_COMPLETED else 0.0,
                 }
             return truth

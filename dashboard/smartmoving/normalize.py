@@ -303,8 +303,8 @@ def _sweep_job(job, warnings):
     if not job_id or service_date is None:
         warnings.append(f"sweep: skipped job {job_id or '?'}: missing id or service date")
         return None
-    return SweepJob(job_id=job_id, job_number=_text(job.get("jobNumber"), column_limit(TruckJourney, "job_number")), service_date=service_date,
-                    job_type=_int(job.get("type")))
+    return SweepJob(job_id=job_id, job_number=_text(job.get("jobNumber"), column_limit(TruckJourney, "job_number")),
+                    service_date=service_date, job_type=_int(job.get("type")))
 
 
 def format_hour(hours):

@@ -132,7 +132,8 @@ def choose_cadence(tier, quota, used, minutes_left, hours, costs, refreshes_want
 
 
 def refresh_allowance(quota, projected, runs_left):
-    """Detail-only refreshes one run may spend: what the projection leaves of the budget, spread over the runs to come."""
+    """Detail-only refreshes one run may spend: what the projection leaves of the budget,
+    spread over the runs to come."""
     if not quota:
         return 10 ** 9
     spare = quota * TARGET_SHARE - projected

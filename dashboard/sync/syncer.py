@@ -407,7 +407,7 @@ class Syncer:
     def _screen_customers(self, page, customers):
         """The well-formed customers of a page and how many were not; a page of nothing but junk is an error."""
         problems = [normalize.malformed_customer(customer) for customer in customers]
-        good = [customer for customer, problem in zip(customers, problems) if problem is None]
+        good = [customer for customer, problem in zip(customers, problems, strict=True) if problem is None]
         bad = [problem for problem in problems if problem is not None]
         if bad and not good:
             raise MalformedResponse(f"page {page} held {len(bad)} entries and none was a customer ({bad[0]})",

@@ -119,7 +119,8 @@ def run_now():
     db.session.commit()
     try:
         run = service.start_sync_in_background(current_app._get_current_object(), company_id,
-                                               trigger="manual", user_id=current_user.id, **({"day": day} if day else {}))
+                                               trigger="manual", user_id=current_user.id,
+                                               **({"day": day} if day else {}))
     except service.SyncAlreadyRunning as exc:
         db.session.rollback()
         running = getattr(exc, "run", None) or history.current_run(company_id)

@@ -95,7 +95,8 @@ def has_pending(company_id):
 def card(company_id, config):
     """The sync page's webhook card: whether webhooks are on, where SmartMoving sends them, and summary()."""
     from flask import url_for
-    return {"configured": bool(config.get("SMARTMOVING_WEBHOOK_SECRET")), "header": config["SMARTMOVING_WEBHOOK_HEADER"],
+    return {"configured": bool(config.get("SMARTMOVING_WEBHOOK_SECRET")),
+            "header": config["SMARTMOVING_WEBHOOK_HEADER"],
             "url": url_for("webhooks.receive", _external=True), **summary(company_id)}
 
 

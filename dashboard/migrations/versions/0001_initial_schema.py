@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-25 08:23:09.140991
 """
 import sqlalchemy as sa
@@ -259,7 +259,8 @@ def upgrade():
     with op.batch_alter_table('truck_journeys', schema=None) as batch_op:
         batch_op.create_index('ix_journey_company_date', ['company_id', 'scheduled_date'], unique=False)
         batch_op.create_index(batch_op.f('ix_truck_journeys_location_id'), ['location_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_truck_journeys_opportunity_external_id'), ['opportunity_external_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_truck_journeys_opportunity_external_id'), ['opportunity_external_id'],
+                              unique=False)
 
     # ### end Alembic commands ###
 
