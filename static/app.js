@@ -26,6 +26,14 @@
     var target = event.target;
     if (!(target instanceof Element)) { return; }
     if (target.closest("[data-print]")) { window.print(); return; }
+    /* Demo mode's sign-in page: "Use" fills in a demo account (the password is public there). */
+    var demo = target.closest("[data-demo-email]");
+    if (demo) {
+      document.querySelector("input[name=email]").value = demo.dataset.demoEmail;
+      document.querySelector("input[name=password]").value = demo.dataset.demoPassword;
+      document.querySelector(".auth-card button[type=submit]").focus();
+      return;
+    }
     var dismiss = target.closest("[data-dismiss]");
     if (dismiss && dismiss.parentElement) { dismiss.parentElement.remove(); }
   });

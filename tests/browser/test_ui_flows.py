@@ -148,3 +148,13 @@ def test_sign_out_is_a_post(live_server, page):
     assert "/auth/login" in page.url
     page.goto(live_server["url"] + "/")
     assert "/auth/login" in page.url
+
+
+def test_demo_sign_in_page_fills_in_an_account_with_one_click(live_server, page):
+    page.goto(live_server["url"] + "/auth/login")
+    page.get_by_role("button", name="Fill in dispatcher@demo.test").click()
+    expect(page.locator("input[name=email]")).to_have_value("dispatcher@demo.test")
+    page.locator(".auth-card button[type=submit]").press("Enter")
+    expect(page.locator("[data-job-id]").first).to_be_visible()
+    assert page.url.rstrip("/") == live_server["url"]
+    assert page.csp_errors == []
