@@ -25,6 +25,7 @@ from tests.support import make_test_app  # noqa: E402
 from tests.support.api import build_api_world  # noqa: E402
 from tests.support.drills import drill_rig  # noqa: E402
 from tests.support.routes import install_fake_sync  # noqa: E402
+from tests.support.routes import install_recorded_sync  # noqa: E402
 from tests.support.syncing import make_sync_app  # noqa: E402
 from tests.support.syncing import start_sync_sandbox  # noqa: E402
 
@@ -151,9 +152,17 @@ def world(app, default_company, make_location, make_company):
 
 
 @pytest.fixture
-def sandbox():
+def sandbox_world():
+    """The sandbox world's seed and size, as start_sync_sandbox's keywords ({}: its defaults).
+
+    A module that wants another world overrides this fixture and keeps `sandbox` and `sync_app`."""
+    return {}
+
+
+@pytest.fixture
+def sandbox(sandbox_world):
     """The sync tests' sandbox on a loopback port, stopped after the test."""
-    server = start_sync_sandbox()
+    server = start_sync_sandbox(**sandbox_world)
     yield server
     server.stop()
 
@@ -170,6 +179,12 @@ def sync_app(backend, tmp_path, sandbox):
 def fake_sync(monkeypatch):
     """The sync views get a service that answers without ever starting a sync."""
     return install_fake_sync(monkeypatch)
+
+
+@pytest.fixture
+def quick_syncs(monkeypatch):
+    """POST /jobs/sync records a finished run instead of syncing (tests/support/routes.py)."""
+    install_recorded_sync(monkeypatch)
 
 
 @pytest.fixture

@@ -21,13 +21,13 @@ from dashboard.sandbox.world import SandboxWorld
 from dashboard.sync import unfinished
 from dashboard.sync import upsert
 from dashboard.sync.service import reap_dead_runs
-from dashboard.sync.service import run_sync
 from tests.support import PG_URL
 from tests.support import csrf_token_from
 from tests.support import database_url_for
 from tests.support import login_as
 from tests.support import make_test_app
 from tests.support.api import bearer
+from tests.support.syncing import sync
 from tests.support.ui import add_job
 
 TZ = "America/Toronto"
@@ -37,25 +37,9 @@ SECRET_EMAIL = "zelda.private@example.org"
 
 
 @pytest.fixture
-def sandbox():
-    server = start_sandbox(SandboxWorld(seed=11, timezone=TZ, branches=2, jobs_per_day=6))
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def sync_app(backend, tmp_path, sandbox):
-    app = make_test_app(database_url_for(backend, tmp_path), tmp_path, SMARTMOVING_BASE_URL=sandbox.base_url,
-                        SMARTMOVING_API_KEY=sandbox.api_key, SMARTMOVING_MAX_RETRY_WAIT=0.2,
-                        SMARTMOVING_READ_TIMEOUT=2, DASHBOARD_TIMEZONE=TZ)
-    yield app
-    app.extensions["sqlalchemy_engine"].dispose()
-
-
-def sync(app, **kwargs):
-    with app.app_context():
-        company_id = db.session.scalar(sa.text("SELECT id FROM companies WHERE is_default"))
-        return run_sync(company_id, trigger="test", **kwargs)
+def sandbox_world():
+    """A smaller world than the shared sandbox's (the `sandbox` and `sync_app` fixtures are tests/conftest.py's)."""
+    return {"seed": 11, "branches": 2, "jobs_per_day": 6}
 
 
 def give_every_customer_the_secret(world):

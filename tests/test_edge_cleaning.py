@@ -10,38 +10,18 @@ from dashboard.models import CrewMember
 from dashboard.models import Location
 from dashboard.models import OpportunitySyncState
 from dashboard.models import TruckJourney
-from dashboard.sandbox.server import start_sandbox
-from dashboard.sandbox.world import SandboxWorld
 from dashboard.smartmoving import normalize
-from dashboard.sync.service import run_sync
 from dashboard.timeutil import company_today
-from tests.support import database_url_for
-from tests.support import make_test_app
+from tests.support.syncing import sync
 
 TZ = "America/Toronto"
 START, END = date(2026, 7, 20), date(2026, 7, 21)
 
 
 @pytest.fixture
-def sandbox():
-    server = start_sandbox(SandboxWorld(seed=5, timezone=TZ, branches=2, jobs_per_day=6))
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def sync_app(backend, tmp_path, sandbox):
-    app = make_test_app(database_url_for(backend, tmp_path), tmp_path, SMARTMOVING_BASE_URL=sandbox.base_url,
-                        SMARTMOVING_API_KEY=sandbox.api_key, SMARTMOVING_MAX_RETRY_WAIT=0.2,
-                        SMARTMOVING_READ_TIMEOUT=2, DASHBOARD_TIMEZONE=TZ)
-    yield app
-    app.extensions["sqlalchemy_engine"].dispose()
-
-
-def sync(app):
-    with app.app_context():
-        company_id = db.session.scalar(sa.text("SELECT id FROM companies WHERE is_default"))
-        return run_sync(company_id, trigger="test")
+def sandbox_world():
+    """A smaller world than the shared sandbox's (the `sandbox` and `sync_app` fixtures are tests/conftest.py's)."""
+    return {"seed": 5, "branches": 2, "jobs_per_day": 6}
 
 
 def stored(app):

@@ -22,6 +22,7 @@ from tests.support.chunked import send_chunked_too
 from tests.support.form_fields import form_fields
 from tests.support.routes import ROUTES
 from tests.support.routes import allowed
+from tests.support.routes import install_recorded_sync
 from tests.support.routes import own_token_id
 from tests.support.ui import ROLES
 from tests.support.ui import add_truck
@@ -214,22 +215,10 @@ def test_no_json_body_makes_a_500(app, default_company, make_company, make_locat
                                   monkeypatch, caplog):
     from dashboard.auth.tokens import issue_token
     from dashboard.db import db
-    from dashboard.models import SyncRun
     from dashboard.models import User
-    from dashboard.models import utcnow
-    from dashboard.sync import service
     from dashboard.webhooks import worker
 
-    def recorded_sync(flask_app, company_id, trigger="api", user_id=None, day=None):
-        """A finished run instead of a sync (the sweep is about the body, not the sync)."""
-        with db.write_transaction() as session:
-            run = SyncRun(company_id=company_id, trigger=trigger, triggered_by=user_id, status="SUCCESS",
-                          window_start=utcnow().date(), window_end=utcnow().date(), finished_at=utcnow())
-            session.add(run)
-            session.flush()
-        return run
-
-    monkeypatch.setattr(service, "start_sync_in_background", recorded_sync)
+    install_recorded_sync(monkeypatch)   # a finished run instead of a sync (the sweep is about the body)
     monkeypatch.setattr(worker, "kick", lambda flask_app, company_id: None)
     send_chunked_too(app)
     app.config["SMARTMOVING_WEBHOOK_SECRET"] = "whsec-sweep"

@@ -12,9 +12,7 @@ from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from dashboard.db import db
-from dashboard.models import SyncRun
 from dashboard.models import User
-from dashboard.models import utcnow
 from tests.support.ui import ROLES
 from tests.support.ui import build_world
 
@@ -41,21 +39,6 @@ def test_document_describes_every_json_route(app, client):
             path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
             routed |= {(path, method) for method in rule.methods - {"HEAD", "OPTIONS"}}
     assert described == routed
-
-
-@pytest.fixture
-def quick_syncs(monkeypatch, app):
-    """POST /jobs/sync records a finished run instead of syncing (the sync has its own tests)."""
-    import dashboard.sync.service as service
-
-    def start(flask_app, company_id, trigger="api", user_id=None, day=None):
-        with db.write_transaction() as session:
-            run = SyncRun(company_id=company_id, trigger=trigger, triggered_by=user_id, status="SUCCESS",
-                          window_start=utcnow().date(), window_end=utcnow().date(), finished_at=utcnow())
-            session.add(run)
-            session.flush()
-        return run
-    monkeypatch.setattr(service, "start_sync_in_background", start)
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -68,17 +68,11 @@ def _jobs(rig, opportunity_ids=None):
 
 
 def _events(rig):
-    with rig.app.app_context():
-        events = list(db.session.scalars(sa.select(WebhookEvent).order_by(WebhookEvent.id)))
-        db.session.commit()
-    return events
+    return rig.rows(sa.select(WebhookEvent).order_by(WebhookEvent.id))
 
 
 def _audits(rig, action):
-    with rig.app.app_context():
-        rows = list(db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == action)))
-        db.session.commit()
-    return rows
+    return rig.rows(sa.select(AuditEvent).where(AuditEvent.action == action))
 
 
 def _one_day_opportunities(rig, day):

@@ -4,7 +4,6 @@ import pytest
 from dashboard.db import db
 from dashboard.models import SyncRun
 from dashboard.models import User
-from dashboard.models import utcnow
 from dashboard.permissions import ROLE_PERMISSIONS
 from dashboard.permissions import Perm
 from dashboard.permissions import Role
@@ -22,21 +21,6 @@ REPRESENTATIVE = [
     ("GET", "/locations", Perm.VIEW_JOBS, 200),
     ("POST", "/jobs/sync", Perm.SYNC_DATA, 202),
 ]
-
-
-@pytest.fixture
-def quick_syncs(monkeypatch):
-    """POST jobs/sync records a finished run instead of syncing."""
-    import dashboard.sync.service as service
-
-    def start(flask_app, company_id, trigger="api", user_id=None, day=None):
-        with db.write_transaction() as session:
-            run = SyncRun(company_id=company_id, trigger=trigger, triggered_by=user_id, status="SUCCESS",
-                          window_start=utcnow().date(), window_end=utcnow().date(), finished_at=utcnow())
-            session.add(run)
-            session.flush()
-        return run
-    monkeypatch.setattr(service, "start_sync_in_background", start)
 
 
 def bearer(app, user):

@@ -47,23 +47,29 @@ def _ready_clients(app, count):
     return ready
 
 
-def _burst(ready, email, passwords, remote_addr="10.0.0.1"):
-    """Post every sign-in at once (one thread each, released together); the status codes in order."""
-    codes = [None] * len(ready)
-    start = threading.Barrier(len(ready))
+def _all_at_once(count, post):
+    """Call post(index) for every index below count, one thread each, released together; the answers in order."""
+    answers = [None] * count
+    start = threading.Barrier(count)
 
-    def post(index):
-        client, token = ready[index]
+    def run(index):
         start.wait()
-        codes[index] = client.post("/auth/login", data={"email": email, "password": passwords[index],
-                                                        "csrf_token": token},
-                                   environ_base={"REMOTE_ADDR": remote_addr}).status_code
-    threads = [threading.Thread(target=post, args=(index,)) for index in range(len(ready))]
+        answers[index] = post(index)
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    return codes
+    return answers
+
+
+def _burst(ready, email, passwords, remote_addr="10.0.0.1"):
+    """Post every sign-in at once (one thread each, released together); the status codes in order."""
+    def post(index):
+        client, token = ready[index]
+        return client.post("/auth/login", data={"email": email, "password": passwords[index], "csrf_token": token},
+                           environ_base={"REMOTE_ADDR": remote_addr}).status_code
+    return _all_at_once(len(ready), post)
 
 
 def test_a_burst_of_guesses_gets_only_the_free_ones_checked(app, make_user, monkeypatch):
@@ -223,21 +229,13 @@ def test_a_burst_against_gunicorn_on_postgresql_gets_only_the_free_ones_checked(
                 for _ in passwords:
                     browser = requests.Session()
                     browsers.append((browser, csrf_token_from(browser.get(f"{base}/auth/login", timeout=10).text)))
-                codes = [None] * len(passwords)
-                start = threading.Barrier(len(passwords))
 
                 def post(index):
                     browser, token = browsers[index]
-                    start.wait()
-                    codes[index] = browser.post(f"{base}/auth/login", timeout=60, allow_redirects=False, data={
+                    return browser.post(f"{base}/auth/login", timeout=60, allow_redirects=False, data={
                         "email": "gunicorn.burst@example.test", "password": passwords[index],
                         "csrf_token": token}).status_code
-                threads = [threading.Thread(target=post, args=(i,)) for i in range(len(passwords))]
-                for thread in threads:
-                    thread.start()
-                for thread in threads:
-                    thread.join(timeout=120)
-                return codes
+                return _all_at_once(len(passwords), post)
 
             first = burst(["wrong-guess-123"] * BURST)
             second = burst(["wrong-guess-456"] * 9 + [PASSWORD])

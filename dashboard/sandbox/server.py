@@ -31,6 +31,9 @@ DEFAULT_PAGE_SIZE = 25
 UNAUTHORIZED_MESSAGE = ("Access denied due to missing subscription key. Make sure to include subscription key "
                         "when making requests to an API.")
 PATH_KINDS = ("branches", "crew", "customers", "opportunity", "ping", "other")
+# Fault switches that take a count (a bare n, or a mapping of the method's keywords such as {"n": 2, "status": 503}).
+COUNTED_SWITCHES = ("fail_next", "rate_limit_next", "malformed_next", "truncate_next", "timeout_next",
+                    "trickle_next")
 
 
 def path_kind(path):
@@ -183,18 +186,8 @@ class Faults:
                 self.gateway_404_paths = {value} if isinstance(value, str) else set(value or ())
             elif name == "junk_next":
                 self.junk_next(int(value))
-            elif name == "fail_next":
-                self.fail_next(**args(value, "n"))
-            elif name == "rate_limit_next":
-                self.rate_limit_next(**args(value, "n"))
-            elif name == "malformed_next":
-                self.malformed_next(**args(value, "n"))
-            elif name == "truncate_next":
-                self.truncate_next(**args(value, "n"))
-            elif name == "timeout_next":
-                self.timeout_next(**args(value, "n"))
-            elif name == "trickle_next":
-                self.trickle_next(**args(value, "n"))
+            elif name in COUNTED_SWITCHES:
+                getattr(self, name)(**args(value, "n"))
             else:
                 raise ValueError(f"unknown fault switch {name!r}")
 

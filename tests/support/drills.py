@@ -173,11 +173,15 @@ class Rig:
         with self.app.app_context():
             return run_sync(self.company_id, **kwargs)
 
-    def runs(self):
+    def rows(self, statement):
+        """The rows statement selects, read in a transaction of their own."""
         with self.app.app_context():
-            runs = list(db.session.scalars(sa.select(SyncRun).order_by(SyncRun.id)))
+            rows = list(db.session.scalars(statement))
             db.session.commit()
-            return runs
+            return rows
+
+    def runs(self):
+        return self.rows(sa.select(SyncRun).order_by(SyncRun.id))
 
     def opportunities_on_page(self, page):
         """Opportunity ids (with a job in the window) of the customers on sweep page `page`."""

@@ -1,4 +1,5 @@
-"""The route matrix (every route, its method and permission) and a sync service that never syncs."""
+"""The route matrix (every route, its method and permission), a sync service that never syncs, and one that
+records a finished run at once."""
 from types import SimpleNamespace
 
 from dashboard.models import utcnow
@@ -101,3 +102,20 @@ def install_fake_sync(monkeypatch):
     import dashboard.sync.views as sync_views
     monkeypatch.setattr(sync_views, "_service", lambda: FakeSyncService)
     return FakeSyncService
+
+
+def install_recorded_sync(monkeypatch):
+    """start_sync_in_background records a finished run instead of syncing (the `quick_syncs` fixture in
+    tests/conftest.py): for tests about a request, not the sync, which has its own tests."""
+    import dashboard.sync.service as service
+    from dashboard.db import db
+    from dashboard.models import SyncRun
+
+    def start(flask_app, company_id, trigger="api", user_id=None, day=None):
+        with db.write_transaction() as session:
+            run = SyncRun(company_id=company_id, trigger=trigger, triggered_by=user_id, status="SUCCESS",
+                          window_start=utcnow().date(), window_end=utcnow().date(), finished_at=utcnow())
+            session.add(run)
+            session.flush()
+        return run
+    monkeypatch.setattr(service, "start_sync_in_background", start)

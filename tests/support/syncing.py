@@ -14,9 +14,9 @@ from tests.support import make_test_app
 TZ = "America/Toronto"
 
 
-def start_sync_sandbox():
-    """The sync tests' sandbox (the `sandbox` fixture in tests/conftest.py): three branches, 12 jobs a day."""
-    return start_sandbox(SandboxWorld(seed=7, timezone=TZ, branches=3, jobs_per_day=12))
+def start_sync_sandbox(seed=7, branches=3, jobs_per_day=12):
+    """The sync tests' sandbox (the `sandbox` fixture in tests/conftest.py); by default 3 branches, 12 jobs a day."""
+    return start_sandbox(SandboxWorld(seed=seed, timezone=TZ, branches=branches, jobs_per_day=jobs_per_day))
 
 
 def make_sync_app(backend, tmp_path, sandbox):
