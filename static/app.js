@@ -167,6 +167,38 @@
     });
   });
 
+  /* Enter in a search box filters or picks, never submits its form: with text typed, Enter
+     ticks the first person still listed and clears the search for the next name. */
+  document.addEventListener("keydown", function (event) {
+    var input = event.target;
+    if (event.key !== "Enter" || !(input instanceof HTMLInputElement) || !input.dataset.filterList) { return; }
+    event.preventDefault();
+    var list = document.querySelector(input.dataset.filterList);
+    if (!list || input.value.trim() === "") { return; }
+    var first = Array.prototype.find.call(list.querySelectorAll("li[data-name]"), function (item) { return !item.hidden; });
+    var box = first && first.querySelector("input[type=checkbox]");
+    if (!box) { return; }
+    if (!box.checked) {
+      box.checked = true;
+      box.dispatchEvent(new Event("change", { bubbles: true }));   // the conflicts preview follows
+    }
+    input.value = "";
+    input.dispatchEvent(new Event("input", { bubbles: true }));     // shows the whole list again
+  });
+
+  /* The assign panel's "Save anyway / Back" question: Back returns to the form (Save again). */
+  document.addEventListener("click", function (event) {
+    var back = event.target instanceof Element && event.target.closest("[data-conflict-back]");
+    if (!back) { return; }
+    var form = back.closest("form");
+    var question = back.closest("[data-conflict-question]");
+    var actions = form && form.querySelector("[data-save-actions]");
+    if (actions) { actions.hidden = false; }
+    if (question) { question.remove(); }
+    var truck = form && form.querySelector("select[name=truck_id]");
+    if (truck) { truck.focus(); }
+  });
+
   /* Bulk actions post the ticked rows; nothing ticked, nothing sent. */
   document.addEventListener("htmx:confirm", function (event) {
     var form = event.target;

@@ -12,6 +12,7 @@ from tests.support import csrf_token_from
 from tests.support.api import bearer
 from tests.support.api import user_for
 from tests.support.ui import ROLES
+from tests.support.ui import add_job
 from tests.support.ui import add_truck
 
 URL = "/api/smartmoving/jobs/{}"
@@ -169,3 +170,28 @@ def test_job_json_carries_span_and_time_aware_conflicts(app, client, make_user, 
     assert single["conflicts"] == [{"kind": "crew", "name": "ANN", "jobNumber": "S-a", "from": "08:00", "to": "10:00"}]
     untimed, _ = read(client, world["jobs"]["south"], admin)
     assert untimed["start"] is None and untimed["end"] is None and untimed["conflicts"] == []
+
+
+def test_patch_into_a_new_conflict_is_409_unless_allow_conflicts(app, client, make_user, world, trucks):
+    headers = bearer(app, make_user("DISPATCHER", locations=[world["north"]]))
+    north = world["jobs"]["north"]
+    # Booked meanwhile: Truck 202 on an overlapping job that also has Sam Driver (north's crew: a clash it has now).
+    add_job(app, world["north"], job_number="B-202", truck_id=trucks["t2"])
+    before, etag = read(client, north, headers)
+    assert [(c["kind"], c["jobNumber"]) for c in before["conflicts"]] == [("crew", "B-202")]
+    clash = patch(client, north, headers, {"truck": "Truck 202", "notes": "Piano"}, etag)
+    assert clash.status_code == 409 and clash.get_json()["error"] == "conflict"
+    assert "allowConflicts" in clash.get_json()["message"]
+    assert clash.get_json()["conflicts"] == [{"kind": "truck", "name": "Truck 202", "jobNumber": "B-202",
+                                              "from": "08:00", "to": clash.get_json()["conflicts"][0]["to"]}]
+    assert stored(app, north).truck_id is None and stored(app, north).notes is None
+    for bad in ("yes", 1, None, "true"):
+        refused = patch(client, north, headers, {"truck": "Truck 202", "allowConflicts": bad}, etag)
+        assert refused.status_code == 422 and "allowConflicts" in refused.get_json()["message"], bad
+    assert patch(client, north, headers, {"truck": "Truck 202", "allowConflicts": False}, etag).status_code == 409
+    saved = patch(client, north, headers, {"truck": "Truck 202", "notes": "Piano", "allowConflicts": True}, etag)
+    assert saved.status_code == 200 and saved.get_json()["truck"] == "Truck 202"
+    assert {c["kind"] for c in saved.get_json()["conflicts"]} == {"truck", "crew"}
+    # A change that adds no conflict (the job has these already) needs no allowConflicts.
+    again = patch(client, north, headers, {"notes": "Piano, 3rd floor"}, saved.headers["ETag"])
+    assert again.status_code == 200 and again.get_json()["notes"] == "Piano, 3rd floor"

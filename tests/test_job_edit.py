@@ -290,3 +290,47 @@ def test_smartmoving_crew_is_pre_ticked_so_adding_one_person_keeps_the_others(ap
     assert job(app, world.job_a).crew is None
     assert edit(client, world.job_a, crew=["Dan Driver", "Mo Mover", "Ann Lifter"]).status_code == 302
     assert job(app, world.job_a).crew == ["Dan Driver", "Mo Mover", "Ann Lifter"]
+
+
+def open_panel(client, job_id):
+    """The assign panel's fields as drawn (the conflicts it shows travel as shown_conflicts)."""
+    html = client.get(f"/jobs/{job_id}/assign", headers={"HX-Request": "true"}).get_data(as_text=True)
+    return {"csrf_token": csrf_token_from(html), "version": version_from(html), "dispatch_status": "UNASSIGNED",
+            "notes": "", "crew_other": "",
+            "shown_conflicts": re.search(r'name="shown_conflicts" value="([^"]*)"', html).group(1)}
+
+
+def test_a_stale_assign_panel_asks_before_saving_a_clash_it_did_not_show(app, client, world):
+    login_as(client, world.users["DISPATCHER"])
+    fields = open_panel(client, world.job_a)            # Truck 12 is free now
+    assert fields["shown_conflicts"] == ""
+    add_job(app, world.loc_a, customer_name="Other Olga", job_number="O-1", truck_id=world.truck)  # booked meanwhile
+    fields.update(truck_id=str(world.truck))
+    asked = client.post(f"/jobs/{world.job_a}/assign", data=fields, headers={"HX-Request": "true"})
+    html = asked.get_data(as_text=True)
+    assert asked.status_code == 200 and "Saving now double-books" in html
+    assert "Truck 12 is also on job O-1 (08:00–12:00)" in html and "Save anyway" in html and ">Back<" in html
+    assert job(app, world.job_a).truck_id is None and job(app, world.job_a).dispatch_updated_at is None
+    # Save anyway: the same form with allow_conflicts.
+    saved = client.post(f"/jobs/{world.job_a}/assign", data=dict(fields, allow_conflicts="1"),
+                        headers={"HX-Request": "true"})
+    assert "Saved A-100." in saved.get_data(as_text=True) and job(app, world.job_a).truck_id == world.truck
+
+
+def test_an_assign_panel_that_showed_the_clash_saves_without_asking(app, client, world):
+    add_job(app, world.loc_a, customer_name="Other Olga", job_number="O-1", truck_id=world.truck)
+    login_as(client, world.users["DISPATCHER"])
+    fields = open_panel(client, world.job_a)
+    preview = client.get(f"/jobs/{world.job_a}/assign/preview?truck_id={world.truck}").get_data(as_text=True)
+    fields.update(truck_id=str(world.truck),
+                  shown_conflicts=re.search(r'name="shown_conflicts" value="([^"]*)"', preview).group(1))
+    assert fields["shown_conflicts"]
+    saved = client.post(f"/jobs/{world.job_a}/assign", data=fields, headers={"HX-Request": "true"})
+    assert "Saved A-100." in saved.get_data(as_text=True) and job(app, world.job_a).truck_id == world.truck
+    # Without htmx (the full page): 409 and the question, nothing saved.
+    fields = open_panel(client, world.job_a)
+    other = add_job(app, world.loc_a, customer_name="Late Larry", job_number="O-2", crew=["Bob Carrier"])
+    answer = client.post(f"/jobs/{world.job_a}/assign", data=dict(fields, truck_id=str(world.truck),
+                                                                  crew=["Bob Carrier"]))
+    assert answer.status_code == 409 and "Crew member Bob Carrier is also on job O-2" in answer.get_data(as_text=True)
+    assert job(app, world.job_a).crew is None and other

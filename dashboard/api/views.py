@@ -22,6 +22,7 @@ from dashboard.jobs.dispatch import job_etag
 from dashboard.jobs.queries import get_job_for
 from dashboard.jobs.queries import jobs_for_day
 from dashboard.jobs.queries import locations_for
+from dashboard.jobs.serialize import conflict_dicts
 from dashboard.jobs.serialize import job_to_dict
 from dashboard.jobs.serialize import jobs_to_dicts
 from dashboard.models import AuditEvent
@@ -220,6 +221,10 @@ def job_patch(job_id):
     except dispatch.DispatchError as exc:
         db.session.rollback()
         return json_error(422, str(exc))
+    except dispatch.UnacceptedConflicts as exc:
+        db.session.rollback()
+        return json_error(409, f"{exc} Nothing was saved; send \"allowConflicts\": true to save anyway.",
+                          conflicts=conflict_dicts(exc.clashes, current_user, job.company_id))
     db.session.commit()
     return _job_answer(job)
 

@@ -8,6 +8,7 @@ Crew names match case- and spacing-insensitively on the effective crew (ours, el
 SmartMoving's). Conflicts are reported, never refused.
 """
 import functools
+import hashlib
 import heapq
 from dataclasses import dataclass
 from datetime import datetime
@@ -220,6 +221,18 @@ def preview_conflicts(job, truck_id, crew):
         for key in {crew_key(name) for name in other.crew} & wanted.keys():
             clashes.append(_clash("crew", wanted[key], job.id, other))
     return _sort(clashes)
+
+
+def clash_key(clash):
+    """A short stable token of one clash (kind, who, other job): what a form showed, sent back on save."""
+    text = f"{clash.kind}|{crew_key(clash.name)}|{clash.job_id}|{clash.other_id}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def added_clashes(job, truck_id, crew, accepted_keys=()):
+    """The clashes job would get with truck_id and crew that it has not now, minus accepted_keys (clash_key)."""
+    known = {clash_key(c) for c in preview_conflicts(job, job.truck_id, job.crew)} | set(accepted_keys)
+    return [c for c in preview_conflicts(job, truck_id, crew) if clash_key(c) not in known]
 
 
 def span_text(start, end, timed=True):

@@ -29,11 +29,19 @@ log = logging.getLogger(__name__)
 MAX_CREW = 20
 MAX_NAME = 80
 MAX_NOTES = 2000
-PATCH_KEYS = frozenset({"truck", "crew", "dispatchStatus", "notes"})
+PATCH_KEYS = frozenset({"truck", "crew", "dispatchStatus", "notes", "allowConflicts"})
 
 
 class DispatchError(ValueError):
     """Input the service refuses; the message is safe to show."""
+
+
+class UnacceptedConflicts(Exception):
+    """The edit would double-book: clashes the job has not now and the caller did not accept (nothing saved)."""
+
+    def __init__(self, clashes):
+        super().__init__(f"This change double-books: {len(clashes)} new conflict{'' if len(clashes) == 1 else 's'}.")
+        self.clashes = clashes
 
 
 @dataclass(frozen=True)
@@ -130,7 +138,11 @@ def job_for_update(job_id):
 
 
 def patch_dispatch(job, actor, body):
-    """Apply a JSON API patch {"truck", "crew", "dispatchStatus", "notes"} (any of them) through update_dispatch."""
+    """Apply a JSON API patch {"truck", "crew", "dispatchStatus", "notes"} (any of them) through update_dispatch.
+
+    A change that creates a conflict the job has not now raises UnacceptedConflicts
+    unless the body says "allowConflicts": true.
+    """
     if not isinstance(body, dict):
         raise DispatchError("The body must be a JSON object.")
     unknown = set(body) - PATCH_KEYS
@@ -153,7 +165,10 @@ def patch_dispatch(job, actor, body):
         if not isinstance(status, str) or status not in {s.value for s in DispatchStatus}:  # [] is unhashable
             raise DispatchError(f"dispatchStatus must be one of {', '.join(s.value for s in DispatchStatus)}.")
     notes = _optional_text(body, "notes", MAX_NOTES) if "notes" in body else job.notes
-    return update_dispatch(job, actor, truck_id, crew, status, notes)
+    allow = body.get("allowConflicts", False)
+    if not isinstance(allow, bool):
+        raise DispatchError("allowConflicts must be true or false.")
+    return update_dispatch(job, actor, truck_id, crew, status, notes, accepted=None if allow else ())
 
 
 def concurrent_edit_message(job):
@@ -240,8 +255,13 @@ def accept_smartmoving_crew(jobs, actor):
     return changed
 
 
-def update_dispatch(job, actor, truck_id, crew, dispatch_status, notes):
-    """Apply a dispatch edit to job; returns {field: [old, new]} of what changed (flushes, no commit)."""
+def update_dispatch(job, actor, truck_id, crew, dispatch_status, notes, accepted=None):
+    """Apply a dispatch edit to job; returns {field: [old, new]} of what changed (flushes, no commit).
+
+    accepted: None saves whatever double bookings follow; else the clash_keys the caller
+    showed and accepted, and a new conflict beyond them (and beyond the job's current
+    ones) raises UnacceptedConflicts before anything is written.
+    """
     if dispatch_status not in {s.value for s in DispatchStatus}:
         raise DispatchError("Unknown dispatch status.")
     stamp = ordered_stamp(job.company_id)   # before this edit writes anything: no row lock is held yet
@@ -252,6 +272,10 @@ def update_dispatch(job, actor, truck_id, crew, dispatch_status, notes):
         if not truck.is_active and truck.id != job.truck_id:
             raise DispatchError(f"{truck_label(truck.name)} is out of service.")
     crew = normalise_crew(crew) or None
+    if accepted is not None:
+        added = conflicts.added_clashes(job, truck_id or None, crew, accepted)
+        if added:
+            raise UnacceptedConflicts(added)
     notes = (notes or "").strip() or None
     old_truck = job.truck.name if job.truck else None
     new_truck = db.session.get(Truck, truck_id).name if truck_id else None

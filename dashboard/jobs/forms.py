@@ -40,6 +40,9 @@ class JobEditForm(FlaskForm):
     # The job's dispatch version when the form was drawn: a save on top of someone
     # else's newer save is caught instead of silently overwriting it.
     version = HiddenField()
+    # The assign panel's conflicts as shown (clash keys, space-separated): a save that would
+    # create any other conflict asks first. Absent (the full edit page): no question.
+    shown_conflicts = HiddenField()
 
     def set_choices(self, trucks, crew_names):
         """Fill the truck and crew options (call before validate)."""

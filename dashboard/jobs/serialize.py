@@ -59,11 +59,16 @@ def _span_and_conflicts(job, user, clashes):
     return {
         "start": start.isoformat() if start else None,
         "end": end.isoformat() if end else None,
-        "conflicts": [{"kind": clash.kind, "name": clash.name,
-                       "jobNumber": clash.other_job_number if visible_to(user, clash, job.company_id) else None,
-                       "from": clock(clash.start), "to": clock(clash.end, clash.start.date())}
-                      for clash in clashes],
+        "conflicts": conflict_dicts(clashes, user, job.company_id),
     }
+
+
+def conflict_dicts(clashes, user, company_id):
+    """JOB's conflicts shape: [{kind, name, jobNumber (None out of user's scope), from, to}]."""
+    return [{"kind": clash.kind, "name": clash.name,
+             "jobNumber": clash.other_job_number if visible_to(user, clash, company_id) else None,
+             "from": clock(clash.start), "to": clock(clash.end, clash.start.date())}
+            for clash in clashes]
 
 
 def jobs_to_dicts(jobs, user):

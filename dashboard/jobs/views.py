@@ -332,8 +332,11 @@ def detail(job_id):
 
 def _conflict_messages(job, truck_id, crew):
     """Each clash with another job once, in words; jobs the viewer may not see stay anonymous."""
-    return [clash_rules.describe(c, clash_rules.visible_to(current_user, c, job.company_id))
-            for c in clash_rules.preview_conflicts(job, truck_id, crew)]
+    return _describe(job, clash_rules.preview_conflicts(job, truck_id, crew))
+
+
+def _describe(job, clashes):
+    return [clash_rules.describe(c, clash_rules.visible_to(current_user, c, job.company_id)) for c in clashes]
 
 
 def _crew_from_form(job, form):
@@ -352,24 +355,34 @@ def _edit_form(job, formdata_from_job):
     return form
 
 
+def _accepted_conflicts(form):
+    """What the form accepted: None (any conflict, "Save anyway" or no shown list) or the clash keys it showed."""
+    if request.form.get("allow_conflicts") == "1" or form.shown_conflicts.data is None:
+        return None
+    return form.shown_conflicts.data.split()[:200]
+
+
 def _save_dispatch(job, form):
-    """Validate and apply an edit form; (status code, changes or None, message)."""
+    """Validate and apply an edit form; (status code, changes or None, message, clashes it did not show)."""
     submitted_version = request.form.get("version")
     if submitted_version is not None and submitted_version != dispatch.dispatch_version(job):
         # Someone saved this job after the form was drawn: show their save, keep
         # this user's input, and let a second click overwrite knowingly.
         form.version.data = dispatch.dispatch_version(job)
         form.validate()
-        return 409, None, dispatch.concurrent_edit_message(job)
+        return 409, None, dispatch.concurrent_edit_message(job), []
     if not form.validate_on_submit():
-        return 422, None, "Please fix the fields marked below."
+        return 422, None, "Please fix the fields marked below.", []
     try:
         changes = dispatch.update_dispatch(job, current_user, form.truck_id.data or None, _crew_from_form(job, form),
-                                           form.dispatch_status.data, form.notes.data)
+                                           form.dispatch_status.data, form.notes.data,
+                                           accepted=_accepted_conflicts(form))
     except dispatch.DispatchError as exc:
         form.crew_other.errors = list(form.crew_other.errors) + [str(exc)]
-        return 422, None, str(exc)
-    return 200, changes, f"Saved {job.job_number or 'the job'}." if changes else "Nothing changed."
+        return 422, None, str(exc), []
+    except dispatch.UnacceptedConflicts as exc:
+        return 409, None, None, exc.clashes
+    return 200, changes, f"Saved {job.job_number or 'the job'}." if changes else "Nothing changed.", []
 
 
 @bp.route("/jobs/<int:job_id>/edit", methods=["GET", "POST"])
@@ -380,7 +393,7 @@ def edit(job_id):
     form = _edit_form(job, request.method == "GET")
     status = 200
     if request.method == "POST":
-        status, changes, message = _save_dispatch(job, form)
+        status, changes, message, _ = _save_dispatch(job, form)
         if status == 200:
             db.session.commit()
             # The job page lists the conflicts: no flash for them, or they show twice.
@@ -394,15 +407,19 @@ def edit(job_id):
     ), status
 
 
-def _assign_context(job, form, message=None, saved=False):
+def _assign_context(job, form, message=None, saved=False, unshown=()):
+    """The panel's template context; unshown: clashes a save found that the panel had not shown (asked about)."""
     truck = form.truck_id.data or None
     crew = list(form.crew.data or [])
+    clashes = clash_rules.preview_conflicts(job, truck, crew + dispatch.split_free_text(form.crew_other.data))
     return dict(job=job, form=form, message=message, saved=saved,
                 # Free before busy (stable sorts: the location's trucks and the job's crew still lead).
                 trucks=sorted(dispatch.truck_choices(job), key=lambda t: (not t.same_location, t.busy is not None)),
                 crew=sorted(dispatch.crew_choices(job), key=lambda c: (not c.on_job, c.busy is not None)),
                 ticked={n.casefold() for n in crew},
-                truck_id=truck, conflicts=_conflict_messages(job, truck, crew),
+                truck_id=truck, conflicts=_describe(job, clashes),
+                conflict_keys=" ".join(clash_rules.clash_key(c) for c in clashes),
+                unshown=_describe(job, unshown),
                 back=_safe_back(request.values.get("back")))
 
 
@@ -420,7 +437,7 @@ def assign(job_id):
     if request.method == "GET":
         form.crew.data = job.effective_crew
         return web.render_page_or_fragment("jobs/assign.html", "jobs/_assign.html", **_assign_context(job, form))
-    status, changes, message = _save_dispatch(job, form)
+    status, changes, message, unshown = _save_dispatch(job, form)
     if status == 200:
         db.session.commit()
         if not web.wants_fragment():
@@ -433,7 +450,7 @@ def assign(job_id):
         response.headers["HX-Trigger"] = f'{{"board-changed": {{"jobId": {job.id}}}}}'
         return response
     # htmx swaps only 2xx answers: the form comes back with its message either way.
-    context = _assign_context(job, form, message=message)
+    context = _assign_context(job, form, message=message, unshown=unshown)
     if web.wants_fragment():
         return render_template("jobs/_assign.html", **context)
     return render_template("jobs/assign.html", **context), status
@@ -450,7 +467,9 @@ def assign_preview(job_id):
         abort(422, description="truck_id must be a truck id.")
     crew = dispatch.unique_names(request.args.getlist("crew")
                                  + dispatch.split_free_text(request.args.get("crew_other")))
-    return render_template("jobs/_conflicts.html", conflicts=_conflict_messages(job, truck_id, crew[:50]))
+    clashes = clash_rules.preview_conflicts(job, truck_id, crew[:50])
+    return render_template("jobs/_assign_conflicts.html", conflicts=_describe(job, clashes),
+                           conflict_keys=" ".join(clash_rules.clash_key(c) for c in clashes))
 
 
 @bp.post("/board/accept-crew")

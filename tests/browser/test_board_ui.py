@@ -181,6 +181,8 @@ def test_assign_truck_and_crew_in_place_keeps_filters_and_focus(live_server, pag
     expect(page.locator("#assign-panel .assign-conflicts .alert")).to_have_count(0)
     page.fill("#assign-panel .crew-search", "dee")
     page.check("#assign-panel input[name=crew][value='Dee Packer']")
+    # Dee is on J-2001 too: seen before saving, so the save does not ask about it.
+    expect(page.locator("#assign-panel .assign-conflicts")).to_contain_text("Crew member Dee Packer")
     page.click("#assign-panel button[type=submit]")                      # 3: save
     expect(row.locator(".t-truck")).to_contain_text("Truck 102")
     expect(row.locator(".t-crew")).to_contain_text("3")
@@ -323,3 +325,97 @@ def test_my_jobs_shows_a_driver_a_job_dispatch_gives_them_without_a_reload(live_
             job = db.session.get(TruckJourney, ids["plain"][0])
             job.crew, job.dispatch_updated_at = before, utcnow()
             db.session.commit()
+
+
+def add_board_job(app, number, hour, **fields):
+    """A job at North Yard today from hour to hour + 3 (these tests' own, added after the others ran)."""
+    from dashboard.db import db
+    from dashboard.models import Location
+    from dashboard.models import Truck
+    from dashboard.models import TruckJourney
+    from dashboard.timeutil import company_today
+
+    with app.app_context():
+        north = db.session.scalar(sa.select(Location).where(Location.name == "North Yard"))
+        today = company_today(north.company.timezone)
+        if "truck" in fields:
+            fields["truck_id"] = db.session.scalar(sa.select(Truck.id).where(Truck.name == fields.pop("truck")))
+        row = TruckJourney(company_id=north.company_id, location_id=north.id, scheduled_date=today,
+                           external_id=f"ext-{number}", job_number=f"J-{number}", customer_name=f"Late {number}",
+                           arrival_start_hour=float(hour), span_start=_at(today, hour), span_end=_at(today, hour + 3),
+                           status="CONFIRMED", smartmoving_crew=[], **fields)
+        db.session.add(row)
+        db.session.commit()
+        return row.id
+
+
+def open_assign_panel(page, live_server, job_number, job_id):
+    sign_in(page, live_server["url"], "disp@board.test", PASSWORD)
+    page.goto(live_server["url"] + f"/?q={job_number}&group=none")
+    page.locator(f'tr[data-job-id="{job_id}"] .t-truck a').click()
+    expect(page.locator("#assign-panel select[name=truck_id]")).to_be_focused()
+
+
+def stored_job(live_server, job_id):
+    from dashboard.db import db
+    from dashboard.models import TruckJourney
+
+    with live_server["app"].app_context():
+        return db.session.get(TruckJourney, job_id)
+
+
+def test_enter_in_the_crew_search_picks_the_first_match_and_never_saves(live_server, page):
+    job_id = add_board_job(live_server["app"], 5001, 11)
+    open_assign_panel(page, live_server, "J-5001", job_id)
+    page.locator("#assign-panel select[name=truck_id]").select_option(label="Truck 103")
+    search = page.locator("#assign-panel .crew-search")
+    search.fill("dee")
+    search.press("Enter")                                                # picks Dee Packer
+    expect(page.locator("#assign-panel input[name=crew][value='Dee Packer']")).to_be_checked()
+    expect(search).to_have_value("")
+    expect(page.locator("#assign-panel li[data-name]:not([hidden])")).to_have_count(5)   # the list again
+    search.fill("nobody")
+    search.press("Enter")                                                # no match: nothing happens
+    search.press("Enter")
+    page.wait_for_timeout(500)
+    expect(page.locator("#assign-panel [data-saved-job]")).to_have_count(0)
+    expect(page.locator("#assign-panel form.assign-form")).to_be_visible()
+    job = stored_job(live_server, job_id)
+    assert job.truck_id is None and job.crew is None and job.dispatch_updated_at is None    # nothing saved
+    page.click("#assign-panel button[type=submit]")                      # Save still saves, with the pick
+    expect(page.locator("#assign-panel [data-saved-job]")).to_have_count(1)
+    assert stored_job(live_server, job_id).crew == ["Dee Packer"]
+    assert not page.problems, page.problems
+
+
+def test_a_stale_panel_asks_save_anyway_or_back_for_a_clash_booked_meanwhile(live_server, page):
+    app = live_server["app"]
+    job_id = add_board_job(app, 5002, 17)       # after J-2003 (Bob Carrier, 13-16)
+    open_assign_panel(page, live_server, "J-5002", job_id)
+    page.locator("#assign-panel select[name=truck_id]").select_option(label="Truck 104")
+    page.check("#assign-panel input[name=crew][value='Bob Carrier']")
+    page.wait_for_timeout(700)                                           # the preview has answered: no conflict
+    expect(page.locator("#assign-panel .assign-conflicts .alert")).to_have_count(0)
+    add_board_job(app, 5003, 18, truck="Truck 104")                      # another user books Truck 104
+    page.click("#assign-panel [data-save-actions] button[type=submit]")
+    question = page.locator("#assign-panel [data-conflict-question]")
+    expect(question).to_contain_text("Truck 104 is also on job J-5003")
+    expect(question.get_by_role("button", name="Save anyway")).to_be_visible()
+    expect(question.get_by_role("button", name="Back")).to_be_focused()
+    expect(page.locator("#assign-panel [data-save-actions]")).to_be_hidden()
+    assert stored_job(live_server, job_id).truck_id is None             # not saved
+    question.get_by_role("button", name="Back").click()                  # Back: the form, clash now listed
+    expect(question).to_have_count(0)
+    expect(page.locator("#assign-panel [data-save-actions]")).to_be_visible()
+    expect(page.locator("#assign-panel select[name=truck_id]")).to_be_focused()
+    expect(page.locator("#assign-panel .assign-conflicts")).to_contain_text("Truck 104 is also on job J-5003")
+    add_board_job(app, 5004, 16, crew=["Bob Carrier"])                   # and meanwhile Bob is booked too
+    page.click("#assign-panel [data-save-actions] button[type=submit]")
+    expect(question).to_contain_text("Crew member Bob Carrier is also on job J-5004")
+    expect(question).not_to_contain_text("Truck 104")                    # shown already: not asked again
+    assert stored_job(live_server, job_id).truck_id is None
+    question.get_by_role("button", name="Save anyway").click()
+    expect(page.locator("#assign-panel [data-saved-job]")).to_contain_text("Saved J-5002")
+    job = stored_job(live_server, job_id)
+    assert job.truck_id is not None and job.crew == ["Bob Carrier"]
+    assert not page.problems, page.problems
