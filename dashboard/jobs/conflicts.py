@@ -229,6 +229,11 @@ def clash_key(clash):
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def clash_keys(clashes):
+    """The clash_keys of clashes as one space-separated string: the assign panel's shown_conflicts field."""
+    return " ".join(clash_key(c) for c in clashes)
+
+
 def added_clashes(job, truck_id, crew, accepted_keys=()):
     """The clashes job would get with truck_id and crew that it has not now, minus accepted_keys (clash_key)."""
     known = {clash_key(c) for c in preview_conflicts(job, job.truck_id, job.crew)} | set(accepted_keys)

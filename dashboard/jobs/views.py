@@ -418,7 +418,7 @@ def _assign_context(job, form, message=None, saved=False, unshown=()):
                 crew=sorted(dispatch.crew_choices(job), key=lambda c: (not c.on_job, c.busy is not None)),
                 ticked={n.casefold() for n in crew},
                 truck_id=truck, conflicts=_describe(job, clashes),
-                conflict_keys=" ".join(clash_rules.clash_key(c) for c in clashes),
+                conflict_keys=clash_rules.clash_keys(clashes),
                 unshown=_describe(job, unshown),
                 back=_safe_back(request.values.get("back")))
 
@@ -469,7 +469,7 @@ def assign_preview(job_id):
                                  + dispatch.split_free_text(request.args.get("crew_other")))
     clashes = clash_rules.preview_conflicts(job, truck_id, crew[:50])
     return render_template("jobs/_assign_conflicts.html", conflicts=_describe(job, clashes),
-                           conflict_keys=" ".join(clash_rules.clash_key(c) for c in clashes))
+                           conflict_keys=clash_rules.clash_keys(clashes))
 
 
 @bp.post("/board/accept-crew")
