@@ -14,6 +14,7 @@ from wtforms.validators import Optional
 from wtforms.validators import Regexp
 from wtforms.validators import ValidationError
 
+from dashboard.formatting import label
 from dashboard.guards import coerce_id
 from dashboard.models import DispatchStatus
 from dashboard.timeutil import FIRST_DAY
@@ -33,8 +34,7 @@ class JobEditForm(FlaskForm):
     crew = CheckboxListField("Crew")
     crew_other = StringField("Others (comma-separated)", validators=[Length(max=400)])
     dispatch_status = SelectField("Dispatch status",
-                                  choices=[SelectChoice(s.value, s.value.replace("_", " ").capitalize())
-                                           for s in DispatchStatus])
+                                  choices=[SelectChoice(s.value, label(s.value)) for s in DispatchStatus])
     notes = TextAreaField("Notes for the crew",
                           validators=[Length(max=2000, message="Keep notes under 2000 characters.")])
     # The job's dispatch version when the form was drawn: a save on top of someone
