@@ -108,16 +108,19 @@ def apply(company_id, confirmed_rows, now, config, reason, held_reason, source="
     return decision
 
 
-def removable_rows(company_id, opportunity_ids=None, external_ids=None):
-    """Rows (id, external_id, opportunity_external_id, scheduled_date, removal_pending_at) of live synced jobs."""
+def removable_rows(company_id, opportunity_ids=None, start=None, end=None):
+    """Rows (id, external_id, opportunity_external_id, scheduled_date, removal_pending_at) of live synced jobs.
+
+    Optionally only those of opportunity_ids, or dated within [start, end].
+    """
     stmt = sa.select(TruckJourney.id, TruckJourney.external_id, TruckJourney.opportunity_external_id,
                      TruckJourney.scheduled_date, TruckJourney.removal_pending_at).where(
         TruckJourney.company_id == company_id, TruckJourney.data_source == DataSource.SMARTMOVING.value,
         TruckJourney.sync_status != SyncStatus.REMOVED.value)
     if opportunity_ids is not None:
         stmt = stmt.where(TruckJourney.opportunity_external_id.in_(sorted(opportunity_ids)))
-    if external_ids is not None:
-        stmt = stmt.where(TruckJourney.external_id.in_(sorted(external_ids)))
+    if start is not None:
+        stmt = stmt.where(TruckJourney.scheduled_date >= start, TruckJourney.scheduled_date <= end)
     return db.session.execute(stmt.order_by(TruckJourney.id)).all()
 
 

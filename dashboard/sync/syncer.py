@@ -677,13 +677,7 @@ class Syncer:
         uncertain stays. Too many at once are held for a second opinion (sync.removals).
         """
         seen_jobs = {job.job_id for o in opportunities.values() for job in o.jobs}
-        candidates = db.session.execute(sa.select(TruckJourney.id, TruckJourney.external_id,
-                                                  TruckJourney.opportunity_external_id, TruckJourney.scheduled_date,
-                                                  TruckJourney.removal_pending_at).where(
-            TruckJourney.company_id == self.company_id,
-            TruckJourney.data_source == DataSource.SMARTMOVING.value,
-            TruckJourney.scheduled_date >= self.start, TruckJourney.scheduled_date <= self.end,
-            TruckJourney.sync_status != SyncStatus.REMOVED.value)).all()
+        candidates = removals.removable_rows(self.company_id, start=self.start, end=self.end)
         db.session.commit()
         reappeared = [row.external_id for row in candidates if row.external_id in seen_jobs and row.removal_pending_at]
         unconfirmed = {}
@@ -789,8 +783,9 @@ class Syncer:
                                                        hashes.get(opportunity_id) or "", self.warnings)
             self.store([(opportunity, detail, "OK", None)] if opportunity.jobs else [])
             kept = {job.job_id for job in opportunity.jobs}
-            left = [row for row in removals.removable_rows(self.company_id, opportunity_ids=[opportunity_id])
-                    if self.start <= row.scheduled_date <= self.end and row.external_id not in kept]
+            left = [row for row in removals.removable_rows(self.company_id, opportunity_ids=[opportunity_id],
+                                                           start=self.start, end=self.end)
+                    if row.external_id not in kept]
             with db.write_transaction() as session:
                 self._flush_calls(session)
                 decision = removals.apply(self.company_id, left, ordered_stamp(self.company_id), self.config,
