@@ -98,11 +98,6 @@ def device_for(request, email):
     return None
 
 
-def known_device_for(request, email):
-    """True when the request carries a device cookie from an earlier sign-in to this account (OWASP device cookies)."""
-    return device_for(request, email) is not None
-
-
 def remember_device(response, email, device=None):
     """Mark this browser as one that signed in to email (keeping its device id), judged by its own counter."""
     payload = [_normal(email), device or secrets.token_hex(16)]
@@ -133,11 +128,6 @@ def _seconds_locked(email, addr, device, now):
         waits.append(_wait_seconds((LoginAttempt.remote_addr == addr,), config["LOGIN_MAX_FAILURES_PER_IP"], now))
     wait = max(waits)
     return math.ceil(wait) if wait > 0 else None
-
-
-def seconds_locked(email, remote_addr, device=None, now=None):
-    """Whole seconds the caller must wait before trying this account, or None (reads only; counts nothing)."""
-    return _seconds_locked(email, _addr(remote_addr), device, now or utcnow())
 
 
 def claim_attempt(email, remote_addr, device=None):
