@@ -115,11 +115,6 @@ def json_problem(value):
     return None
 
 
-def unfit_json(value):
-    """True when a parsed JSON value holds a string unfit for storage or nests too deeply."""
-    return json_problem(value) is not None
-
-
 def read_body(limit=None):
     """The request body's bytes (read once, then cached), whatever its transfer encoding.
 
