@@ -165,7 +165,7 @@ def run_scheduled_sync(app, now=None):
         return outcomes
     for company_id in company_ids:
         with app.app_context():
-            outcomes[company_id] = _sync_one(app, company_id, slot, claim_slot, new_owner_id(), seconds)
+            outcomes[company_id] = _sync_one(app, company_id, slot, new_owner_id(), seconds)
     if "synced" in outcomes.values():
         _housekeeping(app)   # once per interval: only the slot's winner gets here
     return outcomes
@@ -198,8 +198,7 @@ def _planned_window(app, company_id, tick_seconds):
     return {"today": (today, 1), "tomorrow": (today + timedelta(days=1), 1), "both": (today, 2)}[decision.window]
 
 
-def _sync_one(app, company_id, slot, claim_slot, owner, tick_seconds=600):
-
+def _sync_one(app, company_id, slot, owner, tick_seconds=600):
     extra = {"company_id": company_id, "trigger": "scheduled", "slot": slot.isoformat() + "Z"}
     try:
         if not claim_slot(slot_name_for(company_id), slot, owner):
