@@ -5,6 +5,7 @@ import logging
 import os
 from datetime import timedelta
 
+import sqlalchemy as sa
 from flask import Blueprint
 from flask import current_app
 from flask import request
@@ -127,8 +128,6 @@ def _smartmoving(status):
 @public
 def health():
     """Anyone: is the database up, and how did the last sync go (late by the quota plan's cadence)."""
-    import sqlalchemy as sa
-
     try:
         db.session.execute(sa.text("SELECT 1"))
         database = "ok"
@@ -139,8 +138,8 @@ def health():
     company = db.session.scalar(sa.select(Company).where(Company.is_default.is_(True)))
     run = last_finished_run(company.id) if company else None
     smartmoving = "unknown" if run is None else ("ok" if run.status in ("SUCCESS", "PARTIAL") else "error")
-    stale = run is None or (company is not None and utcnow() - run.finished_at
-                            > timedelta(minutes=_stale_limit_minutes(company.id)))
+    # A run is only found for a company, so company is set whenever run is.
+    stale = run is None or utcnow() - run.finished_at > timedelta(minutes=_stale_limit_minutes(company.id))
     last_sync = None if run is None else {"status": run.status, "finishedAt": as_utc_iso(run.finished_at),
                                           "stale": stale}
     status = "ok" if smartmoving == "ok" and not stale else "degraded"
