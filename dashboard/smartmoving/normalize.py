@@ -131,6 +131,10 @@ _NAME = column_limit(TruckJourney, "customer_name")
 _PHONE = column_limit(TruckJourney, "customer_phone")
 _EMAIL = column_limit(TruckJourney, "customer_email")
 _QUOTE = column_limit(TruckJourney, "quote_number")
+_JOB_NUMBER = column_limit(TruckJourney, "job_number")
+_ARRIVAL_WINDOW = column_limit(TruckJourney, "arrival_window")
+_ADDRESS = column_limit(TruckJourney, "origin_address")
+_BRANCH_NAME = column_limit(Location, "name")
 
 
 def parse_service_date(value):
@@ -303,8 +307,8 @@ def _sweep_job(job, warnings):
     if not job_id or service_date is None:
         warnings.append(f"sweep: skipped job {job_id or '?'}: missing id or service date")
         return None
-    return SweepJob(job_id=job_id, job_number=_text(job.get("jobNumber"), column_limit(TruckJourney, "job_number")),
-                    service_date=service_date, job_type=_int(job.get("type")))
+    return SweepJob(job_id=job_id, job_number=_text(job.get("jobNumber"), _JOB_NUMBER), service_date=service_date,
+                    job_type=_int(job.get("type")))
 
 
 def format_hour(hours):
@@ -331,7 +335,7 @@ def arrival_window_text(window):
     start_hour = float(start) if isinstance(start, (int, float)) and not isinstance(start, bool) else None
     if start_hour is not None and not 0 <= start_hour < 24:
         start_hour = None   # NaN, infinities and hours outside the day place no job
-    description = _text(window.get("description"), column_limit(TruckJourney, "arrival_window"))
+    description = _text(window.get("description"), _ARRIVAL_WINDOW)
     if description:
         return description, start_hour
     begin, finish = format_hour(window.get("startTime")), format_hour(window.get("endTime"))
@@ -373,8 +377,7 @@ def _addresses(detail_job):
         return None, None
     texts = []
     for item in addresses:
-        text = _text(item.get("fullAddress") if isinstance(item, dict) else item,
-                     column_limit(TruckJourney, "origin_address"))
+        text = _text(item.get("fullAddress") if isinstance(item, dict) else item, _ADDRESS)
         if text:
             texts.append(text)
     if not texts:
@@ -457,7 +460,7 @@ def job_record(opportunity, sweep_job, detail=None, crew_by_id=None, warnings=No
         "tips_cents": _cents((detail_job or {}).get("totalTips")),
         "smartmoving_crew": crew_names(detail_job, crew_by_id or {}),
         "status": job_status(status_code if status_code is not None else opportunity.status, detail_job),
-        "branch_name": _text(branch.get("name"), column_limit(Location, "name")),
+        "branch_name": _text(branch.get("name"), _BRANCH_NAME),
     })
     return fit_record(TruckJourney, record)
 
