@@ -5,12 +5,12 @@ import sqlalchemy as sa
 from flask import current_app
 
 from dashboard.db import db
-from dashboard.models import ApiCall
 from dashboard.models import RunStatus
 from dashboard.models import SyncRun
 from dashboard.models import utcnow
 from dashboard.sync.lease import lease_holder
 from dashboard.sync.lease import lease_name_for
+from dashboard.sync.usage import month_used
 
 
 def current_run(company_id):
@@ -54,8 +54,7 @@ def monthly_call_usage(company_id, quota, now=None):
     import calendar
     now = now or utcnow()
     month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    used = db.session.scalar(sa.select(sa.func.count(ApiCall.id)).where(
-        ApiCall.company_id == company_id, ApiCall.called_at >= month_start)) or 0
+    used = month_used(company_id, now)
     days_in_month = calendar.monthrange(now.year, now.month)[1]
     elapsed = max((now - month_start).total_seconds() / 86400, 1 / 24)
     projected = int(round(used / elapsed * days_in_month))
