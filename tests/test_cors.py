@@ -4,6 +4,7 @@ import pytest
 from dashboard.config import ConfigError
 from dashboard.config import parse_origins
 from tests.support import make_test_app
+from tests.support.api import bearer
 
 ALLOWED = "https://crm.example.com"
 OTHER = "https://evil.example.net"
@@ -15,16 +16,6 @@ def cors_app(backend, tmp_path):
     app = make_test_app(database_url_for(backend, tmp_path), tmp_path, CORS_ORIGINS=f"{ALLOWED}, http://localhost:3000")
     yield app
     app.extensions["sqlalchemy_engine"].dispose()
-
-
-def _bearer(app, user):
-    from dashboard.auth.tokens import issue_token
-    from dashboard.db import db
-    from dashboard.models import User
-    with app.app_context():
-        _, token = issue_token(db.session.get(User, user.id), "cors")
-        db.session.commit()
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.mark.parametrize("path", ["/api/smartmoving/jobs/today", "/smartmoving/jobs/today"])
@@ -44,7 +35,7 @@ def test_allowed_origin_reads_the_api_with_a_bearer_token(cors_app):
     with cors_app.app_context():
         user = create_user("c@example.test", "correct-horse-battery", "ADMIN", find_company())
         db.session.commit()
-    headers = dict(_bearer(cors_app, user), Origin="http://localhost:3000")
+    headers = dict(bearer(cors_app, user), Origin="http://localhost:3000")
     answer = cors_app.test_client().get("/smartmoving/sync/status", headers=headers)
     assert answer.status_code == 200
     assert answer.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"

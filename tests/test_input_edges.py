@@ -5,6 +5,7 @@ import pytest
 
 from tests.support import csrf_token_from
 from tests.support import login_as
+from tests.support.api import bearer
 from tests.support.chunked import CHUNKED
 from tests.support.chunked import send_chunked_too
 from tests.support.ui import build_world
@@ -139,13 +140,7 @@ def test_hostile_json_bodies_are_422(app, client, world, raw, chunked):
 
 
 def _bearer(app, world):
-    from dashboard.auth.tokens import issue_token
-    from dashboard.db import db
-    from dashboard.models import User
-    with app.app_context():
-        _, token = issue_token(db.session.get(User, world.users["ADMIN"].id))
-        db.session.commit()
-    return {"Authorization": f"Bearer {token}"}
+    return bearer(app, world.users["ADMIN"])
 
 
 def _patch(client, job_id, raw, headers, chunked=True):

@@ -3,11 +3,11 @@ import pytest
 
 from dashboard.db import db
 from dashboard.models import SyncRun
-from dashboard.models import User
 from dashboard.permissions import ROLE_PERMISSIONS
 from dashboard.permissions import Perm
 from dashboard.permissions import Role
 from tests.support import login_as
+from tests.support.api import bearer
 from tests.support.ui import ROLES
 from tests.support.ui import build_world
 
@@ -21,15 +21,6 @@ REPRESENTATIVE = [
     ("GET", "/locations", Perm.VIEW_JOBS, 200),
     ("POST", "/jobs/sync", Perm.SYNC_DATA, 202),
 ]
-
-
-def bearer(app, user):
-    from dashboard.auth.tokens import issue_token
-    with app.app_context():
-        db.begin_write()
-        _, token = issue_token(db.session.get(User, user.id), "seed")
-        db.session.commit()
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.mark.parametrize("role", ROLES)
