@@ -6,8 +6,11 @@ so a typo in a deployment fails at start-up instead of misbehaving later.
 import os
 import secrets
 import sys
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
+
+import sqlalchemy as sa
 
 from dashboard.sync import plan
 from dashboard.timeutil import clock_hours
@@ -184,7 +187,6 @@ def parse_clock(name, raw):
 
 def parse_database_url(name, raw):
     """Check a SQLAlchemy URL (its form and that its driver is installed) and return it as text."""
-    import sqlalchemy as sa
     try:
         sa.engine.make_url(str(raw)).get_dialect()
     except sa.exc.ArgumentError:
@@ -201,7 +203,6 @@ def parse_origins(name, raw):
 
     No wildcard: each origin that may call the API with a bearer token is named.
     """
-    from urllib.parse import urlsplit
     items = raw if isinstance(raw, (list, tuple)) else str(raw or "").split(",")
     origins = []
     for item in (str(text).strip().rstrip("/") for text in items):
