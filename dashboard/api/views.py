@@ -40,6 +40,7 @@ from dashboard.reports.summary import summary_json
 from dashboard.sync import service  # called through the module: the tests replace its functions
 from dashboard.sync import usage
 from dashboard.sync.history import current_run
+from dashboard.sync.history import is_stale
 from dashboard.sync.history import last_finished_run
 from dashboard.sync.history import monthly_call_usage
 from dashboard.sync.history import recent_runs
@@ -138,8 +139,9 @@ def health():
     company = db.session.scalar(sa.select(Company).where(Company.is_default.is_(True)))
     run = last_finished_run(company.id) if company else None
     smartmoving = "unknown" if run is None else ("ok" if run.status in ("SUCCESS", "PARTIAL") else "error")
-    # A run is only found for a company, so company is set whenever run is.
-    stale = run is None or utcnow() - run.finished_at > timedelta(minutes=_stale_limit_minutes(company.id))
+    # The quota plan (several queries) is read only once SYNC_STALE_MINUTES has passed: health is polled.
+    stale = run is None or (is_stale(run.finished_at) and utcnow() - run.finished_at
+                            > timedelta(minutes=_stale_limit_minutes(company.id)))
     last_sync = None if run is None else {"status": run.status, "finishedAt": as_utc_iso(run.finished_at),
                                           "stale": stale}
     status = "ok" if smartmoving == "ok" and not stale else "degraded"
