@@ -16,6 +16,7 @@ import sqlalchemy.orm as so
 from flask import current_app
 
 from dashboard.db import db
+from dashboard.guards import parse_id
 from dashboard.models import User
 from dashboard.models import utcnow
 from dashboard.permissions import Perm
@@ -75,9 +76,8 @@ def _claims(token):
 def user_for(token):
     """The live user a JWT names, or TokenRejected: checked against the database on every request."""
     claims = _claims(token)
-    user_id = claims["sub"]
-    user = db.session.get(User, int(user_id), options=[so.joinedload(User.company)]) \
-        if isinstance(user_id, str) and user_id.isascii() and user_id.isdigit() and len(user_id) < 12 else None
+    user_id = parse_id(claims["sub"])
+    user = db.session.get(User, user_id, options=[so.joinedload(User.company)]) if user_id else None
     if (user is None or not user.is_active or not can(user, Perm.USE_API)
             or claims["ver"] != session_version(user) or claims["role"] != user.role
             or claims["company"] != user.company_id):
