@@ -130,9 +130,14 @@ class User(Base):
     last_login_at: so.Mapped[datetime | None]
     # A demo-mode user (known password): live start-up disables every one of them.
     is_demo: so.Mapped[bool] = so.mapped_column(default=False)
+    # The crew member this user is (drivers and movers): My jobs, the driver's API scope and
+    # their own time off follow this link, never a name match.
+    crew_member_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("crew_members.id"), index=True)
 
     company: so.Mapped[Company] = so.relationship()
     locations: so.Mapped[list[Location]] = so.relationship(secondary=user_locations)
+    crew_member: so.Mapped["CrewMember | None"] = so.relationship()
 
     # Flask-Login protocol
     @property
@@ -204,8 +209,19 @@ def truck_label(name):
     return name if name.casefold().startswith("truck") else f"Truck {name}"
 
 
+class CrewRole(str, enum.Enum):
+    """Our own role for a crew member (SmartMoving's role_name, when given, is only a hint)."""
+    DRIVER = "driver"
+    FOREMAN = "foreman"
+    MOVER = "mover"
+
+
 class CrewMember(Base):
-    """A SmartMoving crew member, used to turn crew ids on jobs into names."""
+    """A person on the roster: synced from SmartMoving /api/crew-members, with fields of our own.
+
+    SmartMoving owns external_id, name, status, branch and role_name; role, phone,
+    email and notes are ours (edited on /crew) and no sync writes them.
+    """
     __tablename__ = "crew_members"
     __table_args__ = (sa.UniqueConstraint("company_id", "external_id", name="uq_crew_company_external"),)
 
@@ -217,6 +233,45 @@ class CrewMember(Base):
     branch_external_id: so.Mapped[str | None] = so.mapped_column(sa.String(64))
     role_name: so.Mapped[str | None] = so.mapped_column(sa.String(60))
     last_sync_at: so.Mapped[datetime | None]
+    # The branch as our location (resolved from branch_external_id at sync).
+    location_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("locations.id"))
+    # Ours: a CrewRole value, contacts for the plan's messages, free notes.
+    role: so.Mapped[str | None] = so.mapped_column(sa.String(20))
+    phone: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    email: so.Mapped[str | None] = so.mapped_column(sa.String(254))
+    notes: so.Mapped[str | None] = so.mapped_column(sa.Text)
+
+    location: so.Mapped[Location | None] = so.relationship()
+
+    @property
+    def is_active(self):
+        """Inactive people (SmartMoving status other than active) are never offered for jobs."""
+        return (self.status or "active").casefold() == "active"
+
+
+class TimeOff(Base):
+    """When a crew member cannot work, or a truck is out of service: exactly one of the two is set.
+
+    A dated entry covers [starts_at, ends_at) in company-local time (naive). A weekly
+    entry (weekday 0 = Monday) recurs every week on that day, all day, with no dates.
+    """
+    __tablename__ = "time_off"
+    __table_args__ = (
+        sa.Index("ix_time_off_company_ends", "company_id", "ends_at"),
+        sa.CheckConstraint("(crew_member_id IS NULL) <> (truck_id IS NULL)", name="ck_time_off_one_subject"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    company_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("companies.id"))
+    crew_member_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("crew_members.id", ondelete="CASCADE"), index=True)
+    truck_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("trucks.id", ondelete="CASCADE"), index=True)
+    starts_at: so.Mapped[datetime | None]
+    ends_at: so.Mapped[datetime | None]
+    weekday: so.Mapped[int | None]
+    reason: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
+    created_by: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
 
 
 class TruckJourney(Base):
@@ -267,6 +322,12 @@ class TruckJourney(Base):
     actual_charges_cents: so.Mapped[int | None] = so.mapped_column(sa.BigInteger)
     tips_cents: so.Mapped[int | None] = so.mapped_column(sa.BigInteger)
     smartmoving_crew: so.Mapped[list | None] = so.mapped_column(sa.JSON)
+    # Our CrewMember ids of SmartMoving's crew (resolved from its crew ids at sync).
+    smartmoving_crew_ids: so.Mapped[list | None] = so.mapped_column(sa.JSON)
+    # How many people the job needs: SmartMoving's crew size when given, else the move-size default.
+    crew_required: so.Mapped[int | None]
+    # When the opportunity's detail (addresses, window, crew, money) was last read from SmartMoving.
+    details_as_of: so.Mapped[datetime | None]
     status: so.Mapped[str] = so.mapped_column(sa.String(20), default="BOOKED")
     job_type: so.Mapped[str | None] = so.mapped_column(sa.String(40))
     external_data: so.Mapped[dict | None] = so.mapped_column(sa.JSON)
@@ -284,6 +345,8 @@ class TruckJourney(Base):
     # Local dispatch fields: ours, never touched by sync
     truck_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("trucks.id", ondelete="SET NULL"))
     crew: so.Mapped[list | None] = so.mapped_column(sa.JSON)
+    # Aligned with crew: the CrewMember id of each name (None for a name typed by hand).
+    crew_member_ids: so.Mapped[list | None] = so.mapped_column(sa.JSON)
     notes: so.Mapped[str | None] = so.mapped_column(sa.Text)
     dispatch_status: so.Mapped[str] = so.mapped_column(sa.String(20), default=DispatchStatus.UNASSIGNED.value)
     dispatch_updated_at: so.Mapped[datetime | None]
@@ -305,6 +368,12 @@ class TruckJourney(Base):
     def effective_crew(self):
         """The crew to show: our assignment when we made one, else SmartMoving's."""
         return list(self.crew or self.smartmoving_crew or [])
+
+    @property
+    def effective_crew_ids(self):
+        """The CrewMember ids of effective_crew (ours when we assigned a crew, else SmartMoving's)."""
+        ids = (self.crew_member_ids or []) if self.crew else (self.smartmoving_crew_ids or [])
+        return [member_id for member_id in ids if member_id is not None]
 
 
 class OpportunitySyncState(Base):
