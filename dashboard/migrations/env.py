@@ -4,6 +4,7 @@ from alembic import context
 from dashboard import models  # noqa: F401  (registers every table on Base.metadata)
 from dashboard.changes import models as _  # noqa: F401  (upstream_changes)
 from dashboard.db import Base
+from dashboard.plans import models as _plans  # noqa: F401  (plans_outbox)
 
 target_metadata = Base.metadata
 
