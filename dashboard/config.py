@@ -109,6 +109,9 @@ DEFAULTS = {
     # Browser origins (comma-separated, e.g. https://crm.example.com) whose scripts may call
     # the JSON API with a bearer token (dashboard/cors.py). Empty: none.
     "CORS_ORIGINS": "",
+    # Company time on the day before a job by which its crew should have confirmed their plan;
+    # later, people who have not are readiness blockers (dashboard/confirm/states.py).
+    "PLAN_CONFIRM_BY": "18:00",
 }
 
 _INT_KEYS = (
@@ -129,7 +132,7 @@ _STR_KEYS = (
     "DATABASE_URL", "SECRET_KEY", "SMARTMOVING_BASE_URL", "SMARTMOVING_API_KEY",
     "SMARTMOVING_CLIENT_ID", "DASHBOARD_TIMEZONE", "BOARD_DAY_START", "BOARD_DAY_END",
     "SMARTMOVING_PLAN", "SYNC_BUSINESS_HOURS", "SMARTMOVING_WEBHOOK_SECRET", "SMARTMOVING_WEBHOOK_HEADER",
-    "JWT_SECRET", "CORS_ORIGINS",
+    "JWT_SECRET", "CORS_ORIGINS", "PLAN_CONFIRM_BY",
 )
 
 
@@ -256,6 +259,7 @@ def load_config(app, test_config=None):
         raise ConfigError(f"BOARD_DAY_START ({app.config['BOARD_DAY_START']}) must come before "
                           f"BOARD_DAY_END ({app.config['BOARD_DAY_END']})")
     app.config["BOARD_DAY_HOURS"] = (day_start, day_end)
+    app.config["PLAN_CONFIRM_BY"] = parse_clock("PLAN_CONFIRM_BY", app.config["PLAN_CONFIRM_BY"])
     app.config["DASHBOARD_TIMEZONE"] = parse_timezone("DASHBOARD_TIMEZONE", app.config["DASHBOARD_TIMEZONE"])
     app.config["SMARTMOVING_BASE_URL"] = str(app.config["SMARTMOVING_BASE_URL"]).rstrip("/")
     app.config["DATABASE_URL"] = parse_database_url("DATABASE_URL", app.config["DATABASE_URL"])
