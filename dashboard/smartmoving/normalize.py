@@ -19,6 +19,7 @@ from dataclasses import field
 from datetime import date
 from decimal import Decimal
 from decimal import InvalidOperation
+from typing import NamedTuple
 
 import sqlalchemy as sa
 
@@ -388,17 +389,49 @@ def _addresses(detail_job):
 
 def crew_names(detail_job, crew_by_id):
     """Crew names for a job: ids resolved through crew_by_id, unknown strings kept as given."""
+    return [name for name, _ in job_crew(detail_job, crew_by_id)]
+
+
+class CrewIds(NamedTuple):
+    """How a job's crew becomes our CrewMember ids: by SmartMoving id, else by a name only one person has."""
+    by_external_id: dict   # {SmartMoving crew id: CrewMember.id}
+    by_unique_name: dict   # {casefolded name: CrewMember.id}, names shared by two people left out
+
+
+def crew_member_ids(crew, crew_ids):
+    """Our CrewMember id of each (name, SmartMoving id) of crew, None where neither resolves."""
+    ids = []
+    for name, external_id in crew:
+        member_id = crew_ids.by_external_id.get(external_id) if external_id else None
+        if member_id is None and not external_id:
+            # Live detail lists names: a name two people share stays unresolved, never a guess.
+            member_id = crew_ids.by_unique_name.get(" ".join(name.split()).casefold())
+        ids.append(member_id)
+    return ids
+
+
+def job_crew(detail_job, crew_by_id):
+    """[(name, SmartMoving crew id or None)] of a job's crew, in SmartMoving's order.
+
+    A member given by id (an object with an id, or a string crew_by_id knows) keeps its
+    id, so two people sharing a name stay two people; a bare unknown string is a name
+    without an id. Repeats (same id, or same name without an id) are listed once.
+    """
     members = detail_job.get("crewMembers") if isinstance(detail_job, dict) else None
-    names = []
+    crew, seen = [], set()
     for member in members or ():
         if isinstance(member, dict):
-            name = _text(member.get("name")) or crew_by_id.get(_text(member.get("id")) or "")
+            external_id = _text(member.get("id"))
+            name = _text(member.get("name")) or crew_by_id.get(external_id or "")
         else:
             text = _text(member)
+            external_id = text if text in crew_by_id else None
             name = crew_by_id.get(text, text) if text else None
-        if name and name not in names:
-            names.append(name)
-    return names
+        key = ("id", external_id) if external_id else ("name", name)
+        if name and key not in seen:
+            seen.add(key)
+            crew.append((name, external_id))
+    return crew
 
 
 def actual_charges_cents(detail_job):
@@ -409,12 +442,14 @@ def actual_charges_cents(detail_job):
     return sum(amounts) if amounts else None
 
 
-def job_record(opportunity, sweep_job, detail=None, crew_by_id=None, warnings=None, default_hours=None):
+def job_record(opportunity, sweep_job, detail=None, crew_by_id=None, warnings=None, default_hours=None,
+               crew_ids=None):
     """The SmartMoving-owned columns of one job, from the sweep and (when fetched) the detail.
 
     Without detail the record carries only what the sweep knows; the caller keeps the
     stored enrichment in that case rather than blanking it. default_hours: the span of a
-    job without a labour estimate (DEFAULT_JOB_HOURS).
+    job without a labour estimate (DEFAULT_JOB_HOURS). crew_ids (a CrewIds): with it, the
+    record also carries smartmoving_crew_ids, our CrewMember ids aligned with smartmoving_crew.
     """
     warnings = warnings if warnings is not None else []
     record = {
@@ -443,6 +478,7 @@ def job_record(opportunity, sweep_job, detail=None, crew_by_id=None, warnings=No
     status_code = _int(detail.get("status"))
     span_start, span_end = compute_span(sweep_job.service_date, start_hour, (detail_job or {}).get("jobTime"),
                                         default_hours)
+    crew = job_crew(detail_job, crew_by_id or {})
     record.update({
         "customer_name": _text(customer.get("name"), _NAME) or record["customer_name"],
         "customer_phone": _text(customer.get("phoneNumber"), _PHONE) or record["customer_phone"],
@@ -458,10 +494,12 @@ def job_record(opportunity, sweep_job, detail=None, crew_by_id=None, warnings=No
         "span_end": span_end,
         "actual_charges_cents": actual_charges_cents(detail_job),
         "tips_cents": _cents((detail_job or {}).get("totalTips")),
-        "smartmoving_crew": crew_names(detail_job, crew_by_id or {}),
+        "smartmoving_crew": [name for name, _ in crew],
         "status": job_status(status_code if status_code is not None else opportunity.status, detail_job),
         "branch_name": _text(branch.get("name"), _BRANCH_NAME),
     })
+    if crew_ids is not None:
+        record["smartmoving_crew_ids"] = crew_member_ids(crew, crew_ids)
     return fit_record(TruckJourney, record)
 
 
@@ -488,8 +526,29 @@ def branch_record(branch):
     }
 
 
+# SmartMoving's free-text role names -> our CrewRole value (the first word found wins).
+_ROLE_WORDS = (("driver", "driver"), ("foreman", "foreman"), ("lead", "foreman"), ("crew chief", "foreman"))
+
+
+def default_crew_role(role_name):
+    """Our role (driver, foreman, mover) suggested by SmartMoving's role name; None without one.
+
+    Only a default: the sync writes it where our own role is still empty, never over it.
+    """
+    text = (role_name or "").casefold()
+    if not text.strip():
+        return None
+    for word, role in _ROLE_WORDS:
+        if word in text:
+            return role
+    return "mover"
+
+
 def crew_record(member):
-    """CrewMember columns from one /api/crew-members entry, or None without an id."""
+    """CrewMember columns from one /api/crew-members entry, or None without an id.
+
+    branch_external_id is the member's branch; the syncer turns it into location_id.
+    """
     if not isinstance(member, dict) or not _text(member.get("id")):
         return None
     branch = member.get("branch") if isinstance(member.get("branch"), dict) else {}

@@ -139,6 +139,7 @@ class Syncer:
         self.phase = "starting"
         self.last_progress = 0.0
         self.crew_by_id = {}
+        self.crew_ids = normalize.CrewIds({}, {})
         self.default_job_hours = self.config["DEFAULT_JOB_HOURS"]
         self.location_by_name = {}
         self.reference_refreshed = False
@@ -331,13 +332,32 @@ class Syncer:
         with db.write_transaction() as session:
             self._flush_calls(session)
             upsert.upsert_locations(self.company_id, branch_records, now)
+            self._place_crew(crew_records)
             upsert.upsert_crew(self.company_id, crew_records, now)
+            upsert.fill_empty_crew_roles(self.company_id, {
+                r["external_id"]: normalize.default_crew_role(r["role_name"]) for r in crew_records})
             session.execute(sa.update(Company).where(Company.id == self.company_id).values(reference_synced_at=now))
         self.reference_refreshed = True
 
+    def _place_crew(self, crew_records):
+        """Set each crew record's location_id from its branch (a branch we do not know: no location)."""
+        location_by_branch = dict(db.session.execute(
+            sa.select(Location.external_id, Location.id).where(Location.company_id == self.company_id,
+                                                               Location.external_id.is_not(None))).all())
+        for record in crew_records:
+            record["location_id"] = location_by_branch.get(record["branch_external_id"])
+
     def _load_lookups(self):
-        self.crew_by_id = dict(db.session.execute(
-            sa.select(CrewMember.external_id, CrewMember.name).where(CrewMember.company_id == self.company_id)).all())
+        crew_rows = db.session.execute(
+            sa.select(CrewMember.external_id, CrewMember.name, CrewMember.id)
+            .where(CrewMember.company_id == self.company_id)).all()
+        self.crew_by_id = {external_id: name for external_id, name, _ in crew_rows}
+        by_name = {}
+        for _, name, member_id in crew_rows:
+            by_name.setdefault(" ".join(name.split()).casefold(), []).append(member_id)
+        self.crew_ids = normalize.CrewIds(
+            by_external_id={external_id: member_id for external_id, _, member_id in crew_rows},
+            by_unique_name={name: ids[0] for name, ids in by_name.items() if len(ids) == 1})
         self.location_by_name = {
             name.strip().casefold(): location_id for location_id, name in db.session.execute(
                 sa.select(Location.id, Location.name).where(Location.company_id == self.company_id))
@@ -538,7 +558,8 @@ class Syncer:
             records = []
             for job in opportunity.jobs:
                 record = normalize.job_record(opportunity, job, detail if outcome == "OK" else None,
-                                              self.crew_by_id, self.warnings, self.default_job_hours)
+                                              self.crew_by_id, self.warnings, self.default_job_hours,
+                                              crew_ids=self.crew_ids)
                 branch_name = record.pop("branch_name", None)
                 if outcome == "OK":
                     record["external_data"] = normalize.external_data(opportunity, job, detail)

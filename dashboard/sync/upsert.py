@@ -22,7 +22,7 @@ JOURNEY_SYNC_COLUMNS = frozenset({
     "external_id", "opportunity_external_id", "job_number", "quote_number", "customer_name", "customer_phone",
     "customer_email", "estimated_value_cents", "scheduled_date", "origin_address", "destination_address",
     "arrival_window", "arrival_start_hour", "span_start", "span_end", "actual_charges_cents", "tips_cents",
-    "smartmoving_crew", "status", "job_type", "external_data",
+    "smartmoving_crew", "smartmoving_crew_ids", "status", "job_type", "external_data",
     "content_hash", "location_id", "sync_status", "sync_error", "removed_at",
 })
 
@@ -181,9 +181,29 @@ def upsert_locations(company_id, records, now):
     return upsert_records(Location, company_id, records, now)
 
 
+# Crew columns that are ours (edited on /crew): no sync record may carry them.
+CREW_OWN_COLUMNS = frozenset({"role", "phone", "email", "notes"})
+
+
 def upsert_crew(company_id, records, now):
-    """Upsert SmartMoving crew members."""
+    """Upsert SmartMoving crew members (never our own fields: role, phone, email, notes)."""
+    for record in records:
+        if CREW_OWN_COLUMNS & set(record):
+            raise ValueError(f"sync may not write {sorted(CREW_OWN_COLUMNS & set(record))}")
     return upsert_records(CrewMember, company_id, records, now)
+
+
+def fill_empty_crew_roles(company_id, roles_by_external_id):
+    """Give crew members whose role (ours) is still empty SmartMoving's suggested one; never overwrites."""
+    by_role = {}
+    for external_id, role in roles_by_external_id.items():
+        if role:
+            by_role.setdefault(role, []).append(external_id)
+    for role, external_ids in by_role.items():
+        for chunk in chunks(external_ids):
+            db.session.execute(sa.update(CrewMember).where(
+                CrewMember.company_id == company_id, CrewMember.role.is_(None),
+                CrewMember.external_id.in_(chunk)).values(role=role))
 
 
 def remove_journeys(journey_ids, now, reason):
