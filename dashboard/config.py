@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 
+from dashboard.jobs import crew_size
 from dashboard.sync import plan
 from dashboard.timeutil import clock_hours
 
@@ -112,6 +113,8 @@ DEFAULTS = {
     # Company time on the day before a job by which its crew should have confirmed their plan;
     # later, people who have not are readiness blockers (dashboard/confirm/states.py).
     "PLAN_CONFIRM_BY": "18:00",
+    # People a job needs by SmartMoving move size when it states no crew size (dashboard/jobs/crew_size.py).
+    "CREW_SIZE_DEFAULTS": "studio=2,1br=2,2br=3,3br=4,4br=5",
 }
 
 _INT_KEYS = (
@@ -132,7 +135,7 @@ _STR_KEYS = (
     "DATABASE_URL", "SECRET_KEY", "SMARTMOVING_BASE_URL", "SMARTMOVING_API_KEY",
     "SMARTMOVING_CLIENT_ID", "DASHBOARD_TIMEZONE", "BOARD_DAY_START", "BOARD_DAY_END",
     "SMARTMOVING_PLAN", "SYNC_BUSINESS_HOURS", "SMARTMOVING_WEBHOOK_SECRET", "SMARTMOVING_WEBHOOK_HEADER",
-    "JWT_SECRET", "CORS_ORIGINS", "PLAN_CONFIRM_BY",
+    "JWT_SECRET", "CORS_ORIGINS", "PLAN_CONFIRM_BY", "CREW_SIZE_DEFAULTS",
 )
 
 
@@ -260,6 +263,11 @@ def load_config(app, test_config=None):
                           f"BOARD_DAY_END ({app.config['BOARD_DAY_END']})")
     app.config["BOARD_DAY_HOURS"] = (day_start, day_end)
     app.config["PLAN_CONFIRM_BY"] = parse_clock("PLAN_CONFIRM_BY", app.config["PLAN_CONFIRM_BY"])
+    try:
+        app.config["CREW_SIZE_DEFAULTS"] = crew_size.parse_defaults(app.config["CREW_SIZE_DEFAULTS"]) \
+            if not isinstance(app.config["CREW_SIZE_DEFAULTS"], dict) else app.config["CREW_SIZE_DEFAULTS"]
+    except ValueError as error:
+        raise ConfigError(f"CREW_SIZE_DEFAULTS: {error}") from None
     app.config["DASHBOARD_TIMEZONE"] = parse_timezone("DASHBOARD_TIMEZONE", app.config["DASHBOARD_TIMEZONE"])
     app.config["SMARTMOVING_BASE_URL"] = str(app.config["SMARTMOVING_BASE_URL"]).rstrip("/")
     app.config["DATABASE_URL"] = parse_database_url("DATABASE_URL", app.config["DATABASE_URL"])

@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 import sqlalchemy as sa
 
+from dashboard.jobs import crew_size
 from dashboard.jobs.spans import compute_span
 from dashboard.models import CrewMember
 from dashboard.models import Location
@@ -497,6 +498,7 @@ def job_record(opportunity, sweep_job, detail=None, crew_by_id=None, warnings=No
         "smartmoving_crew": [name for name, _ in crew],
         "status": job_status(status_code if status_code is not None else opportunity.status, detail_job),
         "branch_name": _text(branch.get("name"), _BRANCH_NAME),
+        "crew_required": crew_size.crew_required(detail, detail_job),
     })
     if crew_ids is not None:
         record["smartmoving_crew_ids"] = crew_member_ids(crew, crew_ids)
