@@ -13,6 +13,7 @@ allows, by value (docs/smartmoving-api.md §1 for the quotas):
 import calendar
 import math
 from dataclasses import dataclass
+from datetime import datetime
 from datetime import timedelta
 
 from dashboard.timeutil import clock_hours
@@ -198,6 +199,10 @@ class Month:
     worst_today_gap: float = 0.0      # minutes, business hours only
     worst_night_gap: float = 0.0
     stretches: set = None
+    # Detail re-reads each day of the month got, all day and before MORNING_END_HOUR, in
+    # date order (freshness: what dispatched jobs can count on, see freshness_guarantee).
+    daily_refreshes: tuple = ()
+    morning_refreshes: tuple = ()
 
 
 def simulate_month(tier, quota, hours, costs, start, tick_minutes=10, days=30):
@@ -207,6 +212,7 @@ def simulate_month(tier, quota, hours, costs, start, tick_minutes=10, days=30):
     any quota buys), so each run spends its whole refresh allowance: the worst case.
     """
     month = Month(stretches=set())
+    daily, morning = {}, {}
     last_today = last_tomorrow = None
     last_business_today = None
     unavoidable_per_tick = (costs.first_reads_per_day + costs.reference_per_day) * tick_minutes / (24 * 60)
@@ -230,6 +236,10 @@ def simulate_month(tier, quota, hours, costs, start, tick_minutes=10, days=30):
             decision.window]
         month.sweeps += cost
         month.refreshes += decision.refresh_allowance if quota else 0
+        spent = decision.refresh_allowance if quota else 0
+        daily[now.date()] = daily.get(now.date(), 0) + spent
+        if now.hour < MORNING_END_HOUR:
+            morning[now.date()] = morning.get(now.date(), 0) + spent
         month.total += cost + (decision.refresh_allowance if quota else 0)
         month.runs += 1
         if decision.window in ("today", "both"):
@@ -239,4 +249,79 @@ def simulate_month(tier, quota, hours, costs, start, tick_minutes=10, days=30):
             last_business_today = now if business else None
         if decision.window in ("tomorrow", "both"):
             last_tomorrow = now
+    month.daily_refreshes = tuple(daily[day] for day in sorted(daily))
+    month.morning_refreshes = tuple(morning.get(day, 0) for day in sorted(daily))
     return month
+
+
+# ---------------------------------------------------------------- freshness: whose detail to re-read first
+#
+# Detail-only edits (addresses, crew, money) never show in the sweep, and the quota buys far
+# fewer re-reads than there are stale copies. So the re-reads a run may spend go where a
+# wrong copy costs most: a dispatched job of today whose detail predates today (its morning
+# re-read), then dispatched jobs of today and tomorrow past the refresh TTL, nearest start
+# first, then every other stale copy, stalest first.
+
+MORNING_END_HOUR = 8      # the "morning" of freshness_guarantee: re-reads before 08:00 local
+MORNING, DISPATCHED, REST = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class RefreshCandidate:
+    """One opportunity of the swept window whose detail could be re-read, and what makes it urgent."""
+    opportunity_id: str
+    fetched_at: datetime | None   # naive UTC: its oldest job's details_as_of (else the sync state's read)
+    stale: bool                   # older than the refresh TTL
+    dispatched_starts: tuple = () # naive local starts of its dispatched jobs
+
+
+def refresh_rank(candidate, local_now, midnight_utc):
+    """The candidate's sort key (lower first), or None when it needs no re-read now.
+
+    local_now: naive company-local now; midnight_utc: today's local 00:00 as naive UTC.
+    """
+    today = local_now.date()
+    tomorrow = today + timedelta(days=1)
+    starts = [start for start in candidate.dispatched_starts if start.date() in (today, tomorrow)]
+    # Nearest start first: those still to start soonest first, then those under way, latest started first.
+    nearest = min(((start < local_now, abs(start - local_now)) for start in starts), default=None)
+    morning_due = (any(start.date() == today for start in starts)
+                   and (candidate.fetched_at is None or candidate.fetched_at < midnight_utc))
+    if morning_due:
+        return MORNING, nearest
+    if not candidate.stale:
+        return None
+    if nearest is not None:
+        return DISPATCHED, nearest
+    return REST, (candidate.fetched_at is not None, candidate.fetched_at or datetime.min)
+
+
+def refresh_order(candidates, local_now, midnight_utc):
+    """[(rank tier, opportunity id)] of the candidates that need a re-read, most urgent first."""
+    ranked = []
+    for candidate in candidates:
+        rank = refresh_rank(candidate, local_now, midnight_utc)
+        if rank is not None:
+            ranked.append((rank, candidate.opportunity_id))
+    ranked.sort()
+    return [(rank[0], opportunity_id) for rank, opportunity_id in ranked]
+
+
+def typical(values):
+    """The median of values (0 for none): a day of the month once the plan has settled."""
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2] if ordered else 0
+
+
+def freshness_guarantee(tier, month, webhooks=False):
+    """What the plan promises dispatched jobs' SmartMoving details, in one sentence (README, make bench)."""
+    morning, daily = int(typical(month.morning_refreshes)), int(typical(month.daily_refreshes))
+    worst = int(min(month.morning_refreshes[1:], default=0))    # the month's first day has no history yet
+    text = (f"{tier.title()}: {morning:,} detail re-reads before {MORNING_END_HOUR:02d}:00 on a typical day "
+            f"(fewest on any day after the first: {worst:,}), so the first {morning:,} dispatched jobs of each "
+            f"day, nearest start first, are re-read on the morning of their day, and all of them when a day has "
+            f"no more; {daily:,} re-reads a day in all go to dispatched jobs of today and tomorrow before any "
+            f"other stale copy")
+    if tier == PREMIUM and webhooks:
+        text += "; with webhooks, an announced edit is read within a minute"
+    return text + "."
