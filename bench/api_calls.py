@@ -259,12 +259,27 @@ def calls_per_sync(today, workdir, branches=66, jobs_per_day=500, changed_share=
         premium.total <= premium_cap and max(premium.worst_today_gap, premium.worst_night_gap) <= 10,
         ["Webhook deliveries each cost one detail call for the announced opportunity; they replace the sweep's "
          "change reads and are not counted here (their rate is the company's edit rate)."]))
+    rows += freshness_rows(basic, premium)
     timing_note = (f"The first sync took {seconds(first_time)} with no latency and no pacing "
                    f"(SMARTMOVING_MIN_INTERVAL=0).")
     rows[0].notes.append("¹ Minimum = sweep pages + branch pages + crew-member pages + opportunities needing "
                          "detail. Crew pages are included because job crews arrive as ids and are resolved "
                          "through /api/crew-members. " + timing_note)
     return rows, {"basic": basic, "premium": premium, "database": bench.database_path}
+
+
+def freshness_rows(basic, premium):
+    """Item 1, freshness (issue 19 §3): the detail re-reads each plan's month leaves dispatched jobs, as promised."""
+    rows = []
+    for tier, month in ((plan.BASIC, basic), (plan.PREMIUM, premium)):
+        morning = int(plan.typical(month.morning_refreshes))
+        rows.append(Row(
+            "1", f"Freshness, {tier.title()}: detail re-reads before {plan.MORNING_END_HOUR:02d}:00 on a typical "
+                 "day (each spent on a dispatched job of the day whose detail predates it, nearest start first)",
+            f"{morning:,} before {plan.MORNING_END_HOUR:02d}:00, {int(plan.typical(month.daily_refreshes)):,} a day",
+            "what the month's quota leaves (same simulation)", "—", "reported", None,
+            ["Guarantee: " + plan.freshness_guarantee(tier, month, webhooks=tier == plan.PREMIUM)]))
+    return rows
 
 
 def wall_time(today, workdir, branches=8, jobs_per_day=60, latency=0.3, customers_latency=3.0,
