@@ -46,6 +46,7 @@ from dashboard.smartmoving.errors import NotFound
 from dashboard.smartmoving.errors import RateLimitExhausted
 from dashboard.smartmoving.errors import SmartMovingError
 from dashboard.stamps import ordered_stamp
+from dashboard.sync import freshness
 from dashboard.sync import removals
 from dashboard.sync import unfinished
 from dashboard.sync import upsert
@@ -445,7 +446,7 @@ class Syncer:
         self.stored_status = stored
         now = utcnow()
         cutoff = now - timedelta(minutes=self.config["OPPORTUNITY_REFRESH_MINUTES"])
-        needed, stale = [], []
+        needed, kept = [], []
         self.not_found_counts = {oid: state[3] for oid, state in states.items() if state[3]}
         for opportunity_id, opportunity in opportunities.items():
             state = states.get(opportunity_id)
@@ -458,19 +459,20 @@ class Syncer:
             complete = all(stored.get(job.job_id) == SyncStatus.SYNCED.value for job in opportunity.jobs)
             if not (current and complete) or state[2]:
                 needed.append(opportunity_id)        # new, changed, failed or incomplete: always
-            elif state[1] < cutoff:
-                stale.append((state[1], opportunity_id))
-        # Detail-only edits (money, crew, addresses) never show in the sweep, so old
-        # copies are re-read, stalest first, within what the monthly quota allows.
-        allowance = self._refresh_allowance() if stale else 0
-        stale.sort()
-        if len(stale) > allowance:
-            self.warnings.append(f"{len(stale) - allowance} opportunity refreshes deferred to keep within "
+            else:
+                kept.append((opportunity_id, state[1], state[1] < cutoff))
+        # Detail-only edits (money, crew, addresses) never show in the sweep, so old copies
+        # are re-read within what the monthly quota allows: dispatched jobs of today and
+        # tomorrow first, nearest start first, then the stalest (sync.freshness, plan.refresh_order).
+        order = freshness.refresh_order(self.company, self.start, self.end, kept)
+        allowance = self._refresh_allowance() if order else 0
+        if len(order) > allowance:
+            self.warnings.append(f"{len(order) - allowance} opportunity refreshes deferred to keep within "
                                  f"the monthly API quota.")
         # What an earlier run left unread (it stopped at its call budget, or failed) comes
         # first, so a run that stops at its budget is continued by the next.
         needed.sort(key=lambda opportunity_id: (opportunity_id not in states, opportunity_id))
-        return needed + [opportunity_id for _, opportunity_id in stale[:allowance]]
+        return needed + [opportunity_id for _, opportunity_id in order[:allowance]]
 
     def _refresh_allowance(self):
         """How many TTL refreshes this run may spend: what the quota plan leaves (sync.plan)."""
