@@ -34,8 +34,12 @@ run: venv
 lint: dev-venv
 	$(BIN)/ruff check .
 
+# In parallel (pytest-xdist): a worker per CPU, each on a PostgreSQL database of its own (TEST_DATABASE_URL + _gw0, ...);
+# a browser module's tests share a worker (--dist loadgroup). `make test PYTEST_WORKERS=0` runs them in one process.
+PYTEST_WORKERS ?= auto
+
 test: dev-venv lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
 
 bench: dev-venv
 	$(BIN)/python -m bench

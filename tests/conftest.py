@@ -20,6 +20,7 @@ from dashboard.models import Location  # noqa: E402
 from tests.support import BACKENDS  # noqa: E402
 from tests.support import PASSWORD  # noqa: E402
 from tests.support import database_url_for  # noqa: E402
+from tests.support import ensure_worker_database  # noqa: E402
 from tests.support import login_as  # noqa: E402
 from tests.support import make_test_app  # noqa: E402
 from tests.support.api import build_api_world  # noqa: E402
@@ -37,6 +38,21 @@ pytest_plugins = ["tests.support.database_notice"]
 settings.register_profile("dashboard", derandomize=True, deadline=None, database=None, max_examples=25,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.load_profile("dashboard")
+
+
+def pytest_sessionstart(session):
+    """Under pytest-xdist each worker has a PostgreSQL database of its own (TEST_DATABASE_URL + _gw0, ...)."""
+    ensure_worker_database()
+
+
+def pytest_collection_modifyitems(items):
+    """Under `--dist loadgroup` (make test) a browser module's tests stay together on one worker,
+    which starts that module's Chromium and live server once instead of once per worker."""
+    for item in items:
+        module = getattr(item, "module", None)
+        if module is not None and module.__name__.startswith("tests.browser."):
+            item.add_marker(pytest.mark.xdist_group(module.__name__))
+
 
 @pytest.fixture(params=BACKENDS)
 def backend(request):

@@ -21,9 +21,52 @@ from dashboard.db import db  # noqa: E402
 from dashboard.schema import ensure_default_company  # noqa: E402
 
 PASSWORD = "correct-horse-battery"
-PG_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
+
+
+def worker_database_url(url, worker):
+    """url with the pytest-xdist worker's suffix on its database name (dashboard_ci -> dashboard_ci_gw0).
+
+    Each worker empties and rebuilds its tables around every test, so two workers must never share a
+    database; outside xdist (worker None or "") the url is used as it is."""
+    if not url or not worker:
+        return url
+    parsed = sa.engine.make_url(url)
+    return parsed.set(database=f"{parsed.database}_{worker}").render_as_string(hide_password=False)
+
+
+PG_BASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
+PG_URL = worker_database_url(PG_BASE_URL, os.environ.get("PYTEST_XDIST_WORKER"))
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 _pg_schema_ready = set()
+
+
+def ensure_database(url, admin_url):
+    """Create url's database on the server of admin_url (a database that exists) unless it is there already.
+
+    The workers of one run create theirs at the same moment; CREATE DATABASE copies template1 and
+    refuses while another session is copying it, so a refusal is tried again a few times."""
+    name = sa.engine.make_url(url).database
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        for attempt in range(20):
+            with engine.connect() as conn:
+                if conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}):
+                    return
+                try:
+                    conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+                    return
+                except sa.exc.DBAPIError:
+                    if attempt == 19:
+                        raise
+            time.sleep(0.1 * (attempt + 1))
+    finally:
+        engine.dispose()
+
+
+def ensure_worker_database():
+    """An xdist worker's own PostgreSQL database exists (tests/conftest.py calls this as the session starts)."""
+    if PG_URL and PG_URL != PG_BASE_URL:
+        ensure_database(PG_URL, PG_BASE_URL)
 
 
 def _prepare_postgres(url):

@@ -3,6 +3,9 @@
 Every test taking the `app` fixture runs once per backend (tests/conftest.py): on SQLite
 always, on PostgreSQL only when TEST_DATABASE_URL is set. Without it those PostgreSQL runs
 are never collected, so nothing would otherwise say they were missing.
+
+Under pytest-xdist the workers collect and count; each sends its counts to the controller
+(workeroutput), which prints the notice once.
 """
 import os
 
@@ -27,6 +30,26 @@ def pytest_collection_modifyitems(items):
             _counts[backend] += 1
 
 
+def pytest_sessionfinish(session):
+    """An xdist worker hands its counts to the controller, which collects nothing itself."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["database_counts"] = dict(_counts)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """The xdist controller takes a finished worker's counts (each worker collects the whole selection)."""
+    add_worker_counts(_counts, getattr(node, "workeroutput", None) or {})
+
+
+def add_worker_counts(counts, workeroutput):
+    """Fold one worker's counts into counts: the largest wins, as every worker collected the same tests."""
+    for name, count in workeroutput.get("database_counts", {}).items():
+        if name in counts:
+            counts[name] = max(counts[name], count)
+
+
 def _tests(count):
     return f"{count} database test{'' if count == 1 else 's'}"
 
@@ -42,7 +65,9 @@ def notice(counts, url_set):
             "TEST_DATABASE_URL=postgresql+psycopg://USER@HOST:5432/DB).")
 
 
-def pytest_terminal_summary(terminalreporter):
+def pytest_terminal_summary(terminalreporter, config):
+    if hasattr(config, "workerinput"):   # an xdist worker: the controller prints the notice
+        return
     url_set = bool(os.environ.get("TEST_DATABASE_URL", "").strip())
     line = notice(_counts, url_set)
     if line:
