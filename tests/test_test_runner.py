@@ -7,6 +7,8 @@ import sys
 import pytest
 
 from tests.support import browser as browser_helpers
+from tests.support import worker_database_url
+from tests.support.database_notice import add_worker_counts
 from tests.support.database_notice import notice
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -36,6 +38,21 @@ def test_the_database_notice_counts_and_says_why():
     assert notice({"sqlite": 0, "postgresql": 0}, url_set=False) is None   # no database test selected
     assert notice({"sqlite": 9, "postgresql": 9}, url_set=True) == (
         "PostgreSQL: 9 database tests selected to run on PostgreSQL too (TEST_DATABASE_URL).")
+
+
+def test_under_xdist_the_controller_takes_the_workers_counts():
+    counts = {"sqlite": 0, "postgresql": 0}
+    add_worker_counts(counts, {"database_counts": {"sqlite": 40, "postgresql": 40}})
+    add_worker_counts(counts, {"database_counts": {"sqlite": 40, "postgresql": 40}})   # the same selection
+    add_worker_counts(counts, {})   # a worker that crashed before reporting
+    assert counts == {"sqlite": 40, "postgresql": 40}
+
+
+def test_each_xdist_worker_gets_a_postgresql_database_of_its_own():
+    url = "postgresql+psycopg://ci:s3cret@127.0.0.1:5432/dashboard_ci"
+    assert worker_database_url(url, "gw1") == "postgresql+psycopg://ci:s3cret@127.0.0.1:5432/dashboard_ci_gw1"
+    assert worker_database_url(url, None) == url   # not under xdist: the database itself
+    assert worker_database_url("", "gw0") == ""   # no PostgreSQL at all
 
 
 @pytest.mark.slow
