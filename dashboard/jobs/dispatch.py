@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from dashboard.db import db
 from dashboard.jobs import conflicts
+from dashboard.jobs import crew_roster
 from dashboard.jobs import spans
 from dashboard.models import AuditEvent
 from dashboard.models import CrewMember
@@ -55,10 +56,25 @@ class TruckChoice:
 
 @dataclass(frozen=True)
 class CrewChoice:
-    """A person offered for a job: on_job when on its current crew; busy says when they are taken."""
+    """A person offered for a job: on_job when on its current crew; busy says when they are taken.
+
+    off: their time off during the job ("Off Fri 11 Dec (dentist)"), group: the picker's heading.
+    """
     name: str
     on_job: bool
     busy: str | None
+    id: int | None = None
+    role: str | None = None
+    hours: float = 0.0
+    off: str | None = None
+    same_location: bool = True
+    group: str = ""
+
+
+@dataclass(frozen=True)
+class MemberRef:
+    """A crew entry given by CrewMember id (the API's {"crewMemberId": N})."""
+    id: int
 
 
 def unique_names(names):
@@ -155,10 +171,9 @@ def patch_dispatch(job, actor, body):
         if name is not None and name.strip():
             truck_id = truck_id_by_name(job.company_id, name)
     crew = job.crew
+    crew_ids = job.crew_member_ids if job.crew else None
     if "crew" in body:
-        crew = body["crew"]
-        if crew is not None and (not isinstance(crew, list) or not all(isinstance(name, str) for name in crew)):
-            raise DispatchError("crew must be a list of names (or null for SmartMoving's crew).")
+        crew, crew_ids = _patch_crew(body["crew"]), None
     status = job.dispatch_status
     if "dispatchStatus" in body:
         status = body["dispatchStatus"]
@@ -168,7 +183,82 @@ def patch_dispatch(job, actor, body):
     allow = body.get("allowConflicts", False)
     if not isinstance(allow, bool):
         raise DispatchError("allowConflicts must be true or false.")
-    return update_dispatch(job, actor, truck_id, crew, status, notes, accepted=None if allow else ())
+    return update_dispatch(job, actor, truck_id, crew, status, notes, accepted=None if allow else (),
+                           crew_ids=crew_ids)
+
+
+def _patch_crew(items):
+    """PATCH's crew: null, or a list of names and {"crewMemberId": N} / {"name": "..."} objects."""
+    if items is None:
+        return None
+    message = ("crew must be a list of names or {\"crewMemberId\": N} / {\"name\": \"...\"} objects "
+               "(or null for SmartMoving's crew).")
+    if not isinstance(items, list) or len(items) > MAX_CREW * 2:
+        raise DispatchError(message)
+    crew = []
+    for item in items:
+        if isinstance(item, str):
+            crew.append(item)
+        elif isinstance(item, dict) and set(item) == {"crewMemberId"}:
+            member_id = item["crewMemberId"]
+            if isinstance(member_id, bool) or not isinstance(member_id, int) or not 0 < member_id < 2**31:
+                raise DispatchError("crewMemberId must be a crew member id (a positive whole number).")
+            crew.append(MemberRef(member_id))
+        elif isinstance(item, dict) and set(item) == {"name"} and isinstance(item["name"], str):
+            crew.append(item["name"])
+        else:
+            raise DispatchError(message)
+    return crew
+
+
+def resolve_crew(job, crew, crew_ids=None):
+    """(names, ids) of a crew to save on job: ids aligned with names, None for a typed name.
+
+    crew: names and MemberRefs. A MemberRef must be an active member of the job's company;
+    a name keeps the id it already has on the job (so a name two people share stays theirs),
+    else resolves to the one active person of that name, else stays typed (None). Naming an
+    inactive person who is not already on the job is refused. crew_ids: ids aligned with crew
+    as saved before (PATCH without "crew" keeps them).
+    """
+    roster = crew_roster.load(job.company_id)
+    kept = {}
+    for name, member_id in zip(job.effective_crew, crew_roster.effective_ids(job), strict=True):
+        if member_id is not None:
+            kept.setdefault(crew_roster.name_key(name), member_id)
+    on_job = {crew_roster.name_key(name) for name in job.effective_crew}
+    given = crew_roster.aligned_ids(crew, crew_ids)
+    names, ids, seen = [], [], set()
+    for item, given_id in zip(crew or (), given, strict=True):
+        if isinstance(item, MemberRef):
+            person = roster.by_id.get(item.id)
+            if person is None:
+                raise DispatchError(f"Unknown crew member id {item.id}.")
+            if not person.active and crew_roster.name_key(person.name) not in on_job:
+                raise DispatchError(f"{person.name} is inactive and cannot be assigned.")
+            name, member_id = person.name, person.id
+        else:
+            name = " ".join(str(item).split())
+            if not name:
+                continue
+            key = crew_roster.name_key(name)
+            member_id = given_id if given_id in roster.by_id else kept.get(key)
+            if member_id is None:
+                person = roster.unique(name)
+                member_id = person.id if person else None
+                if person is None and key not in on_job and roster.by_name.get(key) \
+                        and not any(p.active for p in roster.by_name[key]):
+                    raise DispatchError(f"{name} is inactive and cannot be assigned.")
+        identity = member_id if member_id is not None else crew_roster.name_key(name)
+        if identity in seen:
+            continue
+        seen.add(identity)
+        names.append(name)
+        ids.append(member_id)
+    if any(len(name) > MAX_NAME for name in names):
+        raise DispatchError(f"A crew name is longer than {MAX_NAME} characters.")
+    if len(names) > MAX_CREW:
+        raise DispatchError(f"At most {MAX_CREW} people per crew.")
+    return names, ids
 
 
 def concurrent_edit_message(job):
@@ -248,15 +338,19 @@ def accept_smartmoving_crew(jobs, actor):
     for job in jobs:
         if not job.smartmoving_crew or unique_names(job.crew) == unique_names(job.smartmoving_crew):
             continue
-        if update_dispatch(job, actor, job.truck_id, job.smartmoving_crew, job.dispatch_status, job.notes):
+        if update_dispatch(job, actor, job.truck_id, job.smartmoving_crew, job.dispatch_status, job.notes,
+                           crew_ids=job.smartmoving_crew_ids):
             changed += 1
     if changed:
         log.info("%s accepted SmartMoving's crew on %d jobs", actor.email, changed)
     return changed
 
 
-def update_dispatch(job, actor, truck_id, crew, dispatch_status, notes, accepted=None):
+def update_dispatch(job, actor, truck_id, crew, dispatch_status, notes, accepted=None, crew_ids=None):
     """Apply a dispatch edit to job; returns {field: [old, new]} of what changed (flushes, no commit).
+
+    crew: names (and MemberRefs); each is saved with its CrewMember id in crew_member_ids
+    (resolve_crew). crew_ids: ids aligned with crew already known (e.g. the job's own).
 
     accepted: None saves whatever double bookings follow; else the clash_keys the caller
     showed and accepted, and a new conflict beyond them (and beyond the job's current
@@ -271,9 +365,11 @@ def update_dispatch(job, actor, truck_id, crew, dispatch_status, notes, accepted
             raise DispatchError("That truck does not belong to this company.")
         if not truck.is_active and truck.id != job.truck_id:
             raise DispatchError(f"{truck_label(truck.name)} is out of service.")
-    crew = normalise_crew(crew) or None
+    names, ids = resolve_crew(job, crew, crew_ids)
+    crew = names or None
+    member_ids = ids if crew else None
     if accepted is not None:
-        added = conflicts.added_clashes(job, truck_id or None, crew, accepted)
+        added = conflicts.added_clashes(job, truck_id or None, crew, accepted, crew_ids=member_ids)
         if added:
             raise UnacceptedConflicts(added)
     notes = (notes or "").strip() or None
@@ -289,6 +385,9 @@ def update_dispatch(job, actor, truck_id, crew, dispatch_status, notes, accepted
     if (job.crew or None) != crew:
         changes["crew"] = [job.crew, crew]
         job.crew = crew
+    if (job.crew_member_ids or None) != member_ids:
+        # The ids follow the names (the audit's "crew" says who); a name newly resolved is no edit.
+        job.crew_member_ids = member_ids
     if dispatch_status == job.dispatch_status == DispatchStatus.UNASSIGNED.value and not had_both \
             and job.truck_id and job.effective_crew:
         # Truck and crew just became set: the job is assigned (the status stays editable).

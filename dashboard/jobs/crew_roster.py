@@ -1,0 +1,92 @@
+"""The company's crew members as dispatch reads them: names to ids, ids to roles, in one query.
+
+A crew name typed or picked for a job resolves to a CrewMember when exactly one active
+person has that name (case- and spacing-insensitive); an ambiguous or unknown name stays a
+typed name (id None). Ids sent by the UI or the API win over names.
+"""
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from dashboard.db import db
+from dashboard.models import CrewMember
+from dashboard.models import CrewRole
+
+_ROLES = frozenset(role.value for role in CrewRole)
+
+
+def name_key(name):
+    """A name as compared: spacing tidied, case folded."""
+    return " ".join(str(name).split()).casefold()
+
+
+def role_of(role, role_name):
+    """Our role, else SmartMoving's role_name when it is one of ours ("Driver" -> driver), else None."""
+    if role:
+        return role
+    folded = (role_name or "").strip().casefold()
+    return folded if folded in _ROLES else None
+
+
+@dataclass(frozen=True)
+class Person:
+    """One crew member: what pickers, conflicts and readiness need of them."""
+    id: int
+    name: str
+    role: str | None
+    active: bool
+    location_id: int | None
+
+
+class Roster:
+    """A company's crew members by id and by name."""
+
+    def __init__(self, people):
+        self.by_id = {person.id: person for person in people}
+        self.by_name = {}
+        # A company that gives nobody the driver role does not use roles: "no driver" says nothing there.
+        self.has_drivers = any(person.role == "driver" for person in people)
+        for person in people:
+            self.by_name.setdefault(name_key(person.name), []).append(person)
+
+    def unique(self, name):
+        """The one active person called name, else None (nobody, or several: ambiguous)."""
+        active = [person for person in self.by_name.get(name_key(name), ()) if person.active]
+        return active[0] if len(active) == 1 else None
+
+    def person_for(self, name, member_id=None):
+        """The Person behind one crew entry: by id when it has one, else by a unique active name."""
+        if member_id is not None:
+            return self.by_id.get(member_id)
+        return self.unique(name)
+
+    def role(self, name, member_id=None):
+        """The role of one crew entry's person, or None."""
+        person = self.person_for(name, member_id)
+        return person.role if person else None
+
+
+def load(company_id):
+    """The Roster of company_id (one query)."""
+    rows = db.session.execute(
+        sa.select(CrewMember.id, CrewMember.name, CrewMember.role, CrewMember.role_name, CrewMember.status,
+                  CrewMember.location_id).where(CrewMember.company_id == company_id)
+    ).all()
+    return Roster([Person(member_id, name, role_of(role, role_name), (status or "active").casefold() == "active",
+                          location_id)
+                   for member_id, name, role, role_name, status, location_id in rows])
+
+
+def aligned_ids(names, ids):
+    """ids as a list aligned with names (None where unknown); a list of another length counts as unknown."""
+    names = list(names or ())
+    ids = list(ids or ())
+    return ids if len(ids) == len(names) else [None] * len(names)
+
+
+def effective_ids(job):
+    """The CrewMember ids aligned with job.effective_crew (ours when we assigned a crew, else SmartMoving's)."""
+    crew = getattr(job, "crew", None)
+    if crew:
+        return aligned_ids(crew, getattr(job, "crew_member_ids", None))
+    return aligned_ids(getattr(job, "smartmoving_crew", None), getattr(job, "smartmoving_crew_ids", None))
