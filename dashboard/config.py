@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfoNotFoundError
 import sqlalchemy as sa
 
 from dashboard.jobs import crew_size
+from dashboard.plans import settings as delivery_settings
 from dashboard.sync import plan
 from dashboard.timeutil import clock_hours
 
@@ -115,6 +116,10 @@ DEFAULTS = {
     "PLAN_CONFIRM_BY": "18:00",
     # People a job needs by SmartMoving move size when it states no crew size (dashboard/jobs/crew_size.py).
     "CREW_SIZE_DEFAULTS": "studio=2,1br=2,2br=3,3br=4,4br=5",
+    # The crew's plan (dashboard/plans): e-mail over SMTP, SMS through Twilio, the origin of personal
+    # links (unset: the publishing request's). Secrets come from the environment; see plans/settings.py.
+    "SMTP_URL": None, "MAIL_FROM": None, "SMTP_TIMEOUT": 10.0,
+    "TWILIO_ACCOUNT_SID": None, "TWILIO_AUTH_TOKEN": None, "TWILIO_FROM": None, "PUBLIC_BASE_URL": None,
 }
 
 _INT_KEYS = (
@@ -129,14 +134,14 @@ _INT_KEYS = (
 )
 _FLOAT_KEYS = (
     "SMARTMOVING_MIN_INTERVAL", "SMARTMOVING_CONNECT_TIMEOUT", "SMARTMOVING_READ_TIMEOUT", "SMARTMOVING_CALL_TIMEOUT",
-    "SMARTMOVING_MAX_RETRY_WAIT", "DEFAULT_JOB_HOURS",
+    "SMARTMOVING_MAX_RETRY_WAIT", "DEFAULT_JOB_HOURS", "SMTP_TIMEOUT",
 )
 _STR_KEYS = (
     "DATABASE_URL", "SECRET_KEY", "SMARTMOVING_BASE_URL", "SMARTMOVING_API_KEY",
     "SMARTMOVING_CLIENT_ID", "DASHBOARD_TIMEZONE", "BOARD_DAY_START", "BOARD_DAY_END",
     "SMARTMOVING_PLAN", "SYNC_BUSINESS_HOURS", "SMARTMOVING_WEBHOOK_SECRET", "SMARTMOVING_WEBHOOK_HEADER",
     "JWT_SECRET", "CORS_ORIGINS", "PLAN_CONFIRM_BY", "CREW_SIZE_DEFAULTS",
-)
+) + delivery_settings.KEYS
 
 
 def _parse_not_negative(name, raw, convert, what):
@@ -276,6 +281,10 @@ def load_config(app, test_config=None):
     if app.config.get("JWT_SECRET") and len(str(app.config["JWT_SECRET"])) < MIN_SECRET_KEY_LENGTH:
         raise ConfigError(f"JWT_SECRET must be at least {MIN_SECRET_KEY_LENGTH} characters when set")
     app.config["CORS_ORIGINS"] = parse_origins("CORS_ORIGINS", app.config["CORS_ORIGINS"])
+    try:
+        app.config.update(delivery_settings.parse(app.config))
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
     # Demo mode: no API key means the built-in sandbox stands in for SmartMoving.
     app.config["DEMO_MODE"] = not app.config.get("SMARTMOVING_API_KEY")

@@ -15,9 +15,9 @@ _NOTE_QUOTE = 80
 def crew_with_ids(job):
     """[(name, crew_member_id or None)] of the job's effective crew, in its order."""
     names = job.effective_crew
-    ids = (job.crew_member_ids or []) if job.crew else (job.smartmoving_crew_ids or [])
+    ids = list((job.crew_member_ids or []) if job.crew else (job.smartmoving_crew_ids or []))
     if len(ids) != len(names):
-        # SmartMoving's ids are resolved separately from its names: only trust them aligned.
+        # Only an aligned list says whose id is whose; otherwise the names go without ids.
         ids = [None] * len(names)
     return list(zip(names, ids, strict=True))
 
