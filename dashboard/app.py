@@ -29,9 +29,18 @@ from dashboard.auth import loaders
 from dashboard.auth import token_views  # noqa: F401  (adds the token pages to auth's bp)
 from dashboard.auth import views as auth_views
 from dashboard.auth.session import enforce_session_timeouts
+from dashboard.changes import api_views as changes_api_views
+from dashboard.changes import board_views as changes_board_views
+from dashboard.changes import views as changes_views
 from dashboard.config import ConfigError
 from dashboard.config import load_config
 from dashboard.config import stop_on_config_error
+from dashboard.confirm import states as confirm_states
+from dashboard.confirm import views as confirm_views
+from dashboard.crew import api_views as crew_api_views
+from dashboard.crew import time_off_api_views
+from dashboard.crew import time_off_views
+from dashboard.crew import views as crew_views
 from dashboard.db import db
 from dashboard.extensions import csrf
 from dashboard.extensions import htmx
@@ -41,6 +50,8 @@ from dashboard.locations import views as locations_views
 from dashboard.logs import configure_logging
 from dashboard.permissions import Perm
 from dashboard.permissions import can
+from dashboard.readiness import api_views as readiness_api_views
+from dashboard.readiness import views as readiness_views
 from dashboard.reports import views as reports_views
 from dashboard.reports.tables import display as report_cell
 from dashboard.sandbox.embedded import ensure_embedded_sandbox
@@ -170,6 +181,7 @@ def register_blueprints(app):
     app.register_blueprint(health.bp)
     app.register_blueprint(auth_views.bp, url_prefix="/auth")
     app.register_blueprint(jobs_views.bp)
+    app.register_blueprint(changes_board_views.bp)
     app.register_blueprint(sync_views.bp, url_prefix="/sync")
     app.register_blueprint(locations_views.bp, url_prefix="/locations")
     app.register_blueprint(admin_views.bp, url_prefix="/admin")
@@ -180,6 +192,19 @@ def register_blueprints(app):
     app.register_blueprint(webhooks_views.bp, url_prefix="/api/smartmoving")
     app.register_blueprint(audit_views.bp, url_prefix="/audit")
     app.register_blueprint(docs.bp)
+    app.register_blueprint(readiness_views.bp)
+    app.register_blueprint(readiness_api_views.bp, url_prefix=API_PREFIX)
+    app.register_blueprint(readiness_api_views.bp, url_prefix=SEED_PREFIX, name="seed_readiness_api")
+    app.register_blueprint(confirm_views.bp)   # the crew's personal links (no sign-in)
+    app.register_blueprint(time_off_views.bp)
+    app.register_blueprint(time_off_api_views.bp, url_prefix=API_PREFIX)
+    app.register_blueprint(time_off_api_views.bp, url_prefix=SEED_PREFIX, name="seed_time_off_api")
+    app.register_blueprint(crew_views.bp)
+    app.register_blueprint(crew_api_views.bp, url_prefix=API_PREFIX)
+    app.register_blueprint(crew_api_views.bp, url_prefix=SEED_PREFIX, name="seed_crew_api")
+    app.register_blueprint(changes_views.bp)
+    app.register_blueprint(changes_api_views.bp, url_prefix=API_PREFIX)
+    app.register_blueprint(changes_api_views.bp, url_prefix=SEED_PREFIX, name="seed_changes_api")
 
 
 def register_later_hooks(app):
@@ -204,6 +229,7 @@ def register_template_helpers(app):
 def forget_rendered_rows():
     """A new app (another database, e.g. in tests) must never be served rows drawn from the last one."""
     jobs_views.forget_rendered_rows()
+    confirm_states.forget()
 
 
 def register_security_headers(app):

@@ -24,6 +24,7 @@ from tests.support import ensure_worker_database  # noqa: E402
 from tests.support import login_as  # noqa: E402
 from tests.support import make_test_app  # noqa: E402
 from tests.support.api import build_api_world  # noqa: E402
+from tests.support.crew_links import link_user_by_name  # noqa: E402
 from tests.support.drills import drill_rig  # noqa: E402
 from tests.support.routes import install_fake_sync  # noqa: E402
 from tests.support.routes import install_recorded_sync  # noqa: E402
@@ -133,6 +134,9 @@ def make_user(app, default_company):
                 db.session.get(Company, company_row.id), location_rows,
                 full_name=full_name or f"{role.title()} {counter['n']}", crew_name=crew_name,
             )
+            if crew_name:
+                # Linked by id to the crew member of that name, as an admin would (tests/support/crew_links.py).
+                link_user_by_name(user, crew_name)
             db.session.commit()
             return db.session.get(User, user.id)
     return _make
@@ -208,3 +212,10 @@ def rig(app, monkeypatch):
     """The fault drills' rig: a sandbox with faults to switch on and a clean baseline sync (tests/support/drills.py)."""
     with drill_rig(app, monkeypatch) as ready:
         yield ready
+
+
+@pytest.fixture
+def plan_world(app, default_company):
+    """Tomorrow's two jobs with their crews told as plan version 1 (tests/support/confirm.py)."""
+    from tests.support.confirm import build_plan_world
+    return build_plan_world(app, default_company)

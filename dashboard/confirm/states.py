@@ -1,0 +1,240 @@
+"""Where each person stands with a day's plan, per job: unsent, sent, confirmed, declined or changed.
+
+- unsent: no published version told them about this job (or they are a name typed by hand, with no contact);
+- sent: a published version did (its message queued or delivered), and they have not answered;
+- declined: their newest answer for the day is "can't make it";
+- confirmed: they confirmed a version, and the job as it is now is what that version told them (same fingerprint
+  of dashboard.plans.snapshot.job_snapshot);
+- changed: they confirmed, but the job's time, place, crew, truck or notes changed since, or it was given to
+  them after the version they confirmed.
+
+A day is read in a few queries whatever its size (the day's crews, what each version told whom, the answers,
+the delivery status, and for the jobs someone confirmed their current rows and roles), never per job. Boards
+pass their data version, so a day is worked out once per change and shared by every viewer.
+"""
+from collections import namedtuple
+from datetime import datetime
+from datetime import time
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask import current_app
+
+from dashboard.db import db
+from dashboard.jobs.render_cache import OnceCache
+from dashboard.models import Company
+from dashboard.models import CrewMember
+from dashboard.models import SyncStatus
+from dashboard.models import TruckJourney
+from dashboard.models import utcnow
+from dashboard.plans.models import PlanAssignment
+from dashboard.plans.models import PlanConfirmation
+from dashboard.plans.models import PlanVersion
+from dashboard.plans.snapshot import crew_with_ids
+from dashboard.plans.snapshot import fingerprint
+from dashboard.plans.snapshot import job_snapshot
+
+UNSENT, SENT, CONFIRMED, DECLINED, CHANGED = "unsent", "sent", "confirmed", "declined", "changed"
+STATES = (UNSENT, SENT, CONFIRMED, DECLINED, CHANGED)
+
+# One person on one job: their name as the crew list shows it, their CrewMember id (None: typed by hand),
+# their state, the reason they gave when they declined, and the delivery status of their newest message.
+Mark = namedtuple("Mark", "name crew_member_id state reason delivery")
+
+# The newest answer of one person for the day.
+Answer = namedtuple("Answer", "id state reason plan_version_id")
+
+# The board asks once per data version; a few companies times a few days.
+_plans = OnceCache(16)
+
+
+class _CrewRow(namedtuple("_CrewRow", "id crew crew_member_ids smartmoving_crew smartmoving_crew_ids")):
+    """A job's crew columns, enough for snapshot.crew_with_ids."""
+    __slots__ = ()
+    effective_crew = TruckJourney.effective_crew
+
+
+class DayPlan:
+    """Every person's state on every job of one company's day."""
+
+    def __init__(self, published, marks):
+        self.published = published   # some version of the day was published
+        self.marks = marks           # {job id: (Mark, ...)} in the crew list's order
+
+    def marks_of(self, job_id):
+        """The job's Marks, () for a job without crew (or not of this day)."""
+        return self.marks.get(job_id, ())
+
+    def state(self, job_id, crew_member_id):
+        """The state of one person on one job (unsent when they are not on it)."""
+        for mark in self.marks_of(job_id):
+            if mark.crew_member_id == crew_member_id and crew_member_id is not None:
+                return mark.state
+        return UNSENT
+
+    def counter(self, job_ids=None):
+        """(people confirmed, people): people on at least one of the jobs (default all), confirmed on every one."""
+        people = {}
+        for job_id, marks in self.marks.items():
+            if job_ids is not None and job_id not in job_ids:
+                continue
+            for mark in marks:
+                if mark.crew_member_id is not None:
+                    people[mark.crew_member_id] = people.get(mark.crew_member_id, True) and mark.state == CONFIRMED
+        return sum(people.values()), len(people)
+
+
+def day_plan(company_id, day, version=None, with_unsent=False):
+    """The DayPlan of company's day.
+
+    version: the board's data version read in this request; the plan is then worked out
+    once per version and shared. with_unsent: work out the marks even when nothing was
+    published (readiness needs "unsent"; a board shows no marks before the first version).
+    """
+    if version is None:
+        return _read(company_id, day, with_unsent)
+    return _plans.get_or_build((company_id, day, version, with_unsent),
+                               lambda: _read(company_id, day, with_unsent))
+
+
+def forget():
+    """Drop worked-out days (a new app or database)."""
+    _plans.clear()
+
+
+def _read(company_id, day, with_unsent):
+    told = _told(company_id, day)
+    if not told and not with_unsent:
+        return DayPlan(False, {})
+    rows = _crew_rows(company_id, day)
+    answers = _answers(company_id, day) if told else {}
+    delivery = {}  # TODO(H3 queries.delivery_by_person)
+    # Only jobs someone confirmed are compared with what they were told.
+    confirmed = {member for member, answer in answers.items() if answer.state == CONFIRMED}
+    compared = {row.id for row in rows for _name, member in crew_with_ids(row) if member in confirmed}
+    now_prints = _current_fingerprints(compared) if compared else {}
+    marks = {}
+    for row in rows:
+        marks[row.id] = tuple(
+            Mark(name, member, _state(row.id, member, told, answers, now_prints),
+                 _reason(member, answers), delivery.get(member) if member is not None else None)
+            for name, member in crew_with_ids(row))
+    return DayPlan(bool(told), marks)
+
+
+def _state(job_id, member, told, answers, now_prints):
+    """One person's state on one job (see the module's docstring)."""
+    if member is None:
+        return UNSENT
+    versions = told.get((member, job_id))
+    if not versions:
+        return UNSENT
+    answer = answers.get(member)
+    if answer is None:
+        return SENT
+    if answer.state == DECLINED:
+        return DECLINED
+    then = versions.get(answer.plan_version_id)
+    return CONFIRMED if then is not None and then == now_prints.get(job_id) else CHANGED
+
+
+def _reason(member, answers):
+    answer = answers.get(member)
+    return answer.reason if answer is not None and answer.state == DECLINED else None
+
+
+def _crew_rows(company_id, day):
+    """The crew columns of the company's jobs on day (removed ones aside)."""
+    stmt = sa.select(TruckJourney.id, TruckJourney.crew, TruckJourney.crew_member_ids, TruckJourney.smartmoving_crew,
+                     TruckJourney.smartmoving_crew_ids).where(
+        TruckJourney.company_id == company_id, TruckJourney.scheduled_date == day,
+        TruckJourney.sync_status != SyncStatus.REMOVED.value)
+    return [_CrewRow._make(row) for row in db.session.execute(stmt)]
+
+
+def _told(company_id, day):
+    """{(crew member id, job id): {plan version id: fingerprint}}: what every version of the day told whom."""
+    stmt = (sa.select(PlanAssignment.crew_member_id, PlanAssignment.journey_id, PlanAssignment.plan_version_id,
+                      PlanAssignment.fingerprint)
+            .join(PlanVersion, PlanVersion.id == PlanAssignment.plan_version_id)
+            .where(PlanVersion.company_id == company_id, PlanVersion.day == day))
+    told = {}
+    for member, job_id, version_id, print_ in db.session.execute(stmt):
+        told.setdefault((member, job_id), {})[version_id] = print_
+    return told
+
+
+def _answers(company_id, day):
+    """{crew member id: Answer}: each person's newest answer for the day."""
+    stmt = (sa.select(PlanConfirmation.id, PlanConfirmation.crew_member_id, PlanConfirmation.state,
+                      PlanConfirmation.reason, PlanConfirmation.plan_version_id)
+            .where(PlanConfirmation.company_id == company_id, PlanConfirmation.day == day)
+            .order_by(PlanConfirmation.id))
+    return {member: Answer(answer_id, state, reason, version_id)
+            for answer_id, member, state, reason, version_id in db.session.execute(stmt)}
+
+
+def current_jobs(job_ids):
+    """The jobs with these ids as ORM rows with their trucks (the raw SmartMoving JSON left in the database)."""
+    stmt = (sa.select(TruckJourney).where(TruckJourney.id.in_(job_ids))
+            .options(so.defer(TruckJourney.external_data), so.selectinload(TruckJourney.truck)))
+    return list(db.session.scalars(stmt))
+
+
+def roles_of(jobs):
+    """{CrewMember id: role} of everyone on jobs (one query)."""
+    ids = {member for job in jobs for _name, member in crew_with_ids(job) if member is not None}
+    if not ids:
+        return {}
+    return dict(db.session.execute(sa.select(CrewMember.id, CrewMember.role).where(CrewMember.id.in_(ids))).all())
+
+
+def _current_fingerprints(job_ids):
+    """{job id: fingerprint of the job as it is now}."""
+    jobs = current_jobs(job_ids)
+    roles = roles_of(jobs)
+    return {job.id: fingerprint(job_snapshot(job, roles)) for job in jobs}
+
+
+def confirm_by(day, tz_name, clock):
+    """The naive-UTC moment PLAN_CONFIRM_BY ("HH:MM" company time on the day before day) falls on."""
+    hours, minutes = (int(part) for part in clock.split(":"))
+    local = datetime.combine(day - timedelta(days=1), time(0)) + timedelta(hours=hours, minutes=minutes)
+    return local.replace(tzinfo=ZoneInfo(tz_name)).astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+
+
+def _names(marks):
+    return ", ".join(mark.name for mark in marks)
+
+
+def readiness_blockers(company_id, day, jobs, now=None):
+    """Readiness blockers of jobs (of company's day): [{"kind", "jobId", "jobNumber", "message"}].
+
+    Kinds: `declined` (someone can't make it), `changed` (the job changed since someone confirmed it) and,
+    once PLAN_CONFIRM_BY has passed on the day before, `unconfirmed` (someone has not confirmed).
+    """
+    company = db.session.get(Company, company_id)
+    late = (now or utcnow()) >= confirm_by(day, company.timezone, current_app.config["PLAN_CONFIRM_BY"])
+    plan = day_plan(company_id, day, with_unsent=late)
+    blockers = []
+    for job in jobs:
+        marks = [mark for mark in plan.marks_of(job.id) if mark.crew_member_id is not None]
+        number = job.job_number or f"#{job.id}"
+        declined = [mark for mark in marks if mark.state == DECLINED]
+        if declined:
+            why = "; ".join(f"{mark.name}: {mark.reason}" if mark.reason else mark.name for mark in declined)
+            blockers.append(_blocker(DECLINED, job, f"{number}: can't make it: {why}"))
+        changed = [mark for mark in marks if mark.state == CHANGED]
+        if changed:
+            blockers.append(_blocker(CHANGED, job, f"{number} changed since {_names(changed)} confirmed: "
+                                                   "send the changes"))
+        waiting = [mark for mark in marks if mark.state in (UNSENT, SENT)]
+        if late and waiting:
+            blockers.append(_blocker("unconfirmed", job, f"{number}: not confirmed by {_names(waiting)}"))
+    return blockers
+
+
+def _blocker(kind, job, message):
+    return {"kind": kind, "jobId": job.id, "jobNumber": job.job_number, "message": message}
