@@ -43,7 +43,7 @@ def _clock(moment):
     return f"{moment:%H:%M}"
 
 
-def _when_text(start, end):
+def when_text(start, end):
     """ "Fri 11 Dec", "Fri 11 – Mon 14 Dec", or "Fri 11 Dec 08:00–12:00" for a [start, end) period."""
     whole_days = start.time() == time() and end.time() == time()
     if whole_days:
@@ -75,7 +75,7 @@ class OffPeriod:
     def text(self):
         """ "Off Fri 11 Dec (dentist)", "Off every Sunday", "Out of service Fri 11 Dec 08:00–12:00 (brakes)"."""
         lead = "Out of service" if self.truck else "Off"
-        when = f"every {WEEKDAY_NAMES[self.weekday]}" if self.weekly else _when_text(self.start, self.end)
+        when = f"every {WEEKDAY_NAMES[self.weekday]}" if self.weekly else when_text(self.start, self.end)
         reason = f" ({self.reason})" if self.reason else ""
         return f"{lead} {when}{reason}"
 
