@@ -1,0 +1,1 @@
+"""Readiness: what still blocks a day (issue 17 §4)."""
