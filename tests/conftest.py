@@ -219,3 +219,14 @@ def plan_world(app, default_company):
     """Tomorrow's two jobs with their crews told as plan version 1 (tests/support/confirm.py)."""
     from tests.support.confirm import build_plan_world
     return build_plan_world(app, default_company)
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server on loopback collecting what it is sent: an object with .inbox, .port and .url."""
+    from types import SimpleNamespace
+
+    from tests.support.mail import start_smtp_server
+    controller, inbox, port = start_smtp_server()
+    yield SimpleNamespace(inbox=inbox, port=port, url=f"smtp://127.0.0.1:{port}")
+    controller.stop()

@@ -24,7 +24,7 @@ from tests.support.plans import outbox
 
 
 @pytest.fixture
-def plan_world(app):
+def publish_world(app):
     return build_plan_world(app)
 
 
@@ -46,7 +46,7 @@ def _by_member(messages, world):
     return found
 
 
-def test_publish_freezes_a_version_and_writes_one_message_per_person(app_ctx, plan_world):
+def test_publish_freezes_a_version_and_writes_one_message_per_person(app_ctx, publish_world):
     result = publish_day(_company(), DAY, request_origin="http://board.test")
     assert result.as_json() == {"date": DAY.isoformat(), "version": 1, "messages": 4,
                                 "unreachable": ["Cy Nocontact", "Temp Tom"]}
@@ -54,10 +54,10 @@ def test_publish_freezes_a_version_and_writes_one_message_per_person(app_ctx, pl
     assert (version.version, version.location_ids, version.messages, version.base_url) == (
         1, None, 4, "http://board.test")
     pairs = set(db.session.execute(sa.select(PlanAssignment.crew_member_id, PlanAssignment.journey_id)))
-    members, jobs = plan_world["members"], plan_world["jobs"]
+    members, jobs = publish_world["members"], publish_world["jobs"]
     assert pairs == {(members["Ana Driver"], jobs["J-1"]), (members["Ben Mover"], jobs["J-1"]),
                      (members["Cy Nocontact"], jobs["J-2"]), (members["Dee Phone"], jobs["J-3"])}
-    messages = _by_member(outbox(), plan_world)
+    messages = _by_member(outbox(), publish_world)
     # No channel configured (the demo): every message waits in the outbox, saying why.
     assert {name: [(m.channel, m.status, m.last_error) for m in rows] for name, rows in messages.items()} == {
         "Ana Driver": [("none", "unsent", "not sent: no channel")],
@@ -79,10 +79,10 @@ def test_publish_freezes_a_version_and_writes_one_message_per_person(app_ctx, pl
         f"plan:{DAY.isoformat()}:v1"
 
 
-def test_configured_channels_queue_email_and_sms(app, app_ctx, plan_world):
+def test_configured_channels_queue_email_and_sms(app, app_ctx, publish_world):
     _configure_channels(app)
     publish_day(_company(), DAY)
-    messages = _by_member(outbox(), plan_world)
+    messages = _by_member(outbox(), publish_world)
     shape = {name: sorted((m.channel, m.recipient, m.status) for m in rows) for name, rows in messages.items()}
     assert shape == {
         "Ana Driver": [("email", "ana@example.test", "queued")],
@@ -94,20 +94,20 @@ def test_configured_channels_queue_email_and_sms(app, app_ctx, plan_world):
     assert all(m.next_attempt_at is not None for rows in messages.values() for m in rows if m.status == "queued")
 
 
-def test_send_changes_reaches_only_the_people_whose_jobs_changed(app_ctx, plan_world):
+def test_send_changes_reaches_only_the_people_whose_jobs_changed(app_ctx, publish_world):
     company = _company()
     publish_day(company, DAY)
     first_link = db.session.scalar(sa.select(CrewLink.id).where(
-        CrewLink.crew_member_id == plan_world["members"]["Ana Driver"]))
-    job = db.session.get(TruckJourney, plan_world["jobs"]["J-1"])
-    job.truck_id = plan_world["trucks"]["7"]
+        CrewLink.crew_member_id == publish_world["members"]["Ana Driver"]))
+    job = db.session.get(TruckJourney, publish_world["jobs"]["J-1"])
+    job.truck_id = publish_world["trucks"]["7"]
     job.notes = "Gate code 9999"
     db.session.commit()
     result = publish_day(company, DAY, changes_only=True)
     assert (result.version, result.messages) == (2, 2)
     fresh = [m for m in outbox() if m.version == 2]
     assert sorted(m.crew_member_id for m in fresh) == sorted(
-        [plan_world["members"]["Ana Driver"], plan_world["members"]["Ben Mover"]])
+        [publish_world["members"]["Ana Driver"], publish_world["members"]["Ben Mover"]])
     assert "Truck 12 → Truck 7" in fresh[0].body_text and "Notes changed: Gate code 9999" in fresh[0].body_text
     assert "changed" in fresh[0].subject
     assert links.resolve(links.token_for(first_link)) is None           # the v1 link is revoked
@@ -116,41 +116,41 @@ def test_send_changes_reaches_only_the_people_whose_jobs_changed(app_ctx, plan_w
     again = publish_day(company, DAY, changes_only=True)
     assert (again.version, again.messages, again.created) == (2, 0, False)
     # Ben is taken off J-1: only he hears, and only that he is off it.
-    job.crew, job.crew_member_ids = ["Ana Driver"], [plan_world["members"]["Ana Driver"]]
+    job.crew, job.crew_member_ids = ["Ana Driver"], [publish_world["members"]["Ana Driver"]]
     db.session.commit()
     third = publish_day(company, DAY, changes_only=True)
     assert third.version == 3
     told = {m.crew_member_id: m for m in outbox() if m.version == 3}
-    ben = told[plan_world["members"]["Ben Mover"]]
+    ben = told[publish_world["members"]["Ben Mover"]]
     assert "no longer on J-1" in ben.subject and ben.crew_link_id is None
-    assert "Crew: removed Ben Mover (mover)" in told[plan_world["members"]["Ana Driver"]].body_text
+    assert "Crew: removed Ben Mover (mover)" in told[publish_world["members"]["Ana Driver"]].body_text
     assert publish_day(company, DAY, changes_only=True).messages == 0   # Ben is not told twice
 
 
-def test_a_dispatcher_publishes_only_their_locations(app_ctx, plan_world, make_user):
-    dispatcher = make_user("DISPATCHER", locations=[plan_world["north"]])
+def test_a_dispatcher_publishes_only_their_locations(app_ctx, publish_world, make_user):
+    dispatcher = make_user("DISPATCHER", locations=[publish_world["north"]])
     result = publish_day(_company(), DAY, user=db.session.merge(dispatcher))
     assert result.messages == 3
-    assert plan_world["members"]["Dee Phone"] not in {m.crew_member_id for m in outbox()}
-    assert db.session.scalar(sa.select(PlanVersion.location_ids)) == [plan_world["north"].id]
+    assert publish_world["members"]["Dee Phone"] not in {m.crew_member_id for m in outbox()}
+    assert db.session.scalar(sa.select(PlanVersion.location_ids)) == [publish_world["north"].id]
     with pytest.raises(OutOfScope):
-        publish_day(_company(), DAY, user=db.session.merge(dispatcher), location_id=plan_world["south"].id)
+        publish_day(_company(), DAY, user=db.session.merge(dispatcher), location_id=publish_world["south"].id)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(PlanVersion)) == 1
 
 
-def test_customer_and_notes_text_is_escaped_in_html_and_plain_in_text(app_ctx, plan_world):
-    job = db.session.get(TruckJourney, plan_world["jobs"]["J-1"])
+def test_customer_and_notes_text_is_escaped_in_html_and_plain_in_text(app_ctx, publish_world):
+    job = db.session.get(TruckJourney, publish_world["jobs"]["J-1"])
     job.notes = '<script>alert("x")</script> & <b>bold</b>'
     job.origin_address = '1 "Quote" <Ave>'
     db.session.commit()
     publish_day(_company(), DAY)
-    message = next(m for m in outbox() if m.crew_member_id == plan_world["members"]["Ana Driver"])
+    message = next(m for m in outbox() if m.crew_member_id == publish_world["members"]["Ana Driver"])
     assert "<script>" not in message.body_html and "&lt;script&gt;" in message.body_html
     assert "&lt;b&gt;bold&lt;/b&gt;" in message.body_html and "&#34;Quote&#34; &lt;Ave&gt;" in message.body_html
     assert '<script>alert("x")</script> & <b>bold</b>' in message.body_text
 
 
-def test_the_outbox_key_refuses_a_second_copy_of_a_message(app_ctx, plan_world):
+def test_the_outbox_key_refuses_a_second_copy_of_a_message(app_ctx, publish_world):
     publish_day(_company(), DAY)
     original = outbox()[0]
     db.session.add(OutboxMessage(company_id=original.company_id, plan_version_id=original.plan_version_id,
@@ -161,7 +161,7 @@ def test_the_outbox_key_refuses_a_second_copy_of_a_message(app_ctx, plan_world):
     db.session.rollback()
 
 
-def test_links_refuse_tampering_revocation_and_expiry(app_ctx, plan_world):
+def test_links_refuse_tampering_revocation_and_expiry(app_ctx, publish_world):
     publish_day(_company(), DAY)
     link = db.session.scalar(sa.select(CrewLink))
     token = links.token_for(link.id)

@@ -71,7 +71,8 @@ def build_plan_world(app):
 
 
 def outbox(company_id=None):
-    """Every outbox message (ordered by id)."""
+    """Every outbox message (ordered by id), read afresh (the session keeps rows across commits)."""
+    db.session.expire_all()
     stmt = sa.select(OutboxMessage).order_by(OutboxMessage.id)
     if company_id is not None:
         stmt = stmt.where(OutboxMessage.company_id == company_id)
