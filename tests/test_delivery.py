@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from dashboard.db import db
 from dashboard.models import Company
+from dashboard.models import TruckJourney
 from dashboard.plans import delivery
 from dashboard.plans import settings as delivery_settings
 from dashboard.plans import twilio
@@ -15,9 +16,10 @@ from dashboard.plans.models import OutboxMessage
 from dashboard.plans.publish import publish_day
 from dashboard.plans.queries import delivery_by_person
 from dashboard.plans.smtp import SmtpSender
-from dashboard.models import TruckJourney
 from tests.support.mail import free_port
 from tests.support.plans import DAY
+from tests.support.plans import add_job
+from tests.support.plans import add_member
 from tests.support.plans import build_plan_world
 from tests.support.plans import outbox
 
@@ -122,8 +124,6 @@ def test_a_worker_killed_mid_delivery_is_replaced_and_nothing_is_lost_or_sent_tw
     _use(app, SMTP_URL=smtp_server.url)
     company = _company()
     for number in range(6):   # more people, so the crash lands mid-batch
-        from tests.support.plans import add_job
-        from tests.support.plans import add_member
         member = add_member(company.id, f"Extra {number}", email=f"extra{number}@example.test")
         add_job(company.id, publish_world["north"].id, f"X-{number}", [member])
     db.session.commit()
@@ -156,8 +156,6 @@ def test_a_worker_killed_mid_delivery_is_replaced_and_nothing_is_lost_or_sent_tw
 def test_two_workers_at_once_send_each_message_once(app, app_ctx, publish_world, smtp_server):
     _use(app, SMTP_URL=smtp_server.url)
     company = _company()
-    from tests.support.plans import add_job
-    from tests.support.plans import add_member
     for number in range(10):
         member = add_member(company.id, f"Crowd {number}", email=f"crowd{number}@example.test")
         add_job(company.id, publish_world["north"].id, f"C-{number}", [member])
