@@ -5,6 +5,10 @@ again changes nothing that already exists. What it seeds is marked `is_demo`, so
 live start-up on the same database can disable the demo users (their password is
 public) and say that the company holds demo data.
 """
+from datetime import datetime
+from datetime import time
+from datetime import timedelta
+
 import sqlalchemy as sa
 from flask import current_app
 from flask import request
@@ -13,9 +17,12 @@ from dashboard.audit.trail import record
 from dashboard.auth.users import create_user
 from dashboard.auth.users import end_all_access
 from dashboard.db import db
+from dashboard.jobs.conflicts import is_live
 from dashboard.models import Company
+from dashboard.models import CrewMember
 from dashboard.models import Location
 from dashboard.models import SyncRun
+from dashboard.models import TimeOff
 from dashboard.models import Truck
 from dashboard.models import TruckJourney
 from dashboard.models import User
@@ -61,6 +68,8 @@ def seed_demo(app):
             user = create_user(email, DEMO_PASSWORD, role, company, assigned,
                                full_name=crew_name or f"Demo {role.replace('_', ' ').title()}", crew_name=crew_name)
             user.is_demo = True
+    with db.write_transaction() as session:
+        yield from seed_demo_time_off(session, session.get(Company, company.id))
     if app.config["DEMO_HISTORY_DAYS"] and not reports_demo.history_done(company.id):
         yield from reports_demo.fill_history(app, company, app.config["DEMO_HISTORY_DAYS"])
         # The sync page's "Last run" is then today's and tomorrow's, not the history's last day
@@ -136,3 +145,80 @@ def wire_demo_webhooks():
     if port and port.isdigit():
         announce_to(f"http://127.0.0.1:{port}/api/smartmoving/webhooks", config["SMARTMOVING_WEBHOOK_SECRET"],
                     config["SMARTMOVING_WEBHOOK_HEADER"])
+
+
+# ---------------------------------------------------------------- demo time off (issue 17 §2)
+
+DEMO_TIME_OFF_REASONS = ("Dentist", "Family event", "Medical appointment")
+
+
+def seed_demo_time_off(session, company):
+    """Tomorrow's time off and a truck out of service, so the board shows `timeoff` and `truck-unavailable`.
+
+    Once per tomorrow (a restart the same day adds nothing): one person on a job tomorrow is off all
+    day, another from 08:00 to 12:00, a third (free) all day; someone never works Sundays; and the
+    truck of one of tomorrow's jobs (given one if none has a truck yet) is out of service all day.
+    Yields the line to print.
+    """
+    tomorrow = company_today(company.timezone) + timedelta(days=1)
+    start = datetime.combine(tomorrow, time())
+    if session.scalar(sa.select(TimeOff.id).where(TimeOff.company_id == company.id, TimeOff.created_by.is_(None),
+                                                  TimeOff.starts_at == start).limit(1)) is not None:
+        return
+    members = list(session.scalars(sa.select(CrewMember).where(CrewMember.company_id == company.id)
+                                   .order_by(CrewMember.id)))
+    members = [member for member in members if member.is_active]
+    jobs = [job for job in session.scalars(sa.select(TruckJourney).where(
+        TruckJourney.company_id == company.id, TruckJourney.scheduled_date == tomorrow).order_by(
+        TruckJourney.arrival_start_hour, TruckJourney.id)) if is_live(job)]
+    if not members or not jobs:
+        return
+    assigned = _crew_on(jobs, members)
+    free = [member for member in members if member.id not in set(assigned)]
+    end = start + timedelta(days=1)
+    off = [(assigned[:1], start, end, DEMO_TIME_OFF_REASONS[0]),
+           (assigned[1:2], start + timedelta(hours=8), start + timedelta(hours=12), DEMO_TIME_OFF_REASONS[2]),
+           (free[:1], start, end, DEMO_TIME_OFF_REASONS[1])]
+    for people, begins, ends, reason in off:
+        for member in people:
+            session.add(TimeOff(company_id=company.id, crew_member_id=member.id, starts_at=begins, ends_at=ends,
+                                reason=reason))
+    sunday_person = (free[1:2] or members[-1:])[0]
+    if session.scalar(sa.select(TimeOff.id).where(TimeOff.crew_member_id == sunday_person.id,
+                                                  TimeOff.weekday == 6).limit(1)) is None:
+        session.add(TimeOff(company_id=company.id, crew_member_id=sunday_person.id, weekday=6,
+                            reason="Never on Sundays"))
+    truck_job = _job_with_truck(session, company, jobs)
+    if truck_job is not None:
+        session.add(TimeOff(company_id=company.id, truck_id=truck_job.truck_id, starts_at=start, ends_at=end,
+                            reason="Brake repair"))
+    session.flush()
+    yield (f"Demo time off for {tomorrow}: {len(assigned[:2]) + len(free[:1])} people off, "
+           f"{'one truck' if truck_job is not None else 'no truck'} out of service.")
+
+
+def _crew_on(jobs, members):
+    """Crew members on these jobs (by id when the job carries ids, else by name), in job order."""
+    by_id = {member.id: member for member in members}
+    by_name = {" ".join(member.name.split()).casefold(): member for member in members}
+    found = []
+    for job in jobs:
+        people = [by_id.get(member_id) for member_id in job.effective_crew_ids] or [
+            by_name.get(" ".join(str(name).split()).casefold()) for name in job.effective_crew]
+        found.extend(member for member in people if member is not None and member not in found)
+    return found
+
+
+def _job_with_truck(session, company, jobs):
+    """The first of jobs with a truck; else the first one given a truck of its location (a dispatch field)."""
+    for job in jobs:
+        if job.truck_id is not None:
+            return job
+    trucks = list(session.scalars(sa.select(Truck).where(Truck.company_id == company.id,
+                                                         Truck.is_active.is_(True)).order_by(Truck.name)))
+    for job in jobs:
+        truck = next((t for t in trucks if t.location_id in (job.location_id, None)), None)
+        if truck is not None:
+            job.truck_id = truck.id
+            return job
+    return None

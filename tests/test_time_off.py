@@ -10,9 +10,13 @@ from dashboard.crew import availability
 from dashboard.crew import time_off
 from dashboard.crew.time_off import TimeOffError
 from dashboard.db import db
+from dashboard.demo import seed_demo_time_off
 from dashboard.models import AuditEvent
+from dashboard.models import Company
 from dashboard.models import TimeOff
+from dashboard.models import TruckJourney
 from dashboard.models import User
+from dashboard.timeutil import company_today
 from tests.support import csrf_token_from
 from tests.support import login_as
 from tests.support.api import bearer
@@ -314,3 +318,30 @@ def test_dispatch_adds_time_off_on_the_member_partial_and_trucks_page(app, clien
     assert f"Fri {friday.day} {friday:%b} 08:00–12:00 (brakes)" in period.get_data(as_text=True)
     assert client.post("/trucks/service", headers=htmx, data={
         "csrf_token": token, "truck_id": str(trucks["t2"]), "from": "2026-12-11"}).status_code == 403
+
+
+# ---------------------------------------------------------------- demo data
+
+def test_demo_time_off_blocks_tomorrow_once(app, crew_world):
+    company = crew_world["company"]
+    with app.app_context():
+        tomorrow = company_today(company.timezone) + timedelta(days=1)
+        job = TruckJourney(company_id=company.id, location_id=crew_world["north"].id, external_id="job-t",
+                           job_number="J-t", customer_name="C", scheduled_date=tomorrow, data_source="SMARTMOVING",
+                           smartmoving_crew=["Ann North"])
+        db.session.add(job)
+        db.session.commit()
+        for _ in range(2):   # a restart the same day adds nothing
+            with db.write_transaction() as session:
+                lines = list(seed_demo_time_off(session, session.get(Company, company.id)))
+        assert lines == []
+        start = time_off.midnight(tomorrow)
+        people = availability.off_for_people(company.id, start, start + timedelta(days=1))
+        assert crew_world["people"]["ann"] in people                       # assigned tomorrow and off
+        assert len(people) >= 2
+        trucks = availability.off_for_trucks(company.id, start, start + timedelta(days=1))
+        job = db.session.get(TruckJourney, job.id)
+        assert list(trucks) == [job.truck_id]                              # the job's truck is out of service
+        weekly = db.session.scalars(sa.select(TimeOff).where(TimeOff.weekday == 6)).all()
+        assert len(weekly) == 1
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(TimeOff)) == 4
