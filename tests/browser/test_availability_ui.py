@@ -1,0 +1,69 @@
+"""My availability in real Chromium on a 390 x 844 phone: a mover says "not Friday" in two taps and sees it listed."""
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from dashboard.auth.users import create_user
+from dashboard.db import db
+from dashboard.models import Company
+from dashboard.models import CrewMember
+from dashboard.models import TimeOff
+from dashboard.timeutil import company_today
+from tests.support import PASSWORD
+from tests.support import make_test_app
+from tests.support.browser import collect_csp_blocks
+from tests.support.browser import serving
+from tests.support.browser import sign_in
+from tests.support.browser import skip_without_chromium
+
+pytestmark = pytest.mark.browser
+
+skip_without_chromium()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("availability")
+    app = make_test_app("sqlite:///" + str(tmp / "availability.sqlite"), tmp)
+    with app.app_context():
+        company = db.session.scalar(sa.select(Company).where(Company.is_default.is_(True)))
+        member = CrewMember(company_id=company.id, external_id="c-mo", name="Mo Mover", role="mover")
+        db.session.add(member)
+        db.session.flush()
+        user = create_user("mo@example.test", PASSWORD, "MOVER", company, full_name="Mo Mover")
+        user.crew_member_id = member.id
+        db.session.commit()
+        app.config["AVAILABILITY_TEST"] = {"company_id": company.id, "member_id": member.id,
+                                           "today": company_today(company.timezone)}
+    with serving(app) as url:
+        yield url, app
+
+
+def test_a_mover_marks_friday_off_in_two_taps_on_a_phone(server, browser):
+    base, app = server
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    blocked = []
+    collect_csp_blocks(page, blocked)
+    sign_in(page, base, "mo@example.test", PASSWORD)
+    page.goto(base + "/me/availability")
+    today = app.config["AVAILABILITY_TEST"]["today"]
+    friday = today + timedelta(days=(4 - today.weekday()) % 7 or 7)
+    day = page.locator(f"label.day-btn[data-day='{friday.isoformat()}']")
+    box = day.bounding_box()
+    assert box["height"] >= 44 and box["width"] >= 44, box                     # a thumb-sized target
+    day.tap()                                                                    # tap 1: Friday
+    mark = page.get_by_role("button", name="Mark off")
+    assert mark.bounding_box()["height"] >= 44
+    mark.tap()                                                                   # tap 2: Mark off
+    listed = page.locator("#my-off-list")
+    listed.get_by_text(f"Fri {friday.day} {friday:%b}").wait_for()
+    assert page.locator(f"label.day-btn[data-day='{friday.isoformat()}']").get_attribute("class").endswith("is-off")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390         # nothing wider than the phone
+    with app.app_context():
+        entry = db.session.scalar(sa.select(TimeOff))
+        assert (entry.crew_member_id, entry.starts_at.date(), entry.ends_at - entry.starts_at) == (
+            app.config["AVAILABILITY_TEST"]["member_id"], friday, timedelta(days=1))
+    assert not blocked, blocked
+    context.close()
