@@ -50,6 +50,8 @@ from dashboard.locations import views as locations_views
 from dashboard.logs import configure_logging
 from dashboard.permissions import Perm
 from dashboard.permissions import can
+from dashboard.plans import api_views as plans_api_views
+from dashboard.plans import views as plans_views
 from dashboard.readiness import api_views as readiness_api_views
 from dashboard.readiness import views as readiness_views
 from dashboard.reports import views as reports_views
@@ -172,6 +174,7 @@ def register_extensions(app):
     app.extensions[SANDBOX_EXTENSION] = ensure_embedded_sandbox
     if demo.announces_webhooks(app):
         app.before_request(demo.wire_demo_webhooks)
+        app.before_request(demo.start_upstream_changes)   # the sandbox edits dispatched jobs (issue 19)
     cors.init_app(app)  # CORS_ORIGINS on the JSON API paths only
 
 
@@ -196,6 +199,9 @@ def register_blueprints(app):
     app.register_blueprint(readiness_api_views.bp, url_prefix=API_PREFIX)
     app.register_blueprint(readiness_api_views.bp, url_prefix=SEED_PREFIX, name="seed_readiness_api")
     app.register_blueprint(confirm_views.bp)   # the crew's personal links (no sign-in)
+    app.register_blueprint(plans_views.bp)       # "Send plan" and the outbox
+    app.register_blueprint(plans_api_views.bp, url_prefix=API_PREFIX)
+    app.register_blueprint(plans_api_views.bp, url_prefix=SEED_PREFIX, name="seed_plans_api")
     app.register_blueprint(time_off_views.bp)
     app.register_blueprint(time_off_api_views.bp, url_prefix=API_PREFIX)
     app.register_blueprint(time_off_api_views.bp, url_prefix=SEED_PREFIX, name="seed_time_off_api")

@@ -1,6 +1,7 @@
 """Command line: thin click commands over the services (`flask --app dashboard COMMAND`)."""
 import os
 import sys
+import time
 
 import click
 import sqlalchemy as sa
@@ -9,9 +10,12 @@ from flask.cli import with_appcontext
 
 from dashboard.auth.tokens import issue_token
 from dashboard.auth.tokens import revoke_tokens
+from dashboard.auth.users import CrewMemberChoiceError
 from dashboard.auth.users import UserError
 from dashboard.auth.users import create_user
+from dashboard.auth.users import crew_member_label
 from dashboard.auth.users import find_company
+from dashboard.auth.users import find_crew_member
 from dashboard.auth.users import resolve_locations
 from dashboard.db import db
 from dashboard.demo import disable_demo_users
@@ -20,6 +24,8 @@ from dashboard.models import User
 from dashboard.permissions import Perm
 from dashboard.permissions import can
 from dashboard.permissions import parse_role
+from dashboard.plans import delivery as plan_delivery
+from dashboard.plans import publish as plan_publish
 from dashboard.sandbox.server import serve_forever
 from dashboard.schema import ensure_default_company
 from dashboard.schema import upgrade_schema
@@ -71,23 +77,44 @@ def _read_password():
 @click.option("--company", "company_name", default=None, help="Company name (default: the default company)")
 @click.option("--location", "locations", multiple=True, help="Assigned location name (repeatable)")
 @click.option("--name", "full_name", default="", help="Display name")
-@click.option("--crew-name", default=None, help="Name as it appears in crew lists (drivers, movers)")
+@click.option("--crew-member", "crew_member", default=None, metavar="NAME_OR_ID",
+              help="Link to this crew member (drivers, movers): their My jobs follow the link")
+@click.option("--crew-name", default=None, metavar="NAME_OR_ID", help="Alias of --crew-member")
 @with_appcontext
-def create_user_command(email, role, company_name, locations, full_name, crew_name):
+def create_user_command(email, role, company_name, locations, full_name, crew_member, crew_name):
     """Create a user; the password is read twice from standard input."""
     if parse_role(role) is None:
         _fail(f"unknown role {role!r}; use one of SUPER_ADMIN, ADMIN, DISPATCHER, MANAGER, AUDITOR, DRIVER, MOVER")
+    if crew_member and crew_name and crew_member != crew_name:
+        _fail("--crew-name is an alias of --crew-member: give one of them")
+    wanted = crew_member or crew_name
     try:
         db.begin_write()
         company = find_company(company_name)
         location_rows = resolve_locations(company, locations)
+        member = _crew_member_or_fail(company, wanted) if wanted else None
         password = _read_password()
-        user = create_user(email, password, role, company, location_rows, full_name=full_name, crew_name=crew_name)
+        user = create_user(email, password, role, company, location_rows, full_name=full_name,
+                           crew_member=member)
         db.session.commit()
     except UserError as error:
         db.session.rollback()
         _fail(str(error))
-    click.echo(f"Created {user.email} ({user.role}) in {company.name}.")
+    linked = f", linked to crew member #{member.id} {member.name}" if member else ""
+    click.echo(f"Created {user.email} ({user.role}) in {company.name}{linked}.")
+
+
+def _crew_member_or_fail(company, name_or_id):
+    """The crew member named by name_or_id, or exit 2 listing the candidates."""
+    try:
+        return find_crew_member(company, name_or_id)
+    except CrewMemberChoiceError as error:
+        db.session.rollback()
+        lines = [str(error)]
+        if error.candidates:
+            lines.append("Candidates:")
+            lines += [f"  {crew_member_label(member)}" for member in error.candidates]
+        _fail("\n".join(lines))
 
 
 def _user_by_email(email):
@@ -217,8 +244,47 @@ def sandbox_command(port, host, webhook_url):
                   webhook_header=config["SMARTMOVING_WEBHOOK_HEADER"])
 
 
+@click.command("publish")
+@click.option("--date", "day_text", required=True, help="YYYY-MM-DD: the day whose plan to send")
+@click.option("--location", "location", default=None, help="Location id or name (default: every location)")
+@click.option("--changes", is_flag=True, help="Only people whose jobs changed since their last version")
+@click.option("--company", "company_name", default=None, help="Company name (default: the default company)")
+@with_appcontext
+def publish_command(day_text, location, changes, company_name):
+    """Send a day's plan to its crews: plan version N, one message per person, queued in the outbox."""
+    day = _date_option("--date", day_text)
+    try:
+        company = find_company(company_name)
+        location_id = None
+        if location:
+            location_id = int(location) if location.isdigit() else resolve_locations(company, [location])[0].id
+        result = plan_publish.publish_day(company, day, location_id=location_id, changes_only=changes)
+    except UserError as error:
+        _fail(str(error))
+    except plan_publish.OutOfScope:
+        _fail(f"Unknown location for {company.name}: {location}")
+    click.echo(plan_publish.describe(result))
+    if result.unreachable:
+        click.echo("Not reachable: " + ", ".join(result.unreachable))
+
+
+@click.command("deliver")
+@click.option("--watch", is_flag=True, help="Keep delivering every 15 s until interrupted")
+@click.option("--limit", default=plan_delivery.DEFAULT_BATCH, show_default=True, type=click.IntRange(1, 5000))
+@with_appcontext
+def deliver_command(watch, limit):
+    """Send the outbox's due messages (e-mail, SMS) once, or keep at it with --watch; prints what happened."""
+    while True:
+        for company_id in plan_delivery.companies_with_due_messages():
+            report = plan_delivery.deliver_with_lease(company_id, limit=limit)
+            click.echo(f"company {company_id}: " + (report.summary() if report else "another worker holds it"))
+        if not watch:
+            return
+        time.sleep(plan_delivery.TICK_SECONDS)
+
+
 def init_app(app):
     """Register every command on app."""
     for command in (init_db_command, create_user_command, create_token_command, revoke_token_command,
-                    sync_command, sandbox_command):
+                    sync_command, sandbox_command, publish_command, deliver_command):
         app.cli.add_command(command)

@@ -26,6 +26,7 @@ from dashboard.config import parse_bool
 from dashboard.config import parse_int
 from dashboard.db import db
 from dashboard.models import Company
+from dashboard.plans import delivery
 from dashboard.sync import service
 from dashboard.sync import usage
 from dashboard.sync.history import summarize
@@ -37,6 +38,7 @@ log = logging.getLogger("dashboard.scheduler")
 
 JOB_ID = "smartmoving-sync"
 STARTUP_JOB_ID = "smartmoving-sync-startup"
+DELIVERY_JOB_ID = "plan-delivery"
 # Seconds between the scheduler's start and its first run.
 DEFAULT_FIRST_RUN_SECONDS = 5
 
@@ -223,6 +225,25 @@ def _sync_one(app, company_id, slot, owner, tick_seconds=600):
     return "synced"
 
 
+def run_scheduled_delivery(app):
+    """The outbox job: one pass per company with due messages, under that company's delivery lease.
+
+    Never raises; a company whose pass fails is logged and the others still get theirs.
+    """
+    try:
+        with app.app_context():
+            company_ids = delivery.companies_with_due_messages()
+    except Exception:
+        log.exception("plan delivery could not list due messages")
+        return
+    for company_id in company_ids:
+        try:
+            with app.app_context():
+                delivery.deliver_with_lease(company_id)
+        except Exception:
+            log.exception("plan delivery failed", extra={"company_id": company_id})
+
+
 def _on_job_event(event):
     """Log what APScheduler would otherwise only tell its own logger."""
     from apscheduler.events import EVENT_JOB_MISSED
@@ -258,7 +279,8 @@ def start_scheduler(app, first_run_seconds=None):
             return _scheduler
         scheduler = BackgroundScheduler(
             timezone=tz,
-            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            # Plan delivery has its own thread: a long sync must not hold the crews' messages back.
+            executors={"default": ThreadPoolExecutor(max_workers=1), "delivery": ThreadPoolExecutor(max_workers=1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": max(1, seconds // 2)},
         )
         scheduler.add_job(
@@ -271,6 +293,11 @@ def start_scheduler(app, first_run_seconds=None):
             run_scheduled_sync, "date", run_date=datetime.now(tz) + timedelta(seconds=first_run_seconds),
             args=[app], id=STARTUP_JOB_ID, name="SmartMoving sync at start-up", replace_existing=True,
             coalesce=True, max_instances=1, misfire_grace_time=max(1, seconds // 2),
+        )
+        scheduler.add_job(
+            run_scheduled_delivery, IntervalTrigger(seconds=delivery.TICK_SECONDS, timezone=tz), args=[app],
+            id=DELIVERY_JOB_ID, name="Plan delivery", replace_existing=True, executor="delivery",
+            coalesce=True, max_instances=1, misfire_grace_time=delivery.TICK_SECONDS,
         )
         scheduler.add_listener(_on_job_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR)
         scheduler.start()

@@ -18,6 +18,8 @@ from dashboard.plans.models import PlanVersion
 from dashboard.plans.publish import OutOfScope
 from dashboard.plans.publish import publish_day
 from dashboard.plans.snapshot import describe_changes
+from tests.support import csrf_token_from
+from tests.support.api import bearer
 from tests.support.plans import DAY
 from tests.support.plans import build_plan_world
 from tests.support.plans import outbox
@@ -182,3 +184,72 @@ def test_describe_changes_says_what_changed():
                                           "Notes changed: gate code 4411"]
     assert describe_changes(old, old) == []
     assert describe_changes(None, old) == ["New job J-1"] and describe_changes(old, None) == ["No longer on job J-1"]
+
+
+# ---------------------------------------------------------------- the JSON API, the pages and the CLI
+
+def test_api_publish_answers_202_and_checks_date_scope_and_role(app, client, publish_world, make_user):
+    dispatcher = make_user("DISPATCHER", locations=[publish_world["north"]])
+    headers = bearer(app, dispatcher)
+    url = f"/api/smartmoving/plans/{DAY.isoformat()}/publish"
+    answer = client.post(url, headers=headers)
+    assert answer.status_code == 202
+    assert answer.get_json() == {"date": DAY.isoformat(), "version": 1, "messages": 3,
+                                 "unreachable": ["Cy Nocontact", "Temp Tom"]}
+    again = client.post(url + "?changes=1", headers=headers)
+    assert again.status_code == 202 and again.get_json()["messages"] == 0
+    assert client.post(f"/smartmoving/plans/{DAY.isoformat()}/publish", headers=headers).status_code == 202
+    assert client.post("/api/smartmoving/plans/2031-02-30/publish", headers=headers).status_code == 422
+    assert client.post(url + "?location=abc", headers=headers).status_code == 422
+    refused = client.post(url + f"?location={publish_world['south'].id}", headers=headers)
+    assert refused.status_code == 404 and refused.get_json()["error"]
+    assert client.post(url + "?location=999999", headers=headers).status_code == 404
+    assert client.post(url, headers=bearer(app, make_user("AUDITOR"))).status_code == 403
+    assert client.post(url).status_code == 401
+
+
+def test_the_send_plan_panel_previews_then_sends_with_csrf(app, client, publish_world, make_user, login):
+    login(make_user("DISPATCHER", locations=[publish_world["north"], publish_world["south"]]))
+    panel = client.get(f"/plans/{DAY.isoformat()}/publish", headers={"HX-Request": "true"})
+    html = panel.get_data(as_text=True)
+    assert panel.status_code == 200 and "<b>4</b> people" in html and "Temp Tom" in html and "Cy Nocontact" in html
+    assert "Send changes" not in html
+    assert client.get(f"/plans/{DAY.isoformat()}/publish?location=999999").status_code == 404
+    assert client.post(f"/plans/{DAY.isoformat()}/publish", data={}).status_code == 400   # no CSRF token
+    token = csrf_token_from(client.get(f"/plans/{DAY.isoformat()}/publish").get_data(as_text=True))
+    sent = client.post(f"/plans/{DAY.isoformat()}/publish", data={"csrf_token": token, "location": ""},
+                       headers={"HX-Request": "true"})
+    body = sent.get_data(as_text=True)
+    assert sent.status_code == 200 and sent.headers["HX-Trigger"] == "board-changed"
+    assert "Plan v1 sent to 4 people, 2 not reachable" in body and "Send changes" in body
+    board = client.get(f"/board?date={DAY.isoformat()}").get_data(as_text=True)
+    assert "Send plan" in board and "publish-panel" in board
+
+
+def test_the_outbox_shows_admins_each_message_as_delivered_and_nobody_else(
+        app, client, publish_world, make_user, login):
+    with app.app_context():
+        job = db.session.get(TruckJourney, publish_world["jobs"]["J-1"])
+        job.notes = "<img src=x onerror=alert(1)>"
+        db.session.commit()
+        publish_day(_company(), DAY, request_origin="http://board.test")
+    login(make_user("DISPATCHER", locations=[publish_world["north"]]))
+    assert client.get("/outbox").status_code == 403
+    login(make_user("ADMIN"))
+    page = client.get("/outbox").get_data(as_text=True)
+    assert "Ana Driver" in page and "Not sent" in page and "not sent: no channel" in page
+    assert '<a href="http://board.test/p/' in page and "{link}" not in page
+    assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "Outbox" in client.get("/outbox?status=unsent&day=nonsense").get_data(as_text=True)
+
+
+def test_flask_publish_and_deliver(app, runner, publish_world, smtp_server):
+    app.config.update(delivery_settings.parse({"SMTP_URL": smtp_server.url, "MAIL_FROM": "plans@example.test"}))
+    result = runner.invoke(args=["publish", "--date", DAY.isoformat(), "--location", "North"])
+    assert result.exit_code == 0, result.output
+    assert "Plan v1 sent to 3 people, 2 not reachable" in result.output and "Temp Tom" in result.output
+    assert runner.invoke(args=["publish", "--date", "tomorrow"]).exit_code == 2
+    assert runner.invoke(args=["publish", "--date", DAY.isoformat(), "--location", "Nowhere"]).exit_code == 2
+    delivered = runner.invoke(args=["deliver"])
+    assert delivered.exit_code == 0 and "2 sent" in delivered.output
+    assert len(smtp_server.inbox.messages) == 2

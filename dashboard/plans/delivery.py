@@ -43,6 +43,8 @@ CLAIM_STALE_MINUTES = 5
 MAX_BACKOFF_MINUTES = 60
 DEFAULT_BATCH = 200
 LEASE_SECONDS = 120
+# How often the scheduler (and `flask deliver --watch`) looks for due messages.
+TICK_SECONDS = 15
 
 
 @dataclass

@@ -48,6 +48,19 @@ class PublishResult:
                 "unreachable": self.unreachable}
 
 
+def describe(result):
+    """ "Plan v3 sent to 12 people, 2 not reachable" (and what waits in the outbox)."""
+    if not result.created:
+        return f"Nothing changed since plan v{result.version}: no message sent."
+    people = f"{result.messages} {'person' if result.messages == 1 else 'people'}"
+    text = f"Plan v{result.version} sent to {people}"
+    if result.unreachable:
+        text += f", {len(result.unreachable)} not reachable"
+    if result.held:
+        text += f" ({result.held} held in the outbox: no e-mail or SMS channel configured)"
+    return text + "."
+
+
 def channels_for(recipient, config):
     """[(channel, recipient address)] this person is reached on; [] when no configured channel fits."""
     found = []
