@@ -264,3 +264,25 @@
     });
   }, 6000);
 })();
+
+/* Changed badges (issue 19): a change detail the dispatcher opened stays open while the live board
+   is morphed by a refresh (the server's HTML always has it closed). */
+document.addEventListener("DOMContentLoaded", function () {
+  if (!window.Idiomorph) { return; }
+  var previous = window.Idiomorph.defaults.callbacks.beforeAttributeUpdated;
+  window.Idiomorph.defaults.callbacks.beforeAttributeUpdated = function (name, element, mutation) {
+    if (name === "open" && element.classList && element.classList.contains("chg")) { return false; }
+    return previous ? previous(name, element, mutation) : true;
+  };
+});
+
+/* The crew picker's group headings (issue 17) hide while a search leaves their group empty. */
+document.addEventListener("input", function (event) {
+  var input = event.target;
+  if (!(input instanceof HTMLInputElement) || !input.dataset.filterList) { return; }
+  var list = document.querySelector(input.dataset.filterList);
+  if (!list) { return; }
+  list.querySelectorAll("[data-crew-group]").forEach(function (group) {
+    group.hidden = !Array.prototype.some.call(group.querySelectorAll("li[data-name]"), function (item) { return !item.hidden; });
+  });
+});

@@ -255,3 +255,45 @@ def test_time_off_of_one_company_never_flags_another(app, crew_place, make_compa
     job = p.job(8, 12, crew=["Mo Mover"], crew_member_ids=[p.mo])
     assert kinds(app, p, job) == []
     assert datetime.combine(p.day, datetime.min.time()) + timedelta(hours=8) == at(p.day, 8)
+
+
+def test_the_crew_picker_groups_location_first_then_free_busy_off(app, crew_place, make_location):
+    p = crew_place
+    far = make_location("Far")
+    fay = add_member(app, p.company, "Fay Far", role="mover", location=far)
+    job_id = p.job(8, 12, crew=["Dana Driver"], crew_member_ids=[p.dana])
+    p.job(9, 10, crew=["Mo Mover"], crew_member_ids=[p.mo])                      # Mo busy
+    add_off(app, p.company, at(p.day, 0), at(p.day, 24), member_id=p.pat1, reason="moving house")
+    with app.app_context():
+        job = db.session.get(TruckJourney, job_id)
+        choices = dispatch.crew_choices(job)
+    order = [(c.name, c.id, c.group) for c in choices]
+    assert order[0] == ("Dana Driver", p.dana, "On this job")
+    assert ("Pat Same", p.pat2, "Free · Alpha") in order
+    assert order.index(("Pat Same", p.pat2, "Free · Alpha")) < order.index(("Mo Mover", p.mo, "Busy · Alpha")) \
+        < order.index(("Pat Same", p.pat1, "Off · Alpha")) < order.index(("Fay Far", fay, "Free · other locations"))
+    assert all(c.id != p.gone for c in choices)                                     # inactive: never offered
+    mo = next(c for c in choices if c.id == p.mo)
+    assert mo.role == "mover" and mo.hours == 1.0 and mo.busy.startswith("busy")
+    assert "moving house" in next(c for c in choices if c.id == p.pat1).off
+
+
+def test_the_truck_picker_lists_trucks_out_of_service_last_and_marked(app, crew_place):
+    p = crew_place
+    job_id = p.job(8, 12)
+    add_off(app, p.company, at(p.day, 10), at(p.day, 16), truck_id=p.truck, reason="brakes")
+    with app.app_context():
+        choices = dispatch.truck_choices(db.session.get(TruckJourney, job_id))
+    assert [(c.id, c.out is not None) for c in choices] == [(p.truck_b, False), (p.truck, True)]
+    assert "brakes" in choices[-1].out
+
+
+def test_the_assign_panel_shows_groups_roles_and_off_people(app, client, crew_place, login):
+    p = crew_place
+    job_id = p.job(8, 12)
+    add_off(app, p.company, at(p.day, 0), at(p.day, 24), member_id=p.mo, reason="flu")
+    login(p.dispatcher)
+    panel = client.get(f"/jobs/{job_id}/assign", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Free · Alpha" in panel and "Off · Alpha" in panel and "flu" in panel
+    assert '<small class="crew-role">driver</small>' in panel and "Ira Inactive" not in panel
+    assert panel.index("Dana Driver") < panel.index("Mo Mover")

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from dashboard.crew import availability
+from dashboard.crew.roster import jobs_by_member
+from dashboard.crew.roster import week_of
 from dashboard.db import db
 from dashboard.jobs import conflicts
 from dashboard.jobs import crew_roster
@@ -47,11 +50,15 @@ class UnacceptedConflicts(Exception):
 
 @dataclass(frozen=True)
 class TruckChoice:
-    """A truck offered for a job: same_location trucks come first; busy says when it is taken."""
+    """A truck offered for a job: same_location trucks come first; busy says when it is taken.
+
+    out: its out-of-service period during the job ("Out of service ... (brakes)"): listed last, marked.
+    """
     id: int
     name: str
     same_location: bool
     busy: str | None
+    out: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,7 @@ class CrewChoice:
     off: str | None = None
     same_location: bool = True
     group: str = ""
+    rank: int = 0             # the group's place in the picker (0 first)
 
 
 @dataclass(frozen=True)
@@ -305,31 +313,88 @@ def _busy_label(rows):
     return "busy " + ", ".join(spans_text)
 
 
+def _job_window(job):
+    """(start, end) of job's span, or its whole day when it has no time."""
+    start, end, _ = conflicts.busy_span(job.scheduled_date, *spans.span_for(job))
+    return start, end
+
+
 def truck_choices(job):
-    """Trucks for job's picker: its location's first, then the rest by name; busy ones marked."""
+    """Trucks for job's picker: its location's first, then the rest by name; busy ones marked; out of service last."""
     busy = {}
     for row in conflicts.overlapping_rows(job) if conflicts.is_live(job) else ():
         if row.truck_id is not None:
             busy.setdefault(row.truck_id, []).append(row)
+    start, end = _job_window(job)
+    out = availability.off_for_trucks(job.company_id, start, end)
     trucks = truck_options(job.company_id, include_id=job.truck_id)
-    trucks.sort(key=lambda truck: (truck.location_id != job.location_id or job.location_id is None,
-                                   truck.name.casefold()))
-    return [TruckChoice(truck.id, truck.name, job.location_id is not None and truck.location_id == job.location_id,
-                        _busy_label(busy.get(truck.id))) for truck in trucks]
+    choices = []
+    for truck in trucks:
+        periods = availability.overlaps(out.get(truck.id), start, end)
+        choices.append(TruckChoice(truck.id, truck.name,
+                                   job.location_id is not None and truck.location_id == job.location_id,
+                                   _busy_label(busy.get(truck.id)), periods[0].text if periods else None))
+    choices.sort(key=lambda c: (c.out is not None, not c.same_location, c.name.casefold()))
+    return choices
+
+
+_GROUPS = ("On this job", "Free", "Busy", "Off")
 
 
 def crew_choices(job):
-    """People for job's crew picker: its current crew (ours, else SmartMoving's) first; busy ones marked."""
+    """People for job's crew picker, grouped: its current crew, then the job's location free, busy, off,
+    then the other locations the same way; each with role and hours booked that week. Inactive people
+    are never offered (unless already on the job)."""
+    roster = crew_roster.load(job.company_id)
     busy = {}
     for row in conflicts.overlapping_rows(job) if conflicts.is_live(job) else ():
-        for name in row.crew:
-            busy.setdefault(conflicts.crew_key(name), []).append(row)
-    current = unique_names(job.effective_crew)
-    on_job = {name.casefold() for name in current}
-    others = [name for name in crew_options(job.company_id, extra=job.smartmoving_crew or ())
-              if name.casefold() not in on_job]
-    return [CrewChoice(name, name.casefold() in on_job, _busy_label(busy.get(conflicts.crew_key(name))))
-            for name in current + others]
+        for _display, key, member_id in row.people:
+            busy.setdefault(member_id if member_id is not None else key, []).append(row)
+    start, end = _job_window(job)
+    off = availability.off_for_people(job.company_id, start, end)
+    monday, next_monday = week_of(job.scheduled_date)
+    week = jobs_by_member({job.company_id}, monday, next_monday)
+    current = job.effective_crew
+    current_ids = crew_roster.effective_ids(job)
+    choices, offered = [], set()
+
+    def choice(name, person, on_job):
+        member_id = person.id if person else None
+        rows = busy.get(member_id, []) if member_id is not None else []
+        rows = rows + [row for row in busy.get(crew_roster.name_key(name), []) if row not in rows]
+        periods = availability.overlaps(off.get(member_id), start, end) if member_id is not None else []
+        here = person is None or job.location_id is None or person.location_id in (None, job.location_id)
+        state = 0 if on_job else (3 if periods else (2 if rows else 1))
+        rank = state if on_job else state + (0 if here else 3)
+        group = _GROUPS[state]
+        if not on_job and job.location is not None:
+            group += f" · {job.location.name}" if here else " · other locations"
+        hours = sum(_span_hours(s, e) for _, _, s, e in week.get(member_id, ())) if member_id is not None else 0.0
+        return CrewChoice(name, on_job, _busy_label(rows), member_id, person.role if person else None,
+                          round(hours, 1), periods[0].text if periods else None, here, group, rank)
+
+    for name, member_id in zip(current, current_ids, strict=True):
+        person = roster.person_for(name, member_id)
+        choices.append(choice(name, person, True))
+        offered.add(person.id if person else crew_roster.name_key(name))
+    people = sorted((p for p in roster.by_id.values() if p.active and p.id not in offered),
+                    key=lambda p: p.name.casefold())
+    names_taken = {crew_roster.name_key(c.name) for c in choices}
+    for person in people:
+        choices.append(choice(person.name, person, False))
+    for name in unique_names(job.smartmoving_crew or ()):
+        if crew_roster.name_key(name) not in names_taken and roster.unique(name) is None \
+                and not roster.by_name.get(crew_roster.name_key(name)):
+            choices.append(choice(name, None, False))
+    choices.sort(key=lambda c: c.rank)     # stable: names stay in order within a group
+    return choices
+
+
+def _span_hours(start, end):
+    """Hours of a stored span (0 without one)."""
+    if start is None or end is None or end <= start:
+        return 0.0
+    return (end - start).total_seconds() / 3600
 
 
 def accept_smartmoving_crew(jobs, actor):
