@@ -16,6 +16,11 @@ from types import SimpleNamespace
 from flask import current_app
 from markupsafe import Markup
 
+from dashboard.changes.on_board import gone_text
+from dashboard.changes.on_board import is_gone
+from dashboard.changes.on_board import open_changes
+from dashboard.confirm.states import board_marks
+from dashboard.confirm.states import confirmed_people
 from dashboard.jobs.conflicts import conflicts_among
 from dashboard.jobs.conflicts import day_conflicts
 from dashboard.jobs.conflicts import describe
@@ -104,6 +109,7 @@ class Board:
     track_class: str = ""
     untimed: list = field(default_factory=list)
     shown: int = 0
+    confirmed: tuple | None = None   # (people confirmed, people) once the day's plan was published
 
 
 def short_address(address):
@@ -180,6 +186,10 @@ class BoardBuilder:
         self.trucks = trucks
         # Charges and tips only once SmartMoving reports some (before the move they are all zero).
         self.show_charged = show_money and any(j.actual_charges_cents or j.tips_cents for j in jobs)
+        # {job id: its unacknowledged changes from SmartMoving} for the Changed badges (issue 19).
+        self.changes = open_changes(jobs, financial=show_money)
+        # {job id: (Mark, ...)}: each person's answer to the day's published plan (issue 18); {} before one.
+        self.marks = board_marks(jobs)
 
     # -- facts shared by every view -------------------------------------------------
     def _conflict_text(self, clashes):
@@ -194,6 +204,8 @@ class BoardBuilder:
         return text
 
     def _row_class(self, job, clashes):
+        if is_gone(job):
+            return "r-done r-gone"
         if not is_live(job):
             return "r-done"
         if clashes or job.sync_status == SyncStatus.FAILED.value or job.removal_pending_at is not None:
@@ -247,7 +259,7 @@ class BoardBuilder:
                   None if self.visible is None else frozenset(self.visible))
         for row in rows:
             clashes, crew, truck, cls = row.parts
-            key = _row_key(row.job, viewer, clashes, truck)
+            key = (_row_key(row.job, viewer, clashes, truck), self.changes.get(row.job.id), self.marks.get(row.job.id))
             html = row_cache.get(key)
             if html is None:
                 html = self._draw(draw, row.job, clashes, row.span, crew, truck, cls)
@@ -267,6 +279,8 @@ class BoardBuilder:
         d = SimpleNamespace(cls=cls, number=job.job_number or f"#{job.id}", crew=crew, truck=truck,
                             conflict=self._conflict_text(clashes), detail=self.detail_url.format(job.id),
                             assign=self.assign_url.format(job.id))
+        d.changes, d.gone = self.changes.get(job.id, ()), gone_text(job)
+        d.marks = self.marks.get(job.id, ())
         if self.params.view == "lanes":   # only what a block shows: its place, time and tooltip
             if span[0] is not None:
                 d.cols, d.start = self._cols(span), f"{span[0]:%H:%M}"
@@ -382,6 +396,7 @@ def header_counts(jobs, conflicts):
     Each count is also a filter, so it counts the rows that filter shows: a double
     booking is two jobs, and two jobs clashing twice (truck and crew) are still two.
     """
+    jobs = [job for job in jobs if not is_gone(job)]   # greyed jobs left the day: shown, not counted
     statuses = Counter(job.status for job in jobs)
     return {
         "jobs": len(jobs),
@@ -396,6 +411,7 @@ def filter_jobs(jobs, status, conflicts):
     """The board's status filter: ours (needs truck/crew, conflict) or SmartMoving's/dispatch status."""
     if not status:
         return jobs
+    jobs = [j for j in jobs if not is_gone(j)]   # a filter narrows the day's own jobs
     if status == NEEDS_TRUCK:
         return [j for j in jobs if needs_truck(j)]
     if status == NEEDS_CREW:
@@ -412,6 +428,8 @@ def build(jobs, *, params, limit=None, **options):
     builder = BoardBuilder(jobs, params=params, **options)
     rows = builder.rows()
     board = Board(params=params, groups=[], rows=rows, total=len(rows), columns=builder.columns())
+    if builder.marks:
+        board.confirmed = confirmed_people(builder.marks)
     if params.view == "lanes":
         builder.draw(rows)
         board.hours, board.lanes, board.untimed = builder.lanes(rows)

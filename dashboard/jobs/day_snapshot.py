@@ -24,7 +24,9 @@ from dashboard.jobs.queries import board_version
 from dashboard.jobs.queries import company_board_jobs
 from dashboard.jobs.queries import day_stamps
 from dashboard.jobs.queries import job_matcher
+from dashboard.jobs.queries import moved_away_jobs
 from dashboard.jobs.render_cache import OnceCache
+from dashboard.models import SyncStatus
 from dashboard.permissions import Scope
 from dashboard.permissions import scope_of
 from dashboard.permissions import visible_location_ids
@@ -63,9 +65,13 @@ def _read(company_id, day, version):
     stamps = day_stamps(company_id, day)
     base = newest.get((company_id, day))
     jobs, kept = _jobs_since(base, company_id, day, version, stamps)
+    # Jobs SmartMoving moved off this day stay, greyed, until acknowledged (issue 19 §2): read anew
+    # every time (a handful), never kept, and not on the day for clashes.
+    jobs += moved_away_jobs(company_id, day)
     jobs.sort(key=_board_order)
     clash_rows = {job.id: base.clash_rows[job.id] for job in jobs if job.id in kept and job.id in base.clash_rows}
-    clash_rows.update((row.id, row) for row in rows_of_jobs([job for job in jobs if job.id not in kept], day))
+    clash_rows.update((row.id, row) for row in rows_of_jobs(
+        [job for job in jobs if job.id not in kept and job.scheduled_date == day], day))
     conflicts = conflicts_among(clash_rows.values())
     facts = {}
     if kept:
@@ -87,7 +93,11 @@ def _jobs_since(base, company_id, day, version, stamps):
             moved_set = set(moved)
             # A job gone from the stamps left the day (moved to another date); a moved job that is now
             # removed is read and not found: both drop out.
-            kept = {job.id: job for job in base.cut.jobs if job.id in stamps and job.id not in moved_set}
+            # A removed job still shown (its removal unacknowledged) is read again: an acknowledgement
+            # moves no stamp of it, only the version.
+            kept = {job.id: job for job in base.cut.jobs if job.id in stamps and job.id not in moved_set
+                    and job.sync_status != SyncStatus.REMOVED.value}
+            moved += [job.id for job in base.cut.jobs if job.sync_status == SyncStatus.REMOVED.value]
             return list(kept.values()) + (company_board_jobs(company_id, day, moved) if moved else []), kept
     return company_board_jobs(company_id, day), {}
 

@@ -10,6 +10,7 @@ from typing import NamedTuple
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+from dashboard.changes.models import UpstreamChange
 from dashboard.db import db
 from dashboard.models import Company
 from dashboard.models import Location
@@ -24,14 +25,26 @@ from dashboard.permissions import can_see_journey
 from dashboard.permissions import is_assigned_to
 from dashboard.permissions import scope_of
 from dashboard.permissions import scope_query
+from dashboard.plans.models import OutboxMessage
+from dashboard.plans.models import PlanConfirmation
+from dashboard.plans.models import PlanVersion
 
 
 def _on_day(stmt, day, include_removed=False):
-    """stmt narrowed to day's jobs (removed ones only when asked)."""
+    """stmt narrowed to day's jobs (removed ones only when asked, or while their removal is unacknowledged)."""
     stmt = stmt.where(TruckJourney.scheduled_date == day)
     if not include_removed:
-        stmt = stmt.where(TruckJourney.sync_status != SyncStatus.REMOVED.value)
+        # A dispatched job removed in SmartMoving stays (greyed) until someone acknowledges it (issue 19 §2).
+        stmt = stmt.where(sa.or_(TruckJourney.sync_status != SyncStatus.REMOVED.value, _removal_unacknowledged()))
     return stmt
+
+
+def _removal_unacknowledged():
+    """True for a job whose raised `removed` change nobody has acknowledged yet (asked of removed jobs only:
+    the OR's first arm holds for every other row; one seek into the change table's journey index)."""
+    return sa.exists().where(
+        UpstreamChange.journey_id == TruckJourney.id, UpstreamChange.kind == "removed",
+        UpstreamChange.dispatched.is_(True), UpstreamChange.acknowledged_at.is_(None))
 
 
 def _of_day(stmt, day, include_removed=False):
@@ -44,8 +57,9 @@ def _of_day(stmt, day, include_removed=False):
 def _day_scope(stmt, user, day, location_id, status, include_removed):
     """stmt narrowed to day's jobs user may see, and a predicate for what SQL cannot judge (None: nothing to see).
 
-    Board roles see their scope; drivers and movers see only jobs whose crew names them
-    (crew lists are JSON, so that match happens in Python; a day is a few hundred rows).
+    Board roles see their scope; drivers and movers see only jobs whose crew holds their
+    linked crew member, by id (crew lists are JSON, so that match happens in Python; a day
+    is a few hundred rows). An unlinked driver or mover sees no job.
     """
     stmt = _of_day(stmt, day, include_removed)
     if location_id is not None:
@@ -54,7 +68,7 @@ def _day_scope(stmt, user, day, location_id, status, include_removed):
         stmt = stmt.where(sa.or_(TruckJourney.status == status, TruckJourney.dispatch_status == status))
     if can(user, Perm.VIEW_JOBS):
         return scope_query(stmt, user, TruckJourney.company_id, TruckJourney.location_id), None
-    if can(user, Perm.VIEW_OWN_JOBS):
+    if can(user, Perm.VIEW_OWN_JOBS) and getattr(user, "crew_member_id", None) is not None:
         return stmt.where(TruckJourney.company_id == user.company_id), lambda job: is_assigned_to(user, job)
     return None, None
 
@@ -83,6 +97,7 @@ _BOARD_COLUMNS = (
     "scheduled_date", "span_start", "span_end", "estimated_value_cents", "actual_charges_cents", "tips_cents",
     "status", "dispatch_status", "sync_status", "sync_error", "removal_pending_at", "removal_reason", "notes",
     "data_source", "crew", "smartmoving_crew", "created_at", "last_sync_at", "dispatch_updated_at",
+    "crew_member_ids", "smartmoving_crew_ids",
 )
 
 
@@ -92,7 +107,7 @@ _TRUCK_ID = _BOARD_COLUMNS.index("truck_id")
 
 # Read raw and converted in BoardJob.from_row: SQLAlchemy's own JSON and SQLite datetime
 # processing was half the cost of reading a day (PostgreSQL's driver hands both over parsed).
-_JSON_COLUMNS = ("crew", "smartmoving_crew")
+_JSON_COLUMNS = ("crew", "smartmoving_crew", "crew_member_ids", "smartmoving_crew_ids")
 _TIME_COLUMNS = ("span_start", "span_end", "removal_pending_at", "created_at", "last_sync_at", "dispatch_updated_at")
 _JSON_AT = tuple(_BOARD_COLUMNS.index(name) for name in _JSON_COLUMNS)
 _TIME_AT = tuple(_BOARD_COLUMNS.index(name) for name in _TIME_COLUMNS)
@@ -127,6 +142,7 @@ class BoardJob(namedtuple("BoardColumns", _BOARD_COLUMNS + ("location", "truck")
     __slots__ = ()
 
     effective_crew = TruckJourney.effective_crew
+    effective_crew_ids = TruckJourney.effective_crew_ids
 
     @classmethod
     def from_row(cls, row):
@@ -175,6 +191,28 @@ def company_board_jobs(company_id, day: date, ids=None):
     if ids is not None:
         stmt = stmt.where(TruckJourney.id.in_(ids))
     return list(_board_jobs(stmt))
+
+
+# The sync status a board gives a job shown on the day SmartMoving moved it away from (issue 19 §2).
+MOVED_AWAY = "MOVED"
+
+
+def moved_away_jobs(company_id, day: date):
+    """BoardJobs of company that SmartMoving moved off day while dispatched, until the move is acknowledged.
+
+    They keep their new date (the board says "moved to Tue 8 Dec") and carry
+    sync_status MOVED_AWAY, so boards grey them and leave them out of counts and clashes.
+    """
+    # The change table first (one seek, usually nothing): the jobs are read only when some moved.
+    moved = sorted(set(db.session.scalars(sa.select(UpstreamChange.journey_id).where(
+        UpstreamChange.company_id == company_id, UpstreamChange.day_before == day, UpstreamChange.kind == "date",
+        UpstreamChange.dispatched.is_(True), UpstreamChange.acknowledged_at.is_(None)))))
+    if not moved:
+        return []
+    stmt = _board_select().where(TruckJourney.company_id == company_id, TruckJourney.id.in_(moved),
+                                 TruckJourney.scheduled_date != day,
+                                 TruckJourney.sync_status != SyncStatus.REMOVED.value)
+    return [job._replace(sync_status=MOVED_AWAY) for job in _board_jobs(stmt)]
 
 
 def day_stamps(company_id, day: date):
@@ -300,4 +338,44 @@ def _version_statement(all_companies):
         active_trucks = active_trucks.where(Truck.company_id == company_id)
         active_truck_ids = active_truck_ids.where(Truck.company_id == company_id)
     return sa.select(*(part.scalar_subquery() for part in (
-        *jobs, newest_location, location_count, active_trucks, active_truck_ids, last_success)))
+        *jobs, newest_location, location_count, active_trucks, active_truck_ids,
+        *_change_parts(all_companies, day, company_id), *_plan_parts(all_companies, day, company_id), last_success)))
+
+
+def _change_parts(all_companies, day, company_id):
+    """board_version's parts for upstream changes of the day (issue 19): recording or acknowledging one moves them.
+
+    Per side (the day a change moved a job from, and to): how many are unacknowledged (an
+    acknowledgement or a change undone lowers it, a new one raises it) and the newest
+    change time (a change folded into an earlier one of its run moves it). Each is one
+    seek into ix_upstream_changes_company_day_before / _after.
+    """
+    companies = (UpstreamChange.company_id.in_(sa.select(Company.id)) if all_companies
+                 else UpstreamChange.company_id == company_id)
+    parts = []
+    for side in (UpstreamChange.day_before, UpstreamChange.day_after):
+        of_side = sa.select(sa.func.count()).where(companies, side == day, UpstreamChange.acknowledged_at.is_(None))
+        parts += [of_side, of_side.with_only_columns(sa.func.max(UpstreamChange.at))]
+    return parts
+
+
+# A message's weight in board_version's delivery part: every step it takes (claimed, sent, failed, held) moves it.
+_DELIVERY_STEP = sa.case({"queued": 0, "sending": 1, "sent": 2, "failed": 3, "unsent": 4},
+                         value=OutboxMessage.status, else_=5)
+
+
+def _plan_parts(all_companies, day, company_id):
+    """board_version's parts for the crew's plan of the day (issue 18): publishing, answering, delivering.
+
+    The newest plan version and the newest answer (ids only grow: one seek each into
+    uq_plan_company_day_version / ix_plan_confirmations_company_day), and a sum over the
+    day's messages (ix_outbox_company_day) that every claim (attempts) and status step moves,
+    so a confirmation or a delivery shows on an open board within one poll.
+    """
+    def of_day(aggregate, model):
+        companies = model.company_id.in_(sa.select(Company.id)) if all_companies else model.company_id == company_id
+        return sa.select(aggregate).where(companies, model.day == day)
+
+    return [of_day(sa.func.max(PlanVersion.id), PlanVersion),
+            of_day(sa.func.max(PlanConfirmation.id), PlanConfirmation),
+            of_day(sa.func.coalesce(sa.func.sum(OutboxMessage.attempts * 8 + _DELIVERY_STEP), 0), OutboxMessage)]
