@@ -5,6 +5,7 @@ again changes nothing that already exists. What it seeds is marked `is_demo`, so
 live start-up on the same database can disable the demo users (their password is
 public) and say that the company holds demo data.
 """
+import os
 from datetime import datetime
 from datetime import time
 from datetime import timedelta
@@ -26,8 +27,11 @@ from dashboard.models import TimeOff
 from dashboard.models import Truck
 from dashboard.models import TruckJourney
 from dashboard.models import User
+from dashboard.models import utcnow
 from dashboard.reports import demo as reports_demo
 from dashboard.sandbox.embedded import announce_to
+from dashboard.sandbox.embedded import start_demo_changes
+from dashboard.sync.clients import SANDBOX_EXTENSION
 from dashboard.sync.history import summarize
 from dashboard.sync.service import run_sync
 from dashboard.timeutil import company_today
@@ -68,6 +72,8 @@ def seed_demo(app):
             user = create_user(email, DEMO_PASSWORD, role, company, assigned,
                                full_name=crew_name or f"Demo {role.replace('_', ' ').title()}", crew_name=crew_name)
             user.is_demo = True
+    with db.write_transaction() as session:
+        yield from seed_demo_dispatch(session, session.get(Company, company.id))
     with db.write_transaction() as session:
         yield from seed_demo_time_off(session, session.get(Company, company.id))
     if app.config["DEMO_HISTORY_DAYS"] and not reports_demo.history_done(company.id):
@@ -222,3 +228,45 @@ def _job_with_truck(session, company, jobs):
             job.truck_id = truck.id
             return job
     return None
+
+
+# ---------------------------------------------------------------- demo: SmartMoving edits dispatched work (issue 19)
+
+def seed_demo_dispatch(session, company):
+    """Dispatch the tomorrow jobs the sandbox will edit (sandbox.demo_changes), so their edits are raised.
+
+    Each gets a truck of its location (a different one per job where the location has
+    enough) and the ASSIGNED status. Jobs already dispatched are left as they are, so a
+    second run changes nothing. Yields the line to print.
+    """
+    tomorrow = company_today(company.timezone) + timedelta(days=1)
+    server = current_app.extensions[SANDBOX_EXTENSION](company.timezone)
+    external_ids = server.world.demo_change_jobs()
+    jobs = {job.external_id: job for job in session.scalars(sa.select(TruckJourney).where(
+        TruckJourney.company_id == company.id, TruckJourney.scheduled_date == tomorrow,
+        TruckJourney.external_id.in_(external_ids)))}
+    trucks = list(session.scalars(sa.select(Truck).where(Truck.company_id == company.id,
+                                                         Truck.is_active.is_(True)).order_by(Truck.name)))
+    used, dispatched = set(), 0
+    for external_id in external_ids:
+        job = jobs.get(external_id)
+        if job is None or job.truck_id is not None or job.dispatch_status != "UNASSIGNED" or not trucks:
+            continue
+        here = [truck for truck in trucks if truck.location_id == job.location_id] or trucks
+        truck = next((truck for truck in here if truck.id not in used), here[0])
+        used.add(truck.id)
+        job.truck_id, job.dispatch_status, job.dispatch_updated_at = truck.id, "ASSIGNED", utcnow()
+        dispatched += 1
+    if dispatched:
+        yield (f"Demo: {dispatched} of tomorrow's jobs dispatched; the sandbox edits them in SmartMoving a few "
+               "minutes after start (Changed badges on tomorrow's board).")
+
+
+def start_upstream_changes():
+    """before_request (demo mode): start the sandbox's timed edits of tomorrow's dispatched jobs, once."""
+    if getattr(current_app, "_demo_changes_started", False):
+        return
+    current_app._demo_changes_started = True
+    company = db.session.scalar(sa.select(Company).where(Company.is_default.is_(True)))
+    if company is not None:
+        start_demo_changes(company.timezone, os.path.join(current_app.instance_path, "demo-changes-day.txt"))

@@ -6,6 +6,8 @@ webhook route (`announce_to`), so an edit reaches the board without a sweep.
 import logging
 import threading
 
+from dashboard.sandbox.demo_changes import DEMO_CHANGE_AFTER
+from dashboard.sandbox.demo_changes import DemoChanges
 from dashboard.sandbox.server import start_sandbox
 from dashboard.sandbox.world import DEMO_DAYS_BEFORE
 from dashboard.sandbox.world import SandboxWorld
@@ -40,3 +42,25 @@ def announce_to(url, secret, header):
         if _server is not None and _server.running:
             _server.send_webhooks_to(url, secret, header)
     log.info("demo: sandbox changes are announced by webhook to %s", url)
+
+
+# ---------------------------------------------------------------- demo: SmartMoving edits dispatched work (issue 19)
+
+_demo_changes = None
+
+
+def start_demo_changes(timezone, anchor_path):
+    """Start (once per process) the sandbox's timed edits of tomorrow's dispatched jobs; returns the DemoChanges."""
+    global _demo_changes
+    server = ensure_embedded_sandbox(timezone)
+    with _lock:
+        if _demo_changes is None or _demo_changes.world is not server.world:
+            _demo_changes = DemoChanges(server.world, anchor_path).start()
+            log.info("demo: SmartMoving edits of tomorrow's dispatched jobs start at %s",
+                     (_demo_changes.anchor + DEMO_CHANGE_AFTER).strftime("%H:%M"))
+        return _demo_changes
+
+
+def demo_change_job_ids(timezone):
+    """The external ids of tomorrow's jobs the demo's SmartMoving edits touch (the demo dispatches them)."""
+    return ensure_embedded_sandbox(timezone).world.demo_change_jobs()

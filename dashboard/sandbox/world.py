@@ -901,3 +901,60 @@ class SandboxWorld:
             self.customers[customer_id].name = name
             self._touch()
             self._announce("customer-updated", customer=customer_id)
+
+    # ----- demo: SmartMoving edits dispatched work (issue 19 §5) -----------------------------------------
+
+    def demo_change_jobs(self, count=None):
+        """Tomorrow's job ids the demo's SmartMoving edits touch, in the order they are edited.
+
+        Booked, single-job opportunities (a cancellation then touches one job), by job number:
+        the same ids for the same seed and day. The demo dispatches exactly these (demo.py).
+        """
+        count = len(DEMO_CHANGE_STEPS) if count is None else count
+        tomorrow = self.today + timedelta(days=1)
+        with self._lock:
+            jobs = [self.jobs[job_id] for job_id in self._by_date.get(tomorrow, {}) if job_id in self.jobs]
+            picked = sorted((job for job in jobs if len(self.opportunities[job.opportunity_id].job_ids) == 1
+                             and self.opportunities[job.opportunity_id].status == STATUS_BOOKED
+                             and not self.opportunities[job.opportunity_id].deleted),
+                            key=lambda job: job.job_number)
+        return [job.id for job in picked[:count]]
+
+    def apply_demo_change(self, step, job_ids=None):
+        """Make the step-th demo edit (DEMO_CHANGE_STEPS) to its job; a sentence saying what, or None past the end.
+
+        Deterministic: the same step does the same thing to the same job, so replaying
+        the steps after a restart rebuilds the world the demo had (nothing new to see).
+        """
+        job_ids = job_ids if job_ids is not None else self.demo_change_jobs()
+        if step >= min(len(DEMO_CHANGE_STEPS), len(job_ids)):
+            return None
+        kind, job_id = DEMO_CHANGE_STEPS[step], job_ids[step]
+        with self._lock:
+            job = self.jobs.get(job_id)
+            if job is None or self.opportunities[job.opportunity_id].deleted:
+                return None
+            opp_id = job.opportunity_id
+            if kind == "window":
+                job.window = (job.window + 2) % len(ARRIVAL_WINDOWS)
+                self._touch()
+                self._announce("opportunity-changed", opportunity=opp_id)
+                return f"{job.job_number}: arrival window now {self._window_dict(job.window)['description']}"
+            if kind == "address":
+                street = f"{100 + 7 * step} {STREETS[step % len(STREETS)]}"
+                city = ", ".join(job.addresses[-1].split(", ")[-2:])     # "Toronto, ON M5V 2A1"
+                job.addresses = job.addresses[:-1] + (f"{street}, {city}",)
+                self._touch()
+                self._announce("opportunity-changed", opportunity=opp_id)
+                return f"{job.job_number}: destination now {job.addresses[-1]}"
+        if kind == "cancel":
+            self.set_opportunity_status(opp_id, STATUS_CANCELLED)
+            return f"{job.job_number}: cancelled"
+        self.delete_opportunity(opp_id)
+        return f"{job.job_number}: deleted"
+
+
+# The demo's SmartMoving edits, one per step: the first four a few minutes after start, then one
+# every DEMO_CHANGE_EVERY (dashboard/sandbox/demo_changes.py).
+DEMO_CHANGE_STEPS = ("window", "address", "cancel", "delete", "window", "address", "window", "address", "window",
+                     "address")
