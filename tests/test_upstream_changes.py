@@ -6,24 +6,26 @@ import pytest
 import sqlalchemy as sa
 
 from dashboard.changes.models import UpstreamChange
+from dashboard.changes.service import STORED_COLUMNS
+from dashboard.changes.service import ChangeSource
 from dashboard.changes.service import readiness_blockers
+from dashboard.changes.service import record_presence
+from dashboard.changes.service import record_updates
 from dashboard.changes.service import unacknowledged_counts
 from dashboard.db import db
 from dashboard.models import AuditEvent
-from dashboard.models import SyncStatus
 from dashboard.models import TruckJourney
 from tests.support import csrf_token_from
 from tests.support import login_as
 from tests.support.api import bearer
 from tests.support.api import user_for
 from tests.support.upstream import changes
-from tests.support.upstream import deliver_webhook
+from tests.support.upstream import deliver_webhooks
 from tests.support.upstream import detail_reads_every_run
 from tests.support.upstream import dispatch
+from tests.support.upstream import edit_every_kind
 from tests.support.upstream import job_row
 from tests.support.upstream import record_change
-from tests.support.upstream import set_origin
-from tests.support.upstream import set_window
 
 
 def _first_job(rig, index=0):
@@ -32,6 +34,97 @@ def _first_job(rig, index=0):
     opportunity_id = sorted({e["opportunityId"] for e in truth.values()})[index]
     job_id = sorted(j for j, e in truth.items() if e["opportunityId"] == opportunity_id)[0]
     return job_id, opportunity_id
+
+
+KINDS_EDITED = ("window", "address", "status", "crew", "date", "removed", "revived", "quiet")
+
+
+def _edited_jobs(rig):
+    """{kind: (job id, opportunity id)}: one opportunity per kind, all but "quiet" dispatched."""
+    jobs = {kind: _first_job(rig, index) for index, kind in enumerate(KINDS_EDITED)}
+    for kind, (job_id, _) in jobs.items():
+        if kind != "quiet":
+            dispatch(rig.app, job_id)
+    return jobs
+
+
+def _by_job(rig, jobs, **where):
+    """{kind edited: sorted kinds recorded for its job} and the changes themselves."""
+    found = changes(rig.app, **where)
+    ids = {job_row(rig.app, job_id).id: kind for kind, (job_id, _) in jobs.items()}
+    recorded = {}
+    for change in found:
+        recorded.setdefault(ids.get(change.journey_id, "other"), []).append(change.kind)
+    return {kind: sorted(kinds) for kind, kinds in recorded.items()}, found
+
+
+def _assert_every_kind(recorded, found, jobs, rig):
+    assert recorded == {"window": ["window"], "address": ["address"], "status": ["status"],
+                        "crew": ["crew", "value"], "date": ["date"], "removed": ["removed"],
+                        "revived": ["revived"], "quiet": ["window"]}, recorded
+    quiet_id = job_row(rig.app, jobs["quiet"][0]).id
+    assert all(c.dispatched is (c.journey_id != quiet_id) for c in found)      # undispatched: kept, not raised
+    status = next(c for c in found if c.kind == "status")
+    assert status.after == "Cancelled"
+    moved = next(c for c in found if c.kind == "date")
+    assert {moved.day_before, moved.day_after} == {rig.start, rig.end} and moved.day_before != moved.day_after
+    assert moved.after == f"{moved.day_after:%a} {moved.day_after.day} {moved.day_after:%b}"
+    address = next(c for c in found if c.kind == "address")
+    assert address.after == "From: 77 Changed Street, Toronto, ON" and address.before.startswith("From: ")
+    value = next(c for c in found if c.kind == "value")
+    assert value.before.startswith("$") and value.after.startswith("$") and value.before != value.after
+
+
+def test_a_sweep_records_every_kind_of_change_once(rig):
+    detail_reads_every_run(rig.app)
+    jobs = _edited_jobs(rig)
+    edit_every_kind(rig, jobs)
+    run = rig.sync()
+    recorded, found = _by_job(rig, jobs)
+    _assert_every_kind(recorded, found, jobs, rig)
+    assert {(c.source, c.sync_run_id, c.webhook_event_id) for c in found} == {(f"sync run {run.id}", run.id, None)}
+    assert rig.sync().updated == 0 and len(changes(rig.app)) == len(found)   # an unchanged re-sync adds nothing
+
+
+def test_webhooks_record_every_kind_of_change_naming_the_event(rig):
+    detail_reads_every_run(rig.app)
+    jobs = _edited_jobs(rig)
+    edit_every_kind(rig, jobs)
+    payloads = [{"event-type": "opportunity-deleted" if kind == "removed" else "opportunity-changed",
+                 "opportunity-id": opportunity_id} for kind, (_, opportunity_id) in jobs.items()]
+    event_ids = deliver_webhooks(rig.app, rig.company_id, payloads)
+    recorded, found = _by_job(rig, jobs)
+    _assert_every_kind(recorded, found, jobs, rig)
+    by_opportunity = dict(zip([p["opportunity-id"] for p in payloads], event_ids, strict=True))
+    for change in found:
+        kind = next(k for k, (job_id, _) in jobs.items() if job_row(rig.app, job_id).id == change.journey_id)
+        if kind == "removed":
+            assert change.source == "webhook deletion"
+        else:
+            event_id = by_opportunity[jobs[kind][1]]
+            assert (change.source, change.webhook_event_id, change.sync_run_id) == (f"webhook {event_id}", event_id,
+                                                                                      None)
+
+
+def test_a_change_and_its_reversal_within_one_run_record_nothing(rig):
+    run_id = rig.runs()[0].id
+    job_id, _ = _first_job(rig)
+    dispatch(rig.app, job_id)
+    journey = job_row(rig.app, job_id)
+    source = ChangeSource.for_run(run_id)
+    stored = {c: getattr(journey, c) for c in STORED_COLUMNS} | {"id": journey.id}
+    with rig.app.app_context():
+        there = {"arrival_window": "1:00 PM – 3:00 PM"}
+        record_updates(journey.company_id, [(stored, there)], source)
+        record_updates(journey.company_id, [(stored | there, {"arrival_window": journey.arrival_window})], source)
+        record_presence(journey.company_id, [journey.id], "removed", source)
+        record_presence(journey.company_id, [journey.id], "revived", source)
+        # Two steps in one run leave one change: from the value before the run to the value after it.
+        record_updates(journey.company_id, [(stored, there)], source)
+        record_updates(journey.company_id, [(stored | there, {"arrival_window": "4 PM"})], source)
+        db.session.commit()
+    [change] = changes(rig.app)
+    assert (change.kind, change.before, change.after) == ("window", journey.arrival_window, "4 PM")
 
 
 def test_an_unchanged_resync_records_nothing_and_stamps_details_as_of(rig):

@@ -18,6 +18,8 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from dashboard.changes.service import ChangeSource
+from dashboard.changes.service import record_presence
 from dashboard.db import db
 from dashboard.models import AuditEvent
 from dashboard.models import DataSource
@@ -86,15 +88,17 @@ def day_counts(company_id, days, since):
     return ({day: int(recent or 0) for day, _, recent in rows}, {day: int(total) for day, total, _ in rows})
 
 
-def apply(company_id, confirmed_rows, now, config, reason, held_reason, source="sync"):
+def apply(company_id, confirmed_rows, now, config, reason, held_reason, source="sync", change_source=None):
     """Remove or hold confirmed_rows by the one removal rule; the Decision carried out.
 
     Call inside the write transaction, with now = ordered_stamp(company_id). Held jobs
     whose removal this confirms (source: "sync" or "webhook") leave an AuditEvent.
+    Each removal is recorded as an upstream change (change_source: the run or webhook).
     """
     recent, jobs = day_counts(company_id, [row.scheduled_date for row in confirmed_rows], now - RECENT_WINDOW)
     decision = decide(confirmed_rows, recent, jobs, config["REMOVAL_HOLD_MIN_JOBS"], config["REMOVAL_HOLD_PERCENT"])
     hold(decision.hold, now, held_reason)
+    record_presence(company_id, decision.remove, "removed", change_source or ChangeSource("removal"))
     upsert.remove_journeys(decision.remove, now, reason)
     confirmed_held = [row.id for row in confirmed_rows if row.removal_pending_at is not None]
     if confirmed_held:
@@ -124,8 +128,10 @@ def removable_rows(company_id, opportunity_ids=None, start=None, end=None):
     return db.session.execute(stmt.order_by(TruckJourney.id)).all()
 
 
-def revive(company_id, external_ids, now, source):
+def revive(company_id, external_ids, now, source, change_source=None):
     """Clear the removal marks of jobs SmartMoving shows again, and audit it; returns the revived ids.
+
+    Jobs that were removed (not merely held) are recorded as upstream changes ("revived").
 
     The caller's upsert writes them SYNCED (or what detail allows); their local dispatch
     (truck, crew, notes, dispatch status) was never touched by the removal.
@@ -146,6 +152,7 @@ def revive(company_id, external_ids, now, source):
         db.session.execute(sa.update(TruckJourney).where(TruckJourney.id.in_(chunk)).values(
             removed_at=None, removal_pending_at=None, removal_reason=None, last_sync_at=now))
     was_removed = [row.id for row in found if row.sync_status == SyncStatus.REMOVED.value]
+    record_presence(company_id, was_removed, "revived", change_source or ChangeSource("revival"))
     db.session.add(AuditEvent(company_id=company_id, user_id=None, action="sync.jobs_revived",
                               target=f"company:{company_id}",
                               detail={"jobs": ids[:200], "count": len(ids), "were_removed": len(was_removed),
@@ -219,6 +226,7 @@ def confirm(company_id, actor=None, job_ids=None, opportunity_ids=None, external
         return 0
     reason = ("Removal confirmed by an admin." if source == "admin"
               else "Deleted in SmartMoving (announced by webhook).")
+    record_presence(company_id, ids, "removed", ChangeSource("removal" if source == "admin" else source))
     count = upsert.remove_journeys(ids, ordered_stamp(company_id), reason)
     db.session.add(AuditEvent(company_id=company_id, user_id=actor.id if actor else None,
                               action="sync.removals_confirmed", target=f"company:{company_id}",

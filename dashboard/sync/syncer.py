@@ -21,6 +21,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 
+from dashboard.changes.service import ChangeSource
 from dashboard.db import db
 from dashboard.db import is_deadlock
 from dashboard.db import is_unavailable
@@ -146,6 +147,9 @@ class Syncer:
         self.reference_refreshed = False
         self.known_ids = None
         self.stored_status = None   # {job external id: sync status} of the window, once a sweep read it
+        # Names what SmartMoving changed in stored jobs (changes.service); webhook work sets it per event.
+        self.change_source = ChangeSource.for_run(run.id) if run.id is not None else ChangeSource.for_webhook()
+        self.webhook_for = {}       # {opportunity id: webhook event id} of the webhook work asking for it
         self.client = client
         if client is not None and getattr(client, "on_call", None) is None:
             client.on_call = self.pending_calls.append
@@ -630,8 +634,11 @@ class Syncer:
     def _write_rows(self, session, records, states, stamp):
         """Revive, upsert and record the states of records; returns (created, updated, unchanged)."""
         self._revive(records, stamp)
-        counts = upsert.upsert_journeys(self.company_id, records, stamp, self.known_ids)
+        counts = upsert.upsert_journeys(self.company_id, records, stamp, self.known_ids, self.change_source)
         save_states(session, self.company_id, states)
+        # Read now, changed or not: the job shows how fresh its SmartMoving details are.
+        upsert.mark_details_read(self.company_id, [s["external_id"] for s in states if s.get("detail_fetched_at")],
+                                 stamp)
         return counts
 
     def _write_group_or_skip(self, session, group, stamp):
@@ -677,7 +684,8 @@ class Syncer:
         statuses = self.stored_status
         external_ids = [record["external_id"] for record in records
                         if statuses is None or statuses.get(record["external_id"]) == SyncStatus.REMOVED.value]
-        removals.revive(self.company_id, external_ids, now, source="detail" if statuses is None else "sweep")
+        removals.revive(self.company_id, external_ids, now, source="detail" if statuses is None else "sweep",
+                        change_source=self.change_source)
 
     @staticmethod
     def _state(opportunity, detail_fetched_at=None, sweep_hash=None, failures=0, not_found_count=0,
@@ -719,10 +727,11 @@ class Syncer:
         with db.write_transaction() as session:
             self._flush_calls(session)
             now = ordered_stamp(self.company_id)
-            removals.revive(self.company_id, reappeared, now, source="sweep")
+            removals.revive(self.company_id, reappeared, now, source="sweep", change_source=self.change_source)
             decision = removals.apply(self.company_id, confirmed, now, self.config,
                                       "No longer in SmartMoving for this date.",
-                                      "SmartMoving no longer lists this job (held: too many at once).")
+                                      "SmartMoving no longer lists this job (held: too many at once).",
+                                      change_source=self.change_source)
             self.stats["removed"] += len(decision.remove)
             self.stats["removals_held"] = len(decision.hold)
             self._write_progress(session)
@@ -804,6 +813,8 @@ class Syncer:
                 continue
             opportunity = normalize.detail_opportunity(opportunity_id, detail, self.start, self.end,
                                                        hashes.get(opportunity_id) or "", self.warnings)
+            if self.run_id is None:
+                self.change_source = ChangeSource.for_webhook(self.webhook_for.get(opportunity_id))
             self.store([(opportunity, detail, "OK", None)] if opportunity.jobs else [])
             kept = {job.job_id for job in opportunity.jobs}
             left = [row for row in removals.removable_rows(self.company_id, opportunity_ids=[opportunity_id],
@@ -813,7 +824,8 @@ class Syncer:
                 self._flush_calls(session)
                 decision = removals.apply(self.company_id, left, ordered_stamp(self.company_id), self.config,
                                           "No longer in SmartMoving for this date.",
-                                          "SmartMoving's detail no longer holds this job (held: too many at once).")
+                                          "SmartMoving's detail no longer holds this job (held: too many at once).",
+                                          change_source=self.change_source)
                 self.stats["removed"] += len(decision.remove)
                 self.stats["removals_held"] += len(decision.hold)
             outcomes[opportunity_id] = "stored"

@@ -8,6 +8,7 @@ and PostgreSQL; the lease guarantees a single writer.
 """
 import sqlalchemy as sa
 
+from dashboard.changes import service as change_log
 from dashboard.db import db
 from dashboard.models import CrewMember
 from dashboard.models import DataSource
@@ -22,7 +23,7 @@ JOURNEY_SYNC_COLUMNS = frozenset({
     "external_id", "opportunity_external_id", "job_number", "quote_number", "customer_name", "customer_phone",
     "customer_email", "estimated_value_cents", "scheduled_date", "origin_address", "destination_address",
     "arrival_window", "arrival_start_hour", "span_start", "span_end", "actual_charges_cents", "tips_cents",
-    "smartmoving_crew", "smartmoving_crew_ids", "status", "job_type", "external_data",
+    "smartmoving_crew", "smartmoving_crew_ids", "crew_required", "status", "job_type", "external_data",
     "content_hash", "location_id", "sync_status", "sync_error", "removed_at",
 })
 
@@ -63,7 +64,7 @@ def _differs(stored, record):
     return any(stored[name] != value for name, value in record.items() if name != "external_id")
 
 
-def upsert_records(model, company_id, records, now, extra_insert=None, known_ids=None):
+def upsert_records(model, company_id, records, now, extra_insert=None, known_ids=None, watch=None):
     """Insert new records, update changed ones, leave equal ones alone; returns (created, updated, unchanged).
 
     records: dicts of column values including external_id. Each written row gets
@@ -73,6 +74,9 @@ def upsert_records(model, company_id, records, now, extra_insert=None, known_ids
     the lookup by external id: known rows are read by primary key, and the others are
     inserted with ON CONFLICT DO UPDATE, so a row the map missed (a job moved in from
     another date) is found by its conflict and updated instead (counted as created).
+
+    watch (changes.service.Watch): also reads watch.columns of the stored rows and hands
+    watch.updated the (stored row, record) pairs of every update, from rows read anyway.
     """
     if not records:
         return 0, 0, 0
@@ -80,26 +84,41 @@ def upsert_records(model, company_id, records, now, extra_insert=None, known_ids
     if unknown:
         raise ValueError(f"not columns of {model.__tablename__}: {sorted(unknown)}")
     columns = sorted(set().union(*records) - {"external_id"})
+    read = sorted(set(columns) | set(watch.columns)) if watch else columns
     if known_ids is None:
-        stored = _existing_by_external_id(model, company_id, [r["external_id"] for r in records], columns)
+        stored = _existing_by_external_id(model, company_id, [r["external_id"] for r in records], read)
     else:
         stored = _existing_by_id(model, {r["external_id"]: known_ids[r["external_id"]] for r in records
-                                         if r["external_id"] in known_ids}, columns)
-    inserts, updates, unchanged = [], [], 0
+                                         if r["external_id"] in known_ids}, read)
+    inserts, updates, unchanged, changed = [], [], 0, []
     for record in records:
         row = stored.get(record["external_id"])
         if row is None:
             inserts.append({**(extra_insert or {}), **record, "company_id": company_id, "last_sync_at": now})
         elif _differs(row, record):
             updates.append({**record, "id": row["id"], "last_sync_at": now})
+            changed.append((row, record))
         else:
             unchanged += 1
+    if watch is not None:
+        watch.updated(changed + _moved_in(model, company_id, inserts if known_ids else (), read))
     _execute_updates(model, updates)
     if known_ids is None:
         _execute_inserts(model, inserts)
     else:
         _insert_or_update(model, inserts, keep=set(extra_insert or ()))
     return len(inserts), len(updates), unchanged
+
+
+def _moved_in(model, company_id, inserts, read):
+    """(stored row, record) of the known-ids path's inserts that meet a stored row (a job moved in from another date).
+
+    Only a batch with inserts asks, once; in a steady sync those are the few new jobs.
+    """
+    if not inserts:
+        return []
+    moved = _existing_by_external_id(model, company_id, [r["external_id"] for r in inserts], read)
+    return [(moved[r["external_id"]], r) for r in inserts if r["external_id"] in moved]
 
 
 def _execute_inserts(model, inserts):
@@ -163,15 +182,27 @@ def _execute_updates(model, updates):
         db.session.execute(stmt, [{f"v_{k}": v for k, v in row.items()} for row in rows])
 
 
-def upsert_journeys(company_id, records, now, known_ids=None):
-    """Upsert job records; new rows start UNASSIGNED with no local dispatch data."""
+def upsert_journeys(company_id, records, now, known_ids=None, change_source=None):
+    """Upsert job records; new rows start UNASSIGNED with no local dispatch data.
+
+    change_source (changes.service.ChangeSource): record what SmartMoving changed in stored jobs.
+    """
     for record in records:
         extra = set(record) - JOURNEY_SYNC_COLUMNS
         if extra:
             raise ValueError(f"sync may not write {sorted(extra)}")
     return upsert_records(TruckJourney, company_id, records, now,
                           extra_insert={"data_source": DataSource.SMARTMOVING.value, "dispatch_status": "UNASSIGNED"},
-                          known_ids=known_ids)
+                          known_ids=known_ids,
+                          watch=change_log.Watch(company_id, change_source) if change_source else None)
+
+
+def mark_details_read(company_id, opportunity_ids, at):
+    """Stamp details_as_of on the jobs of opportunities whose detail was just read (changed or not)."""
+    for chunk in chunks(sorted(set(opportunity_ids))):
+        db.session.execute(sa.update(TruckJourney).where(
+            TruckJourney.company_id == company_id, TruckJourney.opportunity_external_id.in_(chunk))
+            .values(details_as_of=at))
 
 
 def upsert_locations(company_id, records, now):

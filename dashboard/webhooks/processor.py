@@ -25,6 +25,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 
+from dashboard.changes.service import ChangeSource
 from dashboard.db import db
 from dashboard.models import ApiCall
 from dashboard.models import Company
@@ -144,6 +145,9 @@ def drain(company_id, owner, limit=BATCH_EVENTS):
     outcomes, fatal = dict.fromkeys(deferred, DEFERRED), None
     if wanted:
         syncer = Syncer(company, RunlessWindow(None, start, end), owner)
+        # Changes it sees are named after the (first) event that asked for each opportunity.
+        syncer.webhook_for = {oid: event_id for event_id, plan in sorted(plans.items(), reverse=True)
+                              for oid in plan.refresh}
         try:
             outcomes.update(syncer.refresh_opportunities(wanted))
         except (LeaseLost, *FATAL_ERRORS) as error:
@@ -261,6 +265,6 @@ def _remove_opportunities(company_id, opportunity_ids, now):
     decision = removals.apply(company_id, rows, now, current_app.config,
                               "Deleted in SmartMoving (announced by webhook, confirmed by its 404).",
                               "Deleted in SmartMoving by webhook (held: too many removals of one day at once).",
-                              source="webhook")
+                              source="webhook", change_source=ChangeSource("webhook deletion"))
     held = set(decision.hold)
     return sorted({row.opportunity_external_id for row in rows if row.id in held})

@@ -56,14 +56,45 @@ def set_origin(world, job_id, address):
         world._touch()
 
 
-def deliver_webhook(app, company_id, payload):
-    """Store a webhook event as the receiver would, then process it under the lease as the worker does."""
+def deliver_webhooks(app, company_id, payloads):
+    """Store webhook events as the receiver would, then process them under the lease as the worker does; their ids."""
+    ids = []
     with app.app_context():
-        event, _ = events.record(company_id, payload, 1)
-        event_id = event.id
+        for payload in payloads:
+            event, _ = events.record(company_id, payload, 1)
+            ids.append(event.id)
+            db.session.commit()
+        assert drains.process_pending(company_id) in ("done", "sweep")
+    return ids
+
+
+def mark_removed(app, external_id):
+    """Mark a stored job REMOVED, as an earlier sync would have (SmartMoving still lists it)."""
+    with app.app_context():
+        db.session.execute(sa.update(TruckJourney).where(TruckJourney.external_id == external_id)
+                           .values(sync_status="REMOVED", removed_at=sa.func.now()))
         db.session.commit()
-        outcome = drains.process_pending(company_id)
-    return event_id, outcome
+
+
+def edit_every_kind(rig, jobs):
+    """Make SmartMoving change each of jobs ({kind: (job id, opportunity id)}) the way its kind says."""
+    world = rig.world
+    for kind, (job_id, opportunity_id) in jobs.items():
+        if kind in ("window", "quiet"):
+            set_window(world, job_id, (world.jobs[job_id].window + 2) % 6)
+        elif kind == "address":
+            set_origin(world, job_id, "77 Changed Street, Toronto, ON")
+        elif kind == "status":
+            world.set_opportunity_status(opportunity_id, 20)
+        elif kind == "crew":
+            world.change_detail_only(opportunity_id)   # crew and money
+        elif kind == "date":
+            day = world.jobs[job_id].service_date
+            world.move_job(job_id, rig.end if day == rig.start else rig.start)
+        elif kind == "removed":
+            world.delete_opportunity(opportunity_id)
+        elif kind == "revived":
+            mark_removed(rig.app, job_id)
 
 
 def record_change(app, job_id, old, new, source="sync run 1", dispatched=True):
