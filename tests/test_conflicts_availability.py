@@ -297,3 +297,17 @@ def test_the_assign_panel_shows_groups_roles_and_off_people(app, client, crew_pl
     assert "Free · Alpha" in panel and "Off · Alpha" in panel and "flu" in panel
     assert '<small class="crew-role">driver</small>' in panel and "Ira Inactive" not in panel
     assert panel.index("Dana Driver") < panel.index("Mo Mover")
+
+
+def test_board_rows_carry_the_new_badges_for_every_role(app, client, crew_place, login, make_user):
+    p = crew_place
+    p.job(8, 12, truck_id=p.truck, crew=["Mo Mover"], crew_member_ids=[p.mo], crew_required=3)
+    add_off(app, p.company, at(p.day, 0), at(p.day, 24), member_id=p.mo, reason="flu")
+    add_off(app, p.company, at(p.day, 0), at(p.day, 24), truck_id=p.truck, reason="brakes")
+    for user in (p.dispatcher, make_user("ADMIN")):          # a location scope, and the whole company's rows
+        login(user)
+        for view in ("", "?view=cards", "?view=lanes"):
+            board = client.get("/" + view).get_data(as_text=True)
+            for badge in ("Understaffed", "No driver", "Crew off", "Truck out"):
+                assert f">{badge}</span>" in board, (user.role, view, badge)
+            assert ">Conflict</span>" not in board
