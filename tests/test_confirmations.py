@@ -201,3 +201,46 @@ def test_unconfirmed_is_a_blocker_only_after_plan_confirm_by(app, plan_world):
     assert before == []
     assert [b["kind"] for b in after] == ["unconfirmed"]
     assert "Ana Driver" in after[0]["message"] and "Bo Mover" in after[0]["message"]
+
+
+# -- the board and the API ---------------------------------------------------------------------------
+
+def test_board_shows_each_persons_state_and_the_day_counter_within_one_poll(app, client, plan_world, make_user,
+                                                                            login):
+    login(make_user("ADMIN"))
+    fragment = {"HX-Request": "true"}
+    first = client.get("/board/tomorrow", headers=fragment)
+    html = first.get_data(as_text=True)
+    assert "<b>0 of 4</b> confirmed" in html
+    assert 'class="pm pm-sent"' in html and "sent: </span>Ana Driver" in html
+    etag = first.headers["ETag"]
+    assert client.get("/board/tomorrow", headers=dict(fragment, **{"If-None-Match": etag})).status_code == 304
+    with app.test_client() as phone:
+        _answer(phone, plan_world.tokens[plan_world.ana], "confirmed")
+        _answer(phone, plan_world.tokens[plan_world.bo], "declined", reason="Flat tyre")
+    polled = client.get("/board/tomorrow", headers=dict(fragment, **{"If-None-Match": etag}))
+    assert polled.status_code == 200
+    html = polled.get_data(as_text=True)
+    assert "<b>1 of 4</b> confirmed" in html
+    assert "confirmed: </span>Ana Driver" in html and "declined: </span>Bo Mover" in html
+    assert "Why Bo Mover can't" in html and "Flat tyre" in html
+    _move_truck(app, plan_world.first, plan_world.truck7)
+    html = client.get("/board/tomorrow", headers=fragment).get_data(as_text=True)
+    assert "changed: </span>Ana Driver" in html
+
+
+def test_job_json_carries_each_slots_confirmation(app, client, plan_world, make_user, login):
+    login(make_user("DISPATCHER", locations=[_location(app, plan_world)]))
+    with app.test_client() as phone:
+        _answer(phone, plan_world.tokens[plan_world.dee], "confirmed")
+    body = client.get(f"/api/smartmoving/jobs?date={plan_world.day.isoformat()}").get_json()
+    slots = {slot["name"]: slot["confirmation"] for job in body["jobs"] for slot in job["crewSlots"]}
+    assert slots == {"Ana Driver": "sent", "Bo Mover": "sent", "Cy Other": "sent", "Dee Lead": "confirmed"}
+    one = client.get(f"/api/smartmoving/jobs/{plan_world.second}").get_json()
+    assert [slot["confirmation"] for slot in one["crewSlots"]] == ["sent", "confirmed"]
+
+
+def _location(app, world):
+    from dashboard.models import Location
+    with app.app_context():
+        return db.session.get(Location, world.location_id)

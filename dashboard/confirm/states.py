@@ -32,6 +32,7 @@ from dashboard.models import utcnow
 from dashboard.plans.models import PlanAssignment
 from dashboard.plans.models import PlanConfirmation
 from dashboard.plans.models import PlanVersion
+from dashboard.plans.queries import delivery_by_person
 from dashboard.plans.snapshot import crew_with_ids
 from dashboard.plans.snapshot import fingerprint
 from dashboard.plans.snapshot import job_snapshot
@@ -74,16 +75,28 @@ class DayPlan:
                 return mark.state
         return UNSENT
 
-    def counter(self, job_ids=None):
-        """(people confirmed, people): people on at least one of the jobs (default all), confirmed on every one."""
-        people = {}
-        for job_id, marks in self.marks.items():
-            if job_ids is not None and job_id not in job_ids:
-                continue
-            for mark in marks:
-                if mark.crew_member_id is not None:
-                    people[mark.crew_member_id] = people.get(mark.crew_member_id, True) and mark.state == CONFIRMED
-        return sum(people.values()), len(people)
+    def counter(self):
+        """(people confirmed, people) of the day: people on at least one job, confirmed on every one."""
+        return confirmed_people(self.marks)
+
+
+def board_marks(jobs):
+    """{job id: (Mark, ...)} of a board's jobs (any companies and days) whose day has a published plan."""
+    marks = {}
+    for company_id, day in sorted({(job.company_id, job.scheduled_date) for job in jobs}):
+        marks.update(day_plan(company_id, day).marks)
+    shown = {job.id for job in jobs}
+    return {job_id: job_marks for job_id, job_marks in marks.items() if job_id in shown}
+
+
+def confirmed_people(marks):
+    """(people confirmed, people) over {job id: marks}: people on any of the jobs, confirmed on every one."""
+    people = {}
+    for job_marks in marks.values():
+        for mark in job_marks:
+            if mark.crew_member_id is not None:
+                people[mark.crew_member_id] = people.get(mark.crew_member_id, True) and mark.state == CONFIRMED
+    return sum(people.values()), len(people)
 
 
 def day_plan(company_id, day, version=None, with_unsent=False):
@@ -110,7 +123,7 @@ def _read(company_id, day, with_unsent):
         return DayPlan(False, {})
     rows = _crew_rows(company_id, day)
     answers = _answers(company_id, day) if told else {}
-    delivery = {}  # TODO(H3 queries.delivery_by_person)
+    delivery = delivery_by_person(company_id, day) if told else {}
     # Only jobs someone confirmed are compared with what they were told.
     confirmed = {member for member, answer in answers.items() if answer.state == CONFIRMED}
     compared = {row.id for row in rows for _name, member in crew_with_ids(row) if member in confirmed}
@@ -129,7 +142,8 @@ def _state(job_id, member, told, answers, now_prints):
     if member is None:
         return UNSENT
     versions = told.get((member, job_id))
-    if not versions:
+    # Told in an earlier version but not in their newest (taken off, then put back): not told yet.
+    if not versions or told.newest.get(member) not in versions:
         return UNSENT
     answer = answers.get(member)
     if answer is None:
@@ -154,15 +168,26 @@ def _crew_rows(company_id, day):
     return [_CrewRow._make(row) for row in db.session.execute(stmt)]
 
 
+class _Told(dict):
+    """{(crew member id, job id): {plan version id: fingerprint}}: what every version of the day told whom,
+    with `newest`, {crew member id: id of the newest version that told them anything}."""
+
+    def __init__(self):
+        super().__init__()
+        self.newest = {}
+
+
 def _told(company_id, day):
-    """{(crew member id, job id): {plan version id: fingerprint}}: what every version of the day told whom."""
+    """The day's _Told, in one query (versions in order, so the newest of each person is seen last)."""
     stmt = (sa.select(PlanAssignment.crew_member_id, PlanAssignment.journey_id, PlanAssignment.plan_version_id,
                       PlanAssignment.fingerprint)
             .join(PlanVersion, PlanVersion.id == PlanAssignment.plan_version_id)
-            .where(PlanVersion.company_id == company_id, PlanVersion.day == day))
-    told = {}
+            .where(PlanVersion.company_id == company_id, PlanVersion.day == day)
+            .order_by(PlanVersion.version))
+    told = _Told()
     for member, job_id, version_id, print_ in db.session.execute(stmt):
         told.setdefault((member, job_id), {})[version_id] = print_
+        told.newest[member] = version_id
     return told
 
 

@@ -1,5 +1,6 @@
 """The JSON API's job shape (README, "JSON API"): camelCase keys, as in the original mapping."""
 from dashboard.changes.service import unacknowledged_counts
+from dashboard.confirm.states import day_plan
 from dashboard.jobs import crew_roster
 from dashboard.jobs.conflicts import BOOKING_KINDS
 from dashboard.jobs.conflicts import day_conflicts
@@ -18,13 +19,14 @@ CREW_KEYS = ("id", "jobNumber", "customerName", "customerPhone", "scheduledDate"
              "syncStatus", "start", "end", "crewRequired", "crewSlots")
 
 
-def job_to_dict(job, user, clashes=None, roster=None, upstream_changes=None):
+def job_to_dict(job, user, clashes=None, roster=None, upstream_changes=None, plan=None):
     """A job as the JSON API shows it to user: money only for financial roles.
 
     clashes: the job's entry of conflicts.day_conflicts (pass it when serializing a
     day's list, so the day is read once); None reads them for this job alone. roster: the
     company's crew_roster (pass it for a list); None reads it. upstream_changes: the job's
-    count of unacknowledged SmartMoving changes (pass it for a list); None reads it.
+    count of unacknowledged SmartMoving changes (pass it for a list); None reads it. plan: the
+    confirm.states.DayPlan of the job's day (pass it for a list); None reads it.
     """
     data = {
         "id": job.id,
@@ -52,7 +54,7 @@ def job_to_dict(job, user, clashes=None, roster=None, upstream_changes=None):
             job.company_id, [job.id], can(user, Perm.VIEW_FINANCIAL)).get(job.id, 0),
     }
     data.update(_span_and_conflicts(job, user, clashes))
-    data.update(crew_fields(job, roster))
+    data.update(crew_fields(job, roster, plan if plan is not None else day_plan(job.company_id, job.scheduled_date)))
     if can(user, Perm.VIEW_FINANCIAL):
         data["estimatedValue"] = float(job.estimated_value) if job.estimated_value is not None else None
     if not can(user, Perm.VIEW_JOBS):
@@ -89,24 +91,27 @@ def conflict_dicts(clashes, user, company_id):
     return found
 
 
-def crew_fields(job, roster=None):
-    """crewRequired and crewSlots [{name, crewMemberId, role}] of the effective crew (role: the member's)."""
+def crew_fields(job, roster=None, plan=None):
+    """crewRequired and crewSlots [{name, crewMemberId, role, confirmation}] of the effective crew (role: the
+    member's; confirmation: confirm.states of that person on the job in plan, a DayPlan of its day)."""
     roster = roster if roster is not None else crew_roster.load(job.company_id)
     slots = []
     for name, member_id in zip(job.effective_crew, crew_roster.effective_ids(job), strict=True):
         person = roster.person_for(name, member_id)
         slots.append({"name": name, "crewMemberId": person.id if person else None,
-                      "role": person.role if person else None})
+                      "role": person.role if person else None,
+                      "confirmation": plan.state(job.id, person.id if person else None) if plan else "unsent"})
     return {"crewRequired": job.crew_required, "crewSlots": slots}
 
 
 def jobs_to_dicts(jobs, user):
     """job_to_dict for a list, reading each company-day's conflicts once."""
-    by_day, rosters = {}, {}
+    by_day, rosters, plans = {}, {}, {}
     for job in jobs:
         key = (job.company_id, job.scheduled_date)
         if key not in by_day:
             by_day[key] = day_conflicts(*key)
+            plans[key] = day_plan(*key)
         if job.company_id not in rosters:
             rosters[job.company_id] = crew_roster.load(job.company_id)
     changed = {}
@@ -114,4 +119,5 @@ def jobs_to_dicts(jobs, user):
         changed.update(unacknowledged_counts(company_id, [job.id for job in jobs if job.company_id == company_id],
                                              can(user, Perm.VIEW_FINANCIAL)))
     return [job_to_dict(job, user, by_day[(job.company_id, job.scheduled_date)].get(job.id, []),
-                        rosters[job.company_id], changed.get(job.id, 0)) for job in jobs]
+                        rosters[job.company_id], changed.get(job.id, 0), plans[(job.company_id, job.scheduled_date)])
+            for job in jobs]
