@@ -27,11 +27,11 @@ bp.before_request(protect_cookie_writes)
 _TRUE = ("1", "true", "yes")
 
 
-@bp.post("/plans/<day_text>/publish")
+@bp.post("/plans/<date>/publish")
 @require(Perm.EDIT_JOBS)
-def publish_plan(day_text):
+def publish_plan(date):
     """202 {"date", "version", "messages", "unreachable"}: plan version N of the day, its messages queued."""
-    day = parse_iso_date(day_text)
+    day = parse_iso_date(date)
     if day is None:
         return json_error(422, "The date must be a day as YYYY-MM-DD, between 2000 and 2099.")
     location_id = None
