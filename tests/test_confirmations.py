@@ -244,3 +244,15 @@ def _location(app, world):
     from dashboard.models import Location
     with app.app_context():
         return db.session.get(Location, world.location_id)
+
+
+def test_readiness_lists_declined_and_changed_people(app, client, plan_world, make_user, login):
+    login(make_user("ADMIN"))
+    with app.test_client() as phone:
+        _answer(phone, plan_world.tokens[plan_world.cy], "declined", reason="Wedding")
+        _answer(phone, plan_world.tokens[plan_world.ana], "confirmed")
+    _move_truck(app, plan_world.first, plan_world.truck7)
+    body = client.get(f"/api/smartmoving/readiness?date={plan_world.day.isoformat()}").get_json()
+    mine = {(b["kind"], b["jobNumber"]) for b in body["blockers"] if b["kind"] in ("declined", "changed")}
+    assert mine == {("declined", "J-200"), ("changed", "J-100")}
+    assert body["ready"] is False

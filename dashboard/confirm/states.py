@@ -23,6 +23,7 @@ import sqlalchemy.orm as so
 from flask import current_app
 
 from dashboard.db import db
+from dashboard.jobs.conflicts import is_live
 from dashboard.jobs.render_cache import OnceCache
 from dashboard.models import Company
 from dashboard.models import CrewMember
@@ -36,6 +37,7 @@ from dashboard.plans.queries import delivery_by_person
 from dashboard.plans.snapshot import crew_with_ids
 from dashboard.plans.snapshot import fingerprint
 from dashboard.plans.snapshot import job_snapshot
+from dashboard.readiness.blockers import register
 
 UNSENT, SENT, CONFIRMED, DECLINED, CHANGED = "unsent", "sent", "confirmed", "declined", "changed"
 STATES = (UNSENT, SENT, CONFIRMED, DECLINED, CHANGED)
@@ -263,3 +265,11 @@ def readiness_blockers(company_id, day, jobs, now=None):
 
 def _blocker(kind, job, message):
     return {"kind": kind, "jobId": job.id, "jobNumber": job.job_number, "message": message}
+
+
+def readiness_check(view):
+    """The readiness panel's check (readiness.blockers.register): this feature's blockers of the viewer's live jobs."""
+    return readiness_blockers(view.company_id, view.day, [job for job in view.jobs if is_live(job)])
+
+
+register(readiness_check, kinds=("unconfirmed", "declined", "changed"))
