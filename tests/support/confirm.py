@@ -28,9 +28,10 @@ from dashboard.timeutil import company_today
 
 
 def add_member(company_id, name, role="mover", location_id=None):
-    """A crew member of company (committed)."""
+    """A crew member of company with an e-mail address (committed)."""
     member = CrewMember(company_id=company_id, external_id=f"cm-{name}", name=name, role=role,
-                        location_id=location_id, status="active")
+                        location_id=location_id, status="active",
+                        email=name.lower().replace(" ", ".") + "@crew.example.test")
     db.session.add(member)
     db.session.commit()
     return member
@@ -89,8 +90,8 @@ def tell_crew(company, day, user_id=None):
     return version, tokens
 
 
-def build_plan_world(app, company):
-    """Tomorrow's two jobs of company, told to their crews as version 1.
+def build_plan_world(app, company, publish=True):
+    """Tomorrow's two jobs of company, told to their crews as version 1 (unless publish is False).
 
     J-100 (Ana driver, Bo mover, truck 12, a gate code) and J-200 (Cy, Dee: another customer),
     a location with an office phone, and a spare truck 7. Returns a namespace of ids and tokens.
@@ -112,8 +113,8 @@ def build_plan_world(app, company):
                         estimated_value_cents=123456, notes="Gate code 4411")
         second = add_job(company.id, location.id, day, [cy, dee], "J-200", truck7, customer="Zed Elsewhere",
                          origin_address="77 Secret Rd, Toronto, ON")
-        version, tokens = tell_crew(company, day)
+        version, tokens = tell_crew(company, day) if publish else (None, {})
         return SimpleNamespace(
-            company_id=company.id, location_id=location.id, day=day, version_id=version.id,
+            company_id=company.id, location_id=location.id, day=day, version_id=version.id if version else None,
             ana=ana.id, bo=bo.id, cy=cy.id, dee=dee.id, truck12=truck12.id, truck7=truck7.id,
             first=first.id, second=second.id, tokens=tokens)
