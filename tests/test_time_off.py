@@ -345,3 +345,22 @@ def test_demo_time_off_blocks_tomorrow_once(app, crew_world):
         weekly = db.session.scalars(sa.select(TimeOff).where(TimeOff.weekday == 6)).all()
         assert len(weekly) == 1
         assert db.session.scalar(sa.select(sa.func.count()).select_from(TimeOff)) == 4
+
+
+def test_remove_buttons_redraw_their_own_list(app, client, crew_world):
+    people, trucks = crew_world["people"], crew_world["trucks"]
+    with app.app_context():
+        admin = _actor(crew_world, "admin")
+        day = date.today() + timedelta(days=2)
+        person = time_off.add_for_person(admin, people["ann"], day.isoformat(), None, "dentist").id
+        truck = time_off.add_for_truck(admin, trucks["t1"], day.isoformat(), None, "brakes").id
+        db.session.commit()
+    login_as(client, crew_world["users"]["dispatcher"])
+    token = csrf_token_from(client.get("/trucks/service").get_data(as_text=True))
+    htmx = {"HX-Request": "true"}
+    answer = client.post(f"/time-off/{person}/remove", headers=htmx, data={"csrf_token": token, "view": "member"})
+    assert answer.status_code == 200 and 'id="time-off-' in answer.get_data(as_text=True)
+    assert "Removed" in answer.get_data(as_text=True) and "dentist" in answer.get_data(as_text=True)
+    answer = client.post(f"/time-off/{truck}/remove", headers=htmx, data={"csrf_token": token})
+    assert answer.status_code == 200 and 'id="truck-off"' in answer.get_data(as_text=True)
+    assert client.post(f"/time-off/{truck}/remove", data={"csrf_token": token}).status_code == 404

@@ -118,7 +118,7 @@ def remove(entry_id):
     member_id, view = entry.crew_member_id, request.form.get("view")
     db.session.commit()
     message = f"Removed: {text}."
-    if view == "trucks":
+    if member_id is None:   # a truck's period, wherever the button was
         return _answer(lambda: _trucks_partial(message=message), None, message, _back(url_for("time_off.trucks")))
     if view == "me":
         return _answer(lambda: _mine_partial(message=message), None, message, url_for("time_off.mine"))
