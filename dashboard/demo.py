@@ -180,7 +180,8 @@ def seed_demo_time_off(session, company):
     if not members or not jobs:
         return
     assigned = _crew_on(jobs, members)
-    free = [member for member in members if member.id not in set(assigned)]
+    assigned_ids = {member.id for member in assigned}
+    free = [member for member in members if member.id not in assigned_ids]
     end = start + timedelta(days=1)
     off = [(assigned[:1], start, end, DEMO_TIME_OFF_REASONS[0]),
            (assigned[1:2], start + timedelta(hours=8), start + timedelta(hours=12), DEMO_TIME_OFF_REASONS[2]),
