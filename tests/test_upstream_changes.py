@@ -290,3 +290,14 @@ def test_undispatched_changes_are_kept_but_not_raised_and_readiness_blocks_on_op
     [blocker] = [b for b in blockers if b["jobId"] == quiet]
     assert blocker["kind"] == "upstream-change" and blocker["jobNumber"] == "J-north"
     assert "8–10 AM → 1–3 PM" in blocker["message"] and "$" not in blocker["message"]
+
+
+def test_the_readiness_api_lists_open_upstream_changes_as_blockers(app, client, changed, make_user):
+    admin = make_user("ADMIN")
+    day = changed["today"].isoformat()
+    answer = client.get(f"/api/smartmoving/readiness?date={day}", headers=bearer(app, admin)).get_json()
+    [blocker] = [b for b in answer["blockers"] if b["kind"] == "upstream-change" and b["jobNumber"] == "J-north"]
+    assert blocker["jobId"] == changed["jobs"]["north"] and "1–3 PM" in blocker["message"]
+    client.post(f"/api/smartmoving/changes/{changed['window']}/ack", headers=bearer(app, admin))
+    answer = client.get(f"/api/smartmoving/readiness?date={day}", headers=bearer(app, admin)).get_json()
+    assert not [b for b in answer["blockers"] if b["kind"] == "upstream-change" and b["jobNumber"] == "J-north"]

@@ -13,6 +13,7 @@ from flask import request
 from flask import url_for
 from flask_login import current_user
 
+from dashboard.changes import readiness_check  # noqa: F401  (registers the upstream-change blocker)
 from dashboard.changes import service
 from dashboard.changes.models import FINANCIAL_KINDS
 from dashboard.changes.models import KINDS
