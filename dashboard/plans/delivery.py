@@ -23,6 +23,7 @@ from markupsafe import escape
 
 from dashboard.db import db
 from dashboard.models import database_now
+from dashboard.models import utcnow
 from dashboard.plans import twilio
 from dashboard.plans.links import LINK_PLACEHOLDER
 from dashboard.plans.links import link_url
@@ -120,12 +121,17 @@ def filled(message, base_url):
     return message.body_text.replace(LINK_PLACEHOLDER, url), html
 
 
-def _superseded(message):
-    """The newer version number queued for the same person, day and channel, or None."""
-    return db.session.scalar(
-        sa.select(sa.func.max(OutboxMessage.version))
-        .where(OutboxMessage.crew_member_id == message.crew_member_id, OutboxMessage.day == message.day,
-               OutboxMessage.channel == message.channel, OutboxMessage.version > message.version))
+def _newest_versions(messages):
+    """{(person, day, channel): newest version in the outbox} for the people of messages (one query)."""
+    if not messages:
+        return {}
+    rows = db.session.execute(
+        sa.select(OutboxMessage.crew_member_id, OutboxMessage.day, OutboxMessage.channel,
+                  sa.func.max(OutboxMessage.version))
+        .where(OutboxMessage.crew_member_id.in_({m.crew_member_id for m in messages}),
+               OutboxMessage.day.in_({m.day for m in messages}))
+        .group_by(OutboxMessage.crew_member_id, OutboxMessage.day, OutboxMessage.channel))
+    return {(member_id, day, channel): version for member_id, day, channel, version in rows}
 
 
 class _Transports:
@@ -168,19 +174,19 @@ def deliver_due(company_id=None, limit=DEFAULT_BATCH, owner=None):
         sa.select(OutboxMessage, PlanVersion.base_url)
         .join(PlanVersion, PlanVersion.id == OutboxMessage.plan_version_id)
         .where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)).all()
+    newest = _newest_versions([message for message, _ in rows])
     db.session.commit()   # no transaction stays open while we talk to a mail server
     transports = _Transports(current_app.config)
     try:
         for message, base_url in rows:
-            _deliver_one(message, base_url, owner, transports, report)
+            newer = newest.get((message.crew_member_id, message.day, message.channel), message.version)
+            _deliver_one(message, base_url, owner, transports, report, newer if newer > message.version else None)
     finally:
         transports.close()
     return report
 
 
-def _deliver_one(message, base_url, owner, transports, report):
-    newer = _superseded(message)
-    db.session.commit()
+def _deliver_one(message, base_url, owner, transports, report, newer):
     if newer is not None:
         _record(message.id, owner, status="unsent", next_attempt_at=None,
                 last_error=f"not sent: superseded by plan v{newer}")
@@ -203,7 +209,8 @@ def _deliver_one(message, base_url, owner, transports, report):
         report.retry += not final
         report.errors.append(str(error)[:200])
         return
-    _record(message.id, owner, status="sent", sent_at=_now(), last_error=None, next_attempt_at=None)
+    # This host's clock: sent_at is for people to read; only claims and retries use the database's.
+    _record(message.id, owner, status="sent", sent_at=utcnow(), last_error=None, next_attempt_at=None)
     report.sent += 1
 
 
