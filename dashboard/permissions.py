@@ -25,7 +25,7 @@ class Role(str, enum.Enum):
 
 class Perm(str, enum.Enum):
     VIEW_JOBS = "view_jobs"              # the boards, every job in the locations one sees
-    VIEW_OWN_JOBS = "view_own_jobs"      # "My jobs": only jobs whose crew names the user
+    VIEW_OWN_JOBS = "view_own_jobs"      # "My jobs": only jobs whose crew holds the user's linked crew member
     EDIT_JOBS = "edit_jobs"
     SYNC_DATA = "sync_data"
     VIEW_FINANCIAL = "view_financial"
@@ -153,10 +153,14 @@ def crew_name_of(user):
     return (user.crew_name or user.full_name or "").strip()
 
 
+def is_on_crew(crew_member_id, journey):
+    """True when this crew member is on the job's effective crew (by id: names never match people)."""
+    return crew_member_id is not None and crew_member_id in journey.effective_crew_ids
+
+
 def is_assigned_to(user, journey):
-    """True when the job's crew names this user (case and spacing ignored)."""
-    name = crew_key(crew_name_of(user))
-    return bool(name) and any(crew_key(member) == name for member in journey.effective_crew)
+    """True when the user's linked crew member is on the job's crew; an unlinked user is on none."""
+    return is_on_crew(getattr(user, "crew_member_id", None), journey)
 
 
 def crew_key(name):
@@ -197,5 +201,5 @@ def public(view):
 
 
 __all__ = ["Role", "Perm", "Scope", "ROLE_PERMISSIONS", "can", "require", "require_login", "public",
-           "scope_query", "visible_location_ids", "can_see_location", "can_see_journey", "is_assigned_to",
+           "scope_query", "visible_location_ids", "can_see_location", "can_see_journey", "is_assigned_to", "is_on_crew",
            "parse_role"]

@@ -7,6 +7,7 @@ from dashboard.models import Truck
 from dashboard.models import User
 from tests.support import csrf_token_from
 from tests.support import login_as
+from tests.support.crew_links import crew_member_named
 
 
 def token_of(client, path="/admin/users"):
@@ -37,14 +38,19 @@ def test_super_admin_sees_every_company(client, make_user, make_company):
 
 def test_create_user_with_locations(app, client, make_user, make_location):
     north = make_location("North")
+    with app.app_context():
+        newbie = crew_member_named(1, "Newbie")
+        db.session.commit()
+        newbie_id = newbie.id
     login_as(client, make_user("ADMIN"))
     token = token_of(client, "/admin/users/new")
     response = client.post("/admin/users/new", data={
-        "csrf_token": token, "email": "New.Person@example.test", "full_name": "New Person", "crew_name": "Newbie",
+        "csrf_token": token, "email": "New.Person@example.test", "full_name": "New Person",
+        "crew_member_id": str(newbie_id),
         "role": "DISPATCHER", "locations": [str(north.id)], "password": "long-enough-pass", "company_id": "1"})
     assert response.status_code == 302
     user = get_user(app, "new.person@example.test")
-    assert user.role == "DISPATCHER" and user.crew_name == "Newbie"
+    assert user.role == "DISPATCHER" and user.crew_member_id == newbie_id
     with app.app_context():
         assert [loc.name for loc in db.session.get(User, user.id).locations] == ["North"]
         created = db.session.scalars(sa.select(AuditEvent.target).where(AuditEvent.action == "user.create"))

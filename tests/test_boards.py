@@ -245,6 +245,7 @@ def test_my_jobs_polls_304_until_dispatch_puts_the_driver_on_another_job(app, cl
     with app.app_context():   # dispatch adds Dan to Bert Beta's job
         job = db.session.get(TruckJourney, world.job_b)
         job.crew, job.dispatch_updated_at = ["Dan Driver"], utcnow()
+        job.crew_member_ids = [world.users["DRIVER"].crew_member_id]   # My jobs follows the id
         db.session.commit()
     changed = client.get("/my-jobs", headers=poll | {"If-None-Match": etag})
     assert changed.status_code == 200 and "Bert Beta" in changed.get_data(as_text=True)

@@ -17,9 +17,11 @@ class UserForm(FlaskForm):
     """Create or edit a user; the password only when creating."""
     email = EmailField("Email", validators=[DataRequired("Enter an email address."), Length(max=254)])
     full_name = StringField("Full name", validators=[Length(max=120)])
-    crew_name = StringField("Name in crew lists", validators=[Length(max=120)],
-                            description="How SmartMoving crew lists spell this person; "
-                                        "drivers and movers see jobs naming them.")
+    # Choices are checked by the view (the member must be of the user's company), not by WTForms:
+    # a post without the field keeps the current link.
+    crew_member_id = SelectField("Crew member", coerce=coerce_id, validate_choice=False,
+                                 description="Who this user is on the roster: drivers and movers see "
+                                             "the jobs this crew member is on.")
     company_id = SelectField("Company", coerce=coerce_id)  # ids in ASCII digits only
     role = SelectField("Role")
     locations = CheckboxListField("Locations", coerce=coerce_id,

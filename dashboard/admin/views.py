@@ -23,9 +23,12 @@ from dashboard.admin.forms import UserForm
 from dashboard.audit.trail import record
 from dashboard.auth.users import UserError
 from dashboard.auth.users import create_user
+from dashboard.auth.users import crew_member_label
 from dashboard.auth.users import end_all_access
+from dashboard.auth.users import link_crew_member
 from dashboard.db import db
 from dashboard.models import Company
+from dashboard.models import CrewMember
 from dashboard.models import Location
 from dashboard.models import Truck
 from dashboard.models import User
@@ -80,7 +83,35 @@ def _prepare(form):
     form.company_id.choices = [SelectChoice(c.id, c.name) for c in companies]
     form.role.choices = _role_choices()
     form.locations.choices = _location_choices([c.id for c in companies])
+    form.crew_member_id.choices = _crew_choices([c.id for c in companies])
     return companies
+
+
+def _crew_choices(company_ids, keep_id=None):
+    """"— none —", then the companies' active crew members (and keep_id, the current link, even if inactive)."""
+    rows = db.session.scalars(sa.select(CrewMember).where(CrewMember.company_id.in_(company_ids))
+                              .options(so.selectinload(CrewMember.location))
+                              .order_by(CrewMember.company_id, CrewMember.name, CrewMember.id))
+    names = ({c.id: c.name for c in db.session.scalars(sa.select(Company).where(Company.id.in_(company_ids)))}
+             if len(company_ids) > 1 else None)
+    choices = [SelectChoice(0, "— none —")]
+    for member in rows:
+        if member.is_active or member.id == keep_id:
+            label = crew_member_label(member)
+            choices.append(SelectChoice(member.id, f"{label} · {names[member.company_id]}" if names else label))
+    return choices
+
+
+def _chosen_crew_member(form, company_id, current=None):
+    """The picked crew member (None for "— none —"), which must belong to company_id; current when not posted."""
+    if "crew_member_id" not in request.form:
+        return current
+    if not form.crew_member_id.data:
+        return None
+    member = db.session.get(CrewMember, form.crew_member_id.data)
+    if member is None or member.company_id != company_id:
+        raise UserError("Pick a crew member of the user's own company.")
+    return member
 
 
 def _chosen_locations(form, company_id):
@@ -99,7 +130,8 @@ def _audit(action, target, company_id, **detail):
 @require(Perm.MANAGE_USERS)
 def users():
     """Every user the admin manages, with role, locations and state."""
-    stmt = sa.select(User).options(so.selectinload(User.locations), so.selectinload(User.company)) \
+    stmt = sa.select(User).options(so.selectinload(User.locations), so.selectinload(User.company),
+                                   so.selectinload(User.crew_member)) \
         .order_by(User.company_id, User.is_active_user.desc(), User.email)
     if not _all_companies():
         stmt = stmt.where(User.company_id == current_user.company_id)
@@ -123,7 +155,7 @@ def new_user():
             company = db.session.get(Company, form.company_id.data)
             user = create_user(form.email.data, form.password.data, form.role.data, company,
                                _chosen_locations(form, company.id), full_name=form.full_name.data,
-                               crew_name=(form.crew_name.data or "").strip() or None, actor=current_user)
+                               actor=current_user, crew_member=_chosen_crew_member(form, company.id))
         except UserError as exc:
             form.email.errors = list(form.email.errors) + [str(exc)]
             db.session.rollback()
@@ -140,12 +172,13 @@ def new_user():
 @bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
 @require(Perm.MANAGE_USERS)
 def edit_user(user_id):
-    """Change a user's name, crew name, role and locations (a role change signs them out)."""
+    """Change a user's name, crew member link, role and locations (a role change signs them out)."""
     user = _managed_user(user_id)
     form = UserForm(obj=None if request.method == "POST" else user)
     _prepare(form)
     form.company_id.choices = [SelectChoice(user.company_id, user.company.name)]
     form.locations.choices = _location_choices([user.company_id])
+    form.crew_member_id.choices = _crew_choices([user.company_id], keep_id=user.crew_member_id)
     form.company_id.data = user.company_id
     form.email.data = user.email  # the email is the login: not editable here
     if request.method == "GET":
@@ -161,7 +194,11 @@ def edit_user(user_id):
             form.role.errors = list(form.role.errors) + [str(exc)]
             status = 422
         else:
-            changes = {}
+            form_changes = _relink(form, user)
+            if form_changes is None:
+                status = 422
+        if status == 200:
+            changes = form_changes
             if new_role.value != user.role:
                 changes["role"] = [user.role, new_role.value]
                 user.role = new_role.value
@@ -170,11 +207,10 @@ def edit_user(user_id):
             if old_ids != sorted(loc.id for loc in locations):
                 changes["locations"] = [old_ids, sorted(loc.id for loc in locations)]
                 user.locations = locations
-            for field in ("full_name", "crew_name"):
-                value = (getattr(form, field).data or "").strip() or (None if field == "crew_name" else "")
-                if value != getattr(user, field):
-                    changes[field] = [getattr(user, field), value]
-                    setattr(user, field, value)
+            full_name = (form.full_name.data or "").strip()
+            if full_name != user.full_name:
+                changes["full_name"] = [user.full_name, full_name]
+                user.full_name = full_name
             if changes:
                 _audit("user.update", user.email, user.company_id, **changes)
             db.session.commit()
@@ -183,6 +219,22 @@ def edit_user(user_id):
     elif request.method == "POST":
         status = 422
     return render_template("admin/user_form.html", form=form, user=user), status
+
+
+def _relink(form, user):
+    """Apply the form's crew member to user: {"crew_member_id": [old, new]} or {} (unchanged), None when refused.
+
+    The link is audited on its own (user.crew_link); a refusal is shown on the field.
+    """
+    old_member_id = user.crew_member_id
+    try:
+        member = _chosen_crew_member(form, user.company_id, current=user.crew_member)
+        changed = link_crew_member(user, member, actor=current_user)
+    except UserError as exc:
+        db.session.rollback()
+        form.crew_member_id.errors = list(form.crew_member_id.errors) + [str(exc)]
+        return None
+    return {"crew_member_id": [old_member_id, user.crew_member_id]} if changed else {}
 
 
 @bp.post("/users/<int:user_id>/active")

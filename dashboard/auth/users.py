@@ -12,6 +12,7 @@ from dashboard.auth.tokens import revoke_tokens
 from dashboard.db import db
 from dashboard.models import AuditEvent
 from dashboard.models import Company
+from dashboard.models import CrewMember
 from dashboard.models import Location
 from dashboard.models import User
 from dashboard.permissions import parse_role
@@ -83,8 +84,9 @@ def normalise_email(email):
     return info.normalized.lower()
 
 
-def create_user(email, password, role, company, locations=(), full_name="", crew_name=None, actor=None):
-    """Validate and add a user; flushes, the caller commits."""
+def create_user(email, password, role, company, locations=(), full_name="", crew_name=None, actor=None,
+                crew_member=None):
+    """Validate and add a user, linked to crew_member when given; flushes, the caller commits."""
     email = normalise_email(email)
     parsed = parse_role(role)
     if parsed is None:
@@ -106,6 +108,8 @@ def create_user(email, password, role, company, locations=(), full_name="", crew
     db.session.add(AuditEvent(company_id=company.id, user_id=getattr(actor, "id", None), action="user.create",
                               target=email, detail={"role": parsed.value}))
     log.info("user %s created with role %s", email, parsed.value)
+    if crew_member is not None:
+        link_crew_member(user, crew_member, actor=actor)
     return user
 
 
@@ -117,3 +121,87 @@ def set_password(user, password):
     user.password_hash = hash_password(password)
     end_all_access(user, actor=user)
     db.session.flush()
+
+
+class CrewMemberChoiceError(UserError):
+    """A crew member named by text that matches none or several people; candidates lists who it might be."""
+
+    def __init__(self, message, candidates):
+        super().__init__(message)
+        self.candidates = candidates
+
+
+def _name_key(text):
+    """How a typed name is compared with the roster's: case and spacing ignored."""
+    return " ".join(str(text).split()).casefold()
+
+
+def crew_member_label(member):
+    """ "#12 Sam Lee (Toronto, driver)": enough to tell two people of the same name apart."""
+    facts = [part for part in (member.location.name if member.location else None, member.role,
+                               None if member.is_active else "inactive") if part]
+    return f"#{member.id} {member.name}" + (f" ({', '.join(facts)})" if facts else "")
+
+
+def find_crew_member(company, name_or_id):
+    """The crew member of company with this id, or the only one with this name (case and spacing ignored).
+
+    A name that matches no one or several people raises CrewMemberChoiceError with the
+    candidates (same name, else names containing the text), so the caller can list them.
+    """
+    text = " ".join(str(name_or_id or "").split())
+    if not text:
+        raise CrewMemberChoiceError("Name a crew member (a name or an id).", [])
+    if text.isascii() and text.isdigit() and len(text) <= 12:
+        member = db.session.scalar(sa.select(CrewMember).where(CrewMember.company_id == company.id,
+                                                               CrewMember.id == int(text)))
+        if member is not None:
+            return member
+    roster = list(db.session.scalars(sa.select(CrewMember).where(CrewMember.company_id == company.id)
+                                     .order_by(CrewMember.name, CrewMember.id)))
+    key = _name_key(text)
+    same = [member for member in roster if _name_key(member.name) == key]
+    if len(same) == 1:
+        return same[0]
+    if same:
+        raise CrewMemberChoiceError(f"{len(same)} crew members of {company.name} are called {text!r}; "
+                                    "give the id of the one you mean.", same)
+    near = [member for member in roster if key in _name_key(member.name)][:20]
+    raise CrewMemberChoiceError(f"No crew member of {company.name} is called {text!r}.", near)
+
+
+def linked_user(crew_member, other_than=None):
+    """The active user linked to crew_member (other than the user other_than), or None."""
+    stmt = sa.select(User).where(User.crew_member_id == crew_member.id, User.is_active_user.is_(True))
+    if other_than is not None and other_than.id is not None:
+        stmt = stmt.where(User.id != other_than.id)
+    return db.session.scalars(stmt).first()
+
+
+def link_crew_member(user, crew_member, actor=None):
+    """Link user to crew_member (None unlinks); audited. Returns True when the link changed.
+
+    A crew member of another company, or one already linked to another active user, is
+    refused: My jobs and a person's own time off follow this link, so it must name one
+    person for one account. crew_name follows the member's name (older screens show it).
+    """
+    if crew_member is not None:
+        if crew_member.company_id != user.company_id:
+            raise UserError("Pick a crew member of the user's own company.")
+        holder = linked_user(crew_member, other_than=user)
+        if holder is not None:
+            raise UserError(f"{crew_member.name} is already linked to {holder.email}; unlink them there first.")
+    old_id = user.crew_member_id
+    new_id = crew_member.id if crew_member is not None else None
+    if old_id == new_id:
+        return False
+    user.crew_member_id = new_id
+    user.crew_member = crew_member
+    if crew_member is not None:
+        user.crew_name = crew_member.name
+    db.session.add(AuditEvent(company_id=user.company_id, user_id=getattr(actor, "id", None),
+                              action="user.crew_link", target=user.email,
+                              detail={"crew_member_id": [old_id, new_id],
+                                      "crew_member": crew_member.name if crew_member is not None else None}))
+    db.session.flush()
+    return True

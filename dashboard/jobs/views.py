@@ -263,7 +263,8 @@ def my_jobs():
     shown = (today_, today_ + timedelta(days=1))
     etag = None
     if web.wants_fragment():
-        etag = web.etag_of((current_user.id, current_user.role, crew_name_of(current_user), shown,
+        etag = web.etag_of((current_user.id, current_user.role, crew_name_of(current_user),
+                            current_user.crew_member_id, shown,
                             [board_version(current_user, day) for day in shown],
                             current_app.config["BOARD_REFRESH_SECONDS"]))
         unchanged = web.not_modified(etag)

@@ -8,6 +8,7 @@ from dashboard.models import CrewMember
 from dashboard.models import Truck
 from dashboard.models import TruckJourney
 from dashboard.timeutil import company_today
+from tests.support.crew_links import crew_ids_for
 
 MONEY = Decimal("7345.67")
 MONEY_MARKERS = ("7345.67", "7,345.67")
@@ -33,6 +34,11 @@ def add_job(app, location, day=None, company=None, **fields):
             arrival_start_hour=8.0, estimated_value_cents=734567, status="BOOKED", smartmoving_crew=["Sam Driver"],
         )
         values.update(fields)
+        # Crews are given by name here: the ids a sync or the assign panel would store come from
+        # the company's crew members of those names (My jobs follows ids; see tests/support/crew_links.py).
+        for names, ids in (("crew", "crew_member_ids"), ("smartmoving_crew", "smartmoving_crew_ids")):
+            if values.get(names) and ids not in fields:
+                values[ids] = crew_ids_for(company_id, values[names])
         job = TruckJourney(**values)
         db.session.add(job)
         db.session.commit()
