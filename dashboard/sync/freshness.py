@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from dashboard.changes.describe import is_dispatched
 from dashboard.db import db
 from dashboard.models import DataSource
-from dashboard.models import DispatchStatus
 from dashboard.models import SyncStatus
 from dashboard.models import TruckJourney
 from dashboard.models import utcnow
@@ -22,12 +22,6 @@ from dashboard.sync import plan
 
 # A dispatched job without an arrival time ranks as if it started at noon.
 UNTIMED_START = time(12, 0)
-
-
-def is_dispatched(truck_id, crew, notes, dispatch_status):
-    """True when we planned the job: a truck, a crew, notes or a dispatch status beyond UNASSIGNED."""
-    return bool(truck_id is not None or crew or (notes or "").strip()
-                or (dispatch_status or DispatchStatus.UNASSIGNED.value) != DispatchStatus.UNASSIGNED.value)
 
 
 def local_clock(timezone, now=None):
@@ -61,7 +55,7 @@ def candidates(company_id, start, end, kept):
             oldest[opportunity_id] = None
         elif oldest.get(opportunity_id, row.details_as_of) is not None:
             oldest[opportunity_id] = min(oldest.get(opportunity_id, row.details_as_of), row.details_as_of)
-        if is_dispatched(row.truck_id, row.crew, row.notes, row.dispatch_status):
+        if is_dispatched(row._mapping):
             moment = row.span_start or datetime.combine(row.scheduled_date, UNTIMED_START)
             starts.setdefault(opportunity_id, []).append(moment)
     return [plan.RefreshCandidate(opportunity_id, oldest.get(opportunity_id) or fetched_at, stale,
