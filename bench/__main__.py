@@ -2,7 +2,7 @@
 
     python -m bench                 # everything (a few minutes)
     python -m bench --only db,board # some sections: calls (item 1), wall (2), db (3), board (4),
-                                    # webhooks (5), reports (6)
+                                    # webhooks (5), reports (6), readiness (7), plans (8)
 """
 import argparse
 import os
@@ -18,7 +18,7 @@ from pathlib import Path
 from bench.common import TIMEZONE
 from bench.common import markdown_table
 
-SECTIONS = ("calls", "wall", "db", "board", "webhooks", "reports")
+SECTIONS = ("calls", "wall", "db", "board", "webhooks", "reports", "readiness", "plans")
 RESULTS = Path(__file__).resolve().parent / "results.md"
 
 
@@ -58,6 +58,14 @@ def run_sections(chosen, today, workdir):
         from bench import reports
         progress("6: the reports' summary over 45,000 jobs, SQLite and PostgreSQL")
         rows += reports.run(today, workdir)
+    if "readiness" in chosen:
+        from bench import readiness
+        progress("7: the readiness panel's blockers for 2,000 jobs / 300 people, SQLite and PostgreSQL")
+        rows += readiness.run(today, workdir / "readiness")
+    if "plans" in chosen:
+        from bench import plans
+        progress("8: publishing a day's plan (500 jobs / 300 people) and delivering it over loopback SMTP")
+        rows += plans.run(today, workdir / "plans")
     return sorted(rows, key=lambda row: int(row.section))   # the table in item order (stable within an item)
 
 

@@ -16,6 +16,7 @@ from dashboard.models import Company
 from dashboard.models import Location
 from dashboard.models import SyncRun
 from dashboard.models import SyncStatus
+from dashboard.models import TimeOff
 from dashboard.models import Truck
 from dashboard.models import TruckJourney
 from dashboard.permissions import Perm
@@ -97,7 +98,7 @@ _BOARD_COLUMNS = (
     "scheduled_date", "span_start", "span_end", "estimated_value_cents", "actual_charges_cents", "tips_cents",
     "status", "dispatch_status", "sync_status", "sync_error", "removal_pending_at", "removal_reason", "notes",
     "data_source", "crew", "smartmoving_crew", "created_at", "last_sync_at", "dispatch_updated_at",
-    "crew_member_ids", "smartmoving_crew_ids",
+    "crew_member_ids", "smartmoving_crew_ids", "crew_required",
 )
 
 
@@ -339,7 +340,19 @@ def _version_statement(all_companies):
         active_truck_ids = active_truck_ids.where(Truck.company_id == company_id)
     return sa.select(*(part.scalar_subquery() for part in (
         *jobs, newest_location, location_count, active_trucks, active_truck_ids,
-        *_change_parts(all_companies, day, company_id), *_plan_parts(all_companies, day, company_id), last_success)))
+        *_change_parts(all_companies, day, company_id), *_plan_parts(all_companies, day, company_id),
+        *_availability_parts(all_companies, company_id), last_success)))
+
+
+def _availability_parts(all_companies, company_id):
+    """board_version's parts for time off and trucks out of service (issue 17): the conflict engine's
+    timeoff / truck-unavailable kinds. Entries are added and deleted, never edited: their count and
+    the sum of their ids move with every change."""
+    count = sa.select(sa.func.count(TimeOff.id))
+    ids = sa.select(sa.func.coalesce(sa.func.sum(TimeOff.id), 0))
+    if not all_companies:
+        count, ids = count.where(TimeOff.company_id == company_id), ids.where(TimeOff.company_id == company_id)
+    return count, ids
 
 
 def _change_parts(all_companies, day, company_id):

@@ -1,8 +1,10 @@
 """Is the day ready? What still blocks a company's day, for one viewer (issue 17 §4).
 
-Computed from the rows the board already reads (jobs.queries.board_jobs_for_day, the day's
-conflicts): no table of its own. A blocker is {"kind", "jobId", "jobNumber", "message"};
-stale-sync concerns the whole day (jobId and jobNumber null).
+Computed from the rows the board already reads: the board's snapshot of the day
+(jobs.day_snapshot, read once per change of the day and shared by every board and poll),
+else jobs.queries.board_jobs_for_day and the day's conflicts. No table of its own. A blocker
+is {"kind", "jobId", "jobNumber", "message"}; stale-sync concerns the whole day (jobId and
+jobNumber null).
 
 The checks are a list of functions `check(day_view) -> [Blocker]` (CHECKS); other features
 add theirs with `register(check)` (their module's import does it), e.g. confirmations
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from dashboard.jobs import conflicts
+from dashboard.jobs import day_snapshot
 from dashboard.jobs.queries import board_jobs_for_day
 from dashboard.permissions import visible_location_ids
 from dashboard.sync import history
@@ -113,7 +116,13 @@ def register(check, kinds=()):
 
 
 def day_view(company_id, day, user):
-    """The DayView of company's day as user sees it (two queries for the jobs and conflicts, three for the roster)."""
+    """The DayView of company's day as user sees it: the board's cut of the day when it serves user (cached
+    per version of the day), else read (two queries for the jobs and conflicts, three for the roster)."""
+    if day_snapshot.serves(user) and company_id == user.company_id:
+        cut = day_snapshot.board_day(user, day)
+        # Jobs moved to another day show on this board until acknowledged: they block the other day.
+        return DayView(company_id, day, user, [job for job in cut.jobs if job.scheduled_date == day],
+                       cut.conflicts)
     jobs = [job for job in board_jobs_for_day(user, day) if job.company_id == company_id]
     if visible_location_ids(user) is None:
         # The viewer sees the whole company's day: its clashes are found among these very rows.
