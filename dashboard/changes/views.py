@@ -58,8 +58,10 @@ def _render(day, kind, error=None, acknowledged=None, status=200):
                    acknowledged=acknowledged, limit=service.LIST_LIMIT,
                    can_ack=can(current_user, Perm.EDIT_JOBS),
                    shown_open=[change.id for change, _, _ in rows if change.acknowledged_at is None])
-    template = "changes/_list.html" if request.headers.get("HX-Request") else "changes/index.html"
-    return render_template(template, **context), status
+    if request.headers.get("HX-Request"):
+        # The nav's count is outside the swapped list: sent along out of band.
+        return render_template("changes/_list.html", oob_badge=True, **context), status
+    return render_template("changes/index.html", **context), status
 
 
 @bp.get("/changes")
