@@ -17,6 +17,7 @@ from flask import request
 from dashboard.audit.trail import record
 from dashboard.auth.users import create_user
 from dashboard.auth.users import end_all_access
+from dashboard.auth.users import link_crew_member
 from dashboard.db import db
 from dashboard.jobs.conflicts import is_live
 from dashboard.models import Company
@@ -72,6 +73,8 @@ def seed_demo(app):
             user = create_user(email, DEMO_PASSWORD, role, company, assigned,
                                full_name=crew_name or f"Demo {role.replace('_', ' ').title()}", crew_name=crew_name)
             user.is_demo = True
+    with db.write_transaction() as session:
+        yield from seed_demo_crew(session, session.get(Company, company.id))
     with db.write_transaction() as session:
         yield from seed_demo_dispatch(session, session.get(Company, company.id))
     with db.write_transaction() as session:
@@ -151,6 +154,55 @@ def wire_demo_webhooks():
     if port and port.isdigit():
         announce_to(f"http://127.0.0.1:{port}/api/smartmoving/webhooks", config["SMARTMOVING_WEBHOOK_SECRET"],
                     config["SMARTMOVING_WEBHOOK_HEADER"])
+
+
+# ---------------------------------------------------------------- demo crew: roles, contacts, links (issue 17 §1)
+
+# The demo accounts that are crew, and the roles they prefer to be linked as.
+DEMO_CREW_LINKS = (("DRIVER", ("driver",)), ("MOVER", ("mover", "foreman")))
+
+
+def seed_demo_crew(session, company):
+    """Give the sandbox's crew our fields (a role where none, a phone and an example.test e-mail) and link
+    the demo driver and mover to the busiest people of their role today, so My jobs shows work.
+
+    Only empty fields are filled and only unlinked demo users linked: a second run changes nothing.
+    Yields the line to print.
+    """
+    members = [member for member in session.scalars(sa.select(CrewMember).where(
+        CrewMember.company_id == company.id).order_by(CrewMember.id)) if member.is_active]
+    for index, member in enumerate(members):
+        member.role = member.role or ("driver", "foreman", "mover", "mover")[index % 4]
+        member.phone = member.phone or f"+1 555 01{index % 100:02d}"
+        member.email = member.email or f"{'.'.join(member.name.lower().split())}@example.test".replace("..", ".")
+    busiest = _busiest_today(session, company, members)
+    linked = []
+    for role, wanted in DEMO_CREW_LINKS:
+        user = session.scalar(sa.select(User).where(User.email == demo_email(role)))
+        if user is None or user.crew_member_id is not None:
+            continue
+        taken = set(session.scalars(sa.select(User.crew_member_id).where(User.crew_member_id.is_not(None))))
+        member = next((m for m in busiest if m.role in wanted and m.id not in taken), None)
+        if member is None:
+            continue
+        link_crew_member(user, member)
+        user.full_name = member.name
+        linked.append(f"{user.email} → {member.name}")
+    session.flush()
+    if linked:
+        yield "Demo crew links: " + ", ".join(linked) + "."
+
+
+def _busiest_today(session, company, members):
+    """members ordered by how many of today's live jobs they are on (by id), most first."""
+    today = company_today(company.timezone)
+    counts = {}
+    for job in session.scalars(sa.select(TruckJourney).where(TruckJourney.company_id == company.id,
+                                                              TruckJourney.scheduled_date == today)):
+        if is_live(job):
+            for member_id in job.effective_crew_ids:
+                counts[member_id] = counts.get(member_id, 0) + 1
+    return sorted((m for m in members if counts.get(m.id)), key=lambda m: (-counts[m.id], m.id))
 
 
 # ---------------------------------------------------------------- demo time off (issue 17 §2)

@@ -3,12 +3,20 @@ our fields never written, and jobs' SmartMoving crew resolved to our CrewMember 
 import pytest
 import sqlalchemy as sa
 
+from dashboard.auth.users import create_user
 from dashboard.db import db
+from dashboard.demo import DEMO_PASSWORD
+from dashboard.demo import demo_email
+from dashboard.demo import seed_demo_crew
+from dashboard.jobs.queries import jobs_for_day
+from dashboard.models import Company
 from dashboard.models import CrewMember
 from dashboard.models import TruckJourney
+from dashboard.models import User
 from dashboard.models import utcnow
 from dashboard.smartmoving import normalize
 from dashboard.sync.upsert import upsert_crew
+from dashboard.timeutil import company_today
 from tests.support.syncing import sync
 
 
@@ -63,3 +71,24 @@ def test_sync_places_crew_defaults_roles_and_resolves_job_crew_ids(sync_app, san
 def test_upsert_crew_refuses_our_fields(app):
     with app.app_context(), pytest.raises(ValueError, match="phone"):
         upsert_crew(1, [{"external_id": "x", "name": "X", "phone": "1"}], utcnow())
+
+
+def test_demo_crew_gets_roles_contacts_and_linked_demo_users_with_jobs(sync_app, sandbox):
+    assert sync(sync_app).status == "SUCCESS"
+    with sync_app.app_context():
+        company = db.session.scalar(sa.select(Company).where(Company.is_default.is_(True)))
+        for role in ("DRIVER", "MOVER"):
+            create_user(demo_email(role), DEMO_PASSWORD, role, company)
+        db.session.commit()
+        with db.write_transaction() as session:
+            lines = list(seed_demo_crew(session, session.get(Company, company.id)))
+        assert lines and "driver@demo.test" in lines[0]
+        members = list(db.session.scalars(sa.select(CrewMember)))
+        assert all(m.role and m.phone and m.email.endswith("@example.test") for m in members if m.is_active)
+        today = company_today(company.timezone)
+        for role, wanted in (("DRIVER", {"driver"}), ("MOVER", {"mover", "foreman"})):
+            user = db.session.scalar(sa.select(User).where(User.email == demo_email(role)))
+            assert user.crew_member.role in wanted
+            assert jobs_for_day(user, today), role
+        with db.write_transaction() as session:
+            assert list(seed_demo_crew(session, session.get(Company, company.id))) == []   # once
