@@ -6,6 +6,7 @@ import pytest
 import responses
 import sqlalchemy as sa
 
+from dashboard import scheduler
 from dashboard.db import db
 from dashboard.models import Company
 from dashboard.models import TruckJourney
@@ -16,6 +17,8 @@ from dashboard.plans.models import OutboxMessage
 from dashboard.plans.publish import publish_day
 from dashboard.plans.queries import delivery_by_person
 from dashboard.plans.smtp import SmtpSender
+from dashboard.sync.lease import acquire_lease
+from dashboard.sync.lease import release_lease
 from tests.support.mail import free_port
 from tests.support.plans import DAY
 from tests.support.plans import add_job
@@ -245,3 +248,17 @@ def test_smtp_url_forms_are_understood():
     assert parse("smtps://mail.test") == ("mail.test", 465, None, None, "ssl")
     assert parse("smtp://mail.test") == ("mail.test", 25, None, None, None)
     assert parse(None) is None
+
+
+def test_the_scheduler_tick_delivers_under_the_company_lease(app, app_ctx, publish_world, smtp_server):
+    _use(app, SMTP_URL=smtp_server.url)
+    company = _company()
+    publish_day(company, DAY)
+    assert delivery.companies_with_due_messages() == [company.id]
+    # Another worker holds this company's delivery lease: the tick leaves its messages alone.
+    assert acquire_lease(delivery.lease_name_for(company.id), "other-worker", 60)
+    scheduler.run_scheduled_delivery(app)
+    assert smtp_server.inbox.messages == []
+    release_lease(delivery.lease_name_for(company.id), "other-worker")
+    scheduler.run_scheduled_delivery(app)
+    assert len(smtp_server.inbox.messages) == 2 and delivery.companies_with_due_messages() == []

@@ -57,7 +57,7 @@ def describe(result):
     if result.unreachable:
         text += f", {len(result.unreachable)} not reachable"
     if result.held:
-        text += f" ({result.held} held in the outbox: no e-mail or SMS channel configured)"
+        text += f" ({result.held} wait in the outbox: no e-mail or SMS channel is configured)"
     return text + "."
 
 
