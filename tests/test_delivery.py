@@ -1,6 +1,12 @@
 """Delivering the outbox (issue 18 §2): real SMTP on loopback, Twilio through `responses`, crashes and outages."""
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import responses
@@ -262,3 +268,44 @@ def test_the_scheduler_tick_delivers_under_the_company_lease(app, app_ctx, publi
     release_lease(delivery.lease_name_for(company.id), "other-worker")
     scheduler.run_scheduled_delivery(app)
     assert len(smtp_server.inbox.messages) == 2 and delivery.companies_with_due_messages() == []
+
+
+def test_a_real_flask_deliver_killed_mid_batch_loses_nothing(app, app_ctx, publish_world, smtp_server):
+    """The drill with a real process: `flask deliver` is SIGKILLed while it sends, a new worker finishes.
+
+    Nothing is lost; the one message the server may have accepted just before the kill (its row still says
+    'sending') is the only one that can arrive twice, and then with the same Message-ID."""
+    _use(app, SMTP_URL=smtp_server.url)
+    company = _company()
+    for number in range(6):
+        member = add_member(company.id, f"Drill {number}", email=f"drill{number}@example.test")
+        add_job(company.id, publish_world["north"].id, f"D-{number}", [member])
+    db.session.commit()
+    publish_day(company, DAY)
+    smtp_server.inbox.delay = 0.4
+    env = {key: value for key, value in os.environ.items() if key not in ("TEST_DATABASE_URL", "FLASK_DEBUG")}
+    env.update({"DATABASE_URL": app.config["DATABASE_URL"], "SMTP_URL": smtp_server.url,
+                "MAIL_FROM": "plans@example.test", "SECRET_KEY": "drill-secret-of-at-least-32-characters!",
+                "SMARTMOVING_API_KEY": "drill-key-not-used", "SYNC_INTERVAL_MINUTES": "0", "PYTHONUNBUFFERED": "1"})
+    worker = subprocess.Popen([str(Path(sys.executable).parent / "flask"), "--app", "dashboard", "deliver"],
+                              env=env, cwd=str(Path(__file__).resolve().parent.parent), start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while len(smtp_server.inbox.messages) < 3 and time.monotonic() < deadline and worker.poll() is None:
+            time.sleep(0.05)
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(10)
+    assert len(smtp_server.inbox.messages) >= 3, worker.stderr.read().decode()[-2000:]
+    emails = _emails()
+    assert any(m.status == "sending" for m in emails)        # the dead worker's claim is still on its rows
+    smtp_server.inbox.delay = 0
+    _make_due(delivery.CLAIM_STALE_MINUTES + 1)
+    delivery.deliver_due(owner="replacement")
+    emails = _emails()
+    assert {m.status for m in emails} == {"sent"} and len(emails) == 8
+    received = [(m["to"][0], m["message"]["Message-ID"]) for m in smtp_server.inbox.messages]
+    assert {address for address, _ in received} == {m.recipient for m in emails}   # nobody lost
+    assert len(received) - len(set(received)) <= 1                                   # at most the one in flight
+    assert len({address for address, _ in received}) == len(set(received))           # a repeat is the same message

@@ -1,4 +1,5 @@
 """A real SMTP server on loopback (aiosmtpd) that keeps what it receives, for the delivery tests."""
+import asyncio
 import email
 import email.policy
 import socket
@@ -8,16 +9,20 @@ from aiosmtpd.controller import Controller
 
 
 class Inbox:
-    """aiosmtpd handler: every accepted message, parsed; `refuse` answers every DATA with that reply."""
+    """aiosmtpd handler: every accepted message, parsed; `refuse` answers every DATA with that reply,
+    `delay` (seconds) makes each DATA slow, as a busy server's would be."""
 
     def __init__(self):
         self.messages = []
         self.refuse = None
+        self.delay = 0
         self._lock = threading.Lock()
 
     async def handle_DATA(self, server, session, envelope):
         if self.refuse:
             return self.refuse
+        if self.delay:
+            await asyncio.sleep(self.delay)
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self._lock:
             self.messages.append({"to": list(envelope.rcpt_tos), "from": envelope.mail_from, "message": parsed})
