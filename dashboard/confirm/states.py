@@ -8,9 +8,10 @@
 - changed: they confirmed, but the job's time, place, crew, truck or notes changed since, or it was given to
   them after the version they confirmed.
 
-A day is read in a few queries whatever its size (the day's crews, what each version told whom, the answers,
-the delivery status, and for the jobs someone confirmed their current rows and roles), never per job. Boards
-pass their data version, so a day is worked out once per change and shared by every viewer.
+The caller passes the jobs it already holds (a board's rows, an API list); a day then costs a few small
+queries whatever its size (its newest version, the answers, the delivery status, the roles on jobs someone
+confirmed), never one per job. What the versions told whom is read once per new version (written versions
+never change), and a job's fingerprint once per change of the job (its stamps) or of its crew's roles.
 """
 from collections import namedtuple
 from datetime import datetime
@@ -49,25 +50,21 @@ Mark = namedtuple("Mark", "name crew_member_id state reason delivery")
 # The newest answer of one person for the day.
 Answer = namedtuple("Answer", "id state reason plan_version_id")
 
-# The board asks once per data version; a few companies times a few days.
-_plans = OnceCache(16)
-
-
-class _CrewRow(namedtuple("_CrewRow", "id crew crew_member_ids smartmoving_crew smartmoving_crew_ids")):
-    """A job's crew columns, enough for snapshot.crew_with_ids."""
-    __slots__ = ()
-    effective_crew = TruckJourney.effective_crew
+# What a day's versions told whom, by (company, day, newest version id): a few companies times a few days.
+_told_by_version = OnceCache(32)
+# Fingerprints of jobs as they are now, by (job id, its stamps, its crew's roles).
+_fingerprints = OnceCache(20_000)
 
 
 class DayPlan:
-    """Every person's state on every job of one company's day."""
+    """Every person's state on the given jobs of one company's day."""
 
     def __init__(self, published, marks):
         self.published = published   # some version of the day was published
         self.marks = marks           # {job id: (Mark, ...)} in the crew list's order
 
     def marks_of(self, job_id):
-        """The job's Marks, () for a job without crew (or not of this day)."""
+        """The job's Marks, () for a job without crew (or not among the jobs asked about)."""
         return self.marks.get(job_id, ())
 
     def state(self, job_id, crew_member_id):
@@ -78,17 +75,19 @@ class DayPlan:
         return UNSENT
 
     def counter(self):
-        """(people confirmed, people) of the day: people on at least one job, confirmed on every one."""
+        """(people confirmed, people) over the jobs: people on at least one, confirmed on every one."""
         return confirmed_people(self.marks)
 
 
 def board_marks(jobs):
     """{job id: (Mark, ...)} of a board's jobs (any companies and days) whose day has a published plan."""
+    by_day = {}
+    for job in jobs:
+        by_day.setdefault((job.company_id, job.scheduled_date), []).append(job)
     marks = {}
-    for company_id, day in sorted({(job.company_id, job.scheduled_date) for job in jobs}):
-        marks.update(day_plan(company_id, day).marks)
-    shown = {job.id for job in jobs}
-    return {job_id: job_marks for job_id, job_marks in marks.items() if job_id in shown}
+    for (company_id, day), day_jobs in sorted(by_day.items(), key=lambda item: item[0]):
+        marks.update(day_plan(company_id, day, day_jobs).marks)
+    return marks
 
 
 def confirmed_people(marks):
@@ -101,42 +100,38 @@ def confirmed_people(marks):
     return sum(people.values()), len(people)
 
 
-def day_plan(company_id, day, version=None, with_unsent=False):
-    """The DayPlan of company's day.
+def day_plan(company_id, day, jobs=None, with_unsent=False):
+    """The DayPlan of jobs of company's day (default: every job of the day, read here).
 
-    version: the board's data version read in this request; the plan is then worked out
-    once per version and shared. with_unsent: work out the marks even when nothing was
-    published (readiness needs "unsent"; a board shows no marks before the first version).
+    jobs: TruckJourney rows or the board's BoardJobs (anything with their columns and a
+    truck name). with_unsent: work out the marks even when nothing was published
+    (readiness needs "unsent"; a board shows no marks before the first version).
     """
-    if version is None:
-        return _read(company_id, day, with_unsent)
-    return _plans.get_or_build((company_id, day, version, with_unsent),
-                               lambda: _read(company_id, day, with_unsent))
-
-
-def forget():
-    """Drop worked-out days (a new app or database)."""
-    _plans.clear()
-
-
-def _read(company_id, day, with_unsent):
     told = _told(company_id, day)
     if not told and not with_unsent:
         return DayPlan(False, {})
-    rows = _crew_rows(company_id, day)
+    if jobs is None:
+        jobs = day_jobs(company_id, day)
     answers = _answers(company_id, day) if told else {}
     delivery = delivery_by_person(company_id, day) if told else {}
     # Only jobs someone confirmed are compared with what they were told.
     confirmed = {member for member, answer in answers.items() if answer.state == CONFIRMED}
-    compared = {row.id for row in rows for _name, member in crew_with_ids(row) if member in confirmed}
-    now_prints = _current_fingerprints(compared) if compared else {}
+    crews = [(job, crew_with_ids(job)) for job in jobs]
+    compared = [job for job, crew in crews if any(member in confirmed for _name, member in crew)]
+    now_prints = current_fingerprints(compared) if compared else {}
     marks = {}
-    for row in rows:
-        marks[row.id] = tuple(
-            Mark(name, member, _state(row.id, member, told, answers, now_prints),
+    for job, crew in crews:
+        marks[job.id] = tuple(
+            Mark(name, member, _state(job.id, member, told, answers, now_prints),
                  _reason(member, answers), delivery.get(member) if member is not None else None)
-            for name, member in crew_with_ids(row))
+            for name, member in crew)
     return DayPlan(bool(told), marks)
+
+
+def forget():
+    """Drop what was worked out (a new app or database)."""
+    _told_by_version.clear()
+    _fingerprints.clear()
 
 
 def _state(job_id, member, told, answers, now_prints):
@@ -161,15 +156,6 @@ def _reason(member, answers):
     return answer.reason if answer is not None and answer.state == DECLINED else None
 
 
-def _crew_rows(company_id, day):
-    """The crew columns of the company's jobs on day (removed ones aside)."""
-    stmt = sa.select(TruckJourney.id, TruckJourney.crew, TruckJourney.crew_member_ids, TruckJourney.smartmoving_crew,
-                     TruckJourney.smartmoving_crew_ids).where(
-        TruckJourney.company_id == company_id, TruckJourney.scheduled_date == day,
-        TruckJourney.sync_status != SyncStatus.REMOVED.value)
-    return [_CrewRow._make(row) for row in db.session.execute(stmt)]
-
-
 class _Told(dict):
     """{(crew member id, job id): {plan version id: fingerprint}}: what every version of the day told whom,
     with `newest`, {crew member id: id of the newest version that told them anything}."""
@@ -180,11 +166,20 @@ class _Told(dict):
 
 
 def _told(company_id, day):
-    """The day's _Told, in one query (versions in order, so the newest of each person is seen last)."""
+    """The day's _Told: read once per newest version (a version's assignments never change once written)."""
+    newest = db.session.scalar(sa.select(sa.func.max(PlanVersion.id)).where(
+        PlanVersion.company_id == company_id, PlanVersion.day == day))
+    if newest is None:
+        return _Told()
+    return _told_by_version.get_or_build((company_id, day, newest), lambda: _read_told(company_id, day, newest))
+
+
+def _read_told(company_id, day, newest):
+    """_Told of the day's versions up to newest, in one query (in order, so each person's newest is seen last)."""
     stmt = (sa.select(PlanAssignment.crew_member_id, PlanAssignment.journey_id, PlanAssignment.plan_version_id,
                       PlanAssignment.fingerprint)
             .join(PlanVersion, PlanVersion.id == PlanAssignment.plan_version_id)
-            .where(PlanVersion.company_id == company_id, PlanVersion.day == day)
+            .where(PlanVersion.company_id == company_id, PlanVersion.day == day, PlanVersion.id <= newest)
             .order_by(PlanVersion.version))
     told = _Told()
     for member, job_id, version_id, print_ in db.session.execute(stmt):
@@ -210,6 +205,14 @@ def current_jobs(job_ids):
     return list(db.session.scalars(stmt))
 
 
+def day_jobs(company_id, day):
+    """The company's jobs of day (removed ones aside) as ORM rows with their trucks."""
+    stmt = (sa.select(TruckJourney).where(TruckJourney.company_id == company_id, TruckJourney.scheduled_date == day,
+                                          TruckJourney.sync_status != SyncStatus.REMOVED.value)
+            .options(so.defer(TruckJourney.external_data), so.selectinload(TruckJourney.truck)))
+    return list(db.session.scalars(stmt))
+
+
 def roles_of(jobs):
     """{CrewMember id: role} of everyone on jobs (one query)."""
     ids = {member for job in jobs for _name, member in crew_with_ids(job) if member is not None}
@@ -218,11 +221,23 @@ def roles_of(jobs):
     return dict(db.session.execute(sa.select(CrewMember.id, CrewMember.role).where(CrewMember.id.in_(ids))).all())
 
 
-def _current_fingerprints(job_ids):
-    """{job id: fingerprint of the job as it is now}."""
-    jobs = current_jobs(job_ids)
+def current_fingerprints(jobs):
+    """{job id: fingerprint of the job as it is now} (snapshot.job_snapshot with its crew's roles).
+
+    Kept per job under its two stamps and its crew's roles: every write of a job moves a
+    stamp (trucks are never renamed), so after a change only the changed jobs are hashed again.
+    """
     roles = roles_of(jobs)
-    return {job.id: fingerprint(job_snapshot(job, roles)) for job in jobs}
+    prints = {}
+    for job in jobs:
+        key = (job.id, job.last_sync_at, job.dispatch_updated_at,
+               tuple(roles.get(member) for _name, member in crew_with_ids(job)))
+        found = _fingerprints.get(key)
+        if found is None:
+            found = fingerprint(job_snapshot(job, roles))
+            _fingerprints.put(key, found)
+        prints[job.id] = found
+    return prints
 
 
 def confirm_by(day, tz_name, clock):
@@ -244,7 +259,7 @@ def readiness_blockers(company_id, day, jobs, now=None):
     """
     company = db.session.get(Company, company_id)
     late = (now or utcnow()) >= confirm_by(day, company.timezone, current_app.config["PLAN_CONFIRM_BY"])
-    plan = day_plan(company_id, day, with_unsent=late)
+    plan = day_plan(company_id, day, jobs, with_unsent=late)
     blockers = []
     for job in jobs:
         marks = [mark for mark in plan.marks_of(job.id) if mark.crew_member_id is not None]

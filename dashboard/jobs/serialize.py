@@ -54,7 +54,8 @@ def job_to_dict(job, user, clashes=None, roster=None, upstream_changes=None, pla
             job.company_id, [job.id], can(user, Perm.VIEW_FINANCIAL)).get(job.id, 0),
     }
     data.update(_span_and_conflicts(job, user, clashes))
-    data.update(crew_fields(job, roster, plan if plan is not None else day_plan(job.company_id, job.scheduled_date)))
+    data.update(crew_fields(job, roster, plan if plan is not None else day_plan(job.company_id, job.scheduled_date,
+                                                                                [job])))
     if can(user, Perm.VIEW_FINANCIAL):
         data["estimatedValue"] = float(job.estimated_value) if job.estimated_value is not None else None
     if not can(user, Perm.VIEW_JOBS):
@@ -111,7 +112,7 @@ def jobs_to_dicts(jobs, user):
         key = (job.company_id, job.scheduled_date)
         if key not in by_day:
             by_day[key] = day_conflicts(*key)
-            plans[key] = day_plan(*key)
+            plans[key] = day_plan(*key, [other for other in jobs if (other.company_id, other.scheduled_date) == key])
         if job.company_id not in rosters:
             rosters[job.company_id] = crew_roster.load(job.company_id)
     changed = {}
