@@ -10,6 +10,7 @@ from dashboard.models import Company
 from dashboard.models import TruckJourney
 from dashboard.models import utcnow
 from dashboard.plans import links
+from dashboard.plans import publish
 from dashboard.plans import settings as delivery_settings
 from dashboard.plans.models import CrewLink
 from dashboard.plans.models import OutboxMessage
@@ -253,3 +254,10 @@ def test_flask_publish_and_deliver(app, runner, publish_world, smtp_server):
     delivered = runner.invoke(args=["deliver"])
     assert delivered.exit_code == 0 and "2 sent" in delivered.output
     assert len(smtp_server.inbox.messages) == 2
+
+
+def test_a_day_with_nobody_on_its_jobs_makes_no_version(app_ctx, publish_world):
+    result = publish_day(_company(), DAY + timedelta(days=1))
+    assert (result.version, result.messages, result.created) == (None, 0, False)
+    assert "nothing sent" in publish.describe(result)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(PlanVersion)) == 0

@@ -51,6 +51,8 @@ class PublishResult:
 def describe(result):
     """ "Plan v3 sent to 12 people, 2 not reachable" (and what waits in the outbox)."""
     if not result.created:
+        if result.version is None:
+            return "Nobody is on this day's jobs in this scope: nothing sent."
         return f"Nothing changed since plan v{result.version}: no message sent."
     people = f"{result.messages} {'person' if result.messages == 1 else 'people'}"
     text = f"Plan v{result.version} sent to {people}"
@@ -117,7 +119,7 @@ def _publish(company, day, user, location_id, changes_only, base_url):
     crowd = audience.build(company, day, scope)
     told = crowd.to_message(changes_only=changes_only and crowd.latest_version is not None)
     unreachable = crowd.unreachable(told if changes_only else None)
-    if changes_only and crowd.latest_version is not None and not told:
+    if not told:   # nobody to tell (nothing changed, or nobody on the day's jobs): no version either
         return PublishResult(day=day, version=crowd.latest_version, messages=0, unreachable=unreachable,
                              created=False)
     now = utcnow()
