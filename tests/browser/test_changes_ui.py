@@ -69,8 +69,25 @@ def _change_window_in_smartmoving_and_sync(app, external_id):
         assert run.status in ("SUCCESS", "PARTIAL"), run.error
 
 
+def _demo_dispatched_the_jobs_the_sandbox_will_edit(app):
+    """True when the demo start-up gave each of the sandbox's demo-edit jobs a truck (so their edits are raised)."""
+    from dashboard.db import db
+    from dashboard.models import Company
+    from dashboard.models import TruckJourney
+    from dashboard.sync.clients import SANDBOX_EXTENSION
+
+    with app.app_context():
+        company = db.session.scalar(sa.select(Company).where(Company.is_default.is_(True)))
+        external_ids = app.extensions[SANDBOX_EXTENSION](company.timezone).world.demo_change_jobs()
+        trucks = db.session.execute(sa.select(TruckJourney.truck_id, TruckJourney.dispatch_status).where(
+            TruckJourney.external_id.in_(external_ids))).all()
+        db.session.commit()
+    return len(external_ids) == len(trucks) > 0 and all(truck and status == "ASSIGNED" for truck, status in trucks)
+
+
 def test_a_dispatcher_sees_a_change_appear_reads_it_and_acknowledges_it(live_server, browser):
     app, url = live_server["app"], live_server["url"]
+    assert _demo_dispatched_the_jobs_the_sandbox_will_edit(app)
     job_id, external_id, customer, window = _planned_job_of_the_dispatcher(app)
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
