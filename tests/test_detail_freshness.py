@@ -13,6 +13,9 @@ from dashboard.sync import freshness
 from dashboard.sync import plan
 from tests.support.syncing import TZ
 from tests.support.syncing import sync
+from tests.support.upstream import deliver_webhooks
+from tests.support.upstream import job_row
+from tests.support.upstream import set_window
 
 HOURS = (6.0, 20.0)
 # The bench's 66-branch, 500-jobs/day company (as in tests/test_plan.py).
@@ -143,3 +146,16 @@ def test_a_dispatched_job_of_today_read_before_midnight_is_re_read_once_on_its_m
     sandbox.stats.reset()
     assert sync(sync_app).opportunities_to_enrich == 0      # read this morning: not due again today
     assert sandbox.stats.by_kind.get("opportunity", 0) == 0
+
+
+def test_a_webhook_refresh_stamps_details_as_of_at_once(rig):
+    # Premium with webhooks: an announced edit is read at once, and the job says so.
+    truth = rig.truth()
+    job_id = sorted(truth)[0]
+    before = job_row(rig.app, job_id).details_as_of
+    set_window(rig.world, job_id, (rig.world.jobs[job_id].window + 1) % 4)
+    deliver_webhooks(rig.app, rig.company_id, [{"event-type": "opportunity-changed",
+                                                "opportunity-id": truth[job_id]["opportunityId"]}])
+    after = job_row(rig.app, job_id)
+    assert after.details_as_of is not None and (before is None or after.details_as_of > before)
+    assert utcnow() - after.details_as_of < timedelta(minutes=1)
