@@ -23,6 +23,7 @@ from tests.support import database_url_for  # noqa: E402
 from tests.support import ensure_worker_database  # noqa: E402
 from tests.support import login_as  # noqa: E402
 from tests.support import make_test_app  # noqa: E402
+from tests.support import password_hashed_once  # noqa: E402
 from tests.support.api import build_api_world  # noqa: E402
 from tests.support.crew_links import link_user_by_name  # noqa: E402
 from tests.support.drills import drill_rig  # noqa: E402
@@ -129,11 +130,12 @@ def make_user(app, default_company):
         with app.app_context():
             company_row = company or default_company
             location_rows = [db.session.get(Location, loc.id) for loc in locations]
-            user = create_user(
-                email or f"{role.lower()}{counter['n']}@example.test", PASSWORD, role,
-                db.session.get(Company, company_row.id), location_rows,
-                full_name=full_name or f"{role.title()} {counter['n']}", crew_name=crew_name,
-            )
+            with password_hashed_once():
+                user = create_user(
+                    email or f"{role.lower()}{counter['n']}@example.test", PASSWORD, role,
+                    db.session.get(Company, company_row.id), location_rows,
+                    full_name=full_name or f"{role.title()} {counter['n']}", crew_name=crew_name,
+                )
             if crew_name:
                 # Linked by id to the crew member of that name, as an admin would (tests/support/crew_links.py).
                 link_user_by_name(user, crew_name)
