@@ -69,6 +69,7 @@ def test_tampered_revoked_and_expired_links_are_a_plain_404(app, client, plan_wo
     response = _open(client, token)
     assert response.status_code == 404
     assert "J-100" not in response.get_data(as_text=True)
+    assert response.headers["Referrer-Policy"] == "no-referrer" and response.headers["Cache-Control"] == "no-store"
     # A link id that was never issued, signed with our key, is still nothing.
     with app.app_context():
         assert _open(client, token_for(987654)).status_code == 404
