@@ -257,3 +257,19 @@ def test_readiness_lists_declined_and_changed_people(app, client, plan_world, ma
     mine = {(b["kind"], b["jobNumber"]) for b in body["blockers"] if b["kind"] in ("declined", "changed")}
     assert mine == {("declined", "J-200"), ("changed", "J-100")}
     assert body["ready"] is False
+
+
+def test_each_persons_delivery_status_rides_on_their_mark(app, client, plan_world, make_user, login):
+    from dashboard.plans.models import OutboxMessage
+    with app.app_context():
+        for member, status in ((plan_world.ana, "sent"), (plan_world.bo, "failed")):
+            db.session.add(OutboxMessage(company_id=plan_world.company_id, plan_version_id=plan_world.version_id,
+                                         crew_member_id=member, day=plan_world.day, version=1, channel="email",
+                                         recipient="x@example.test", status=status, attempts=1))
+        db.session.commit()
+    marks = {mark.name: mark.delivery for mark in _plan(app, plan_world).marks_of(plan_world.first)}
+    assert marks == {"Ana Driver": "sent", "Bo Mover": "failed"}
+    login(make_user("ADMIN"))
+    html = client.get("/board/tomorrow", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Ana Driver: sent · message sent" in html
+    assert 'Bo Mover<b class="pm-dlv" aria-hidden="true">!</b><span class="sr-only"> (message failed)' in html
