@@ -286,3 +286,11 @@ document.addEventListener("input", function (event) {
     group.hidden = !Array.prototype.some.call(group.querySelectorAll("li[data-name]"), function (item) { return !item.hidden; });
   });
 });
+
+/* Send plan (templates/plans/_entry.html): the panel loads its counts each time it is opened, never on
+   closing (a late answer to a closing toggle would replace what "Send" just showed). */
+document.addEventListener("toggle", function (event) {
+  var panel = event.target;
+  if (!(panel instanceof HTMLDetailsElement) || panel.id !== "publish-panel" || !panel.open || !window.htmx) { return; }
+  window.htmx.trigger(panel.querySelector("#publish-pop"), "publish-open");
+}, true);
