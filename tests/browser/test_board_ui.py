@@ -50,9 +50,11 @@ def seed(app):
         trucks = [Truck(company_id=company.id, location_id=north.id, name=f"Truck 10{n}") for n in range(1, 5)]
         trucks.append(Truck(company_id=company.id, location_id=south.id, name="Truck 201"))
         db.session.add_all(trucks)
-        for n, name in enumerate(["Ann Lifter", "Bob Carrier", "Cy Strong", "Dee Packer", "Eve Driver"]):
-            db.session.add(CrewMember(company_id=company.id, external_id=f"crew-{n}", name=name, status="ACTIVE"))
+        people = {name: CrewMember(company_id=company.id, external_id=f"crew-{n}", name=name, status="ACTIVE")
+                  for n, name in enumerate(["Ann Lifter", "Bob Carrier", "Cy Strong", "Dee Packer", "Eve Driver"])}
+        db.session.add_all(people.values())
         db.session.flush()
+        ids["eve"] = people["Eve Driver"].id
 
         def job(number, hour, **fields):
             values = dict(company_id=company.id, location_id=north.id, scheduled_date=today,
@@ -64,6 +66,8 @@ def seed(app):
                           arrival_start_hour=float(hour), span_start=_at(today, hour), span_end=_at(today, hour + 3),
                           estimated_value_cents=150000 + number, status="CONFIRMED", smartmoving_crew=["Cy Strong"])
             values.update(fields)
+            # SmartMoving's crew as the sync stores it: the names and our crew member ids (My jobs follows ids).
+            values["smartmoving_crew_ids"] = [people[name].id for name in values["smartmoving_crew"]]
             row = TruckJourney(**values)
             db.session.add(row)
             db.session.flush()
@@ -84,7 +88,7 @@ def seed(app):
                                         ("MANAGER", "mgr@board.test", [north, south]),
                                         ("ADMIN", "admin@board.test", [])):
             create_user(email, PASSWORD, role, company, locations, full_name=f"{role.title()} Person")
-        create_user("driver@board.test", PASSWORD, "DRIVER", company, crew_name="Eve Driver")
+        create_user("driver@board.test", PASSWORD, "DRIVER", company, crew_member=people["Eve Driver"])
         db.session.commit()
     return ids
 
@@ -314,8 +318,8 @@ def test_my_jobs_shows_a_driver_a_job_dispatch_gives_them_without_a_reload(live_
     assert polls[0] == 200 and set(polls[1:3]) == {304}, polls
     with live_server["app"].app_context():   # dispatch puts Eve on the 6 a.m. job too
         job = db.session.get(TruckJourney, ids["plain"][0])
-        before = job.crew
-        job.crew, job.dispatch_updated_at = ["Eve Driver"], utcnow()
+        before = job.crew, job.crew_member_ids
+        job.crew, job.crew_member_ids, job.dispatch_updated_at = ["Eve Driver"], [ids["eve"]], utcnow()
         db.session.commit()
     try:
         expect(page.locator("#my-jobs-live")).to_contain_text("J-1000", timeout=10000)
@@ -323,7 +327,7 @@ def test_my_jobs_shows_a_driver_a_job_dispatch_gives_them_without_a_reload(live_
     finally:
         with live_server["app"].app_context():
             job = db.session.get(TruckJourney, ids["plain"][0])
-            job.crew, job.dispatch_updated_at = before, utcnow()
+            (job.crew, job.crew_member_ids), job.dispatch_updated_at = before, utcnow()
             db.session.commit()
 
 
