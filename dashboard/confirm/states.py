@@ -85,8 +85,8 @@ def board_marks(jobs):
     for job in jobs:
         by_day.setdefault((job.company_id, job.scheduled_date), []).append(job)
     marks = {}
-    for (company_id, day), day_jobs in sorted(by_day.items(), key=lambda item: item[0]):
-        marks.update(day_plan(company_id, day, day_jobs).marks)
+    for (company_id, day), of_day in sorted(by_day.items(), key=lambda item: item[0]):
+        marks.update(day_plan(company_id, day, of_day).marks)
     return marks
 
 
