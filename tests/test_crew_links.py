@@ -202,3 +202,17 @@ def test_tomorrows_job_shows_under_tomorrow(app, client, twins):
     login_as(client, twins["driver_two"])
     html = client.get("/my-jobs").get_data(as_text=True)
     assert html.index("J-2") < html.index("Tomorrow") < html.index("J-3")
+
+
+def test_new_user_form_refuses_a_taken_crew_member_on_its_field(app, client, twins, make_user):
+    login_as(client, make_user("ADMIN"))
+    page = client.get("/admin/users/new").get_data(as_text=True)
+    answer = client.post("/admin/users/new", data={
+        "csrf_token": csrf_token_from(page), "email": "late@example.test", "full_name": "Late", "role": "DRIVER",
+        "company_id": str(twins["driver_one"].company_id), "password": "long-enough-pass",
+        "crew_member_id": str(twins["first"])})
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 422 and "already linked to one@example.test" in html
+    assert html.index("already linked") > html.index('name="crew_member_id"')
+    with app.app_context():
+        assert db.session.scalar(sa.select(User.id).where(User.email == "late@example.test")) is None

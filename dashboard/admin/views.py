@@ -21,6 +21,7 @@ from dashboard.admin.forms import EmptyForm
 from dashboard.admin.forms import TruckForm
 from dashboard.admin.forms import UserForm
 from dashboard.audit.trail import record
+from dashboard.auth.users import CrewLinkError
 from dashboard.auth.users import UserError
 from dashboard.auth.users import create_user
 from dashboard.auth.users import crew_member_label
@@ -110,7 +111,7 @@ def _chosen_crew_member(form, company_id, current=None):
         return None
     member = db.session.get(CrewMember, form.crew_member_id.data)
     if member is None or member.company_id != company_id:
-        raise UserError("Pick a crew member of the user's own company.")
+        raise CrewLinkError("Pick a crew member of the user's own company.")
     return member
 
 
@@ -157,7 +158,9 @@ def new_user():
                                _chosen_locations(form, company.id), full_name=form.full_name.data,
                                actor=current_user, crew_member=_chosen_crew_member(form, company.id))
         except UserError as exc:
-            form.email.errors = list(form.email.errors) + [str(exc)]
+            # A refused crew link is shown on its own field; anything else is about the account.
+            target = form.crew_member_id if isinstance(exc, CrewLinkError) else form.email
+            target.errors = list(target.errors) + [str(exc)]
             db.session.rollback()
             status = 422
         else:

@@ -123,6 +123,10 @@ def set_password(user, password):
     db.session.flush()
 
 
+class CrewLinkError(UserError):
+    """A link to a crew member that is refused (another company's, or already another active user's)."""
+
+
 class CrewMemberChoiceError(UserError):
     """A crew member named by text that matches none or several people; candidates lists who it might be."""
 
@@ -187,10 +191,10 @@ def link_crew_member(user, crew_member, actor=None):
     """
     if crew_member is not None:
         if crew_member.company_id != user.company_id:
-            raise UserError("Pick a crew member of the user's own company.")
+            raise CrewLinkError("Pick a crew member of the user's own company.")
         holder = linked_user(crew_member, other_than=user)
         if holder is not None:
-            raise UserError(f"{crew_member.name} is already linked to {holder.email}; unlink them there first.")
+            raise CrewLinkError(f"{crew_member.name} is already linked to {holder.email}; unlink them there first.")
     old_id = user.crew_member_id
     new_id = crew_member.id if crew_member is not None else None
     if old_id == new_id:
