@@ -91,7 +91,8 @@ def test_a_dispatched_jobs_change_shows_a_changed_badge_until_acknowledged(app, 
 
     acknowledged = _version(app, dispatcher, world.today)
     answer = _acknowledge(client, _open_change_ids(app, world.job_a))
-    assert answer.status_code == 204 and answer.headers["HX-Trigger"] == "board-changed"
+    assert answer.status_code == 200 and answer.headers["HX-Trigger"] == "board-changed"
+    assert 'id="nav-changes-count" hx-swap-oob="true"' in answer.get_data(as_text=True)
     assert _version(app, dispatcher, world.today) != acknowledged
     assert "f-changed" not in _board(client)
     with app.app_context():
@@ -146,7 +147,7 @@ def test_a_removed_dispatched_job_stays_greyed_and_in_the_api_until_acknowledged
     removed = [job for job in api["jobs"] if job["id"] == world.job_a]
     assert removed and removed[0]["syncStatus"] == "REMOVED"
 
-    assert _acknowledge(client, _open_change_ids(app, world.job_a)).status_code == 204
+    assert _acknowledge(client, _open_change_ids(app, world.job_a)).status_code == 200
     assert "Alice Able" not in _board(client)
     api = client.get("/api/smartmoving/jobs/today", headers=bearer(app, admin)).get_json()
     assert world.job_a not in [job["id"] for job in api["jobs"]]
@@ -169,7 +170,7 @@ def test_a_moved_job_shows_on_both_days_until_acknowledged(app, client, world):
     new_day = _board(client, tomorrow)
     assert "Alice Able" in new_day and "f-changed" in new_day and "Moved to" not in new_day
 
-    assert _acknowledge(client, _open_change_ids(app, world.job_a)).status_code == 204
+    assert _acknowledge(client, _open_change_ids(app, world.job_a)).status_code == 200
     assert "Alice Able" not in _board(client)
     new_day = _board(client, tomorrow)
     assert "Alice Able" in new_day and "f-changed" not in new_day

@@ -9,6 +9,7 @@ from flask import Response
 from flask import abort
 from flask import flash
 from flask import redirect
+from flask import render_template_string
 from flask import request
 from flask import url_for
 from flask_login import current_user
@@ -22,6 +23,8 @@ from dashboard.permissions import Perm
 from dashboard.permissions import require
 
 bp = Blueprint("changes_board", __name__)
+# The nav's count of open changes, swapped in out of band (templates/changes/_nav_count.html).
+NAV_COUNT = '{% with oob = true %}{% include "changes/_nav_count.html" %}{% endwith %}'
 MAX_IDS = 200   # one job's open changes: a handful; more is not a badge's request
 
 
@@ -53,7 +56,9 @@ def acknowledge():
             return Response(message, status=404, mimetype="text/plain", headers={"HX-Trigger": "board-changed"})
         abort(404, description=message)
     if web.wants_fragment():
-        return Response(status=204, headers={"HX-Trigger": "board-changed"})
+        # Nothing to swap but the nav's open-changes count (out of band); the board redraws itself.
+        nav_count = render_template_string(NAV_COUNT)
+        return Response(nav_count, status=200, mimetype="text/html", headers={"HX-Trigger": "board-changed"})
     flash(f"Acknowledged {len(done)} change{'' if len(done) == 1 else 's'} from SmartMoving.", "success")
     return redirect(safe_next(request.form.get("next")) or safe_next(request.referrer and _path_of(request.referrer))
                     or url_for("jobs.today"))
