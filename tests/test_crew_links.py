@@ -216,3 +216,23 @@ def test_new_user_form_refuses_a_taken_crew_member_on_its_field(app, client, twi
     assert html.index("already linked") > html.index('name="crew_member_id"')
     with app.app_context():
         assert db.session.scalar(sa.select(User.id).where(User.email == "late@example.test")) is None
+
+
+def test_re_enabling_a_user_whose_person_was_relinked_unlinks_them(app, client, twins, make_user):
+    admin = make_user("ADMIN")
+    with app.app_context():
+        one = db.session.get(User, twins["driver_one"].id)
+        one.is_active_user = False
+        db.session.commit()
+        newcomer = db.session.get(User, make_user("DRIVER", email="new@example.test").id)
+        link_crew_member(newcomer, db.session.get(CrewMember, twins["first"]))
+        db.session.commit()
+    login_as(client, admin)
+    token = csrf_token_from(client.get("/admin/users").get_data(as_text=True))
+    assert client.post(f"/admin/users/{twins['driver_one'].id}/active", data={"csrf_token": token}).status_code == 302
+    with app.app_context():
+        one = db.session.get(User, twins["driver_one"].id)
+        assert one.is_active_user and one.crew_member_id is None
+        holders = db.session.scalars(sa.select(User.email).where(User.crew_member_id == twins["first"],
+                                                                 User.is_active_user.is_(True))).all()
+        assert holders == ["new@example.test"]

@@ -27,6 +27,7 @@ from dashboard.auth.users import create_user
 from dashboard.auth.users import crew_member_label
 from dashboard.auth.users import end_all_access
 from dashboard.auth.users import link_crew_member
+from dashboard.auth.users import linked_user
 from dashboard.db import db
 from dashboard.models import Company
 from dashboard.models import CrewMember
@@ -254,6 +255,10 @@ def toggle_user(user_id):
     if not user.is_active_user:
         # Revoked, not merely refused while disabled: re-enabling must not revive them.
         end_all_access(user, actor=current_user)
+    elif user.crew_member is not None and linked_user(user.crew_member, other_than=user) is not None:
+        # Their crew member was linked to someone else meanwhile: one person, one active account.
+        flash(f"{user.crew_member.name} is now linked to another user; {user.email} was unlinked.", "warning")
+        link_crew_member(user, None, actor=current_user)
     _audit("user.enable" if user.is_active_user else "user.disable", user.email, user.company_id)
     db.session.commit()
     flash(f"{user.email} is now {'enabled' if user.is_active_user else 'disabled'}.", "success")
