@@ -273,3 +273,17 @@ def test_each_persons_delivery_status_rides_on_their_mark(app, client, plan_worl
     html = client.get("/board/tomorrow", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "Ana Driver: sent · message sent" in html
     assert 'Bo Mover<b class="pm-dlv" aria-hidden="true">!</b><span class="sr-only"> (message failed)' in html
+
+
+def test_taken_off_a_job_after_answering_shows_it_and_offers_no_answer(app, client, plan_world):
+    token = plan_world.tokens[plan_world.bo]
+    _answer(client, token, "confirmed")
+    with app.app_context():
+        job = db.session.get(TruckJourney, plan_world.first)
+        job.crew, job.crew_member_ids = ["Ana Driver"], [plan_world.ana]
+        job.dispatch_updated_at = utcnow()
+        db.session.commit()
+    html = _open(client, token).get_data(as_text=True)
+    assert "No longer on job J-100" in html and "not on any job" in html
+    assert "Gate code" not in html and 'value="confirmed"' not in html
+    assert _answer(client, token, "confirmed").status_code == 422
