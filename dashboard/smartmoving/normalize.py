@@ -388,11 +388,6 @@ def _addresses(detail_job):
     return texts[0], (texts[-1] if len(texts) > 1 else None)
 
 
-def crew_names(detail_job, crew_by_id):
-    """Crew names for a job: ids resolved through crew_by_id, unknown strings kept as given."""
-    return [name for name, _ in job_crew(detail_job, crew_by_id)]
-
-
 class CrewIds(NamedTuple):
     """How a job's crew becomes our CrewMember ids: by SmartMoving id, else by a name only one person has."""
     by_external_id: dict   # {SmartMoving crew id: CrewMember.id}
