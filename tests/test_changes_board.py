@@ -13,6 +13,7 @@ from dashboard.jobs.queries import board_version
 from dashboard.models import TruckJourney
 from dashboard.models import User
 from dashboard.models import utcnow
+from dashboard.readiness import blockers
 from tests.support import csrf_token_from
 from tests.support import login_as
 from tests.support.api import bearer
@@ -166,6 +167,10 @@ def test_a_moved_job_shows_on_both_days_until_acknowledged(app, client, world):
     _record(app, world.job_a, {"scheduled_date": world.today}, {"scheduled_date": tomorrow})
     old_day = _board(client)
     assert "Alice Able" in old_day and "r-gone" in old_day
+    with app.app_context():   # the greyed copy is no work of the old day: no readiness blocker, not counted
+        blocking = blockers.day_blockers(world.company.id, world.today, db.session.get(User, world.users["ADMIN"].id))
+        assert world.job_a not in {blocker["jobId"] for blocker in blocking}
+    assert "Jobs <b>1</b>" in old_day
     assert f"Moved to {tomorrow:%a} {tomorrow.day} {tomorrow:%b}" in old_day
     new_day = _board(client, tomorrow)
     assert "Alice Able" in new_day and "f-changed" in new_day and "Moved to" not in new_day

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from dashboard.crew import availability
 from dashboard.db import db
 from dashboard.jobs import crew_roster
+from dashboard.jobs.queries import MOVED_AWAY
 from dashboard.jobs.spans import clock
 from dashboard.jobs.spans import compute_span
 from dashboard.jobs.spans import default_job_hours
@@ -96,8 +97,9 @@ _COMPLETED = DispatchStatus.COMPLETED.value
 
 
 def is_live(job):
-    """False for cancelled/completed jobs (SmartMoving's or our dispatch status) and removed ones."""
-    return (job.sync_status != _REMOVED
+    """False for cancelled/completed jobs (SmartMoving's or our dispatch status), removed ones, and the greyed
+    copy a board shows of a job SmartMoving moved to another day (queries.MOVED_AWAY, issue 19)."""
+    return (job.sync_status != _REMOVED and job.sync_status != MOVED_AWAY
             and (job.status or "").upper() not in DEAD_STATUSES
             and job.dispatch_status != _COMPLETED)
 
