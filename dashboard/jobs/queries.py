@@ -13,6 +13,7 @@ import sqlalchemy.orm as so
 from dashboard.changes.models import UpstreamChange
 from dashboard.db import db
 from dashboard.models import Company
+from dashboard.models import DataSource
 from dashboard.models import Location
 from dashboard.models import SyncRun
 from dashboard.models import SyncStatus
@@ -70,6 +71,8 @@ def _day_scope(stmt, user, day, location_id, status, include_removed):
     if can(user, Perm.VIEW_JOBS):
         return scope_query(stmt, user, TruckJourney.company_id, TruckJourney.location_id), None
     if can(user, Perm.VIEW_OWN_JOBS) and getattr(user, "crew_member_id", None) is not None:
+        if not include_removed:   # a removal awaiting a dispatcher's acknowledgement is not the crew's work
+            stmt = stmt.where(TruckJourney.sync_status != SyncStatus.REMOVED.value)
         return stmt.where(TruckJourney.company_id == user.company_id), lambda job: is_assigned_to(user, job)
     return None, None
 
@@ -289,11 +292,19 @@ def locations_for(user):
 
 
 def get_job_for(user, job_id):
-    """The job with this id if user may see it, else None (never reveals other tenants' ids)."""
+    """The job with this id if user may see it, else None (never reveals other tenants' ids).
+
+    A deleted manual job (REMOVED, see jobs.manual) is found by no one: nothing links to it any more.
+    """
     job = db.session.get(TruckJourney, job_id)
-    if job is None or not can_see_journey(user, job):
+    if job is None or not can_see_journey(user, job) or is_deleted_manual(job):
         return None
     return job
+
+
+def is_deleted_manual(job):
+    """True for a manual job someone deleted (soft: kept REMOVED, hidden from every board and the API)."""
+    return job.data_source == DataSource.MANUAL.value and job.sync_status == SyncStatus.REMOVED.value
 
 
 def board_version(user, day):
