@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 
+from dashboard.companies import credentials
 from dashboard.jobs import crew_size
 from dashboard.plans import settings as delivery_settings
 from dashboard.sync import plan
@@ -120,6 +121,9 @@ DEFAULTS = {
     # links (unset: the publishing request's). Secrets come from the environment; see plans/settings.py.
     "SMTP_URL": None, "MAIL_FROM": None, "SMTP_TIMEOUT": 10.0,
     "TWILIO_ACCOUNT_SID": None, "TWILIO_AUTH_TOKEN": None, "TWILIO_FROM": None, "PUBLIC_BASE_URL": None,
+    # Fernet key that encrypts each company's SmartMoving key (dashboard/companies/credentials.py);
+    # unset: no key can be stored. Companies the scheduler syncs at once (a thread pool per tick).
+    "CREDENTIALS_KEY": None, "SYNC_PARALLEL_COMPANIES": 2,
 }
 
 _INT_KEYS = (
@@ -130,7 +134,7 @@ _INT_KEYS = (
     "LOGIN_FAILURE_WINDOW_MINUTES", "LOGIN_DELAY_SECONDS", "LOGIN_MAX_DELAY_SECONDS", "TRUSTED_PROXIES",
     "SANDBOX_PORT", "REMOVAL_HOLD_MIN_JOBS", "REMOVAL_HOLD_PERCENT",
     "WEBHOOK_DEDUPE_SECONDS", "WEBHOOK_SWEEP_MINUTES", "WEBHOOK_MAX_ATTEMPTS", "DEMO_HISTORY_DAYS",
-    "JWT_TTL_MINUTES",
+    "JWT_TTL_MINUTES", "SYNC_PARALLEL_COMPANIES",
 )
 _FLOAT_KEYS = (
     "SMARTMOVING_MIN_INTERVAL", "SMARTMOVING_CONNECT_TIMEOUT", "SMARTMOVING_READ_TIMEOUT", "SMARTMOVING_CALL_TIMEOUT",
@@ -140,7 +144,7 @@ _STR_KEYS = (
     "DATABASE_URL", "SECRET_KEY", "SMARTMOVING_BASE_URL", "SMARTMOVING_API_KEY",
     "SMARTMOVING_CLIENT_ID", "DASHBOARD_TIMEZONE", "BOARD_DAY_START", "BOARD_DAY_END",
     "SMARTMOVING_PLAN", "SYNC_BUSINESS_HOURS", "SMARTMOVING_WEBHOOK_SECRET", "SMARTMOVING_WEBHOOK_HEADER",
-    "JWT_SECRET", "CORS_ORIGINS", "PLAN_CONFIRM_BY", "CREW_SIZE_DEFAULTS",
+    "JWT_SECRET", "CORS_ORIGINS", "PLAN_CONFIRM_BY", "CREW_SIZE_DEFAULTS", "CREDENTIALS_KEY",
 ) + delivery_settings.KEYS
 
 
@@ -281,6 +285,13 @@ def load_config(app, test_config=None):
     if app.config.get("JWT_SECRET") and len(str(app.config["JWT_SECRET"])) < MIN_SECRET_KEY_LENGTH:
         raise ConfigError(f"JWT_SECRET must be at least {MIN_SECRET_KEY_LENGTH} characters when set")
     app.config["CORS_ORIGINS"] = parse_origins("CORS_ORIGINS", app.config["CORS_ORIGINS"])
+    try:
+        app.config["CREDENTIALS_KEY"] = credentials.parse_credentials_key("CREDENTIALS_KEY",
+                                                                          app.config["CREDENTIALS_KEY"])
+    except credentials.CredentialsError as error:
+        raise ConfigError(str(error)) from None
+    if app.config["SYNC_PARALLEL_COMPANIES"] < 1:
+        raise ConfigError("SYNC_PARALLEL_COMPANIES must be at least 1")
     try:
         app.config.update(delivery_settings.parse(app.config))
     except ValueError as error:

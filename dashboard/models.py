@@ -80,6 +80,17 @@ class Company(Base):
     # When branches and crew were last fetched (they change rarely: fetched on a TTL).
     reference_synced_at: so.Mapped[datetime | None]
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    # Per-company SmartMoving credentials (issue 21 §4), set on the Companies page or with
+    # `flask set-smartmoving-key`: Fernet tokens under CREDENTIALS_KEY, never shown again.
+    api_key_encrypted: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    api_key_last4: so.Mapped[str | None] = so.mapped_column(sa.String(4))
+    key_set_at: so.Mapped[datetime | None]
+    smartmoving_client_id: so.Mapped[str | None] = so.mapped_column(sa.String(120))
+    # "basic" or "premium"; None: SMARTMOVING_PLAN.
+    smartmoving_plan: so.Mapped[str | None] = so.mapped_column(sa.String(16))
+    webhook_secret_encrypted: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    # A disabled company is never synced (its data stays).
+    is_active: so.Mapped[bool] = so.mapped_column(default=True)
 
     locations: so.Mapped[list["Location"]] = so.relationship(back_populates="company")
 

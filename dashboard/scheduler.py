@@ -16,12 +16,17 @@ import logging
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
+from flask import current_app
+
 from dashboard.auth import throttle
+from dashboard.companies import credentials
 from dashboard.config import parse_bool
 from dashboard.config import parse_int
 from dashboard.db import db
@@ -138,19 +143,29 @@ def _slot_start(when, seconds):
     return datetime.fromtimestamp(epoch - epoch % seconds, UTC).replace(tzinfo=None)
 
 
-def companies_to_sync():
-    """Ids of the companies a scheduled run syncs: the default one, and any whose key is set."""
-    import sqlalchemy as sa
+def companies_to_sync(config=None):
+    """Ids of the companies a scheduled run syncs: every active one with credentials (its own encrypted key,
+    an api_key_env variable that is set, SMARTMOVING_API_KEY or the demo sandbox). Disabled ones never."""
+    config = config or current_app.config
+    active = db.session.scalars(sa.select(Company).where(Company.is_active.is_(True)).order_by(Company.id))
+    return [company.id for company in active if credentials.has_credentials(company, config, os.environ)]
 
-    ids = []
-    for company in db.session.scalars(sa.select(Company).order_by(Company.id)):
-        if company.is_default or (company.api_key_env and os.environ.get(company.api_key_env)):
-            ids.append(company.id)
-    return ids
+
+def fair_order(company_ids, turn):
+    """company_ids rotated by turn: each tick another company goes first, so none waits behind the same ones."""
+    if not company_ids:
+        return []
+    start = turn % len(company_ids)
+    return company_ids[start:] + company_ids[:start]
 
 
 def run_scheduled_sync(app, now=None):
     """The job: for each company, claim this interval's slot, then sync it in its own app context.
+
+    Up to SYNC_PARALLEL_COMPANIES companies sync at once (a small thread pool), in an order
+    that rotates every interval (the slot's number, the same in every process): a slow
+    company holds one worker, never the others' turn. Each company's own lease still
+    allows one runner per company across processes.
 
     Never raises (an exception would only reach APScheduler's log): each company's
     outcome is logged, and a company whose sync fails does not stop the others.
@@ -161,13 +176,20 @@ def run_scheduled_sync(app, now=None):
     outcomes = {}
     try:
         with app.app_context():
-            company_ids = companies_to_sync()
+            company_ids = companies_to_sync(app.config)
     except Exception:
         log.exception("scheduled sync could not list companies")
         return outcomes
-    for company_id in company_ids:
+    order = fair_order(company_ids, int(slot.replace(tzinfo=UTC).timestamp()) // seconds)
+
+    def sync_in_context(company_id):
         with app.app_context():
-            outcomes[company_id] = _sync_one(app, company_id, slot, new_owner_id(), seconds)
+            return company_id, _sync_one(app, company_id, slot, new_owner_id(), seconds)
+
+    if order:
+        workers = min(max(1, app.config.get("SYNC_PARALLEL_COMPANIES") or 1), len(order))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sync-company") as pool:
+            outcomes.update(pool.map(sync_in_context, order))
     if "synced" in outcomes.values():
         _housekeeping(app)   # once per interval: only the slot's winner gets here
     return outcomes
@@ -191,7 +213,7 @@ def _planned_window(app, company_id, tick_seconds):
     if _setting(app, "SYNC_INTERVAL_SECONDS", parse_int) is not None:
         return None, 2
     decision = usage.plan_now(company_id, slack_minutes=tick_seconds / 120)
-    quota, _ = usage.quota_and_tier()
+    quota, _ = usage.quota_and_tier(company=db.session.get(Company, company_id))
     usage.warn_if_high(company_id, quota, usage.month_used(company_id))
     if decision.window is None:
         return None

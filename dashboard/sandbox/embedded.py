@@ -32,6 +32,20 @@ def ensure_embedded_sandbox(timezone):
         return _server
 
 
+# The demo's second company (issue 21 §4): its own world, reached with its own key on the same sandbox.
+SECOND_WORLD_KEY = "demo-key-2"
+SECOND_WORLD_SEED = 4242
+
+
+def ensure_second_world(server, timezone):
+    """Add the second demo company's world (seed 4242, fewer branches) to server once; its API key."""
+    with _lock:
+        if server.world_for(SECOND_WORLD_KEY) is None:
+            server.add_world(SECOND_WORLD_KEY, SandboxWorld(seed=SECOND_WORLD_SEED, timezone=timezone, branches=3,
+                                                            jobs_per_day=18, days_before=DEMO_DAYS_BEFORE))
+    return SECOND_WORLD_KEY
+
+
 def announce_to(url, secret, header):
     """Send the sandbox world's changes to url by webhook (now, or once the sandbox starts)."""
     global _webhook_target

@@ -364,16 +364,25 @@ def create_sandbox_app(world, api_key="demo-key", faults=None):
     faults = faults if faults is not None else Faults()
     app = Flask(__name__)
     app.json.sort_keys = False
-    app.extensions["sandbox"] = {"world": world, "faults": faults, "stats": faults.stats, "api_key": api_key}
+    # "worlds": more API keys, each routed to a world of its own (a second company's SmartMoving).
+    app.extensions["sandbox"] = {"world": world, "faults": faults, "stats": faults.stats, "api_key": api_key,
+                                 "worlds": {}}
+
+    def supplied_key():
+        """The key the request carries in x-api-key or ?api-key=, or None."""
+        return request.headers.get("x-api-key") or request.args.get("api-key")
 
     def holder():
-        """The objects this app serves (tests may reach them through app.extensions)."""
-        return app.extensions["sandbox"]
+        """The objects this app serves (tests may reach them through app.extensions), with the world of the
+        request's key: another key added by SandboxServer.add_world answers from its own world."""
+        sandbox = app.extensions["sandbox"]
+        other = sandbox["worlds"].get(supplied_key()) if sandbox["worlds"] else None
+        return sandbox if other is None else {**sandbox, "world": other}
 
     def key_ok():
-        """True when the request carries the right key in x-api-key or ?api-key=."""
-        supplied = request.headers.get("x-api-key") or request.args.get("api-key")
-        return supplied is not None and supplied == api_key
+        """True when the request carries the right key (or a key of an added world)."""
+        supplied = supplied_key()
+        return supplied is not None and (supplied == api_key or supplied in app.extensions["sandbox"]["worlds"])
 
     @app.before_request
     def gate():
@@ -592,6 +601,17 @@ class SandboxServer:
                                         name=f"sandbox-{self.port}", daemon=True)
         self._thread.start()
         return self
+
+    def add_world(self, api_key, world):
+        """Serve world to callers sending api_key (another company's SmartMoving on the same port); world."""
+        self.app.extensions["sandbox"]["worlds"][api_key] = world
+        return world
+
+    def world_for(self, api_key):
+        """The world api_key reaches, or None."""
+        if api_key == self.api_key:
+            return self.world
+        return self.app.extensions["sandbox"]["worlds"].get(api_key)
 
     def send_webhooks_to(self, url, secret, header="X-Webhook-Secret"):
         """Announce every later world change to url by webhook (real HTTP, from a thread); the sender."""

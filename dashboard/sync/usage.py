@@ -23,9 +23,13 @@ RECENT_RUNS = 100                 # successful runs searched for a sweep's page 
 _warned = set()                   # (company, month, level) already logged by this process
 
 
-def quota_and_tier(config=None):
-    """(monthly quota, tier): SMARTMOVING_MONTHLY_QUOTA when set, else the tier's quota."""
+def quota_and_tier(config=None, company=None):
+    """(monthly quota, tier): company's own plan when set (its tier's quota), else SMARTMOVING_MONTHLY_QUOTA
+    when set, else the tier's quota."""
     config = config or current_app.config
+    own = getattr(company, "smartmoving_plan", None)
+    if own in plan.QUOTAS:
+        return plan.QUOTAS[own], own
     quota = config.get("SMARTMOVING_MONTHLY_QUOTA")
     tier = plan.tier_for(config.get("SMARTMOVING_PLAN"), quota)
     if quota is None:
@@ -87,7 +91,7 @@ def plan_now(company_id, now=None, slack_minutes=0.0):
     company = db.session.get(Company, company_id)
     zone = ZoneInfo(company.timezone)
     local_now = now.replace(tzinfo=UTC).astimezone(zone)
-    quota, tier = quota_and_tier()
+    quota, tier = quota_and_tier(company=company)
     if tier == plan.PREMIUM and not current_app.config.get("SMARTMOVING_WEBHOOK_SECRET"):
         log.debug("premium plan without webhooks: sweeps are the only source of changes")
 
