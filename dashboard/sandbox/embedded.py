@@ -73,8 +73,3 @@ def start_demo_changes(timezone, anchor_path):
             log.info("demo: SmartMoving edits of tomorrow's dispatched jobs start at %s",
                      (_demo_changes.anchor + DEMO_CHANGE_AFTER).strftime("%H:%M"))
         return _demo_changes
-
-
-def demo_change_job_ids(timezone):
-    """The external ids of tomorrow's jobs the demo's SmartMoving edits touch (the demo dispatches them)."""
-    return ensure_embedded_sandbox(timezone).world.demo_change_jobs()
