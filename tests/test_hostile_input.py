@@ -25,6 +25,7 @@ from tests.support.routes import allowed
 from tests.support.routes import install_recorded_sync
 from tests.support.routes import own_token_id
 from tests.support.ui import ROLES
+from tests.support.ui import add_job
 from tests.support.ui import add_truck
 from tests.support.ui import build_world
 
@@ -69,12 +70,14 @@ FORM_FIELDS = {
     "jobs.accept_crew": ("job", "back"),
     "sync.run_now": ("date",),
 }
-PATH_NAMES = ("job_a", "mover_id", "truck_id", "token_id")
+PATH_NAMES = ("job_a", "mover_id", "truck_id", "token_id", "manual_job")
 # A submission each form accepts; the sweep spoils one field at a time.
 VALID_FORMS = {
     "jobs.new_job": {"location_id": "{loc_a}", "scheduled_date": "{today}", "customer_name": "Walk-in Wanda",
                      "customer_email": "w@example.test", "notes": "Ring twice"},
     "jobs.edit": {"truck_id": "0", "crew_other": "Helper Hal", "dispatch_status": "ASSIGNED", "notes": "Ramps"},
+    "jobs.edit_manual": {"location_id": "{loc_a}", "scheduled_date": "{today}", "customer_name": "Walk-in Wanda",
+                         "arrival_window": "9:00 AM - 11:00 AM"},
     "jobs.assign": {"truck_id": "0", "crew_other": "Helper Hal", "dispatch_status": "ASSIGNED", "notes": "Ramps"},
     "jobs.accept_crew": {"job": "{job_a}", "back": "/"},
     "admin.new_user": {"email": "new.person@example.test", "full_name": "New Person", "role": "DISPATCHER",
@@ -88,8 +91,8 @@ VALID_FORMS = {
     "auth.api_tokens": {"name": "sweep"},
 }
 # GET routes whose page is also a form: POSTed too.
-POST_TOO = {"jobs.new_job", "jobs.edit", "admin.new_user", "admin.edit_user", "admin.trucks", "auth.login",
-            "auth.password", "auth.api_tokens"}
+POST_TOO = {"jobs.new_job", "jobs.edit", "jobs.edit_manual", "admin.new_user", "admin.edit_user", "admin.trucks",
+            "auth.login", "auth.password", "auth.api_tokens"}
 SKIP = {"auth.logout"}  # would end the session the sweep runs in; covered in test_sessions_tokens
 
 
@@ -141,7 +144,8 @@ def test_no_input_makes_a_500(app, default_company, make_company, make_location,
     world = build_world(app, default_company, make_company, make_location, make_user)
     values = {"today": world.today.isoformat(), "job_a": world.job_a, "mover_id": world.users["MOVER"].id,
               "truck_id": add_truck(app, default_company, "Sweep Truck"), "loc_a": world.loc_a.id,
-              "company_id": default_company.id}
+              "company_id": default_company.id,
+              "manual_job": add_job(app, world.loc_a, external_id=None, data_source="MANUAL")}
     clients = {}
     for role in (None,) + ROLES:
         client = app.test_client()

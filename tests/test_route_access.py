@@ -13,6 +13,7 @@ from tests.support.routes import ROUTES
 from tests.support.routes import allowed
 from tests.support.routes import own_token_id
 from tests.support.ui import ROLES
+from tests.support.ui import add_job
 from tests.support.ui import add_truck
 from tests.support.ui import build_world
 
@@ -84,6 +85,7 @@ def test_role_matrix(app, client, default_company, make_company, make_location, 
     truck_id = add_truck(app, default_company, "Matrix Truck")
     values = {"today": world.today.isoformat(), "job_a": world.job_a, "mover_id": world.users["MOVER"].id,
               "truck_id": truck_id, "loc_a": world.loc_a.id,
+              "manual_job": add_job(app, world.loc_a, external_id=None, data_source="MANUAL"),
               "token_id": own_token_id(app, world.users[role or "MOVER"])}
     if role is not None:
         login_as(client, world.users[role])

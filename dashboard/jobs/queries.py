@@ -1,7 +1,6 @@
 """Reading jobs for boards and the API, always through the permission scope."""
 import functools
 import json
-import unicodedata
 from collections import namedtuple
 from datetime import date
 from datetime import datetime
@@ -12,6 +11,7 @@ import sqlalchemy.orm as so
 
 from dashboard.changes.models import UpstreamChange
 from dashboard.db import db
+from dashboard.jobs.job_search import job_matcher
 from dashboard.models import Company
 from dashboard.models import DataSource
 from dashboard.models import Location
@@ -237,42 +237,6 @@ def _matching(user, stmt, day, location_id, status, search, include_removed, loa
         return []
     matcher = job_matcher(search)
     return [job for job in load(stmt) if (visible is None or visible(job)) and matcher(job)]
-
-
-def _fold(text):
-    """Lower case without accents: "Amélie" and "AMELIE" compare equal."""
-    decomposed = unicodedata.normalize("NFKD", str(text))
-    return "".join(char for char in decomposed if not unicodedata.combining(char)).casefold()
-
-
-def _digits(text):
-    return "".join(char for char in str(text or "") if char.isdigit())
-
-
-_PHONE_CHARS = frozenset("0123456789 ()-+.")
-
-
-def job_matcher(search):
-    """A predicate: every word of search occurs in customer, job/quote number, addresses, phone, crew,
-    truck or notes."""
-    # In Python rather than SQL: crew lists are JSON, and accents and case then fold the same
-    # way on both databases; a board reads the whole day anyway. A phone-like query also
-    # matches the phone's digits whatever the punctuation ("555 0101" finds "(555) 010-1").
-    query = (search or "").strip()
-    if not query:
-        return lambda job: True
-    terms = _fold(query).split()
-    phone = _digits(query) if len(_digits(query)) >= 3 and set(query) <= _PHONE_CHARS else None
-
-    def matches(job):
-        if phone and phone in _digits(job.customer_phone):
-            return True
-        haystack = _fold("\n".join(str(part) for part in (
-            job.customer_name, job.job_number, job.quote_number, job.origin_address, job.destination_address,
-            job.customer_phone, job.notes, job.truck.name if job.truck else None,
-            *(job.crew or ()), *(job.smartmoving_crew or ())) if part))
-        return all(term in haystack for term in terms)
-    return matches
 
 
 def day_is_synced(company_id, day):

@@ -25,12 +25,15 @@ from dashboard.jobs import board as dayboard
 from dashboard.jobs import conflicts as clash_rules
 from dashboard.jobs import day_snapshot
 from dashboard.jobs import dispatch
+from dashboard.jobs import manual
 from dashboard.jobs import render_cache
 from dashboard.jobs.board import day_conflicts_for
 from dashboard.jobs.board import lanes_trucks
 from dashboard.jobs.export import jobs_csv
 from dashboard.jobs.forms import JobEditForm
 from dashboard.jobs.forms import ManualJobForm
+from dashboard.jobs.manual_forms import ConfirmDeleteForm
+from dashboard.jobs.manual_forms import ManualJobEditForm
 from dashboard.jobs.queries import board_jobs_for_day
 from dashboard.jobs.queries import board_version
 from dashboard.jobs.queries import day_is_synced
@@ -406,6 +409,50 @@ def edit(job_id):
         "jobs/edit.html", job=job, form=form,
         conflicts=_conflict_messages(job, job.truck_id, job.effective_crew),
     ), status
+
+
+def _manual_job_or_409(job_id):
+    """The manual job for its edit or delete page: 404 outside the viewer's scope, 409 for a SmartMoving job."""
+    job = _job_or_404(job_id)
+    if not manual.is_manual(job):
+        abort(409, description=str(manual.NotManual()))
+    return job
+
+
+@bp.route("/jobs/<int:job_id>/details", methods=["GET", "POST"])
+@require(Perm.EDIT_JOBS)
+def edit_manual(job_id):
+    """A manual job's customer, phone, date, arrival window, addresses and location (audited)."""
+    job = _manual_job_or_409(job_id)
+    locations = [loc for loc in locations_for(current_user) if loc.company_id == job.company_id]
+    form = ManualJobEditForm(obj=job if request.method == "GET" else None)
+    form.set_locations(locations)
+    if form.validate_on_submit():
+        try:
+            changes = manual.update_manual_job(job, current_user, form.values(), locations)
+        except manual.ManualJobError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            db.session.commit()
+            flash(f"Saved {job.customer_name}." if changes else "Nothing changed.", "success")
+            return redirect(url_for("jobs.detail", job_id=job.id))
+    return render_template("jobs/manual_edit.html", job=job, form=form), 422 if request.method == "POST" else 200
+
+
+@bp.route("/jobs/<int:job_id>/delete", methods=["GET", "POST"])
+@require(Perm.EDIT_JOBS)
+def delete_manual(job_id):
+    """Confirm (GET), then soft-delete (POST) a manual job: gone from boards and the API, kept for the audit."""
+    job = _manual_job_or_409(job_id)
+    form = ConfirmDeleteForm()
+    if form.validate_on_submit():
+        day = job.scheduled_date
+        manual.delete_manual_job(job, current_user)
+        db.session.commit()
+        flash(f"Deleted the job for {job.customer_name}.", "success")
+        return redirect(url_for("jobs.board", date=day.isoformat()))
+    return render_template("jobs/manual_delete.html", job=job, form=form), 422 if request.method == "POST" else 200
 
 
 def _assign_context(job, form, message=None, saved=False, unshown=()):

@@ -23,6 +23,8 @@ ROUTES = [
     ("POST", "/jobs/{job_a}/assign", Perm.EDIT_JOBS, "jobs.assign"),
     ("GET", "/jobs/{job_a}/assign/preview?truck_id={truck_id}&crew=Ann", Perm.EDIT_JOBS, "jobs.assign_preview"),
     ("POST", "/board/accept-crew", Perm.EDIT_JOBS, "jobs.accept_crew"),
+    ("GET", "/jobs/{manual_job}/details", Perm.EDIT_JOBS, "jobs.edit_manual"),
+    ("GET", "/jobs/{manual_job}/delete", Perm.EDIT_JOBS, "jobs.delete_manual"),
     ("GET", "/sync/", Perm.VIEW_JOBS, "sync.index"),
     ("GET", "/sync/status-panel", Perm.VIEW_JOBS, "sync.status_panel"),
     ("POST", "/sync/run", Perm.SYNC_DATA, "sync.run_now"),
