@@ -19,7 +19,9 @@ from dashboard.guards import json_body
 from dashboard.guards import parse_id
 from dashboard.guards import read_body
 from dashboard.jobs import dispatch
+from dashboard.jobs import manual
 from dashboard.jobs.dispatch import job_etag
+from dashboard.jobs.queries import day_is_synced
 from dashboard.jobs.queries import get_job_for
 from dashboard.jobs.queries import jobs_for_day
 from dashboard.jobs.queries import locations_for
@@ -99,7 +101,9 @@ def _jobs_answer(day):
             return json_error(422, "location must be a location id (a number).")
     jobs = jobs_for_day(current_user, day, location_id=location_id, status=request.args.get("status") or None,
                         search=request.args.get("q") or None)
-    return {"date": day.isoformat(), "count": len(jobs), "jobs": jobs_to_dicts(jobs, current_user)}
+    # synced: a successful or partial sync run covered the day (false: the list may miss SmartMoving's jobs).
+    return {"date": day.isoformat(), "synced": day_is_synced(current_user.company_id, day), "count": len(jobs),
+            "jobs": jobs_to_dicts(jobs, current_user)}
 
 
 # A sweep may start a scheduler tick late and take a few minutes: the health check
@@ -206,7 +210,7 @@ def job_patch(job_id):
     """Edit truck, crew, dispatch status or notes like the form does; If-Match is required."""
     # Drivers and movers edit nothing: for them no job is in scope (404, as for other tenants' ids).
     job = dispatch.job_for_update(job_id) if can(current_user, Perm.VIEW_JOBS) else None
-    if job is None or not can_see_journey(current_user, job):
+    if job is None or not can_see_journey(current_user, job) or manual.is_deleted(job):
         return json_error(404, "No such job in your locations.")
     if not can(current_user, Perm.EDIT_JOBS):
         return json_error(403, "Your role may view jobs but not edit them.")
@@ -217,9 +221,17 @@ def job_patch(job_id):
     if not dispatch.etag_matches(if_match, etag):
         body, status = json_error(412, "The job changed since you read it; GET it again and retry.")
         return body, status, {"ETag": etag}
+    body = json_body()
+    # A manual job's own fields (customer, date, window, addresses, location) go to jobs.manual;
+    # on a SmartMoving job they are refused (422): SmartMoving owns them.
+    own = {key: value for key, value in body.items() if key in manual.API_KEYS} if isinstance(body, dict) else {}
     try:
-        dispatch.patch_dispatch(job, current_user, json_body())
-    except dispatch.DispatchError as exc:
+        if own:
+            manual.patch_manual_job(job, current_user, own, locations_for(current_user))
+        rest = {key: value for key, value in body.items() if key not in own} if isinstance(body, dict) else body
+        if rest or not own:
+            dispatch.patch_dispatch(job, current_user, rest)
+    except (dispatch.DispatchError, manual.ManualJobError) as exc:
         db.session.rollback()
         return json_error(422, str(exc))
     except dispatch.UnacceptedConflicts as exc:
@@ -228,6 +240,25 @@ def job_patch(job_id):
                           conflicts=conflict_dicts(exc.clashes, current_user, job.company_id))
     db.session.commit()
     return _job_answer(job)
+
+
+@bp.delete("/jobs/<int:job_id>")
+@require(Perm.VIEW_OWN_JOBS)
+def job_delete(job_id):
+    """Soft-delete a manual job (204; audited); a SmartMoving job is 409. If-Match, when sent, must match."""
+    job = dispatch.job_for_update(job_id) if can(current_user, Perm.VIEW_JOBS) else None
+    if job is None or not can_see_journey(current_user, job) or manual.is_deleted(job):
+        return json_error(404, "No such job in your locations.")
+    if not can(current_user, Perm.EDIT_JOBS):
+        return json_error(403, "Your role may view jobs but not delete them.")
+    if_match = request.headers.get("If-Match")
+    if if_match and not dispatch.etag_matches(if_match, dispatch.job_etag(job)):
+        return json_error(412, "The job changed since you read it; GET it again and retry.")
+    if not manual.is_manual(job):
+        return json_error(409, str(manual.NotManual()))
+    manual.delete_manual_job(job, current_user)
+    db.session.commit()
+    return "", 204
 
 
 @bp.post("/jobs/sync")
@@ -268,8 +299,21 @@ def sync_status():
     return {
         "running": run_to_dict(running) if running else None,
         "runs": [run_to_dict(run) for run in recent_runs(company_id, limit=20)],
-        "apiCalls": monthly_call_usage(company_id, current_app.config["SMARTMOVING_MONTHLY_QUOTA"]),
+        "apiCalls": _camel_usage(monthly_call_usage(company_id, current_app.config["SMARTMOVING_MONTHLY_QUOTA"])),
     }
+
+
+# sync/status's apiCalls: the camelCase keys, and the snake_case ones they replace (deprecated, kept one release).
+_USAGE_KEYS = {"days_elapsed": "daysElapsed", "days_in_month": "daysInMonth", "over_quota": "overQuota"}
+
+
+def _camel_usage(usage):
+    """The quota use with camelCase keys like the rest of the API, the old snake_case names alongside."""
+    camel = dict(usage)
+    for old, new in _USAGE_KEYS.items():
+        if old in usage:
+            camel[new] = usage[old]
+    return camel
 
 
 @bp.get("/locations")
