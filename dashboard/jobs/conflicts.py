@@ -260,7 +260,13 @@ def _roster_clashes(rows):
         people_off = availability.off_for_people(company_id, start, end)
         trucks_off = availability.off_for_trucks(company_id, start, end)
         for row in company_rows:
-            clashes = _availability_of(row, roster, people_off, trucks_off) + staffing_flags(row, roster)
+            # Most rows have nobody off, no truck out and a full crew with a driver: check cheaply first.
+            persons = [roster.person_of(key, member_id) for _, key, member_id in row.people]
+            clashes = []
+            if people_off or row.truck_id in trucks_off:
+                clashes += _availability_of(row, roster, people_off, trucks_off, persons=persons)
+            if row.crew_required or (row.truck_id is not None and roster.has_drivers):
+                clashes += staffing_flags(row, roster, persons)
             if clashes:
                 found[row.id] = clashes
     return found
@@ -271,33 +277,34 @@ def _own(kind, name, row, start, end, text, other_id=0, timed=True):
     return Clash(kind, name, row.id, other_id, None, None, start, end, timed, text)
 
 
-def _availability_of(row, roster, people_off, trucks_off, people=None, truck_id=None, truck_name=None):
-    """timeoff and truck-unavailable clashes of row (or of people / truck_id put on it instead)."""
+def _availability_of(row, roster, people_off, trucks_off, persons=None):
+    """timeoff and truck-unavailable clashes of row; persons: the Person (or None) of each of row.people."""
     clashes = []
-    truck_id = row.truck_id if truck_id is None and truck_name is None else truck_id
-    truck_name = row.truck_name if truck_name is None else truck_name
-    if truck_id is not None:
-        for period in availability.overlaps(trucks_off.get(truck_id), row.start, row.end):
-            clashes.append(_own(TRUCK_UNAVAILABLE, truck_name or "", row, period.start, period.end, period.text,
+    if row.truck_id is not None and row.truck_id in trucks_off:
+        for period in availability.overlaps(trucks_off[row.truck_id], row.start, row.end):
+            clashes.append(_own(TRUCK_UNAVAILABLE, row.truck_name or "", row, period.start, period.end, period.text,
                                 period.id))
-    for display, _, member_id in row.people if people is None else people:
-        person = roster.person_for(display, member_id)
-        if person is None:
+    if persons is None:
+        persons = [roster.person_of(key, member_id) for _, key, member_id in row.people]
+    for (display, _, _), person in zip(row.people, persons, strict=True):
+        if person is None or person.id not in people_off:
             continue
-        for period in availability.overlaps(people_off.get(person.id), row.start, row.end):
+        for period in availability.overlaps(people_off[person.id], row.start, row.end):
             clashes.append(_own(TIMEOFF, display, row, period.start, period.end, period.text, period.id))
     return clashes
 
 
-def staffing_flags(row, roster):
+def staffing_flags(row, roster, persons=None):
     """understaffed (fewer people than crew_required) and no-driver (a truck, nobody whose role is driver)."""
     flags = []
     count = len(row.people)
     if row.crew_required and count < row.crew_required:
         flags.append(_own(UNDERSTAFFED, f"{count} of {row.crew_required}", row, row.start, row.end,
                           f"{count} of {row.crew_required} people assigned", timed=row.timed))
-    if row.truck_id is not None and roster.has_drivers and not any(roster.role(display, member_id) == "driver"
-                                            for display, _, member_id in row.people):
+    if persons is None:
+        persons = [roster.person_of(key, member_id) for _, key, member_id in row.people]
+    if row.truck_id is not None and roster.has_drivers and not any(
+            person is not None and person.role == "driver" for person in persons):
         flags.append(_own(NO_DRIVER, row.truck_name or "", row, row.start, row.end,
                           "Nobody on the crew is a driver" if row.people else "No crew to drive the truck",
                           timed=row.timed))

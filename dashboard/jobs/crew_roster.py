@@ -48,11 +48,20 @@ class Roster:
         self.has_drivers = any(person.role == "driver" for person in people)
         for person in people:
             self.by_name.setdefault(name_key(person.name), []).append(person)
+        # name_key -> the one active person of that name (the conflict engine asks per person per job).
+        self.by_key = {}
+        for key, named in self.by_name.items():
+            active = [person for person in named if person.active]
+            if len(active) == 1:
+                self.by_key[key] = active[0]
 
     def unique(self, name):
         """The one active person called name, else None (nobody, or several: ambiguous)."""
-        active = [person for person in self.by_name.get(name_key(name), ()) if person.active]
-        return active[0] if len(active) == 1 else None
+        return self.by_key.get(name_key(name))
+
+    def person_of(self, key, member_id):
+        """person_for with the name already as name_key (key)."""
+        return self.by_id.get(member_id) if member_id is not None else self.by_key.get(key)
 
     def person_for(self, name, member_id=None):
         """The Person behind one crew entry: by id when it has one, else by a unique active name."""
