@@ -192,3 +192,12 @@ def test_the_job_page_says_how_fresh_its_smartmoving_details_are(app, client, wo
         local = read_at.replace(tzinfo=UTC).astimezone(ZoneInfo(app.config["DASHBOARD_TIMEZONE"]))
     html = client.get(f"/jobs/{world.job_a}").get_data(as_text=True)
     assert f'details as of <time datetime="{read_at.isoformat()}Z"' in html and f">{local:%H:%M}</time>" in html
+
+
+def test_a_removed_job_awaiting_acknowledgement_is_off_the_crews_own_list(app, client, world):
+    login_as(client, world.users["DRIVER"])
+    assert "Alice Able" in client.get("/my-jobs").get_data(as_text=True)      # Dan Driver's job
+    _remove(app, world.job_a)
+    assert "Alice Able" not in client.get("/my-jobs").get_data(as_text=True)
+    login_as(client, world.users["ADMIN"])
+    assert "Removed in SmartMoving" in _board(client)                        # the board keeps it, greyed
