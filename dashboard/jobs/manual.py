@@ -33,7 +33,7 @@ TEXT_FIELDS = {
     "destination_address": ("destinationAddress", 400),
 }
 API_KEYS = {api: column for column, (api, _limit) in TEXT_FIELDS.items()} | {
-    "date": "scheduled_date", "locationId": "location_id"}
+    "scheduledDate": "scheduled_date", "locationId": "location_id"}
 
 
 class ManualJobError(ValueError):
@@ -58,6 +58,7 @@ def is_deleted(job):
 
 
 def _shown(value):
+    """A value as the audit stores it (JSON): dates as ISO days."""
     return value.isoformat() if isinstance(value, date) else value
 
 
@@ -75,9 +76,11 @@ def _clean_text(column, value):
 
 
 def _clean_date(value):
+    """A date (from the form) or ISO text (from the API) inside the accepted years."""
     day = value if isinstance(value, date) else parse_iso_date(value) if isinstance(value, str) else None
     if day is None or not in_day_range(day):
-        raise ManualJobError(f"date must be a day like 2025-01-31, between {FIRST_DAY.year} and {LAST_DAY.year}.")
+        raise ManualJobError(f"scheduledDate must be a day like 2025-01-31, "
+                             f"between {FIRST_DAY.year} and {LAST_DAY.year}.")
     return day
 
 
