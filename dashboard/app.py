@@ -32,6 +32,8 @@ from dashboard.auth.session import enforce_session_timeouts
 from dashboard.changes import api_views as changes_api_views
 from dashboard.changes import board_views as changes_board_views
 from dashboard.changes import views as changes_views
+from dashboard.companies import api_views as companies_api_views
+from dashboard.companies import views as companies_views
 from dashboard.config import ConfigError
 from dashboard.config import load_config
 from dashboard.config import stop_on_config_error
@@ -45,6 +47,7 @@ from dashboard.db import db
 from dashboard.extensions import csrf
 from dashboard.extensions import htmx
 from dashboard.extensions import login_manager
+from dashboard.jobs import crew_roster
 from dashboard.jobs import views as jobs_views
 from dashboard.locations import views as locations_views
 from dashboard.logs import configure_logging
@@ -211,11 +214,15 @@ def register_blueprints(app):
     app.register_blueprint(changes_views.bp)
     app.register_blueprint(changes_api_views.bp, url_prefix=API_PREFIX)
     app.register_blueprint(changes_api_views.bp, url_prefix=SEED_PREFIX, name="seed_changes_api")
+    app.register_blueprint(companies_views.bp, url_prefix="/admin/companies")   # super admin (issue 21)
+    app.register_blueprint(companies_api_views.bp, url_prefix=API_PREFIX)
+    app.register_blueprint(companies_api_views.bp, url_prefix=SEED_PREFIX, name="seed_companies_api")
 
 
 def register_later_hooks(app):
     """The hooks that run after the extensions' own."""
     app.before_request(enforce_session_timeouts)
+    app.before_request(companies_views.pick_company)   # ?company=ID / the switcher (issue 21)
     app.before_request(api_seed.explain_get_on_sync)
 
 
@@ -236,6 +243,7 @@ def forget_rendered_rows():
     """A new app (another database, e.g. in tests) must never be served rows drawn from the last one."""
     jobs_views.forget_rendered_rows()
     confirm_states.forget()
+    crew_roster.forget()
 
 
 def register_security_headers(app):

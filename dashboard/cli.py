@@ -17,6 +17,8 @@ from dashboard.auth.users import crew_member_label
 from dashboard.auth.users import find_company
 from dashboard.auth.users import find_crew_member
 from dashboard.auth.users import resolve_locations
+from dashboard.companies import service as companies
+from dashboard.companies.service import CompanyError
 from dashboard.db import db
 from dashboard.demo import disable_demo_users
 from dashboard.demo import seed_demo
@@ -283,8 +285,45 @@ def deliver_command(watch, limit):
         time.sleep(plan_delivery.TICK_SECONDS)
 
 
+@click.command("create-company")
+@click.argument("name")
+@click.option("--timezone", "timezone", required=True, help="IANA time zone, e.g. America/Toronto")
+@with_appcontext
+def create_company_command(name, timezone):
+    """Create a company (issue 21): an unknown time zone or a name already used exits 2."""
+    try:
+        with db.write_transaction():
+            company = companies.create_company(name, timezone)
+    except CompanyError as error:
+        _fail(str(error))
+    click.echo(f"Created company #{company.id} {company.name} ({company.timezone}). "
+               f"Set its key with: flask --app dashboard set-smartmoving-key {company.id}")
+
+
+@click.command("set-smartmoving-key")
+@click.argument("company_name", metavar="COMPANY")
+@click.option("--client-id", default=None, help="SmartMoving client id (sent as x-client-id)")
+@click.option("--plan", "plan_name", default=None, help="basic or premium (default: SMARTMOVING_PLAN)")
+@with_appcontext
+def set_smartmoving_key_command(company_name, client_id, plan_name):
+    """Store COMPANY's SmartMoving API key, encrypted; the key is read from standard input (never echoed)."""
+    if sys.stdin.isatty():
+        api_key = click.prompt("SmartMoving API key", hide_input=True)
+    else:
+        api_key = sys.stdin.readline().rstrip("\r\n")
+    try:
+        with db.write_transaction():
+            company = companies.find(company_name)
+            companies.set_smartmoving_key(company, api_key, current_app.config.get("CREDENTIALS_KEY"),
+                                          client_id=client_id, plan_name=plan_name)
+    except CompanyError as error:
+        _fail(str(error))
+    click.echo(f"SmartMoving key of {company.name} {companies.key_note(company)}; used from its next sync.")
+
+
 def init_app(app):
     """Register every command on app."""
     for command in (init_db_command, create_user_command, create_token_command, revoke_token_command,
-                    sync_command, sandbox_command, publish_command, deliver_command):
+                    sync_command, sandbox_command, publish_command, deliver_command,
+                    create_company_command, set_smartmoving_key_command):
         app.cli.add_command(command)

@@ -8,6 +8,8 @@ import functools
 
 import sqlalchemy as sa
 from flask import abort
+from flask import g
+from flask import has_request_context
 from flask_login import current_user
 
 from dashboard.extensions import login_manager
@@ -106,11 +108,34 @@ def visible_location_ids(user):
     return set()
 
 
+# flask.g key: the one company a super admin picked for this request (dashboard/companies/views.py sets it).
+CHOSEN_COMPANY = "chosen_company_id"
+
+
+def chosen_company_id():
+    """The company a super admin picked for this request (?company=ID, else the header's switcher), or None
+    (every company). Always None for other roles: their company is their own."""
+    return g.get(CHOSEN_COMPANY) if has_request_context() else None
+
+
+def company_in_view(user):
+    """The company a one-company page or answer (sync status, "sync now", the board's header) is about:
+    a super admin's pick, else the user's own company."""
+    return chosen_company_id() or user.company_id
+
+
+def within_chosen_company(stmt, company_column):
+    """A super admin's select narrowed to the company they picked, if any."""
+    chosen = chosen_company_id()
+    return stmt if chosen is None else stmt.where(company_column == chosen)
+
+
 def scope_query(stmt, user, company_column, location_column):
-    """Restrict a select to what user may see: their company, and their locations when assigned."""
+    """Restrict a select to what user may see: their company, and their locations when assigned
+    (a super admin: every company, or the one picked for this request)."""
     scope = scope_of(user)
     if scope is Scope.ALL_COMPANIES:
-        return stmt
+        return within_chosen_company(stmt, company_column)
     if scope is Scope.NONE:
         return stmt.where(sa.false())
     stmt = stmt.where(company_column == user.company_id)
@@ -201,5 +226,6 @@ def public(view):
 
 
 __all__ = ["Role", "Perm", "Scope", "ROLE_PERMISSIONS", "can", "require", "require_login", "public",
-           "scope_query", "visible_location_ids", "can_see_location", "can_see_journey", "is_assigned_to", "is_on_crew",
+           "scope_query", "chosen_company_id", "company_in_view", "within_chosen_company",
+           "visible_location_ids", "can_see_location", "can_see_journey", "is_assigned_to", "is_on_crew",
            "parse_role"]

@@ -34,6 +34,7 @@ from dashboard.models import utcnow
 from dashboard.permissions import Perm
 from dashboard.permissions import can
 from dashboard.permissions import can_see_journey
+from dashboard.permissions import company_in_view
 from dashboard.permissions import public
 from dashboard.permissions import require
 from dashboard.reports.params import RangeError
@@ -279,13 +280,13 @@ def sync_now():
             return json_error(422, "date must be given as YYYY-MM-DD, between 2000 and 2099.")
     db.session.rollback()  # the sync takes its own transactions
     try:
-        run = service.start_sync_in_background(current_app._get_current_object(), current_user.company_id,
+        run = service.start_sync_in_background(current_app._get_current_object(), company_in_view(current_user),
                                        trigger="api", user_id=current_user.id, day=day)
     except service.SyncAlreadyRunning as running:
         extra = {"run": run_to_dict(running.run)} if running.run is not None else {}
         return json_error(409, str(running), **extra)
     with db.write_transaction() as session:
-        session.add(AuditEvent(company_id=current_user.company_id, user_id=current_user.id, action="sync.start",
+        session.add(AuditEvent(company_id=company_in_view(current_user), user_id=current_user.id, action="sync.start",
                                target=f"run:{run.id}", detail={"via": "api"}))
     return {"run": run_to_dict(run)}, 202
 
@@ -293,8 +294,8 @@ def sync_now():
 @bp.get("/sync/status")
 @require(Perm.VIEW_JOBS)
 def sync_status():
-    """The running sync (if any), the last runs with their statistics, and quota use."""
-    company_id = current_user.company_id
+    """The running sync (if any), the last runs with their statistics, and quota use (?company=ID: super admin)."""
+    company_id = company_in_view(current_user)
     running = current_run(company_id)
     return {
         "running": run_to_dict(running) if running else None,

@@ -15,6 +15,7 @@ from dashboard.models import TruckJourney
 from dashboard.models import User
 from dashboard.permissions import Scope
 from dashboard.permissions import scope_of
+from dashboard.permissions import within_chosen_company
 
 PAGE_LIMIT = 500
 EXPORT_LIMIT = 50000
@@ -29,9 +30,9 @@ def record(company_id, user_id, action, target=None, **detail):
 
 
 def _scoped(stmt, reader, column):
-    """Restrict to the reader's companies: every company for SUPER_ADMIN, their own otherwise."""
+    """Restrict to the reader's companies: every company (or the one picked) for SUPER_ADMIN, their own otherwise."""
     if scope_of(reader) is Scope.ALL_COMPANIES:
-        return stmt
+        return within_chosen_company(stmt, column)
     return stmt.where(column == reader.company_id)
 
 

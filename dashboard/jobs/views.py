@@ -41,10 +41,13 @@ from dashboard.jobs.queries import get_job_for
 from dashboard.jobs.queries import jobs_for_day
 from dashboard.jobs.queries import locations_for
 from dashboard.jobs.spans import board_day
+from dashboard.models import Company
 from dashboard.models import SyncStatus
 from dashboard.permissions import Perm
 from dashboard.permissions import Scope
 from dashboard.permissions import can
+from dashboard.permissions import chosen_company_id
+from dashboard.permissions import company_in_view
 from dashboard.permissions import crew_name_of
 from dashboard.permissions import is_assigned_to
 from dashboard.permissions import require
@@ -112,7 +115,7 @@ def _board_context(day, view_name, version=None):
         limit=None if request.args.get("all") == "1" else dayboard.PAGE_ROWS,
         trucks=lanes_trucks(current_user, [loc.id for loc in locations if filters["location"] in (None, loc.id)])
         if params.view == "lanes" else ())
-    company = current_user.company
+    company = db.session.get(Company, company_in_view(current_user))   # a super admin's pick (issue 21)
     last_run = history.last_finished_run(company.id, successful_only=True)
     last_synced = last_run.finished_at if last_run else None
     filter_query = {k: v for k, v in filters.items() if v}
@@ -191,7 +194,7 @@ def _board_etag(day):
     # Only location-bound roles need their locations in the key (and the query that loads them).
     locations = (sorted(loc.id for loc in current_user.locations)
                  if scope_of(current_user) is Scope.ASSIGNED_LOCATIONS else None)
-    scope = (current_user.role, current_user.company_id, locations,
+    scope = (current_user.role, current_user.company_id, chosen_company_id(), locations,
              request.full_path, day, web.user_today(), version, stale, current_app.config["BOARD_REFRESH_SECONDS"])
     return web.etag_of((current_user.id, scope)), hashlib.sha256(repr(scope).encode()).hexdigest(), version
 

@@ -16,9 +16,11 @@ from dashboard.db import db
 from dashboard.errors import json_error
 from dashboard.errors import wants_json
 from dashboard.extensions import htmx
+from dashboard.models import Company
 from dashboard.models import RunStatus
 from dashboard.permissions import Perm
 from dashboard.permissions import can
+from dashboard.permissions import company_in_view
 from dashboard.permissions import require
 from dashboard.sync import history
 from dashboard.sync import removals
@@ -55,7 +57,7 @@ def _panel_context(company_id, just_started=None):
 @require(Perm.SYNC_DATA)
 def confirm_removals():
     """Carry out the removals a sync held back (SmartMoving no longer lists these jobs)."""
-    count = removals.confirm(current_user.company_id, current_user)
+    count = removals.confirm(company_in_view(current_user), current_user)
     db.session.commit()
     flash(f"{count} held removal{'' if count == 1 else 's'} confirmed: those jobs left the boards."
           if count else "No removals were waiting.", "success" if count else "info")
@@ -66,7 +68,7 @@ def confirm_removals():
 @require(Perm.SYNC_DATA)
 def keep_removals():
     """Keep the jobs a sync wanted to remove; a later sync that confirms them again holds them again."""
-    count = removals.keep(current_user.company_id, current_user)
+    count = removals.keep(company_in_view(current_user), current_user)
     db.session.commit()
     flash(f"{count} job{'' if count == 1 else 's'} kept on the boards." if count else "No removals were waiting.",
           "success" if count else "info")
@@ -77,7 +79,7 @@ def keep_removals():
 @require(Perm.VIEW_JOBS)
 def index():
     """The sync page: current run, history, monthly API usage."""
-    company_id = current_user.company_id
+    company_id = company_in_view(current_user)
     held = removals.pending(company_id, limit=50, user=current_user)
     held_count = removals.pending_count(company_id, user=current_user) if len(held) == 50 else len(held)
     return web.render_page_or_fragment("sync/index.html", "sync/_status_panel.html", held_removals=held,
@@ -89,7 +91,7 @@ def index():
 def _plan_context(company_id):
     """What the quota plan include shows: the plan now and the 75 % / 90 % warning."""
     config = current_app.config
-    quota, tier = usage.quota_and_tier()
+    quota, tier = usage.quota_and_tier(company=db.session.get(Company, company_id))
     return dict(plan=usage.plan_now(company_id), plan_quota=quota, plan_tier=tier,
                 plan_warning=usage.warn_if_high(company_id, quota, usage.month_used(company_id)),
                 plan_hours=config["SYNC_BUSINESS_HOURS"].replace("-", "–"),
@@ -102,7 +104,7 @@ def _plan_context(company_id):
 def status_panel():
     """The self-polling panel: polls every 2 s while a run is going, and renders without the poll once done."""
     response = current_app.make_response(render_template("sync/_status_panel.html",
-                                                          **_panel_context(current_user.company_id)))
+                                                          **_panel_context(company_in_view(current_user))))
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -112,7 +114,7 @@ def status_panel():
 def run_now():
     """Start a background sync; 409 (htmx, JSON) or a flash (plain form) when one is already running."""
     service = _service()
-    company_id = current_user.company_id
+    company_id = company_in_view(current_user)
     # "Sync this day" on a board outside the synced window sends its date (that day and the next).
     day = parse_iso_date(request.form.get("date")) if request.form.get("date") else None
     # Release this request's write transaction first: the run writes from its own thread.
