@@ -18,6 +18,7 @@ from dashboard.audit.trail import record
 from dashboard.auth.users import create_user
 from dashboard.auth.users import end_all_access
 from dashboard.auth.users import link_crew_member
+from dashboard.companies import service as companies
 from dashboard.db import db
 from dashboard.jobs.conflicts import is_live
 from dashboard.models import Company
@@ -84,7 +85,48 @@ def seed_demo(app):
         # The sync page's "Last run" is then today's and tomorrow's, not the history's last day
         # (an unchanged re-sync: its sweep calls only).
         yield summarize(run_sync(company.id, trigger="demo"))
+    yield from seed_second_demo_company()
     yield f"Demo users (password '{DEMO_PASSWORD}'): " + ", ".join(demo_email(role) for role in DEMO_ROLES)
+
+
+# ---------------------------------------------------------------- a second demo company (issue 21 §4)
+
+SECOND_DEMO_COMPANY = "Harbour Movers (demo)"
+SECOND_DEMO_TIMEZONE = "America/Vancouver"
+SECOND_DEMO_ROLES = ("ADMIN", "DISPATCHER")
+
+
+def second_demo_email(role):
+    """admin2@demo.test, dispatcher2@demo.test: the second demo company's accounts."""
+    return f"{role.lower().replace('_', '')}2@demo.test"
+
+
+def seed_second_demo_company():
+    """A second demo company with its own sandbox world (another key on the same sandbox) and its own demo
+    users, so a super admin's company switcher has something to switch; idempotent. Yields lines to print."""
+    company = db.session.scalar(sa.select(Company).where(Company.is_demo.is_(True), Company.is_default.is_(False))
+                                .order_by(Company.id).limit(1))
+    if company is None:
+        with db.write_transaction():
+            company = companies.create_company(SECOND_DEMO_COMPANY, SECOND_DEMO_TIMEZONE, is_demo=True)
+    company_id = company.id
+    if db.session.scalar(sa.select(sa.func.count(SyncRun.id)).where(SyncRun.company_id == company_id)) == 0:
+        db.session.commit()
+        yield f"Demo mode: first sync of {company.name} from its own sandbox world..."
+        yield summarize(run_sync(company_id, trigger="demo"))
+    with db.write_transaction() as session:
+        company = session.get(Company, company_id)
+        locations = list(session.scalars(sa.select(Location).where(Location.company_id == company_id)
+                                         .order_by(Location.name)))
+        _ensure_trucks(session, company, locations)
+        for role in SECOND_DEMO_ROLES:
+            email = second_demo_email(role)
+            if session.scalar(sa.select(User.id).where(User.email == email)) is None:
+                user = create_user(email, DEMO_PASSWORD, role, company, locations[:1] if role == "DISPATCHER" else [],
+                                   full_name=f"Demo {role.title()} ({company.name})")
+                user.is_demo = True
+    yield (f"Second demo company {company.name}: " + ", ".join(second_demo_email(role) for role in SECOND_DEMO_ROLES)
+           + " (super admins switch companies in the header)")
 
 
 def _is_live(company):
