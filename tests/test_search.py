@@ -52,3 +52,46 @@ def test_day_is_synced_only_inside_a_successful_run_window(app, default_company,
         synced = [offset for offset in range(-1, 11)
                   if day_is_synced(default_company.id, today + timedelta(days=offset))]
     assert synced == [0, 1, 3]
+
+
+def test_phrases_and_prefixes_find_a_truck_crew_or_job_not_every_number_that_starts_alike(
+        app, client, default_company, make_location, make_user, login):
+    """Issue 20 §6: "Truck 101" found every job number starting with 101; phrases and prefixes say what is meant."""
+    north = make_location("North")
+    t101, t202 = add_truck(app, default_company, "101"), add_truck(app, default_company, "Truck 202")
+    blue = add_truck(app, default_company, "Big Blue")
+    add_job(app, north, job_number="101058-1", customer_name="Ann Arbor", truck_id=t202, smartmoving_crew=["Sam Lee"])
+    add_job(app, north, job_number="101058-2", customer_name="Ben Bay", truck_id=t101, crew=["Samantha Ray"])
+    add_job(app, north, job_number="1010580", customer_name="Cy Côté", truck_id=blue, crew=["Lee Sam"],
+            notes="Rent truck 303 for the piano")
+    add_job(app, north, job_number="202-7", customer_name="Dee Dunn", quote_number="Q-101058",
+            smartmoving_crew=["Émile Zola"])
+    admin = bearer(app, make_user("ADMIN"))
+
+    def found(query):
+        answer = client.get("/api/smartmoving/jobs/today", query_string={"q": query}, headers=admin)
+        assert answer.status_code == 200, query
+        return sorted(job["jobNumber"] for job in answer.get_json()["jobs"])
+
+    cases = {
+        "Truck 101": ["101058-2"], "truck 202": ["101058-1"], '"Truck 101"': ["101058-2"],
+        '"truck 20"': [], "truck:101": ["101058-2"], "TRUCK:truck 101": [], 'truck:"Truck 101"': ["101058-2"],
+        'truck:"big blue"': ["1010580"], "truck:blue": [], "truck:nope": [], "truck 303": ["1010580"],
+        "101": ["101058-1", "101058-2", "1010580", "202-7"], "big blue": ["1010580"],
+        'crew:"Sam Lee"': ["101058-1"], "crew:sam": ["101058-1", "101058-2", "1010580"], "crew:lee": ["101058-1",
+                                                                                                       "1010580"],
+        "crew:emile": ["202-7"], "crew:ÉMILE crew:zola": ["202-7"], "crew:am": [],
+        "job:101058": ["101058-1", "101058-2"], "job:101058-2": ["101058-2"], "job:10105": [],
+        "job:q-101058": ["202-7"], "job:101058 crew:sam": ["101058-1", "101058-2"],
+        '"ben bay" truck:101': ["101058-2"], '"cote"': ["1010580"], '"Sam Lee"': ["101058-1"],
+        'truck: crew:': ["101058-1", "101058-2", "1010580", "202-7"], '"unclosed phrase': [],
+    }
+    for query, expected in cases.items():
+        assert found(query) == expected, query
+
+    login(make_user("DISPATCHER", locations=[north]))   # the board's search, read from its own rows
+    html = client.get("/board", query_string={"q": "Truck 101"}).get_data(as_text=True)
+    assert "101058-2" in html and "101058-1" not in html and "1010580" not in html
+    html = client.get("/board", query_string={"q": 'crew:"Sam Lee"'}).get_data(as_text=True)
+    assert "101058-1" in html and "101058-2" not in html
+    assert 'truck:101' in client.get("/board").get_data(as_text=True)   # the box says how

@@ -367,3 +367,16 @@ def _plan_parts(all_companies, day, company_id):
     return [of_day(sa.func.max(PlanVersion.id), PlanVersion),
             of_day(sa.func.max(PlanConfirmation.id), PlanConfirmation),
             of_day(sa.func.coalesce(sa.func.sum(OutboxMessage.attempts * 8 + _DELIVERY_STEP), 0), OutboxMessage)]
+
+
+def plan_stamps(company_id, day):
+    """(newest plan version id or None, newest answer id or None, delivery sum) of company's day, in one statement:
+    board_version's plan parts, which confirm.states keys what it worked out on."""
+    return tuple(db.session.connection().execute(_plan_stamps_statement(),
+                                                 {"day": day, "company_id": company_id}).one())
+
+
+@functools.cache
+def _plan_stamps_statement():
+    day, company_id = sa.bindparam("day", type_=sa.Date), sa.bindparam("company_id", type_=sa.Integer)
+    return sa.select(*(part.scalar_subquery() for part in _plan_parts(False, day, company_id)))
