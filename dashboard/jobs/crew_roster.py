@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from dashboard.db import db
+from dashboard.jobs.render_cache import OnceCache
 from dashboard.models import CrewMember
 from dashboard.models import CrewRole
 
@@ -75,8 +76,32 @@ class Roster:
         return person.role if person else None
 
 
+# Rosters by (company, fingerprint): every board read of a day needs its company's roster, and a
+# company of thousands of people took longer to read than the day's jobs.
+rosters = OnceCache(8)
+
+
+def _fingerprint(company_id):
+    """One aggregate row that moves with any change a Roster shows: people added (count, newest id), a sync
+    (newest last_sync_at: names, statuses, branches), our role edited (roles differ in length, weighted by id)."""
+    return tuple(db.session.execute(
+        sa.select(sa.func.count(CrewMember.id), sa.func.max(CrewMember.id), sa.func.max(CrewMember.last_sync_at),
+                  sa.func.sum(CrewMember.id * (sa.func.length(sa.func.coalesce(CrewMember.role, "")) + 1)))
+        .where(CrewMember.company_id == company_id)).one())
+
+
+def forget():
+    """Drop every kept roster (a new app or database)."""
+    rosters.clear()
+
+
 def load(company_id):
-    """The Roster of company_id (one query)."""
+    """The Roster of company_id: kept while its fingerprint holds (one aggregate query), else read (one more)."""
+    return rosters.get_or_build((company_id, _fingerprint(company_id)), lambda: _read(company_id))
+
+
+def _read(company_id):
+    """The Roster of company_id, read (one query)."""
     rows = db.session.execute(
         sa.select(CrewMember.id, CrewMember.name, CrewMember.role, CrewMember.role_name, CrewMember.status,
                   CrewMember.location_id).where(CrewMember.company_id == company_id)
