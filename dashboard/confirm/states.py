@@ -8,10 +8,10 @@
 - changed: they confirmed, but the job's time, place, crew, truck or notes changed since, or it was given to
   them after the version they confirmed.
 
-The caller passes the jobs it already holds (a board's rows, an API list); a day then costs a few small
-queries whatever its size (its newest version, the answers, the delivery status, the roles on jobs someone
-confirmed), never one per job. What the versions told whom is read once per new version (written versions
-never change), and a job's fingerprint once per change of the job (its stamps) or of its crew's roles.
+The caller passes the jobs it already holds (a board's rows, an API list). A day then costs one statement
+(its plan stamps: newest version, newest answer, delivery sum) when nothing changed; what the versions told
+whom, the answers and the delivery status are read again only when their stamp moves, a job's marks only
+when it or the stamps change, its fingerprint only when it or its crew's roles change. Never a query per job.
 """
 from collections import namedtuple
 from datetime import datetime
@@ -25,6 +25,7 @@ from flask import current_app
 
 from dashboard.db import db
 from dashboard.jobs.conflicts import is_live
+from dashboard.jobs.queries import plan_stamps
 from dashboard.jobs.render_cache import OnceCache
 from dashboard.models import Company
 from dashboard.models import CrewMember
@@ -50,10 +51,17 @@ Mark = namedtuple("Mark", "name crew_member_id state reason delivery")
 # The newest answer of one person for the day.
 Answer = namedtuple("Answer", "id state reason plan_version_id")
 
-# What a day's versions told whom, by (company, day, newest version id): a few companies times a few days.
+# Each keyed by the day's plan stamps (jobs.queries.plan_stamps: newest version id, newest answer id, a sum
+# every delivery step moves) and, per job, its two stamps: a key never names stale data, it just stops
+# being asked for. What the versions told whom and the answers, by (company, day, stamp):
 _told_by_version = OnceCache(32)
+_answers_by_stamp = OnceCache(32)
+_delivery_by_stamp = OnceCache(32)
 # Fingerprints of jobs as they are now, by (job id, its stamps, its crew's roles).
 _fingerprints = OnceCache(20_000)
+# A job's marks by (job id, its stamps, the day's plan stamps): after one job changes, only it is worked out
+# again. (A crew member's role changing alone moves no stamp: their jobs catch up at the next change.)
+_job_marks = OnceCache(50_000)
 
 
 class DayPlan:
@@ -107,31 +115,50 @@ def day_plan(company_id, day, jobs=None, with_unsent=False):
     truck name). with_unsent: work out the marks even when nothing was published
     (readiness needs "unsent"; a board shows no marks before the first version).
     """
-    told = _told(company_id, day)
-    if not told and not with_unsent:
+    newest, answered, delivered = plan_stamps(company_id, day)
+    if newest is None and not with_unsent:
         return DayPlan(False, {})
     if jobs is None:
         jobs = day_jobs(company_id, day)
-    answers = _answers(company_id, day) if told else {}
-    delivery = delivery_by_person(company_id, day) if told else {}
+    stamp = (newest, answered, delivered)
+    marks, missing = {}, []
+    for job in jobs:
+        key = (job.id, job.last_sync_at, job.dispatch_updated_at, stamp)
+        found = _job_marks.get(key)
+        if found is None:
+            missing.append((job, key))
+        else:
+            marks[job.id] = found
+    if missing:
+        marks.update(_work_out(company_id, day, missing, stamp))
+    return DayPlan(newest is not None, marks)
+
+
+def _work_out(company_id, day, missing, stamp):
+    """{job id: marks} of the (job, cache key) pairs in missing, remembered under their keys."""
+    newest, answered, delivered = stamp
+    told = _told(company_id, day, newest)
+    answers = _answers(company_id, day, answered)
+    delivery = _delivery(company_id, day, newest, delivered) if newest is not None else {}
     # Only jobs someone confirmed are compared with what they were told.
     confirmed = {member for member, answer in answers.items() if answer.state == CONFIRMED}
-    crews = [(job, crew_with_ids(job)) for job in jobs]
-    compared = [job for job, crew in crews if any(member in confirmed for _name, member in crew)]
+    crews = [(job, key, crew_with_ids(job)) for job, key in missing]
+    compared = [job for job, _key, crew in crews if any(member in confirmed for _name, member in crew)]
     now_prints = current_fingerprints(compared) if compared else {}
     marks = {}
-    for job, crew in crews:
+    for job, key, crew in crews:
         marks[job.id] = tuple(
             Mark(name, member, _state(job.id, member, told, answers, now_prints),
                  _reason(member, answers), delivery.get(member) if member is not None else None)
             for name, member in crew)
-    return DayPlan(bool(told), marks)
+        _job_marks.put(key, marks[job.id])
+    return marks
 
 
 def forget():
     """Drop what was worked out (a new app or database)."""
-    _told_by_version.clear()
-    _fingerprints.clear()
+    for cache in (_told_by_version, _answers_by_stamp, _delivery_by_stamp, _fingerprints, _job_marks):
+        cache.clear()
 
 
 def _state(job_id, member, told, answers, now_prints):
@@ -165,10 +192,8 @@ class _Told(dict):
         self.newest = {}
 
 
-def _told(company_id, day):
-    """The day's _Told: read once per newest version (a version's assignments never change once written)."""
-    newest = db.session.scalar(sa.select(sa.func.max(PlanVersion.id)).where(
-        PlanVersion.company_id == company_id, PlanVersion.day == day))
+def _told(company_id, day, newest):
+    """The day's _Told up to version id newest: read once per version (assignments never change once written)."""
     if newest is None:
         return _Told()
     return _told_by_version.get_or_build((company_id, day, newest), lambda: _read_told(company_id, day, newest))
@@ -188,14 +213,27 @@ def _read_told(company_id, day, newest):
     return told
 
 
-def _answers(company_id, day):
-    """{crew member id: Answer}: each person's newest answer for the day."""
+def _answers(company_id, day, newest):
+    """{crew member id: Answer}: each person's newest answer for the day, up to answer id newest (read once per id)."""
+    if newest is None:
+        return {}
+    return _answers_by_stamp.get_or_build((company_id, day, newest), lambda: _read_answers(company_id, day, newest))
+
+
+def _read_answers(company_id, day, newest):
     stmt = (sa.select(PlanConfirmation.id, PlanConfirmation.crew_member_id, PlanConfirmation.state,
                       PlanConfirmation.reason, PlanConfirmation.plan_version_id)
-            .where(PlanConfirmation.company_id == company_id, PlanConfirmation.day == day)
+            .where(PlanConfirmation.company_id == company_id, PlanConfirmation.day == day,
+                   PlanConfirmation.id <= newest)
             .order_by(PlanConfirmation.id))
     return {member: Answer(answer_id, state, reason, version_id)
             for answer_id, member, state, reason, version_id in db.session.execute(stmt)}
+
+
+def _delivery(company_id, day, newest, delivered):
+    """plans.queries.delivery_by_person of the day, read once per (newest version, delivery sum)."""
+    return _delivery_by_stamp.get_or_build((company_id, day, newest, delivered),
+                                           lambda: delivery_by_person(company_id, day))
 
 
 def current_jobs(job_ids):
