@@ -1,6 +1,7 @@
 """Forms of the Companies page (super admin): create, rename, set the SmartMoving key, switch company."""
 from flask_wtf import FlaskForm
 from wtforms import PasswordField
+from wtforms import SelectChoice
 from wtforms import SelectField
 from wtforms import StringField
 from wtforms.validators import DataRequired
@@ -28,8 +29,8 @@ class KeyForm(FlaskForm):
     api_key = PasswordField("SmartMoving API key", validators=[DataRequired("Paste the API key."), Length(max=500)],
                             description="Stored encrypted and never shown again; used from the next sync.")
     client_id = StringField("Client id", validators=[Optional(), Length(max=120)])
-    plan = SelectField("Plan", choices=[("", "Default plan"), ("basic", "Basic"), ("premium", "Premium")],
-                       validators=[Optional()])
+    plan = SelectField("Plan", choices=[SelectChoice("", "Default plan"), SelectChoice("basic", "Basic"),
+                                        SelectChoice("premium", "Premium")], validators=[Optional()])
     webhook_secret = PasswordField("Webhook secret", validators=[Optional(), Length(max=500)])
 
 
