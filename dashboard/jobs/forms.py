@@ -78,3 +78,22 @@ class ManualJobForm(FlaskForm):
     def set_locations(self, locations):
         """Offer only the locations the signed-in user may see (call before validate)."""
         self.location_id.choices = [SelectChoice(loc.id, loc.name) for loc in locations]
+
+
+# The ManualJobEditForm fields that jobs.manual.update_manual_job takes, by column name.
+MANUAL_EDITED_FIELDS = ("location_id", "scheduled_date", "customer_name", "customer_phone", "origin_address",
+                        "destination_address", "arrival_window")
+
+
+class ManualJobEditForm(ManualJobForm):
+    """A manual job's customer, phone, date, window, addresses and location (email and notes are edited elsewhere)."""
+    customer_email = None
+    notes = None
+
+    def values(self):
+        """{column: value} for jobs.manual.update_manual_job."""
+        return {name: getattr(self, name).data for name in MANUAL_EDITED_FIELDS}
+
+
+class ConfirmDeleteForm(FlaskForm):
+    """The delete confirmation: nothing but the CSRF token (the POST itself is the confirmation)."""

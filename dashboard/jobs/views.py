@@ -26,14 +26,15 @@ from dashboard.jobs import conflicts as clash_rules
 from dashboard.jobs import day_snapshot
 from dashboard.jobs import dispatch
 from dashboard.jobs import manual
+from dashboard.jobs import my_day
 from dashboard.jobs import render_cache
 from dashboard.jobs.board import day_conflicts_for
 from dashboard.jobs.board import lanes_trucks
 from dashboard.jobs.export import jobs_csv
+from dashboard.jobs.forms import ConfirmDeleteForm
 from dashboard.jobs.forms import JobEditForm
+from dashboard.jobs.forms import ManualJobEditForm
 from dashboard.jobs.forms import ManualJobForm
-from dashboard.jobs.manual_forms import ConfirmDeleteForm
-from dashboard.jobs.manual_forms import ManualJobEditForm
 from dashboard.jobs.queries import board_jobs_for_day
 from dashboard.jobs.queries import board_version
 from dashboard.jobs.queries import day_is_synced
@@ -281,8 +282,9 @@ def my_jobs():
         jobs = jobs_for_day(current_user, day)
         if can(current_user, Perm.VIEW_JOBS):
             jobs = [job for job in jobs if is_assigned_to(current_user, job)]
-        days.append((day, jobs, clash_rules.own_overlaps(current_user, jobs, day)))
+        days.append((day, my_day.my_day(current_user, jobs, clash_rules.own_overlaps(current_user, jobs, day))))
     response = web.render_page_or_fragment("jobs/my_jobs.html", "jobs/_my_jobs.html", days=days, today=today_,
+                                           me=my_day.me_of(current_user),
                                            refresh_seconds=current_app.config["BOARD_REFRESH_SECONDS"])
     if etag:
         response.set_etag(etag)
