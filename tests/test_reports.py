@@ -133,7 +133,8 @@ def test_page_refuses_bad_input_with_the_form_and_422(client, ledger):
 
 def test_csv_exports_follow_role_and_scope(client, ledger):
     text = _get(client, ledger.users["ADMIN"], "/reports/export/locations.csv", **ledger.range).get_data(as_text=True)
-    lines = text.strip().splitlines()
+    assert text.startswith("\ufeff")   # UTF-8 with a BOM, for Excel on Windows
+    lines = text.removeprefix("\ufeff").strip().splitlines()
     assert lines[0] == "Location,Jobs,Completed,Cancelled,Removed,Estimated value,Actual charges,Tips"
     assert lines[1] == "Alpha,4,2,1,1,1700.00,1280.00,50.00"
     assert lines[2] == "Beta,1,0,0,0,300.00,,"
@@ -146,7 +147,7 @@ def test_csv_exports_follow_role_and_scope(client, ledger):
 
     dispatcher = _get(client, ledger.users["DISPATCHER"], "/reports/export/days.csv", **ledger.range)
     assert dispatcher.status_code == 200
-    assert dispatcher.get_data(as_text=True).splitlines()[0] == "Date,Jobs,Completed,Cancelled,Removed"
+    assert dispatcher.get_data(as_text=True).splitlines()[0] == "\ufeffDate,Jobs,Completed,Cancelled,Removed"
     for money_only in ("estimates", "revenue"):
         assert _get(client, ledger.users["DISPATCHER"], f"/reports/export/{money_only}.csv",
                     **ledger.range).status_code == 404

@@ -1,8 +1,34 @@
-"""The day sheet as CSV; spreadsheet formulas in cells are neutralised."""
+"""The day sheet as CSV; spreadsheet formulas in cells are neutralised.
+
+Every CSV of the dashboard starts with a UTF-8 byte order mark: Excel on Windows reads a
+file without one as the local code page and garbles accents ("Amélie" -> "AmÃ©lie").
+Money is written as exact decimal text from integer cents (no float ever rounds a cent).
+"""
 import csv
 import io
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+BOM = "\ufeff"
+
+
+def decimal_text(cents):
+    """Whole cents as exact decimal text: 862479 -> '8624.79', -5 -> '-0.05'; '' for None.
+
+    A Decimal or float sum from the database is first rounded to whole cents.
+    """
+    if cents is None:
+        return ""
+    cents = round(cents)
+    dollars, rest = divmod(abs(cents), 100)
+    return f"{'-' if cents < 0 else ''}{dollars}.{rest:02d}"
+
+
+def csv_text(rows):
+    """CSV text of rows (lists of cells already made safe), with the BOM Excel needs to read UTF-8."""
+    out = io.StringIO()
+    out.write(BOM)
+    csv.writer(out).writerows(rows)
+    return out.getvalue()
 
 
 def safe_cell(value):
@@ -19,9 +45,7 @@ def jobs_csv(jobs, show_money):
               "Status", "Dispatch status", "Truck", "Crew", "Notes"]
     if show_money:
         header.append("Estimated value")
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
+    rows = [header]
     for job in jobs:
         row = [
             job.scheduled_date.isoformat(), job.location.name if job.location else "", job.job_number,
@@ -30,6 +54,6 @@ def jobs_csv(jobs, show_money):
             job.notes,
         ]
         if show_money:
-            row.append(f"{job.estimated_value:.2f}" if job.estimated_value is not None else "")
-        writer.writerow([safe_cell(cell) for cell in row])
-    return out.getvalue()
+            row.append(decimal_text(job.estimated_value_cents))
+        rows.append([safe_cell(cell) for cell in row])
+    return csv_text(rows)

@@ -3,13 +3,13 @@
 A column marked money exists only for roles that may view financials: hiding is
 done by dropping the column here, so neither the page nor a CSV can leak it.
 """
-import csv
-import io
 from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import replace
 
 from dashboard.formatting import money as format_money
+from dashboard.jobs.export import csv_text
+from dashboard.jobs.export import decimal_text
 from dashboard.jobs.export import safe_cell
 
 
@@ -51,7 +51,7 @@ def money(heading):
 # How each kind of number is written: (on the page, in the CSV). Side by side so a new
 # kind gets both at once; a kind missing here prints as str() on the page and raw in the CSV.
 _FORMATS = {
-    "money": (format_money, lambda cents: f"{cents / 100:.2f}"),
+    "money": (format_money, decimal_text),
     "dollars": (lambda cents: format_money(cents, whole=True), None),
     "percent": (lambda share: f"{share * 100:.0f}%", lambda share: f"{share * 100:.1f}"),
     "hours": (lambda hours: f"{hours:,.1f}", lambda hours: f"{hours:.2f}"),
@@ -81,10 +81,9 @@ def _csv_value(value, kind):
 
 
 def to_csv(table):
-    """CSV text of table (money as dollars, percentages as numbers 0-100), formulas neutralised."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([column.heading + (" (%)" if column.kind == "percent" else "") for column in table.columns])
+    """CSV text of table (UTF-8 with a BOM; money as exact dollars, percentages as numbers 0-100),
+    formulas neutralised."""
+    rows = [[column.heading + (" (%)" if column.kind == "percent" else "") for column in table.columns]]
     for row in table.rows + ([table.total] if table.total is not None else []):
-        writer.writerow([_csv_value(value, column.kind) for value, column in zip(row, table.columns, strict=True)])
-    return out.getvalue()
+        rows.append([_csv_value(value, column.kind) for value, column in zip(row, table.columns, strict=True)])
+    return csv_text(rows)
