@@ -109,3 +109,17 @@ def test_crews_see_no_api_tokens_entry_but_dispatchers_do(app, client, default_c
         assert "API tokens" not in client.get("/my-jobs").get_data(as_text=True), crew_user.role
     login_as(client, make_user("DISPATCHER", locations=[make_location("South")]))
     assert "API tokens" in client.get("/my-jobs").get_data(as_text=True)
+
+
+def test_an_open_my_jobs_redraws_when_the_office_changes_your_role(app, client, default_company, make_location,
+                                                                   make_user):
+    _jobs, driver, _mover = _crew_world(app, default_company, make_location, make_user)
+    login_as(client, driver)
+    poll = {"HX-Request": "true", "HX-Trigger": "my-jobs-live"}
+    etag = client.get("/my-jobs", headers=poll).headers["ETag"]
+    assert client.get("/my-jobs", headers=poll | {"If-None-Match": etag}).status_code == 304
+    with app.app_context():
+        db.session.get(CrewMember, db.session.get(User, driver.id).crew_member_id).role = "foreman"
+        db.session.commit()
+    redrawn = client.get("/my-jobs", headers=poll | {"If-None-Match": etag})
+    assert redrawn.status_code == 200 and 'class="my-role">Foreman<' in redrawn.get_data(as_text=True)

@@ -268,10 +268,11 @@ def my_jobs():
     """
     today_ = web.user_today()
     shown = (today_, today_ + timedelta(days=1))
+    me = my_day.me_of(current_user)
     etag = None
     if web.wants_fragment():
         etag = web.etag_of((current_user.id, current_user.role, crew_name_of(current_user),
-                            current_user.crew_member_id, shown,
+                            current_user.crew_member_id, me, shown,
                             [board_version(current_user, day) for day in shown],
                             current_app.config["BOARD_REFRESH_SECONDS"]))
         unchanged = web.not_modified(etag)
@@ -284,7 +285,7 @@ def my_jobs():
             jobs = [job for job in jobs if is_assigned_to(current_user, job)]
         days.append((day, my_day.my_day(current_user, jobs, clash_rules.own_overlaps(current_user, jobs, day))))
     response = web.render_page_or_fragment("jobs/my_jobs.html", "jobs/_my_jobs.html", days=days, today=today_,
-                                           me=my_day.me_of(current_user),
+                                           me=me,
                                            refresh_seconds=current_app.config["BOARD_REFRESH_SECONDS"])
     if etag:
         response.set_etag(etag)
