@@ -63,7 +63,7 @@ def test_phrases_and_prefixes_find_a_truck_crew_or_job_not_every_number_that_sta
     add_job(app, north, job_number="101058-1", customer_name="Ann Arbor", truck_id=t202, smartmoving_crew=["Sam Lee"])
     add_job(app, north, job_number="101058-2", customer_name="Ben Bay", truck_id=t101, crew=["Samantha Ray"])
     add_job(app, north, job_number="1010580", customer_name="Cy Côté", truck_id=blue, crew=["Lee Sam"],
-            notes="Rent truck 303 for the piano")
+            notes="Rent truck  303 for the piano")   # two spaces
     add_job(app, north, job_number="202-7", customer_name="Dee Dunn", quote_number="Q-101058",
             smartmoving_crew=["Émile Zola"])
     admin = bearer(app, make_user("ADMIN"))
@@ -84,7 +84,7 @@ def test_phrases_and_prefixes_find_a_truck_crew_or_job_not_every_number_that_sta
         "job:101058": ["101058-1", "101058-2"], "job:101058-2": ["101058-2"], "job:10105": [],
         "job:q-101058": ["202-7"], "job:101058 crew:sam": ["101058-1", "101058-2"],
         '"ben bay" truck:101': ["101058-2"], '"cote"': ["1010580"], '"Sam Lee"': ["101058-1"],
-        'truck: crew:': ["101058-1", "101058-2", "1010580", "202-7"], '"unclosed phrase': [],
+        'truck: crew:': ["101058-1", "101058-2", "1010580", "202-7"], '"unclosed phrase': [], '"ben   bay"': ["101058-2"], '"303 for"': ["1010580"],
     }
     for query, expected in cases.items():
         assert found(query) == expected, query

@@ -21,10 +21,15 @@ _TOKEN = re.compile(r'(?:(?P<key>truck|crew|job):)?(?:"(?P<quoted>[^"]*)"?|(?P<b
 _PHONE_CHARS = frozenset("0123456789 ()-+.")
 
 
-def fold(text):
-    """Lower case without accents, spacing tidied: "Amélie  Côté" and "AMELIE COTE" compare equal."""
+def plain(text):
+    """Lower case without accents: "Amélie" and "AMELIE" compare equal (line breaks and spacing kept)."""
     decomposed = unicodedata.normalize("NFKD", str(text))
-    return " ".join("".join(char for char in decomposed if not unicodedata.combining(char)).casefold().split())
+    return "".join(char for char in decomposed if not unicodedata.combining(char)).casefold()
+
+
+def fold(text):
+    """plain(text) with its spacing tidied: "Amélie  Côté" and "AMELIE COTE" compare equal."""
+    return " ".join(plain(text).split())
 
 
 def digits(text):
@@ -39,8 +44,9 @@ def truck_key(name):
 
 
 def _whole(phrase):
-    """A regex finding phrase (already folded) as whole words: "101" is not found in "1010"."""
-    return re.compile(r"(?<!\w)" + re.escape(phrase) + r"(?!\w)")
+    """A regex finding phrase (already folded) as whole words on one line: "101" is not found in "1010"."""
+    spaced = r"[^\S\n]+".join(re.escape(word) for word in phrase.split())   # any spacing, never a line break
+    return re.compile(r"(?<!\w)" + spaced + r"(?!\w)")
 
 
 @dataclass
@@ -117,24 +123,26 @@ def job_matcher(search):
         if phone and phone in digits(job.customer_phone):
             return True
         truck_name = job.truck.name if job.truck else None
-        crew = [fold(name) for name in (*(job.crew or ()), *(job.smartmoving_crew or ())) if name]
         if query.trucks and (truck_name is None or any(truck_key(truck_name) != wanted for wanted in query.trucks)):
             return False
-        if any(not any(pattern.search(name) for name in crew) for pattern in query.crews):
-            return False
+        names = [name for name in (*(job.crew or ()), *(job.smartmoving_crew or ())) if name]
+        if query.crews:
+            crew = [fold(name) for name in names]
+            if any(not any(pattern.search(name) for name in crew) for pattern in query.crews):
+                return False
         if any(not (_job_number_matches(wanted, job.job_number) or _job_number_matches(wanted, job.quote_number))
                for wanted in query.jobs):
             return False
-        fields = [fold(part) for part in (
+        # One line per field, folded at once (a board may search thousands of jobs per keystroke).
+        haystack = plain("\n".join(str(part) for part in (
             job.customer_name, job.job_number, job.quote_number, job.origin_address, job.destination_address,
-            job.customer_phone, job.notes, truck_name, *crew) if part]
-        if truck_name is not None:
-            fields.append(fold("Truck " + truck_key(truck_name)))   # "Truck 101" is a phrase of truck "101"
-        haystack = "\n".join(fields)
-        if any(not pattern.search(haystack) for pattern in query.phrases):
-            return False
-        for wanted, pattern in query.truck_words:
-            if not ((truck_name is not None and truck_key(truck_name) == wanted) or pattern.search(haystack)):
+            job.customer_phone, job.notes, truck_name, *names) if part))
+        if query.phrases or query.truck_words:
+            key = truck_key(truck_name) if truck_name is not None else None
+            lines = haystack if key is None else f"{haystack}\ntruck {key}"   # "Truck 101" is a phrase of truck 101
+            if any(not pattern.search(lines) for pattern in query.phrases):
+                return False
+            if any(not (key == wanted or pattern.search(lines)) for wanted, pattern in query.truck_words):
                 return False
         return all(word in haystack for word in query.words)
     return matches
