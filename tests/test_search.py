@@ -84,7 +84,8 @@ def test_phrases_and_prefixes_find_a_truck_crew_or_job_not_every_number_that_sta
         "job:101058": ["101058-1", "101058-2"], "job:101058-2": ["101058-2"], "job:10105": [],
         "job:q-101058": ["202-7"], "job:101058 crew:sam": ["101058-1", "101058-2"],
         '"ben bay" truck:101': ["101058-2"], '"cote"': ["1010580"], '"Sam Lee"': ["101058-1"],
-        'truck: crew:': ["101058-1", "101058-2", "1010580", "202-7"], '"unclosed phrase': [], '"ben   bay"': ["101058-2"], '"303 for"': ["1010580"],
+        'truck: crew:': ["101058-1", "101058-2", "1010580", "202-7"], '"unclosed phrase': [],
+        '"ben   bay"': ["101058-2"], '"303 for"': ["1010580"],
     }
     for query, expected in cases.items():
         assert found(query) == expected, query
