@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from dashboard.permissions import Perm
 from dashboard.permissions import can
+from dashboard.permissions import company_in_view
 from dashboard.permissions import require
 from dashboard.readiness import blockers
 from dashboard.timeutil import company_today
@@ -33,7 +34,7 @@ def panel():
     day = parse_iso_date(request.args.get("date", ""))
     if day is None:
         abort(422, description="date must be a day as YYYY-MM-DD.")
-    found = blockers.day_blockers(current_user.company_id, day, current_user)
+    found = blockers.day_blockers(company_in_view(current_user), day, current_user)   # a super admin's pick
     today = company_today(current_user.company.timezone)
     return render_template("readiness/_panel.html", day=day, day_label=day_name(day, today), blockers=found,
                            groups=blockers.grouped(found), can_edit=can(current_user, Perm.EDIT_JOBS))
