@@ -147,7 +147,7 @@ def test_csv_exports_follow_role_and_scope(client, ledger):
 
     dispatcher = _get(client, ledger.users["DISPATCHER"], "/reports/export/days.csv", **ledger.range)
     assert dispatcher.status_code == 200
-    assert dispatcher.get_data(as_text=True).splitlines()[0] == "\ufeffDate,Jobs,Completed,Cancelled,Removed"
+    assert dispatcher.get_data(as_text=True).splitlines()[0] == "\ufeffMove date,Jobs,Completed,Cancelled,Removed"
     for money_only in ("estimates", "revenue"):
         assert _get(client, ledger.users["DISPATCHER"], f"/reports/export/{money_only}.csv",
                     **ledger.range).status_code == 404

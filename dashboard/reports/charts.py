@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from dataclasses import field
 
 WIDTH, HEIGHT = 720, 260
-LEFT, RIGHT, TOP, BOTTOM = 72, 14, 14, 40
+LEFT, RIGHT, TOP, BOTTOM = 84, 14, 14, 40
 MAX_X_LABELS = 10
 SERIES_CLASSES = ("s0", "s1", "s2", "s3", "s4", "s5")
 
@@ -29,6 +29,8 @@ class Chart:
     plot_right: int = WIDTH - RIGHT
     baseline: float = HEIGHT - BOTTOM
     empty: bool = False
+    x_title: str = "Move date"     # the axis titles, drawn beside the SVG (readable at any size)
+    y_title: str = ""
 
 
 def nice_ceiling(value):
@@ -70,9 +72,9 @@ def _series_class(index, item):
     return item[2] if len(item) > 2 else SERIES_CLASSES[index % len(SERIES_CLASSES)]
 
 
-def stacked_bars(title, description, days, series, tick_label, value_label):
+def stacked_bars(title, description, days, series, tick_label, value_label, y_title=""):
     """A bar per day, stacked by series [(label, [value per day][, class])]; hover text via value_label."""
-    chart = Chart(title, description)
+    chart = Chart(title, description, y_title=y_title)
     totals = [sum(item[1][i] for item in series) for i in range(len(days))]
     chart.empty = not any(totals)
     top_value = nice_ceiling(max(totals, default=0))
@@ -94,9 +96,9 @@ def stacked_bars(title, description, days, series, tick_label, value_label):
     return chart
 
 
-def lines(title, description, days, series, tick_label, value_label, floor_top=1.0):
+def lines(title, description, days, series, tick_label, value_label, floor_top=1.0, y_title=""):
     """A line per series [(label, [value or None per day])]; gaps where a value is None."""
-    chart = Chart(title, description)
+    chart = Chart(title, description, y_title=y_title, x_title="Day")
     values = [v for _label, vals in series for v in vals if v is not None]
     chart.empty = not any(values)
     top_value = nice_ceiling(max(values + [floor_top]))

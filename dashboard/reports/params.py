@@ -39,6 +39,40 @@ def default_range(today):
     return ReportRange(today - timedelta(days=DEFAULT_PAST_DAYS), today + timedelta(days=DEFAULT_FUTURE_DAYS))
 
 
+@dataclass(frozen=True)
+class Preset:
+    """A named range the page offers as one click (its from/to are company-local days)."""
+    key: str
+    label: str
+    start: date
+    end: date
+
+
+def _quarter_start(day):
+    return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
+def _next_month(day):
+    """The first day of the month after day's month."""
+    return date(day.year + (day.month == 12), day.month % 12 + 1, 1)
+
+
+def presets(today):
+    """This week, last week, this month, last month and this quarter (weeks Monday to Sunday), whole periods."""
+    week = today - timedelta(days=today.weekday())
+    month = today.replace(day=1)
+    last_month = (month - timedelta(days=1)).replace(day=1)
+    quarter = _quarter_start(today)
+    quarter_end = _next_month(_next_month(_next_month(quarter))) - timedelta(days=1)
+    return [
+        Preset("this-week", "This week", week, week + timedelta(days=6)),
+        Preset("last-week", "Last week", week - timedelta(days=7), week - timedelta(days=1)),
+        Preset("this-month", "This month", month, _next_month(month) - timedelta(days=1)),
+        Preset("last-month", "Last month", last_month, month - timedelta(days=1)),
+        Preset("quarter", f"Q{(quarter.month - 1) // 3 + 1} {quarter.year}", quarter, quarter_end),
+    ]
+
+
 def _day(name, text):
     day = parse_iso_date(text)
     if day is None:

@@ -65,7 +65,7 @@ def build_report(user, report_range, locations, config, show_money, now_utc=None
     location_ids = sorted(set(names) | set(by_location) | set(ops.health) | set(ops.usage),
                           key=lambda loc: (loc is None, name_of(loc).casefold()))
     tables = {}
-    tables["days"] = Table("days", "Jobs per day", [Column("Date", "date")] + TALLY_COLUMNS,
+    tables["days"] = Table("days", "Jobs per move date", [Column("Move date", "date")] + TALLY_COLUMNS,
                            [[day] + _tally_cells(by_day.get(day, Tally())) for day in days],
                            ["Total"] + _tally_cells(total))
     tables["locations"] = Table("locations", "Totals per location", [Column("Location", "text")] + TALLY_COLUMNS,
@@ -111,37 +111,42 @@ def build_report(user, report_range, locations, config, show_money, now_utc=None
     series_ids = [loc for loc, _t in sorted(by_location.items(), key=lambda item: -(item[1].estimated_cents or 0))
                   if (by_location[loc].estimated_cents or 0) > 0]
     named, others = series_ids[:CHART_LOCATIONS], series_ids[CHART_LOCATIONS:]
-    cents = {(row.day, row.location_id): row.tally.estimated_cents or 0 for row in rows}
-    revenue_series = [(name_of(loc), [cents.get((day, loc), 0) for day in days]) for loc in named]
+    # None where a location had no job that day ("—"), as the Total column has: 0 only for a real zero.
+    cents = {(row.day, row.location_id): row.tally.estimated_cents for row in rows}
+    revenue_series = [(name_of(loc), [cents.get((day, loc)) for day in days]) for loc in named]
     if others:
         revenue_series.append((f"{len(others)} other locations",
-                               [sum(cents.get((day, loc), 0) for loc in others) for day in days]))
-    tables["revenue"] = Table("revenue", "Estimated value per day by location",
-                              [Column("Date", "date")] + [money(label) for label, _v in revenue_series]
+                               [_money_sum(cents.get((day, loc)) for loc in others) for day in days]))
+    tables["revenue"] = Table("revenue", "Estimated value per move date by location",
+                              [Column("Move date", "date")] + [money(label) for label, _v in revenue_series]
                               + [money("Total")],
                               [[day] + [values[i] for _l, values in revenue_series]
                                + [by_day.get(day, Tally()).estimated_cents]
                                for i, day in enumerate(days)],
-                              ["Total"] + [sum(values) for _l, values in revenue_series] + [total.estimated_cents],
+                              ["Total"] + [_money_sum(values) for _l, values in revenue_series]
+                              + [total.estimated_cents],
                               money_only=True)
 
     chart_list = []
     if show_money:
         chart_list.append((charts.stacked_bars(
-            "Revenue per day by location", "Estimated value of the day's jobs (cancelled jobs left out), stacked by "
-            "location.", days, [(label, [v / 100 for v in values]) for label, values in revenue_series],
-            charts.money_tick, lambda v: f"${v:,.2f}"), "revenue"))
+            "Revenue per move date by location", "Estimated value of each move date's jobs (cancelled jobs left "
+            "out), stacked by location.", days,
+            [(label, [(v or 0) / 100 for v in values]) for label, values in revenue_series],
+            charts.money_tick, lambda v: f"${v:,.2f}", y_title="Estimated value ($)"), "revenue"))
     chart_list.append((charts.stacked_bars(
-        "Jobs per day", "Jobs per day by SmartMoving status; removed jobs are not shown.", days,
+        "Jobs per move date", "Jobs counted on their move date (SmartMoving gives no booking date), by "
+        "SmartMoving status; removed jobs are not shown.", days,
         [("Completed", [by_day.get(d, Tally()).completed for d in days], "s3"),
          ("Booked or in progress", [_open_jobs(by_day.get(d, Tally())) for d in days], "s0"),
          ("Cancelled", [by_day.get(d, Tally()).cancelled for d in days], "s2")],
-        charts.count_tick, lambda v: f"{v:g} jobs"), "days"))
+        charts.count_tick, lambda v: f"{v:g} jobs", y_title="Jobs"), "days"))
     chart_list.append((charts.lines(
         "Utilisation per day", "Share of the working day's truck and crew hours booked on jobs.", days,
         [("Trucks", [ops.usage_by_day[d].truck_share for d in days]),
          ("Crew", [ops.usage_by_day[d].crew_share for d in days])],
-        charts.percent_tick, lambda v: f"{v * 100:.0f}%"), "utilisation-days"))
+        charts.percent_tick, lambda v: f"{v * 100:.0f}%", y_title="Hours booked (% of capacity)"),
+                       "utilisation-days"))
 
     visible = {}
     for name, table in tables.items():
@@ -149,6 +154,12 @@ def build_report(user, report_range, locations, config, show_money, now_utc=None
         if shown is not None:
             visible[name] = shown
     return Report(visible, chart_list, total, health_total, usage_total)
+
+
+def _money_sum(values):
+    """Cents summed where None means no data: None when every value is None."""
+    present = [value for value in values if value is not None]
+    return sum(present) if present else None
 
 
 def _open_jobs(tally):

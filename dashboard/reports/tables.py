@@ -48,11 +48,20 @@ def money(heading):
     return Column(heading, "money", money=True)
 
 
+MINUS = "\u2212"   # the typographic minus: "−$8,624.79" reads as negative at a glance, "-" looks like a dash
+
+
+def _signed_money(cents, whole=False):
+    """Money for the page with a true minus sign for a negative amount."""
+    text = format_money(cents, whole=whole)
+    return MINUS + text[1:] if text.startswith("-") else text
+
+
 # How each kind of number is written: (on the page, in the CSV). Side by side so a new
 # kind gets both at once; a kind missing here prints as str() on the page and raw in the CSV.
 _FORMATS = {
-    "money": (format_money, decimal_text),
-    "dollars": (lambda cents: format_money(cents, whole=True), None),
+    "money": (_signed_money, decimal_text),
+    "dollars": (lambda cents: _signed_money(cents, whole=True), None),
     "percent": (lambda share: f"{share * 100:.0f}%", lambda share: f"{share * 100:.1f}"),
     "hours": (lambda hours: f"{hours:,.1f}", lambda hours: f"{hours:.2f}"),
     "date": (lambda day: f"{day:%a %b} {day.day}", lambda day: day.isoformat()),
@@ -62,7 +71,7 @@ _NO_FORMAT = (None, None)
 
 
 def display(value, kind):
-    """A cell as the page shows it."""
+    """A cell as the page shows it: "—" for no data (None), "0" / "$0.00" for a real zero."""
     if value is None:
         return "—"
     if isinstance(value, str):

@@ -5,6 +5,7 @@ from flask import abort
 from flask import current_app
 from flask import render_template
 from flask import request
+from flask import url_for
 from flask_login import current_user
 
 from dashboard import web
@@ -15,6 +16,7 @@ from dashboard.permissions import require
 from dashboard.reports.params import RangeError
 from dashboard.reports.params import default_range
 from dashboard.reports.params import parse_range
+from dashboard.reports.params import presets
 from dashboard.reports.report import TABLE_NAMES
 from dashboard.reports.report import build_report
 from dashboard.reports.tables import to_csv
@@ -28,6 +30,18 @@ MAX_INLINE_ROWS = 500
 def _requested_range(locations):
     return parse_range(request.args.get("from"), request.args.get("to"), request.args.get("location"),
                        {loc.id for loc in locations}, web.user_today())
+
+
+def _preset_links(report_range, location_id):
+    """[(Preset, its URL, whether it is the range shown)]: the quick ranges, keeping the location filter."""
+    links = []
+    for preset in presets(web.user_today()):
+        args = {"from": preset.start.isoformat(), "to": preset.end.isoformat()}
+        if location_id is not None:
+            args["location"] = location_id
+        shown = report_range is not None and (report_range.start, report_range.end) == (preset.start, preset.end)
+        links.append((preset, url_for("reports.index", **args), shown))
+    return links
 
 
 def _clock(hours):
@@ -49,7 +63,8 @@ def index():
         form = {"from": request.args.get("from") or fallback.start.isoformat(),
                 "to": request.args.get("to") or fallback.end.isoformat(), "location": None}
         return render_template("reports/index.html", error=str(error), form=form, locations=locations,
-                               show_money=show_money, report=None, query={}), 422
+                               show_money=show_money, report=None, query={},
+                               preset_links=_preset_links(None, None)), 422
     report = build_report(current_user, report_range, locations, current_app.config, show_money)
     query = {"from": report_range.start.isoformat(), "to": report_range.end.isoformat()}
     if report_range.location_id is not None:
@@ -57,6 +72,7 @@ def index():
     response = current_app.make_response(render_template(
         "reports/index.html", error=None, form=dict(query, location=report_range.location_id), query=query,
         locations=locations, show_money=show_money, report=report, report_range=report_range,
+        preset_links=_preset_links(report_range, report_range.location_id),
         max_inline_rows=MAX_INLINE_ROWS, day_open=_clock(current_app.config["BOARD_DAY_HOURS"][0]),
         day_close=_clock(current_app.config["BOARD_DAY_HOURS"][1])))
     response.headers["Cache-Control"] = "no-store"
