@@ -48,8 +48,23 @@ def test_managers_charts_render_with_their_numbers(server, browser):
         fill = marks.first.evaluate("node => getComputedStyle(node).fill")
         assert fill not in ("", "none", "rgb(0, 0, 0)"), (name, fill)
         assert page.locator(f"table[data-table='{name}'] tbody tr").count() >= 14
-    assert page.locator("table[data-table='revenue'] td").first.inner_text().startswith("$")
+    # Money cells read "$…"; a day a location had no job reads "—" (no data), never "$0.00" (issue 20 item 12).
+    cells = page.locator("table[data-table='revenue'] tbody td").all_inner_texts()
+    assert any(cell.startswith("$") for cell in cells) and all(cell.startswith("$") or cell == "—" for cell in cells)
     assert not blocked, blocked
+
+
+def test_a_phone_sees_that_wide_tables_scroll_sideways(server, browser):
+    """390 px: a wide table scrolls inside its box, says so, and takes keyboard focus to scroll."""
+    page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+    sign_in(page, server, "manager@demo.test")
+    page.goto(server + "/reports/")
+    wrap = page.locator("#estimates .report-table")
+    assert wrap.evaluate("node => node.scrollWidth > node.clientWidth")
+    assert page.locator("#estimates .scroll-hint").is_visible()
+    assert wrap.get_attribute("tabindex") == "0"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390   # the page itself does not scroll
+    assert page.locator("#revenue .axis-title-y").is_visible() and page.locator("#days .axis-title-x").is_visible()
 
 
 def test_dispatcher_sees_no_money_anywhere(server, browser):
