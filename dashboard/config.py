@@ -69,6 +69,9 @@ DEFAULTS = {
     "REMOVAL_HOLD_MIN_JOBS": 5,
     "REMOVAL_HOLD_PERCENT": 20,
     "BOARD_REFRESH_SECONDS": 10,
+    # Megabytes a worker's in-process caches (rendered boards, drawn rows, day reads, rosters, plan
+    # marks) may hold together; dashboard/jobs/render_cache.py. 0 keeps nothing.
+    "CACHE_MAX_MB": 64,
     # A job's span when SmartMoving gives no labour estimate (hours).
     "DEFAULT_JOB_HOURS": 4.0,
     # The working day the truck lanes show, in company time (HH:MM).
@@ -134,7 +137,7 @@ _INT_KEYS = (
     "LOGIN_FAILURE_WINDOW_MINUTES", "LOGIN_DELAY_SECONDS", "LOGIN_MAX_DELAY_SECONDS", "TRUSTED_PROXIES",
     "SANDBOX_PORT", "REMOVAL_HOLD_MIN_JOBS", "REMOVAL_HOLD_PERCENT",
     "WEBHOOK_DEDUPE_SECONDS", "WEBHOOK_SWEEP_MINUTES", "WEBHOOK_MAX_ATTEMPTS", "DEMO_HISTORY_DAYS",
-    "JWT_TTL_MINUTES", "SYNC_PARALLEL_COMPANIES",
+    "JWT_TTL_MINUTES", "SYNC_PARALLEL_COMPANIES", "CACHE_MAX_MB",
 )
 _FLOAT_KEYS = (
     "SMARTMOVING_MIN_INTERVAL", "SMARTMOVING_CONNECT_TIMEOUT", "SMARTMOVING_READ_TIMEOUT", "SMARTMOVING_CALL_TIMEOUT",

@@ -209,11 +209,23 @@ def day_conflicts(company_id, day):
     return conflicts_among(_day_rows(company_id, day))
 
 
-@functools.lru_cache(maxsize=100_000)   # the same names come back on every read of a day
 def _name_forms(name):
     """(name with spacing tidied, crew_key of it): this runs per person per job per read."""
+    if len(name) > _CACHED_NAME:
+        return _tidy(name)
+    return _cached_forms(name)
+
+
+# Names kept tidied: at most 16,384 of at most 80 characters (under 8 MiB, ~3 MiB as names go).
+_CACHED_NAME = 80
+
+
+def _tidy(name):
     display = " ".join(name.split())
     return display, display.casefold()
+
+
+_cached_forms = functools.lru_cache(maxsize=16_384)(_tidy)   # the same names come back on every read of a day
 
 
 def conflicts_among(rows):

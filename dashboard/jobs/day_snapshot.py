@@ -26,6 +26,7 @@ from dashboard.jobs.queries import day_stamps
 from dashboard.jobs.queries import job_matcher
 from dashboard.jobs.queries import moved_away_jobs
 from dashboard.jobs.render_cache import OnceCache
+from dashboard.jobs.render_cache import approx_size
 from dashboard.models import SyncStatus
 from dashboard.permissions import Scope
 from dashboard.permissions import scope_of
@@ -41,9 +42,18 @@ DayCut = namedtuple("DayCut", "jobs conflicts facts memo")
 DayRead = namedtuple("DayRead", "cut version stamps clash_rows")
 
 # A few companies times today and tomorrow (and a day someone browses to).
-snapshots = OnceCache(16)
-# (company id, day) -> the newest DayRead of that day: where the next read starts from.
-newest = OnceCache(16)
+snapshots = OnceCache(16, share=0.15, sizer=lambda key, cut: _cut_size(cut))
+# (company id, day) -> the newest DayRead of that day: where the next read starts from. Its cut is
+# usually the one snapshots holds too: counted there, here only what the read adds.
+newest = OnceCache(16, share=0.05, sizer=lambda key, read: approx_size(read.stamps) + approx_size(read.clash_rows))
+
+# What boards add to a cut's facts per job once they draw it (span, parts, sort keys), in bytes.
+_FACT_BYTES = 1200
+
+
+def _cut_size(cut):
+    """A DayCut's bytes, with the facts the boards will fill in for its jobs."""
+    return approx_size(cut.jobs) + approx_size(cut.conflicts) + len(cut.jobs) * _FACT_BYTES
 
 # Past this share of the day changed (a sync's batch), one read of the whole day is cheaper.
 _WHOLE_READ_SHARE = 0.25

@@ -124,10 +124,16 @@ def _names(value):
         return None
     if not isinstance(value, str):
         return tuple(value)
+    if len(value) > _CACHED_CREW_TEXT:
+        return tuple(json.loads(value))
     return _names_in(value)
 
 
-@functools.lru_cache(maxsize=100_000)   # the same crews come back on every read of the day
+# Crew lists kept parsed: at most 16,384 of at most 256 characters (under 16 MiB, ~5 MiB as crews go).
+_CACHED_CREW_TEXT = 256
+
+
+@functools.lru_cache(maxsize=16_384)   # the same crews come back on every read of the day
 def _names_in(text):
     return tuple(json.loads(text))
 

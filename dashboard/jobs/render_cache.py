@@ -1,38 +1,107 @@
-"""Small in-process caches for the boards, whose keys carry the data version.
+"""Small in-process caches for the boards, whose keys carry the data version, bounded by bytes.
 
 Every open board polls; after a change, each viewer's next poll asks for the same new
 data. Building it once per process instead of once per viewer is what keeps a
 2,000-job board affordable. Keys already contain the data version, so entries never
 go stale: they just stop being asked for and fall out (least recently used first).
+
+Each cache holds at most its share of CACHE_MAX_MB (a worker's budget for all of them,
+default 64 MiB): a few 8,000-job "show all" partials must not take a worker to 700 MiB.
+Sizes are estimates (sys.getsizeof, walked a few levels deep, big containers sampled),
+counted when an entry is stored.
 """
+import sys
 import threading
 from collections import OrderedDict
 
+from flask import current_app
+from flask import has_app_context
+
+# A worker's budget for every cache together when the app does not say (CACHE_MAX_MB).
+DEFAULT_MAX_MB = 64
+_ATOMS = (str, bytes, int, float, bool, type(None))
+_SAMPLE = 48   # a container's items looked at (the rest counted as their average)
+
+
+def approx_size(value, depth=5):
+    """Bytes value holds, estimated: sys.getsizeof of it and of what it holds, depth levels down.
+
+    Objects shared between entries are counted in each: the estimate errs high.
+    """
+    size = sys.getsizeof(value)
+    if depth == 0 or isinstance(value, _ATOMS):
+        return size
+    if isinstance(value, dict):
+        items = [*value.keys(), *value.values()]
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        items = list(value)
+    elif hasattr(value, "__dict__"):
+        items = list(vars(value).values())
+    else:
+        return size
+    if not items:
+        return size
+    if len(items) > _SAMPLE:
+        step = len(items) / _SAMPLE
+        sample = [items[int(n * step)] for n in range(_SAMPLE)]
+        return size + int(sum(approx_size(item, depth - 1) for item in sample) * len(items) / _SAMPLE)
+    return size + sum(approx_size(item, depth - 1) for item in items)
+
+
+def budget_bytes(share):
+    """share of the worker's cache budget (CACHE_MAX_MB of the app in context, else the default), in bytes."""
+    megabytes = DEFAULT_MAX_MB
+    if has_app_context():
+        megabytes = current_app.config.get("CACHE_MAX_MB", DEFAULT_MAX_MB)
+    return int(megabytes * share * 1024 * 1024)
+
 
 class OnceCache:
-    """A bounded LRU map whose misses are built once: concurrent askers of a key wait for that one build."""
+    """A bounded LRU map whose misses are built once: concurrent askers of a key wait for that one build.
 
-    def __init__(self, max_entries):
+    Bounded by max_entries and by bytes: share of the worker's budget (budget_bytes), each
+    entry's size given by sizer(key, value) (default: approx_size of both).
+    """
+
+    def __init__(self, max_entries, share=0.05, sizer=None):
         self.max_entries = max_entries
-        self._entries = OrderedDict()
+        self.share = share
+        self.sizer = sizer or (lambda key, value: approx_size(key, 2) + approx_size(value))
+        self.bytes = 0
+        self._entries = OrderedDict()   # key -> (value, its size)
         self._lock = threading.Lock()
         self._builds = {}   # key -> the lock of the one thread building it
+
+    def __len__(self):
+        return len(self._entries)
 
     def get(self, key):
         """The cached value for key, or None."""
         with self._lock:
-            value = self._entries.get(key)
-            if value is not None:
-                self._entries.move_to_end(key)
-            return value
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            self._entries.move_to_end(key)
+            return entry[0]
 
     def put(self, key, value):
-        """Remember value under key, dropping the least recently used entries beyond max_entries."""
+        """Remember value under key, dropping the least recently used entries beyond the bounds.
+
+        A value bigger than the whole share is not kept (it would push out everything else).
+        """
+        size = self.sizer(key, value)
+        limit = budget_bytes(self.share)
         with self._lock:
-            self._entries[key] = value
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self.bytes -= old[1]
+            if size > limit:
+                return
+            self._entries[key] = (value, size)
+            self.bytes += size
+            while len(self._entries) > self.max_entries or self.bytes > limit:
+                _, (_, dropped) = self._entries.popitem(last=False)
+                self.bytes -= dropped
 
     def get_or_build(self, key, build):
         """The cached value for key, else build() once.
@@ -60,7 +129,14 @@ class OnceCache:
         """Forget everything (a new app, tests and benchmarks)."""
         with self._lock:
             self._entries.clear()
+            self.bytes = 0
 
 
-# Rendered board partials, keyed by data version, viewer scope and view parameters.
-partials = OnceCache(32)
+def text_size(key, value):
+    """A rendered string's bytes (its key is a short hash or a small tuple)."""
+    return sys.getsizeof(value) + 200
+
+
+# Rendered board partials, keyed by data version, viewer scope and view parameters: the biggest
+# entries (a 2,000-row partial is ~2.5 MB), so the biggest share.
+partials = OnceCache(32, share=0.40, sizer=text_size)

@@ -1,0 +1,134 @@
+"""In-process caches are bounded by bytes (issue 20 §14): CACHE_MAX_MB per worker, shared out among the caches."""
+import threading
+
+import pytest
+from flask import Flask
+
+from dashboard.config import ConfigError
+from dashboard.config import parse_int
+from dashboard.jobs import board
+from dashboard.jobs import crew_roster
+from dashboard.jobs import day_snapshot
+from dashboard.jobs import render_cache
+from dashboard.jobs.render_cache import OnceCache
+from dashboard.jobs.render_cache import approx_size
+from dashboard.jobs.render_cache import budget_bytes
+
+MIB = 1024 * 1024
+
+
+def _app(megabytes):
+    app = Flask("cache-test")
+    app.config["CACHE_MAX_MB"] = megabytes
+    return app
+
+
+def test_entries_beyond_the_share_of_the_budget_fall_out_least_recent_first():
+    cache = OnceCache(1000, share=0.5, sizer=lambda key, value: len(value))
+    with _app(1).app_context():   # half of 1 MiB
+        for n in range(5):
+            cache.put(n, "x" * (200 * 1024))
+        assert cache.bytes <= MIB // 2
+        assert len(cache) == 2
+        assert cache.get(0) is None and cache.get(4) is not None
+        cache.get(3)                      # used: the other one goes first
+        cache.put(5, "y" * (200 * 1024))
+        assert cache.get(3) is not None and cache.get(4) is None
+
+
+def test_a_value_bigger_than_the_whole_share_is_not_kept():
+    cache = OnceCache(10, share=0.1, sizer=lambda key, value: len(value))
+    with _app(1).app_context():
+        cache.put("small", "s" * 1000)
+        cache.put("huge", "h" * MIB)
+        assert cache.get("huge") is None
+        assert cache.get("small") is not None
+        assert cache.bytes == 1000
+        built = cache.get_or_build("huge", lambda: "h" * MIB)   # still answered, just not kept
+        assert len(built) == MIB and cache.get("huge") is None
+
+
+def test_replacing_an_entry_counts_its_bytes_once():
+    cache = OnceCache(10, share=1, sizer=lambda key, value: len(value))
+    with _app(1).app_context():
+        cache.put("k", "a" * 100)
+        cache.put("k", "b" * 300)
+        assert cache.bytes == 300 and len(cache) == 1
+        cache.clear()
+        assert cache.bytes == 0 and cache.get("k") is None
+
+
+def test_zero_megabytes_keeps_nothing():
+    cache = OnceCache(10, share=1)
+    with _app(0).app_context():
+        cache.put("k", "value")
+        assert cache.get("k") is None
+
+
+def test_the_budget_is_the_apps_setting_else_64_mib():
+    assert budget_bytes(1) == 64 * MIB                # no app in context
+    with _app(8).app_context():
+        assert budget_bytes(0.5) == 4 * MIB
+
+
+def test_the_shares_of_the_board_caches_add_up_to_at_most_the_whole_budget():
+    from dashboard.confirm import states
+
+    caches = [render_cache.partials, board.row_cache, day_snapshot.snapshots, day_snapshot.newest,
+              crew_roster.rosters, states._told_by_version, states._answers_by_stamp, states._delivery_by_stamp,
+              states._fingerprints, states._job_marks]
+    assert sum(cache.share for cache in caches) <= 1.0 + 1e-9
+
+
+def test_approx_size_grows_with_what_a_value_holds():
+    small = [("job", 1, "Ann Lifter")] * 10
+    big = [("job", n, "Ann Lifter" * 10) for n in range(10_000)]
+    assert approx_size(big) > 100 * approx_size(small)
+    assert approx_size("x" * 10_000) >= 10_000
+    # Sampled: a long list is estimated from a few of its items, not walked whole.
+    assert approx_size(big) == pytest.approx(sum(approx_size(item) for item in big) + approx_size([]) + 8 * len(big),
+                                             rel=0.2)
+
+
+def test_concurrent_askers_build_a_missing_value_once():
+    cache = OnceCache(10, share=1)
+    calls = []
+    gate = threading.Event()
+
+    def build():
+        calls.append(1)
+        gate.wait(1)
+        return "built"
+
+    with _app(1).app_context():
+        app = _app(1)
+        results = []
+
+        def ask():
+            with app.app_context():
+                results.append(cache.get_or_build("k", build))
+
+        threads = [threading.Thread(target=ask) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        gate.set()
+        for thread in threads:
+            thread.join()
+    assert results == ["built"] * 4 and len(calls) == 1
+
+
+def test_cache_max_mb_is_a_whole_number_setting():
+    assert parse_int("CACHE_MAX_MB", "32") == 32
+    with pytest.raises(ConfigError, match="CACHE_MAX_MB"):
+        parse_int("CACHE_MAX_MB", "lots")
+
+
+def test_the_app_reads_cache_max_mb_from_the_environment(monkeypatch, tmp_path):
+    from dashboard import create_app
+
+    monkeypatch.setenv("CACHE_MAX_MB", "12")
+    app = create_app({"TESTING": True, "DATABASE_URL": "sqlite:///" + str(tmp_path / "c.sqlite"),
+                      "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "x" * 32, "SYNC_INTERVAL_MINUTES": 0})
+    assert app.config["CACHE_MAX_MB"] == 12
+    with app.app_context():
+        assert budget_bytes(1) == 12 * MIB
