@@ -29,6 +29,7 @@ from tests.support.crew_links import link_user_by_name  # noqa: E402
 from tests.support.drills import drill_rig  # noqa: E402
 from tests.support.routes import install_fake_sync  # noqa: E402
 from tests.support.routes import install_recorded_sync  # noqa: E402
+from tests.support.scheduling import BrowserModulesTogether  # noqa: E402
 from tests.support.syncing import make_sync_app  # noqa: E402
 from tests.support.syncing import start_sync_sandbox  # noqa: E402
 
@@ -47,13 +48,12 @@ def pytest_sessionstart(session):
     ensure_worker_database()
 
 
-def pytest_collection_modifyitems(items):
-    """Under `--dist loadgroup` (make test) a browser module's tests stay together on one worker,
-    which starts that module's Chromium and live server once instead of once per worker."""
-    for item in items:
-        module = getattr(item, "module", None)
-        if module is not None and module.__name__.startswith("tests.browser."):
-            item.add_marker(pytest.mark.xdist_group(module.__name__))
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`make test` (--dist loadgroup): a browser module's tests share one worker (tests/support/scheduling.py)."""
+    if config.getvalue("dist") == "loadgroup":
+        return BrowserModulesTogether(config, log)
+    return None
 
 
 @pytest.fixture(params=BACKENDS)

@@ -10,6 +10,7 @@ from tests.support import browser as browser_helpers
 from tests.support import worker_database_url
 from tests.support.database_notice import add_worker_counts
 from tests.support.database_notice import notice
+from tests.support.scheduling import work_unit_of
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -53,6 +54,12 @@ def test_each_xdist_worker_gets_a_postgresql_database_of_its_own():
     assert worker_database_url(url, "gw1") == "postgresql+psycopg://ci:s3cret@127.0.0.1:5432/dashboard_ci_gw1"
     assert worker_database_url(url, None) == url   # not under xdist: the database itself
     assert worker_database_url("", "gw0") == ""   # no PostgreSQL at all
+
+
+def test_xdist_keeps_a_browser_module_on_one_worker_and_spreads_the_other_tests():
+    board = "tests/browser/test_board_ui.py"
+    assert work_unit_of(f"{board}::test_dense_table") == work_unit_of(f"{board}::test_refresh") == board
+    assert work_unit_of("tests/test_api.py::test_a[sqlite]") != work_unit_of("tests/test_api.py::test_a[postgresql]")
 
 
 @pytest.mark.slow
