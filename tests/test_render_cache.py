@@ -132,3 +132,55 @@ def test_the_app_reads_cache_max_mb_from_the_environment(monkeypatch, tmp_path):
     assert app.config["CACHE_MAX_MB"] == 12
     with app.app_context():
         assert budget_bytes(1) == 12 * MIB
+
+
+def _rows(count, trucks):
+    from datetime import datetime
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    start = datetime(2026, 1, 5, 8)
+    rows = []
+    for n in range(count):
+        truck_id = None if n % 10 == 0 else n % trucks
+        job = SimpleNamespace(truck_id=truck_id, truck=None if truck_id is None else SimpleNamespace(
+            name=f"Truck {truck_id:03d}"))
+        rows.append(SimpleNamespace(job=job, span=(None, None) if n % 25 == 0 else (start, start + timedelta(hours=2))))
+    return rows
+
+
+def test_lanes_keep_whole_lanes_within_the_row_cap_no_truck_first():
+    rows = _rows(8000, 400)
+    shown, trucks = board._lane_cut(rows, [], 1000)
+    assert 800 < len(shown) <= 1000
+    lanes = {}
+    for row in shown:
+        lanes.setdefault(row.job.truck_id, []).append(row)
+    everything = {}
+    for row in rows:
+        if row.span[0] is not None:
+            everything.setdefault(row.job.truck_id, []).append(row)
+    assert None in lanes                       # the dispatcher's work comes first
+    for truck_id, lane in lanes.items():       # a lane is shown whole or not at all
+        if truck_id is None:
+            continue
+        assert len([r for r in lane if r.span[0] is not None]) == len(everything[truck_id])
+    kept_names = sorted(f"Truck {t:03d}" for t in lanes if t is not None)
+    all_names = sorted(f"Truck {t:03d}" for t in everything if t is not None)
+    assert kept_names == all_names[:len(kept_names)]   # the first lanes by name
+
+
+def test_a_no_truck_lane_longer_than_the_cap_is_cut_to_it():
+    rows = _rows(8000, 400)
+    shown, trucks = board._lane_cut(rows, [], 300)
+    assert len(shown) == 300 and all(row.job.truck_id is None for row in shown) and trucks == []
+
+
+def test_a_small_day_draws_every_lane():
+    rows = _rows(90, 24)
+    shown, _ = board._lane_cut(rows, [], 600)
+    assert shown == rows
+
+
+def test_no_board_draws_more_than_max_rows():
+    assert board.MAX_ROWS <= 2000 and board.PAGE_ROWS <= board.LANE_ROWS <= board.MAX_ROWS

@@ -36,6 +36,11 @@ from dashboard.models import SyncStatus
 VIEWS = ("table", "cards", "lanes")
 # Table and cards draw this many rows unless ?all=1: an admin's 2,000-job day is narrowed, not scrolled.
 PAGE_ROWS = 200
+# The most rows any board draws, ?all=1 and lanes included (issue 20 §15): "show all" of an 8,000-job day
+# was an 8.5 MB answer. Past it, the board says how many it shows and asks to narrow by location or search.
+MAX_ROWS = 2_000
+# Lanes draw whole lanes up to this many jobs unless ?all=1 (a morning of 24 trucks is ~100).
+LANE_ROWS = 600
 GROUPS = ("location", "window", "none")
 # Status filters of our own, next to SmartMoving's and dispatch statuses.
 NEEDS_TRUCK, NEEDS_CREW, CONFLICT, NEEDS_ASSIGNMENT = "NEEDS_TRUCK", "NEEDS_CREW", "CONFLICT", "NEEDS_ASSIGNMENT"
@@ -432,16 +437,49 @@ def filter_jobs(jobs, status, conflicts):
     return [j for j in jobs if status in (j.status, j.dispatch_status)]
 
 
+def _lane_cut(rows, trucks, limit):
+    """(rows, trucks) of the whole lanes that fit in limit rows ("No truck" first, then by truck name, as
+    lanes() orders them; a first lane longer than limit is cut), and the untimed rows within what is left."""
+    timed = [row for row in rows if row.span[0] is not None]
+    if len(rows) <= limit:
+        return rows, trucks
+    by_truck = {}
+    for row in timed:
+        by_truck.setdefault(row.job.truck_id, []).append(row)
+    names = {t.id: t.name for t in trucks}
+    for row in timed:
+        if row.job.truck is not None:
+            names.setdefault(row.job.truck_id, row.job.truck.name)
+    order = ([None] if None in by_truck else []) + [truck_id for truck_id, _ in sorted(
+        names.items(), key=lambda item: item[1].casefold())]
+    kept, keep_trucks = [], set()
+    for truck_id in order:
+        lane = by_truck.get(truck_id, [])
+        if len(kept) + len(lane) > limit:
+            if not kept:   # one lane longer than the cap (a morning's unassigned work): its first jobs
+                kept, keep_trucks = lane[:limit], {truck_id}
+            break
+        kept += lane
+        keep_trucks.add(truck_id)
+    untimed = [row for row in rows if row.span[0] is None][:max(0, limit - len(kept))]
+    return kept + untimed, [t for t in trucks if t.id in keep_trucks]
+
+
 def build(jobs, *, params, limit=None, **options):
-    """The Board for jobs (already filtered) as params asks; table and cards draw at most limit rows."""
+    """The Board for jobs (already filtered) as params asks: at most limit rows drawn (None: MAX_ROWS);
+    lanes keep whole lanes within the limit."""
+    limit = MAX_ROWS if limit is None else min(limit, MAX_ROWS)
     builder = BoardBuilder(jobs, params=params, **options)
     rows = builder.rows()
     board = Board(params=params, groups=[], rows=rows, total=len(rows), columns=builder.columns())
     if builder.marks:
         board.confirmed = confirmed_people(builder.marks)
     if params.view == "lanes":
-        builder.draw(rows)
-        board.hours, board.lanes, board.untimed = builder.lanes(rows)
+        # Lanes are capped like the table (issue 20 §15): 8,000 jobs drew 2.4 MB of blocks.
+        shown, builder.trucks = _lane_cut(rows, builder.trucks, min(MAX_ROWS, max(limit, LANE_ROWS)))
+        builder.draw(shown)
+        board.shown = len(shown)
+        board.hours, board.lanes, board.untimed = builder.lanes(shown)
         board.track_class = f"cols-{builder.slots}"
         if board.untimed:
             untimed = BoardBuilder([r.job for r in board.untimed], **dict(options, params=BoardParams("cards")))
@@ -450,7 +488,7 @@ def build(jobs, *, params, limit=None, **options):
     board.groups = group_rows(rows, params.group, builder.show_money)
     # A day of thousands of jobs is not read row by row: draw the first rows in display
     # order (counts and totals still cover all of them) and offer the rest on request.
-    budget = len(rows) if limit is None else limit
+    budget = limit
     for group in board.groups:
         group.total_rows = len(group.rows)
         group.attention = sum(1 for row in group.rows if row.attention)
