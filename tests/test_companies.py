@@ -351,3 +351,25 @@ def test_one_scheduler_tick_syncs_two_companies_from_their_own_worlds(sync_app, 
     assert ids[default_id] and ids[second.id] and statuses == {"SUCCESS"}
     assert not ids[default_id] & ids[second.id]
     assert len(ids[second.id]) < len(ids[default_id])   # 5 jobs a day against 12: another world
+
+
+# ---------------------------------------------------------------- demo
+
+
+def test_demo_seeds_a_second_company_from_its_own_world_once(app):
+    from dashboard.demo import seed_second_demo_company
+    from dashboard.models import User
+    with app.app_context():
+        first = list(seed_second_demo_company())
+        again = list(seed_second_demo_company())
+        (company,) = db.session.scalars(sa.select(Company).where(Company.is_demo.is_(True),
+                                                                 Company.is_default.is_(False)))
+        count_jobs = sa.select(sa.func.count(TruckJourney.id))
+        jobs = db.session.scalar(count_jobs.where(TruckJourney.company_id == company.id))
+        others = db.session.scalar(count_jobs.where(TruckJourney.company_id != company.id))
+        runs = db.session.scalar(sa.select(sa.func.count(SyncRun.id)).where(SyncRun.company_id == company.id))
+        users = {user.email: user for user in db.session.scalars(sa.select(User).where(User.company_id == company.id))}
+    assert company.timezone == "America/Vancouver" and jobs > 0 and runs == 1 and others == 0
+    assert set(users) == {"admin2@demo.test", "dispatcher2@demo.test"} and all(u.is_demo for u in users.values())
+    assert any("first sync" in line for line in first) and not any("first sync" in line for line in again)
+    assert credentials.mode_of(company, app.config) == "demo"

@@ -90,12 +90,22 @@ def pick_company():
     return None
 
 
+class _Switcher:
+    """The header switcher's data; the company list is read only when a page draws it (not for fragments)."""
+
+    def __init__(self):
+        self.chosen = chosen_company_id()
+
+    @functools.cached_property
+    def companies(self):
+        """Active companies by id."""
+        return service.active_companies()
+
+
 @bp.app_context_processor
 def company_switcher():
-    """Templates' `switcher`: the companies a super admin may switch between and the current pick."""
-    if not is_super_admin(current_user):
-        return {"switcher": None}
-    return {"switcher": {"companies": service.active_companies(), "chosen": chosen_company_id()}}
+    """Templates' `switcher` (super admins only, else None): the companies to switch between and the pick."""
+    return {"switcher": _Switcher() if is_super_admin(current_user) else None}
 
 
 def _company_or_404(company_id):
