@@ -294,3 +294,96 @@ document.addEventListener("toggle", function (event) {
   if (!(panel instanceof HTMLDetailsElement) || panel.id !== "publish-panel" || !panel.open || !window.htmx) { return; }
   window.htmx.trigger(panel.querySelector("#publish-pop"), "publish-open");
 }, true);
+
+/* Board keyboard (issue 20 §5): "Skip to the jobs" lands on the first job; ↑/↓ or j/k move between jobs (table
+   rows, cards, lane blocks), t and c open the focused job's truck or crew panel, Enter opens the job. Keys typed
+   into a field, or with Ctrl/Alt/Meta, are left alone. */
+(function () {
+  "use strict";
+  function jobs() {
+    var live = document.getElementById("board-live");
+    return live ? Array.prototype.filter.call(live.querySelectorAll("[data-job-id]"), function (el) {
+      return el.offsetParent !== null && !el.parentElement.closest("[data-job-id]");
+    }) : [];
+  }
+  function focusJob(el) {
+    if (!el) { return; }
+    var target = el.matches("a, [tabindex]") ? el : el.querySelector("a[href]");
+    if (target) { target.focus(); target.scrollIntoView({ block: "nearest" }); }
+  }
+  document.addEventListener("click", function (event) {
+    var skip = event.target instanceof Element && event.target.closest("[data-skip-board]");
+    if (!skip) { return; }
+    var first = jobs()[0];
+    if (first) { event.preventDefault(); focusJob(first); }
+  });
+  document.addEventListener("keydown", function (event) {
+    var target = event.target;
+    if (!(target instanceof Element) || event.ctrlKey || event.altKey || event.metaKey) { return; }
+    if (target.matches("input:not([type=checkbox]), select, textarea, [contenteditable]")) { return; }
+    var job = target.closest("#board-live [data-job-id]");
+    if (!job) { return; }
+    var key = event.key, list, index;
+    if (key === "ArrowDown" || key === "j" || key === "ArrowUp" || key === "k") {
+      list = jobs();
+      index = list.indexOf(job) + (key === "ArrowDown" || key === "j" ? 1 : -1);
+      if (index >= 0 && index < list.length) { event.preventDefault(); focusJob(list[index]); }
+    } else if (key === "t" || key === "c") {
+      var cell = job.querySelector('a[data-assign-kind="' + (key === "t" ? "truck" : "crew") + '"]') ||
+        (job.matches("a[data-assign]") ? job : job.querySelector("a[data-assign]"));
+      if (cell) { event.preventDefault(); cell.click(); }
+    } else if (key === "Enter" && target === job && !job.matches("a")) {
+      var open = job.querySelector(".t-job a, .jc-cust, a[href]");
+      if (open) { event.preventDefault(); open.click(); }
+    }
+  });
+
+  /* A sort header swaps the board in place (hx-push-url): the filter form carries the new order on. */
+  document.addEventListener("htmx:pushedIntoHistory", function () {
+    var form = document.querySelector("form.filters");
+    if (!form) { return; }
+    var sort = new URLSearchParams(window.location.search).get("sort");
+    var input = form.querySelector("input[name=sort]");
+    if (sort && !input) {
+      input = document.createElement("input");
+      input.type = "hidden";
+      input.name = "sort";
+      form.insertBefore(input, form.firstChild);
+    }
+    if (input && sort) { input.value = sort; } else if (input) { input.remove(); }
+  });
+
+  /* Truck lanes on today: a "now" line at the company's current time (its zone, not the browser's). */
+  function placeNowLine() {
+    var lanes = document.querySelector("[data-lanes][data-tz]");
+    var line = document.querySelector("[data-now-line]");
+    if (!lanes || !line) { return; }
+    var parts = {};
+    new Intl.DateTimeFormat("en-CA", { timeZone: lanes.dataset.tz, year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).formatToParts(new Date()).forEach(function (p) { parts[p.type] = p.value; });
+    var hours = Number(parts.hour) + Number(parts.minute) / 60 - Number(lanes.dataset.firstHour);
+    var share = hours / Number(lanes.dataset.hours);
+    var track = lanes.querySelector(".lane-hours .track");
+    if (parts.year + "-" + parts.month + "-" + parts.day !== lanes.dataset.day || !track || share < 0 || share > 1) {
+      line.hidden = true;
+      return;
+    }
+    line.style.left = (track.offsetLeft + share * track.offsetWidth) + "px";
+    line.style.height = lanes.offsetHeight + "px";
+    line.hidden = false;
+  }
+  document.addEventListener("DOMContentLoaded", placeNowLine);
+  document.addEventListener("htmx:afterSettle", placeNowLine);
+  window.addEventListener("resize", placeNowLine);
+  setInterval(placeNowLine, 60000);
+
+  /* The "No truck" queue stays as the dispatcher left it (open or folded) through live refreshes. */
+  document.addEventListener("DOMContentLoaded", function () {
+    if (!window.Idiomorph) { return; }
+    var previous = window.Idiomorph.defaults.callbacks.beforeAttributeUpdated;
+    window.Idiomorph.defaults.callbacks.beforeAttributeUpdated = function (name, element, mutation) {
+      if (name === "open" && element.classList && element.classList.contains("lane-queue")) { return false; }
+      return previous ? previous(name, element, mutation) : true;
+    };
+  });
+})();

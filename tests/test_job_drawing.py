@@ -77,7 +77,7 @@ def test_the_table_draws_charges_tips_and_flags_from_the_macros(app, client, wor
     assert '<td class="num">$1,200.00 <small class="tips" title="tips">+$80.00</small></td>' in row
     assert '<span class="flag f-note" title="Bring &#34;straps&#34;">Note</span>' in row
     assert '<span class="flag f-manual">Manual</span>' in row
-    assert 'aria-label="Truck for T-1">Truck &lt;7&gt;</a>' in row
+    assert '<span class="sr-only">Truck for T-1: </span>Truck &lt;7&gt;</a>' in row
     assert 'class="chip chip-status chip-booked">Booked' in row
     assert 'title="boom &lt;x&gt;">Sync failed</span>' in html and 'title="gone?">Removal pending</span>' in html
     assert 'Day total · 5 jobs</th><td class="num money">$29,382.68</td>' in html   # 4 × 7,345.67 and one unknown

@@ -357,6 +357,9 @@ class BoardBuilder:
             by_truck.setdefault(row.job.truck_id, []).append(row)
         lanes = []
         names = {t.id: t.name for t in self.trucks}
+        # Where each truck is based, shown under its name (issue 20 §4): a location id, 0 for a company-wide truck
+        # (None marks the "No truck" lane).
+        places = {t.id: t.location_id for t in self.trucks}
         for row_list in by_truck.values():
             for row in row_list:
                 if row.job.truck is not None:
@@ -365,9 +368,10 @@ class BoardBuilder:
             lane_rows = by_truck.get(truck_id, [])
             # The lane's name turns red for a double-booked truck, not for a crew clash on one of its jobs.
             busy = any(clash.kind == "truck" for r in lane_rows for clash in r.parts[0])
-            lanes.append((name, Markup("".join(r.html for r in lane_rows)), len(lane_rows), busy))
+            place = places.get(truck_id) or 0
+            lanes.append((name, Markup("".join(r.html for r in lane_rows)), len(lane_rows), busy, place))
         no_truck = by_truck.get(None, [])
-        waiting = ("No truck", Markup("".join(r.html for r in no_truck)), len(no_truck), False)
+        waiting = ("No truck", Markup("".join(r.html for r in no_truck)), len(no_truck), False, None)
         # Jobs still waiting for a truck are the dispatcher's work: their lane comes first.
         return hours, ([waiting] + lanes if no_truck else lanes + [waiting]), untimed
 
