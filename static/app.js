@@ -351,6 +351,12 @@ document.addEventListener("toggle", function (event) {
       form.insertBefore(input, form.firstChild);
     }
     if (input && sort) { input.value = sort; } else if (input) { input.remove(); }
+    // The day and view links keep the order too (they are outside the swapped board).
+    document.querySelectorAll(".day-nav a[href], .view-toggle a[href]").forEach(function (link) {
+      var url = new URL(link.getAttribute("href"), window.location.href);
+      if (sort) { url.searchParams.set("sort", sort); } else { url.searchParams.delete("sort"); }
+      link.setAttribute("href", url.pathname + url.search);
+    });
   });
 
   /* Truck lanes on today: a "now" line at the company's current time (its zone, not the browser's). */

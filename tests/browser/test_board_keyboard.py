@@ -3,6 +3,7 @@
 One live server with a small morning: Truck 101 double-booked by J-1 and J-2, J-1's crew accepted from
 SmartMoving, J-2 still on SmartMoving's crew, J-3 waiting for a truck at the North yard.
 """
+import re
 from datetime import datetime
 from datetime import time as clock_time
 from datetime import timedelta
@@ -133,6 +134,7 @@ def test_keyboard_words_sorting_and_lanes(live_server, browser):
     expect(page.locator("th[aria-sort=descending] a[data-sort=customer]")).to_have_count(1)
     expect(rows.first).to_have_attribute("data-job-id", str(ids["J-3"]))
     expect(page.locator("form.filters input[name=sort]")).to_have_value("-customer")
+    expect(page.locator(".day-nav a[rel=next]")).to_have_attribute("href", re.compile(r"sort=-customer"))
     assert page.evaluate("window.__samePage") is True
 
     # §4: lanes put the waiting job in a queue with its count, name each truck's yard, and draw "now" on today.
