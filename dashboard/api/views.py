@@ -103,8 +103,8 @@ def _jobs_answer(day):
     jobs = jobs_for_day(current_user, day, location_id=location_id, status=request.args.get("status") or None,
                         search=request.args.get("q") or None)
     # synced: a successful or partial sync run covered the day (false: the list may miss SmartMoving's jobs).
-    return {"date": day.isoformat(), "synced": day_is_synced(current_user.company_id, day), "count": len(jobs),
-            "jobs": jobs_to_dicts(jobs, current_user)}
+    return {"date": day.isoformat(), "synced": day_is_synced(company_in_view(current_user), day),
+            "count": len(jobs), "jobs": jobs_to_dicts(jobs, current_user)}
 
 
 # A sweep may start a scheduler tick late and take a few minutes: the health check
