@@ -14,10 +14,15 @@ from flask_login import current_user
 from markupsafe import Markup
 from markupsafe import escape
 
+from dashboard.db import db
 from dashboard.extensions import htmx
 from dashboard.formatting import label
 from dashboard.formatting import money
+from dashboard.models import Company
 from dashboard.models import utcnow
+from dashboard.permissions import Scope
+from dashboard.permissions import chosen_company_id
+from dashboard.permissions import scope_of
 from dashboard.timeutil import company_today
 
 
@@ -49,9 +54,16 @@ def render_page_or_fragment(page, fragment, status=200, **context):
 
 
 def user_timezone(user=None):
-    """The IANA zone of the user's company: what "today" and clock times mean for them."""
+    """The IANA zone of the company in view: what "today" and clock times mean on this page.
+
+    The user's own company, or for a super admin the company picked (?company=ID or the switcher):
+    a super admin switched to a company on another coast sees that company's today, as its staff do.
+    """
     user = user or current_user
     company = getattr(user, "company", None)
+    chosen = chosen_company_id() if scope_of(user) is Scope.ALL_COMPANIES else None
+    if chosen is not None and (company is None or chosen != company.id):
+        company = db.session.get(Company, chosen)
     return company.timezone if company is not None else "UTC"
 
 
@@ -181,4 +193,5 @@ TEMPLATE_GLOBALS = {
     "chip": chip,
     "sync_badge": sync_badge,
     "crew_list": crew_list,
+    "user_timezone": user_timezone,
 }

@@ -90,7 +90,8 @@ def run_to_dict(run):
 
 
 def _today():
-    return company_today(current_user.company.timezone)
+    """Today in the zone of the company in view (a super admin's ?company=ID, else the caller's own)."""
+    return company_today(db.session.get(Company, company_in_view(current_user)).timezone)
 
 
 def _jobs_answer(day):
@@ -278,6 +279,10 @@ def sync_now():
         day = parse_iso_date(body["date"]) if isinstance(body["date"], str) else None
         if day is None:
             return json_error(422, "date must be given as YYYY-MM-DD, between 2000 and 2099.")
+    try:
+        service.refuse_if_disabled(company_in_view(current_user))
+    except service.CompanyDisabled as disabled:
+        return json_error(409, str(disabled))
     db.session.rollback()  # the sync takes its own transactions
     try:
         run = service.start_sync_in_background(current_app._get_current_object(), company_in_view(current_user),

@@ -7,12 +7,12 @@ from flask import render_template
 from flask import request
 from flask_login import current_user
 
+from dashboard import web
 from dashboard.permissions import Perm
 from dashboard.permissions import can
 from dashboard.permissions import company_in_view
 from dashboard.permissions import require
 from dashboard.readiness import blockers
-from dashboard.timeutil import company_today
 from dashboard.timeutil import parse_iso_date
 
 bp = Blueprint("readiness", __name__)
@@ -35,6 +35,6 @@ def panel():
     if day is None:
         abort(422, description="date must be a day as YYYY-MM-DD.")
     found = blockers.day_blockers(company_in_view(current_user), day, current_user)   # a super admin's pick
-    today = company_today(current_user.company.timezone)
+    today = web.user_today()   # the company in view's today, like the board the panel sits on
     return render_template("readiness/_panel.html", day=day, day_label=day_name(day, today), blockers=found,
                            groups=blockers.grouped(found), can_edit=can(current_user, Perm.EDIT_JOBS))
