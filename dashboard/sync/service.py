@@ -51,6 +51,22 @@ class SyncAlreadyRunning(Exception):
         super().__init__(f"A sync is already running for this company{started}.")
 
 
+class CompanyDisabled(Exception):
+    """The company is disabled (Companies page): never synced, not even on request, until enabled."""
+
+    def __init__(self, company):
+        self.company_id = company.id
+        super().__init__(f"{company.name} is disabled: it is not synced until a super admin enables it "
+                         f"on the Companies page.")
+
+
+def refuse_if_disabled(company_id):
+    """Raise CompanyDisabled when company_id names a disabled company ("Sync now" asks this first)."""
+    company = db.session.get(Company, company_id)
+    if company is not None and not company.is_active:
+        raise CompanyDisabled(company)
+
+
 # ---------------------------------------------------------------- run lifecycle
 
 def begin_run(company_id, day=None, trigger="cli", user_id=None, days=2):
@@ -128,7 +144,10 @@ def run_sync(company_id, day=None, trigger="cli", user_id=None, client=None, day
 
 
 def start_sync_in_background(app, company_id, trigger="manual", user_id=None, day=None):
-    """Take the lease now (so a second click gets SyncAlreadyRunning at once) and sync in a thread."""
+    """Take the lease now (so a second click gets SyncAlreadyRunning at once) and sync in a thread.
+
+    Raises CompanyDisabled for a disabled company (before any lease is taken)."""
+    refuse_if_disabled(company_id)
     run, owner = begin_run(company_id, day, trigger, user_id)
 
     def work():

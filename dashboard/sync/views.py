@@ -26,7 +26,10 @@ from dashboard.sync import history
 from dashboard.sync import removals
 from dashboard.sync import service
 from dashboard.sync import usage
+from dashboard.sync.service import CompanyDisabled
+from dashboard.sync.service import refuse_if_disabled
 from dashboard.timeutil import parse_iso_date
+from dashboard.webhooks import senders as webhook_senders
 from dashboard.webhooks.drains import drain_holds_lease
 from dashboard.webhooks.events import card as webhook_card
 
@@ -96,7 +99,7 @@ def _plan_context(company_id):
                 plan_warning=usage.warn_if_high(company_id, quota, usage.month_used(company_id)),
                 plan_hours=config["SYNC_BUSINESS_HOURS"].replace("-", "–"),
                 opportunity_ttl=config["OPPORTUNITY_REFRESH_MINUTES"],
-                webhooks_on=bool(config.get("SMARTMOVING_WEBHOOK_SECRET")))
+                webhooks_on=webhook_senders.configured_for(db.session.get(Company, company_id), config))
 
 
 @bp.get("/status-panel")
@@ -109,12 +112,27 @@ def status_panel():
     return response
 
 
+def _refused(message):
+    """A "Sync now" that cannot start: 409 with message (JSON, htmx toast), else a flash on the sync page."""
+    if wants_json():
+        return json_error(409, message)
+    if htmx:
+        return render_template("sync/_conflict.html", message=message), 409
+    flash(message, "warning")
+    return redirect(url_for("sync.index"))
+
+
 @bp.post("/run")
 @require(Perm.SYNC_DATA)
 def run_now():
-    """Start a background sync; 409 (htmx, JSON) or a flash (plain form) when one is already running."""
+    """Start a background sync; 409 (htmx, JSON) or a flash (plain form) when one is already running
+    or the company is disabled."""
     service = _service()
     company_id = company_in_view(current_user)
+    try:
+        refuse_if_disabled(company_id)
+    except CompanyDisabled as disabled:
+        return _refused(str(disabled))
     # "Sync this day" on a board outside the synced window sends its date (that day and the next).
     day = parse_iso_date(request.form.get("date")) if request.form.get("date") else None
     # Release this request's write transaction first: the run writes from its own thread.
@@ -130,12 +148,7 @@ def run_now():
         message = f"A sync is already running{since}."
         if running is None and drain_holds_lease(company_id):
             message = "SmartMoving's webhook updates are being applied; try again in a few seconds."
-        if wants_json():
-            return json_error(409, message)
-        if htmx:
-            return render_template("sync/_conflict.html", message=message), 409
-        flash(message, "warning")
-        return redirect(url_for("sync.index"))
+        return _refused(message)
     record(company_id, current_user.id, "sync.start", f"run:{getattr(run, 'id', '?')}", via="page")
     db.session.commit()
     log.info("manual sync %s started by %s", getattr(run, "id", "?"), current_user.email)
