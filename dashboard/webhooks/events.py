@@ -12,9 +12,11 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from dashboard.db import db
+from dashboard.models import Company
 from dashboard.models import WebhookEvent
 from dashboard.models import WebhookStatus
 from dashboard.models import utcnow
+from dashboard.webhooks.senders import configured_for
 
 ID_FIELDS = {"opportunity_id": "opportunity-id", "job_id": "job-id", "customer_id": "customer-id"}
 
@@ -95,7 +97,8 @@ def has_pending(company_id):
 def card(company_id, config):
     """The sync page's webhook card: whether webhooks are on, where SmartMoving sends them, and summary()."""
     from flask import url_for
-    return {"configured": bool(config.get("SMARTMOVING_WEBHOOK_SECRET")),
+    company = db.session.get(Company, company_id)
+    return {"configured": configured_for(company, config), "is_default": bool(company and company.is_default),
             "header": config["SMARTMOVING_WEBHOOK_HEADER"],
             "url": url_for("webhooks.receive", _external=True), **summary(company_id)}
 
