@@ -1,7 +1,8 @@
 """POST /api/smartmoving/plans/<date>/publish[?location=ID][&changes=1] (README, "JSON API").
 
 Authentication, CSRF for cookie callers and the error shape are the API's own
-(dashboard/api/views.py, dashboard/errors.py). Edit-jobs roles publish their locations.
+(dashboard/api/views.py, dashboard/errors.py). Edit-jobs roles publish their locations; a super
+admin publishes the company in view (?company=ID or the switcher), else their own.
 """
 from flask import Blueprint
 from flask import request
@@ -14,6 +15,7 @@ from dashboard.extensions import csrf
 from dashboard.guards import parse_id
 from dashboard.models import Company
 from dashboard.permissions import Perm
+from dashboard.permissions import company_in_view
 from dashboard.permissions import require
 from dashboard.plans import publish
 from dashboard.timeutil import parse_iso_date
@@ -43,7 +45,7 @@ def publish_plan(date):
     changes = (request.args.get("changes") or "").strip().lower()
     if changes not in _TRUE + ("", "0", "false", "no"):
         return json_error(422, "changes must be 1 or 0.")
-    company = db.session.get(Company, current_user.company_id)
+    company = db.session.get(Company, company_in_view(current_user))   # ?company=ID: a super admin's pick
     try:
         result = publish.publish_day(company, day, user=current_user, location_id=location_id,
                                      changes_only=changes in _TRUE, request_origin=request.host_url)

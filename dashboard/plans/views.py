@@ -1,8 +1,10 @@
 """The plan's pages: the board's "Send plan" panel (publish / send changes) and the admins' outbox.
 
 Publishing needs EDIT_JOBS and stays in the user's locations (a location outside them is
-a 404); it is a POST with CSRF. The outbox page needs MANAGE_USERS and shows the admin's
-company (a super admin: every company) with each message as it would be delivered.
+a 404); it is a POST with CSRF. Both act on the company in view: the user's own, or the one a
+super admin picked (?company=ID or the header's switcher), like the boards. The outbox page
+needs MANAGE_USERS and shows the admin's company (a super admin: the picked one, else every
+company) with each message as it would be delivered.
 """
 from flask import Blueprint
 from flask import abort
@@ -19,6 +21,8 @@ from dashboard.jobs.queries import locations_for
 from dashboard.models import Company
 from dashboard.permissions import Perm
 from dashboard.permissions import Scope
+from dashboard.permissions import chosen_company_id
+from dashboard.permissions import company_in_view
 from dashboard.permissions import require
 from dashboard.permissions import scope_of
 from dashboard.plans import publish
@@ -50,14 +54,18 @@ def _location_or_404(raw):
 
 def _panel(day, location_id, result=None, status=200):
     """The publish panel (htmx) or a page holding it (no JavaScript)."""
-    company = db.session.get(Company, current_user.company_id)
+    company = db.session.get(Company, company_in_view(current_user))   # a super admin's pick
     try:
         preview = publish.preview(company, day, current_user, location_id)
     except publish.OutOfScope:
         abort(404)
     context = dict(day=day, location_id=location_id, preview=preview, result=result,
                    result_text=publish.describe(result) if result is not None else None,
-                   locations=locations_for(current_user))
+                   locations=locations_for(current_user),
+                   # A super admin's ?company=ID rides along on the panel's own requests.
+                   company_arg=company.id if request.args.get("company") else None,
+                   # A super admin reaches every company: say whose crews hear about it.
+                   company_name=company.name if scope_of(current_user) is Scope.ALL_COMPANIES else None)
     template = "plans/_publish.html" if request.headers.get("HX-Request") else "plans/publish.html"
     return render_template(template, **context), status
 
@@ -75,7 +83,7 @@ def publish_plan(day_text):
     """Send the plan (or only its changes) to the crews of the day in the chosen scope."""
     day = _day_or_404(day_text)
     location_id = _location_or_404(request.form.get("location"))
-    company = db.session.get(Company, current_user.company_id)
+    company = db.session.get(Company, company_in_view(current_user))   # a super admin's pick
     try:
         result = publish.publish_day(company, day, user=current_user, location_id=location_id,
                                      changes_only=request.form.get("changes") == "1",
@@ -87,12 +95,15 @@ def publish_plan(day_text):
         body, status = _panel(day, location_id, result=result)
         return body, status, {"HX-Trigger": "board-changed"}
     flash(publish.describe(result), "success")
-    return redirect(url_for("jobs.board", date=day.isoformat()))
+    return redirect(url_for("jobs.board", date=day.isoformat(), company=request.args.get("company") or None))
 
 
 def _company_scope():
-    """The company ids the outbox shows: None (every company) for a super admin, else the user's."""
-    return None if scope_of(current_user) is Scope.ALL_COMPANIES else [current_user.company_id]
+    """The company ids the outbox shows: a super admin's pick, else None (every company); others: their own."""
+    if scope_of(current_user) is not Scope.ALL_COMPANIES:
+        return [current_user.company_id]
+    chosen = chosen_company_id()
+    return None if chosen is None else [chosen]
 
 
 @bp.get("/outbox")
