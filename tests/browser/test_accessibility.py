@@ -1,7 +1,8 @@
 """axe-core in real Chromium (issue 20 §17): no critical or serious violation on the pages people use every day.
 
 One demo-filled app, one browser: the board (table, cards, lanes; at 1440 and at 390 px), a job page, sync,
-reports, audit, the changes list, the crew roster, My jobs, My availability and a personal plan page (/p/<token>).
+reports, audit, the changes list, the crew roster, My jobs, My availability, a personal plan page (/p/<token>) and
+the assign panel open on the board.
 axe-core's own script comes with axe-playwright-python (its axe.min.js); page.evaluate injects it, which the
 page's Content-Security-Policy does not govern.
 """
@@ -69,7 +70,10 @@ def test_no_critical_or_serious_axe_violations(live_server, browser):
         page = context.new_page()
         page.set_default_timeout(15000)
         sign_in(page, base, "dispatcher@demo.test")
-        _audit(page, base, ["/", "/?view=cards", "/?view=lanes"], found)
+        _audit(page, base, ["/?view=cards", "/?view=lanes", "/"], found)
+        page.locator("#board-live a[data-assign]").first.click()   # the assign panel, open over the table
+        page.wait_for_selector("#assign-panel select[name=truck_id]")
+        found.extend(f"assign panel @ {width}px: {text}" for text in _violations(page))
         if width == 1440:
             _audit(page, base, [f"/jobs/{live_server['job_id']}", "/sync/", "/reports/", "/changes", "/crew"], found)
         context.close()
