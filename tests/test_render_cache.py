@@ -1,4 +1,5 @@
 """In-process caches are bounded by bytes (issue 20 §14): CACHE_MAX_MB per worker, shared out among the caches."""
+import sys
 import threading
 
 import pytest
@@ -48,6 +49,22 @@ def test_a_value_bigger_than_the_whole_share_is_not_kept():
         assert len(built) == MIB and cache.get("huge") is None
 
 
+def test_caches_sharing_a_budget_count_each_others_bytes():
+    from dashboard.jobs.render_cache import Budget
+
+    shared = Budget(1)
+    first = OnceCache(10, budget=shared, sizer=lambda key, value: len(value))
+    second = OnceCache(10, budget=shared, sizer=lambda key, value: len(value))
+    with _app(1).app_context():
+        first.put("a", "a" * (600 * 1024))
+        second.put("b", "b" * (300 * 1024))
+        assert shared.bytes == 900 * 1024
+        second.put("c", "c" * (300 * 1024))   # over the shared MiB: the second cache gives up its oldest
+        assert second.get("b") is None and first.get("a") is not None and shared.bytes <= MIB
+        first.clear()
+        assert shared.bytes == second.bytes == 300 * 1024
+
+
 def test_replacing_an_entry_counts_its_bytes_once():
     cache = OnceCache(10, share=1, sizer=lambda key, value: len(value))
     with _app(1).app_context():
@@ -77,7 +94,9 @@ def test_the_shares_of_the_board_caches_add_up_to_at_most_the_whole_budget():
     caches = [render_cache.partials, board.row_cache, day_snapshot.snapshots, day_snapshot.newest,
               crew_roster.rosters, states._told_by_version, states._answers_by_stamp, states._delivery_by_stamp,
               states._fingerprints, states._job_marks]
-    assert sum(cache.share for cache in caches) <= 1.0 + 1e-9
+    budgets = {id(cache.budget): cache.budget for cache in caches}   # the day caches share one
+    assert day_snapshot.snapshots.budget is day_snapshot.newest.budget
+    assert sum(budget.share for budget in budgets.values()) <= 1.0 + 1e-9
 
 
 def test_approx_size_grows_with_what_a_value_holds():
@@ -85,9 +104,12 @@ def test_approx_size_grows_with_what_a_value_holds():
     big = [("job", n, "Ann Lifter" * 10) for n in range(10_000)]
     assert approx_size(big) > 100 * approx_size(small)
     assert approx_size("x" * 10_000) >= 10_000
-    # Sampled: a long list is estimated from a few of its items, not walked whole.
-    assert approx_size(big) == pytest.approx(sum(approx_size(item) for item in big) + approx_size([]) + 8 * len(big),
-                                             rel=0.2)
+    # A long list is estimated from a sample of its items; an object it holds many times counts once.
+    distinct = [("job", n, f"Ann Lifter {n:06d}" * 10) for n in range(10_000)]
+    exact = sum(sys.getsizeof(item) + sys.getsizeof(item[1]) + sys.getsizeof(item[2]) for item in distinct)
+    assert approx_size(distinct) == pytest.approx(exact + sys.getsizeof(distinct), rel=0.2)
+    text = "x" * 100_000
+    assert approx_size([text] * 10) < 2 * sys.getsizeof(text)
 
 
 def test_concurrent_askers_build_a_missing_value_once():

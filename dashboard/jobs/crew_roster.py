@@ -78,7 +78,7 @@ class Roster:
 
 # Rosters by (company, fingerprint): every board read of a day needs its company's roster, and a
 # company of thousands of people took longer to read than the day's jobs.
-rosters = OnceCache(8, share=0.05)
+rosters = OnceCache(8, share=0.03)
 
 
 def _fingerprint(company_id):

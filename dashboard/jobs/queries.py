@@ -73,12 +73,14 @@ def _day_scope(stmt, user, day, location_id, status, include_removed):
     if can(user, Perm.VIEW_OWN_JOBS) and getattr(user, "crew_member_id", None) is not None:
         if not include_removed:   # a removal awaiting a dispatcher's acknowledgement is not the crew's work
             stmt = stmt.where(TruckJourney.sync_status != SyncStatus.REMOVED.value)
-        # The id's digits in either crew id list's JSON text: a cheap superset (12 also finds 112) that keeps
-        # a crew member's My jobs from loading the company's whole day; the check in Python decides.
-        digits = f"%{int(user.crew_member_id)}%"
-        stmt = stmt.where(TruckJourney.company_id == user.company_id, sa.or_(
-            sa.cast(TruckJourney.crew_member_ids, sa.Text).like(digits),
-            sa.cast(TruckJourney.smartmoving_crew_ids, sa.Text).like(digits)))
+        # The id as a whole number in either crew id list's JSON text ("[7, 12]" or "[7,12]"): a cheap
+        # superset that keeps a crew member's My jobs from loading the company's whole day; the check in
+        # Python decides.
+        member = int(user.crew_member_id)
+        patterns = [f"%{before}{member}{after}%" for before in ("[", " ", ",") for after in (",", "]")]
+        stmt = stmt.where(TruckJourney.company_id == user.company_id, sa.or_(*(
+            sa.cast(column, sa.Text).like(pattern)
+            for column in (TruckJourney.crew_member_ids, TruckJourney.smartmoving_crew_ids) for pattern in patterns)))
         return stmt, lambda job: is_assigned_to(user, job)
     return None, None
 

@@ -23,11 +23,17 @@ _ATOMS = (str, bytes, int, float, bool, type(None))
 _SAMPLE = 48   # a container's items looked at (the rest counted as their average)
 
 
-def approx_size(value, depth=5):
+def approx_size(value, depth=5, seen=None):
     """Bytes value holds, estimated: sys.getsizeof of it and of what it holds, depth levels down.
 
-    Objects shared between entries are counted in each: the estimate errs high.
+    An object met twice in value counts once (a day's jobs share their locations, trucks and
+    times); a long container is estimated from a sample of its items, scaled up.
     """
+    if seen is None:
+        seen = set()
+    if id(value) in seen:
+        return 0
+    seen.add(id(value))
     size = sys.getsizeof(value)
     if depth == 0 or isinstance(value, _ATOMS):
         return size
@@ -39,13 +45,32 @@ def approx_size(value, depth=5):
         items = list(vars(value).values())
     else:
         return size
-    if not items:
-        return size
     if len(items) > _SAMPLE:
         step = len(items) / _SAMPLE
         sample = [items[int(n * step)] for n in range(_SAMPLE)]
-        return size + int(sum(approx_size(item, depth - 1) for item in sample) * len(items) / _SAMPLE)
-    return size + sum(approx_size(item, depth - 1) for item in items)
+        return size + int(sum(approx_size(item, depth - 1, seen) for item in sample) * len(items) / _SAMPLE)
+    return size + sum(approx_size(item, depth - 1, seen) for item in items)
+
+
+class Budget:
+    """share of the worker's cache budget, counted by the caches that draw on it (one or several)."""
+
+    def __init__(self, share):
+        self.share = share
+        self.bytes = 0
+        self.caches = []   # the OnceCaches drawing on it
+
+    def trim(self, keep):
+        """Drop the least recently used entries of the other caches (keep's come last) while over the limit."""
+        limit = self.limit
+        for cache in [cache for cache in self.caches if cache is not keep] + [keep]:
+            if self.bytes <= limit:
+                return
+            cache.shrink(limit)
+
+    @property
+    def limit(self):
+        return budget_bytes(self.share)
 
 
 def budget_bytes(share):
@@ -63,14 +88,19 @@ class OnceCache:
     entry's size given by sizer(key, value) (default: approx_size of both).
     """
 
-    def __init__(self, max_entries, share=0.05, sizer=None):
+    def __init__(self, max_entries, share=0.05, sizer=None, budget=None):
         self.max_entries = max_entries
-        self.share = share
+        self.budget = budget or Budget(share)   # a Budget shared with other caches, else one of its own
+        self.budget.caches.append(self)
         self.sizer = sizer or (lambda key, value: approx_size(key, 2) + approx_size(value))
-        self.bytes = 0
+        self.bytes = 0                          # what this cache's entries hold (budget.bytes: all its caches)
         self._entries = OrderedDict()   # key -> (value, its size)
         self._lock = threading.Lock()
         self._builds = {}   # key -> the lock of the one thread building it
+
+    @property
+    def share(self):
+        return self.budget.share
 
     def __len__(self):
         return len(self._entries)
@@ -84,24 +114,42 @@ class OnceCache:
             self._entries.move_to_end(key)
             return entry[0]
 
-    def put(self, key, value):
-        """Remember value under key, dropping the least recently used entries beyond the bounds.
+    def _count(self, size):
+        self.bytes += size
+        self.budget.bytes += size
 
-        A value bigger than the whole share is not kept (it would push out everything else).
+    def put(self, key, value):
+        """Remember value under key, dropping this cache's least recently used entries beyond the bounds.
+
+        A value bigger than the whole budget is not kept (it would push out everything else).
         """
         size = self.sizer(key, value)
-        limit = budget_bytes(self.share)
+        limit = self.budget.limit
         with self._lock:
             old = self._entries.pop(key, None)
             if old is not None:
-                self.bytes -= old[1]
+                self._count(-old[1])
             if size > limit:
                 return
             self._entries[key] = (value, size)
-            self.bytes += size
-            while len(self._entries) > self.max_entries or self.bytes > limit:
-                _, (_, dropped) = self._entries.popitem(last=False)
-                self.bytes -= dropped
+            self._count(size)
+            while len(self._entries) > self.max_entries:
+                self._drop_oldest()
+            # This cache's older entries go first; the new one only when the others' cannot make room.
+            while len(self._entries) > 1 and self.budget.bytes > limit:
+                self._drop_oldest()
+        if self.budget.bytes > limit:
+            self.budget.trim(keep=self)
+
+    def _drop_oldest(self):
+        _, (_, dropped) = self._entries.popitem(last=False)
+        self._count(-dropped)
+
+    def shrink(self, limit):
+        """Drop least recently used entries while the budget is over limit (another cache of it needs room)."""
+        with self._lock:
+            while self._entries and self.budget.bytes > limit:
+                self._drop_oldest()
 
     def get_or_build(self, key, build):
         """The cached value for key, else build() once.
@@ -128,8 +176,8 @@ class OnceCache:
     def clear(self):
         """Forget everything (a new app, tests and benchmarks)."""
         with self._lock:
+            self._count(-self.bytes)
             self._entries.clear()
-            self.bytes = 0
 
 
 def text_size(key, value):
@@ -137,6 +185,6 @@ def text_size(key, value):
     return sys.getsizeof(value) + 200
 
 
-# Rendered board partials, keyed by data version, viewer scope and view parameters: the biggest
-# entries (a 2,000-row partial is ~2.5 MB), so the biggest share.
-partials = OnceCache(32, share=0.40, sizer=text_size)
+# Rendered board partials, keyed by data version, viewer scope and view parameters (a 2,000-row
+# partial is ~2.7 MB; a poll's 200-row one ~0.3 MB).
+partials = OnceCache(32, share=0.15, sizer=text_size)
