@@ -48,7 +48,7 @@ def test_a_super_admin_switched_to_harbour_publishes_harbour_s_plan(app, client,
     login_as(client, make_user("SUPER_ADMIN"))
     switch_to(client, harbour["company"])
     panel = client.get(f"/plans/{DAY.isoformat()}/publish").get_data(as_text=True)
-    assert "Harbour Movers's crews" in panel and "<b>1</b> person" in panel
+    assert "Crews of Harbour Movers" in panel and "<b>1</b> person" in panel
     sent = client.post(f"/plans/{DAY.isoformat()}/publish", data={"csrf_token": csrf_token_from(panel)})
     assert sent.status_code == 302
     assert _versions(app) == [(harbour["company"], 1)]
