@@ -100,8 +100,11 @@ def _prepare_postgres(url):
     if _pg_schema_ready.get(url) != len(tables):
         with engine.begin() as conn:
             if url not in _pg_schema_ready:
-                Base.metadata.drop_all(conn)
-                conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+                # Every table, also those of models this run has not imported (a run of one file after a full run).
+                leftovers = conn.scalars(sa.text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"))
+                for name in list(leftovers):
+                    conn.execute(sa.text(f'DROP TABLE IF EXISTS "{name}" CASCADE'))
+                Base.metadata.drop_all(conn)   # and the enum types the models made
             # A test module may import a feature's models after the first build: their tables are added.
             Base.metadata.create_all(conn)
         _pg_schema_ready[url] = len(tables)
