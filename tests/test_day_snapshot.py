@@ -239,3 +239,45 @@ def test_a_job_rescheduled_away_leaves_the_polled_board_although_a_newer_job_sta
     assert again.status_code == 200
     html = again.get_data(as_text=True)
     assert "Leah Leaving" not in html and "Stan Staying" in html
+
+
+def test_a_read_after_an_edit_clashes_do_not_read_keeps_the_days_clashes_and_any_other_change_finds_them_again(
+        app, world):
+    from datetime import datetime
+
+    from dashboard.models import CrewMember
+    from dashboard.models import TimeOff
+    from dashboard.timeutil import company_today
+
+    with app.app_context():
+        member = CrewMember(company_id=world.company.id, external_id="cm-zed", name="Zed Twice", status="active")
+        db.session.add(member)
+        db.session.commit()
+        member_id = member.id
+    first = add_job(app, world.loc_a, crew=["Zed Twice"], crew_member_ids=[member_id], job_number="Z-1")
+    second = add_job(app, world.loc_a, crew=["Zed Twice"], crew_member_ids=[member_id], job_number="Z-2")
+    with app.app_context():
+        admin = db.session.get(User, world.users["ADMIN"].id)
+        day = company_today(world.company.timezone)
+
+        def read():
+            db.session.commit()   # a new transaction: each read sees the last write
+            return day_snapshot.company_day(admin, day)
+
+        def edit(job_id, **values):
+            db.session.execute(sa.update(TruckJourney).where(TruckJourney.id == job_id)
+                               .values(dispatch_updated_at=utcnow(), **values))
+            db.session.commit()
+
+        before = read()
+        assert [c.kind for c in before.conflicts[first]] == ["crew"]
+        edit(first, notes="Gate code 1234")                 # nothing a clash reads
+        after_notes = read()
+        assert after_notes is not before and after_notes.conflicts is before.conflicts
+        edit(second, crew=["Someone Else"], crew_member_ids=[None])   # the clash goes
+        assert first not in read().conflicts
+        midnight = datetime.combine(day, datetime.min.time())
+        db.session.add(TimeOff(company_id=world.company.id, crew_member_id=member_id, starts_at=midnight,
+                               ends_at=midnight + timedelta(days=1), reason="dentist"))
+        db.session.commit()                                 # no job stamp moves: only the version
+        assert [c.kind for c in read().conflicts[first]] == ["timeoff"]

@@ -18,6 +18,7 @@ locations or trucks (names shown on every row) reads the whole day.
 """
 from collections import namedtuple
 
+from dashboard.jobs import crew_roster
 from dashboard.jobs.conflicts import conflicts_among
 from dashboard.jobs.conflicts import rows_of_jobs
 from dashboard.jobs.queries import board_version
@@ -40,7 +41,7 @@ DayCut = namedtuple("DayCut", "jobs conflicts facts memo")
 
 # One read of a day: its cut, the version it was read under, every job's stamps (removed
 # jobs too) and the clash row of each live job.
-DayRead = namedtuple("DayRead", "cut version stamps clash_rows")
+DayRead = namedtuple("DayRead", "cut version stamps clash_rows roster")
 
 # A few companies times today and tomorrow (and a day someone browses to).
 #
@@ -82,6 +83,14 @@ def _same_surroundings(version, other):
     return version[3:7] == other[3:7]
 
 
+def _same_clash_inputs(base, version, roster, clash_rows):
+    """True when the day's clashes cannot have changed since base: the same roster (kept while its
+    fingerprint holds), the same time off (version[14:16], board_version's availability parts) and
+    equal clash rows (a kept row is the base's own object; a re-read one compares field by field)."""
+    return (base is not None and base.roster is roster and version[14:16] == base.version[14:16]
+            and clash_rows == base.clash_rows)
+
+
 def _read(company_id, day, version):
     stamps = day_stamps(company_id, day)
     base = newest.get((company_id, day))
@@ -93,7 +102,13 @@ def _read(company_id, day, version):
     clash_rows = {job.id: base.clash_rows[job.id] for job in jobs if job.id in kept and job.id in base.clash_rows}
     clash_rows.update((row.id, row) for row in rows_of_jobs(
         [job for job in jobs if job.id not in kept and job.scheduled_date == day], day))
-    conflicts = conflicts_among(clash_rows.values())
+    roster = crew_roster.load(company_id)
+    if _same_clash_inputs(base, version, roster, clash_rows):
+        # An edit of what clashes do not read (notes, customer, money, status among live ones): the
+        # day's clashes are the base's, not worked out again over every job.
+        conflicts = base.cut.conflicts
+    else:
+        conflicts = conflicts_among(clash_rows.values())
     facts = {}
     if kept:
         # A row's facts hold its clashes: carry them over only where those did not change.
@@ -101,7 +116,7 @@ def _read(company_id, day, version):
             known = base.cut.facts.get(job_id)
             if known is not None and base.cut.conflicts.get(job_id) == conflicts.get(job_id):
                 facts[job_id] = known
-    read = DayRead(DayCut(jobs, conflicts, facts, {}), version, stamps, clash_rows)
+    read = DayRead(DayCut(jobs, conflicts, facts, {}), version, stamps, clash_rows, roster)
     newest.put((company_id, day), read)
     return read.cut
 
