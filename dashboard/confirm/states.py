@@ -54,15 +54,15 @@ Answer = namedtuple("Answer", "id state reason plan_version_id")
 # Each keyed by the day's plan stamps (jobs.queries.plan_stamps: newest version id, newest answer id, a sum
 # every delivery step moves) and, per job, its two stamps: a key never names stale data, it just stops
 # being asked for. What the versions told whom and the answers, by (company, day, stamp):
-_told_by_version = OnceCache(32, share=0.01)
-_answers_by_stamp = OnceCache(32, share=0.01)
-_delivery_by_stamp = OnceCache(32, share=0.01)
+_told_by_version = OnceCache(32, share=0.02, rank=30)
+_answers_by_stamp = OnceCache(32, share=0.02, rank=30)
+_delivery_by_stamp = OnceCache(32, share=0.02, rank=30)
 # Sizes (bytes) are fixed estimates: per-job entries are stored by the thousand after a change of stamps.
 # Fingerprints of jobs as they are now, by (job id, its stamps, its crew's roles).
-_fingerprints = OnceCache(20_000, share=0.03, sizer=lambda key, found: 400)
+_fingerprints = OnceCache(20_000, share=0.05, rank=30, sizer=lambda key, found: 400)
 # A job's marks by (job id, its stamps, the day's plan stamps): after one job changes, only it is worked out
 # again. (A crew member's role changing alone moves no stamp: their jobs catch up at the next change.)
-_job_marks = OnceCache(50_000, share=0.06, sizer=lambda key, marks: 300 + 250 * len(marks))
+_job_marks = OnceCache(50_000, share=0.10, rank=30, sizer=lambda key, marks: 300 + 250 * len(marks))
 
 
 class DayPlan:

@@ -172,7 +172,7 @@ def row_size(key, html):
 _ROW_KEY_BYTES = 1500
 
 # Drawn rows by _row_key, least recently used out: after one job changes, the others are not redrawn.
-row_cache = OnceCache(20_000, share=0.15, sizer=row_size)
+row_cache = OnceCache(20_000, share=0.20, sizer=row_size, rank=20)
 
 
 def job_macros():

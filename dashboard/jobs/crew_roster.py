@@ -78,7 +78,7 @@ class Roster:
 
 # Rosters by (company, fingerprint): every board read of a day needs its company's roster, and a
 # company of thousands of people took longer to read than the day's jobs.
-rosters = OnceCache(8, share=0.06, sizer=lambda key, roster: 200 + len(roster.by_id) * _PERSON_BYTES)
+rosters = OnceCache(8, share=0.30, rank=50, sizer=lambda key, roster: 200 + len(roster.by_id) * _PERSON_BYTES)
 
 # A Person in a Roster's three maps (its dataclass, name, name key), as measured: sizing thousands of
 # people one by one on every read would cost more than the read.

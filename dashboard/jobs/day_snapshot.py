@@ -48,10 +48,10 @@ DayRead = namedtuple("DayRead", "cut version stamps clash_rows roster")
 # Both draw on one budget, most of the worker's (CACHE_MAX_MB): reading a day again costs the most
 # (an 8,000-job day ~1 s; ~40 MB as estimated, ~25 MB measured with tracemalloc). The newest read
 # is counted whole; a snapshot only for what it does not share with it (its clashes, a list).
-_DAY_BUDGET = Budget(0.52)
-snapshots = OnceCache(16, budget=_DAY_BUDGET, sizer=lambda key, cut: _cut_size(cut))
+_DAY_BUDGET = Budget(0.70)
+snapshots = OnceCache(16, budget=_DAY_BUDGET, sizer=lambda key, cut: _cut_size(cut), rank=40)
 # (company id, day) -> the newest DayRead of that day: where the next read starts from.
-newest = OnceCache(16, budget=_DAY_BUDGET, sizer=lambda key, read: _read_size(read))
+newest = OnceCache(16, budget=_DAY_BUDGET, sizer=lambda key, read: _read_size(read), rank=60)
 
 # What boards add to a cut's facts per job once they draw it (span, parts, sort keys), in bytes.
 _FACT_BYTES = 1200

@@ -61,12 +61,13 @@ class Budget:
         self.caches = []   # the OnceCaches drawing on it
 
     def trim(self, keep):
-        """Drop the least recently used entries of the other caches (keep's come last) while over the limit."""
-        limit = self.limit
-        for cache in [cache for cache in self.caches if cache is not keep] + [keep]:
-            if self.bytes <= limit:
+        """Drop least recently used entries while over the limit: the other caches' first, cheapest to
+        rebuild first (lowest rank), keep's last."""
+        others = sorted((cache for cache in self.caches if cache is not keep), key=lambda cache: cache.rank)
+        for cache in [*others, keep]:
+            if self.bytes <= self.limit:
                 return
-            cache.shrink(limit)
+            cache.shrink(self)
 
     @property
     def limit(self):
@@ -81,17 +82,24 @@ def budget_bytes(share):
     return int(megabytes * share * 1024 * 1024)
 
 
+# Every cache of the worker together: CACHE_MAX_MB in all, whatever each cache's own cap (share).
+WORKER = Budget(1.0)
+
+
 class OnceCache:
     """A bounded LRU map whose misses are built once: concurrent askers of a key wait for that one build.
 
-    Bounded by max_entries and by bytes: share of the worker's budget (budget_bytes), each
-    entry's size given by sizer(key, value) (default: approx_size of both).
+    Bounded by max_entries and by bytes: at most share of the worker's budget (its cap), and all
+    caches together at most the whole budget (WORKER), the lowest ranks giving up entries first.
+    Each entry's size is sizer(key, value) (default: approx_size of both).
     """
 
-    def __init__(self, max_entries, share=0.05, sizer=None, budget=None):
+    def __init__(self, max_entries, share=0.05, sizer=None, budget=None, rank=50):
         self.max_entries = max_entries
-        self.budget = budget or Budget(share)   # a Budget shared with other caches, else one of its own
+        self.budget = budget or Budget(share)   # its cap: a Budget shared with other caches, or its own
         self.budget.caches.append(self)
+        WORKER.caches.append(self)
+        self.rank = rank   # when the worker's whole budget is full, lower ranks give up entries first
         self.sizer = sizer or (lambda key, value: approx_size(key, 2) + approx_size(value))
         self.bytes = 0                          # what this cache's entries hold (budget.bytes: all its caches)
         self._entries = OrderedDict()   # key -> (value, its size)
@@ -117,6 +125,7 @@ class OnceCache:
     def _count(self, size):
         self.bytes += size
         self.budget.bytes += size
+        WORKER.bytes += size
 
     def put(self, key, value):
         """Remember value under key, dropping this cache's least recently used entries beyond the bounds.
@@ -140,15 +149,18 @@ class OnceCache:
                 self._drop_oldest()
         if self.budget.bytes > limit:
             self.budget.trim(keep=self)
+        if WORKER.bytes > WORKER.limit:
+            WORKER.trim(keep=self)
 
     def _drop_oldest(self):
         _, (_, dropped) = self._entries.popitem(last=False)
         self._count(-dropped)
 
-    def shrink(self, limit):
-        """Drop least recently used entries while the budget is over limit (another cache of it needs room)."""
+    def shrink(self, budget):
+        """Drop least recently used entries while budget is over its limit (another cache of it needs room)."""
+        limit = budget.limit
         with self._lock:
-            while self._entries and self.budget.bytes > limit:
+            while self._entries and budget.bytes > limit:
                 self._drop_oldest()
 
     def get_or_build(self, key, build):
@@ -187,4 +199,4 @@ def text_size(key, value):
 
 # Rendered board partials, keyed by data version, viewer scope and view parameters (a 2,000-row
 # partial is ~2.7 MB; a poll's 200-row one ~0.3 MB).
-partials = OnceCache(32, share=0.15, sizer=text_size)
+partials = OnceCache(32, share=0.25, sizer=text_size, rank=10)
