@@ -133,7 +133,8 @@ def test_every_css_class_is_drawn_somewhere():
     classes = set(re.findall(r"\.([a-zA-Z][\w-]*)", css))
     drawn = "".join(path.read_text() for pattern in ("templates/**/*.html", "static/*.js", "dashboard/**/*.py")
                     for path in root.glob(pattern))
-    built = ("chip-", "badge-sync-", "cols-", "gs-", "ge-", "toast-", "htmx-")   # chip-{status}, gs-{slot}, …
+    # chip-{status}, gs-{slot}, outbox-{status} (the outbox badge), …
+    built = ("chip-", "badge-sync-", "cols-", "gs-", "ge-", "toast-", "htmx-", "outbox-")
     unused = sorted(name for name in classes if not name.startswith(built)
                     and not re.search(r"(?<![\w-])" + re.escape(name) + r"(?![\w-])", drawn))
     assert unused == []

@@ -76,6 +76,8 @@ def test_my_jobs_marks_you_gives_directions_between_stops_and_the_office_phone(
     base, query = _directions(re.search(r'class="[^"]*my-directions[^"]*" href="([^"]+)"', first).group(1))
     assert base == "https://www.google.com/maps/dir/" and query == {"api": "1", "origin": KING, "destination": BAY}
     assert "my-leg" not in first and "my-leg" not in cancelled   # nothing before the first stop; nobody drives to J-2
+    assert "Cancelled: no need to go" in cancelled and "my-directions" not in cancelled   # nobody is sent to J-2
+    assert "no need to go" not in first and "my-job-off" in cancelled and "my-job-off" not in first
     leg = re.search(r'class="btn btn-tap my-leg" href="([^"]+)"[^>]*>Directions from job #J-1<', last)
     assert _directions(leg.group(1))[1] == {"api": "1", "origin": BAY, "destination": DENIS}   # skips cancelled J-2
     assert "%C3%A9" in leg.group(1) and "%26" in leg.group(1) and "#" not in leg.group(1)   # encoded, not cut at #

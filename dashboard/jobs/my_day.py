@@ -43,6 +43,7 @@ class MyJob:
     office_name: str | None
     office_phone: str | None
     warnings: tuple
+    driven: bool = True   # False: cancelled, lost or removed upstream; the card says not to go
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,6 @@ def my_day(user, jobs, overlaps):
             job=job, seats=seats, my_role=next((seat.role for seat in seats if seat.is_you), None),
             directions=directions_url(job.origin_address, job.destination_address), leg=leg,
             office_name=location.name if location else None, office_phone=location.phone if location else None,
-            warnings=tuple(overlaps.get(job.id, ())),
+            warnings=tuple(overlaps.get(job.id, ())), driven=_driven(job),
         ))
     return drawn
