@@ -227,3 +227,21 @@ def test_a_small_day_draws_every_lane():
 
 def test_no_board_draws_more_than_max_rows():
     assert board.MAX_ROWS <= 2000 and board.PAGE_ROWS <= board.LANE_ROWS <= board.MAX_ROWS
+
+
+def test_may_hold_member_matches_the_id_as_a_whole_number_in_either_json_spelling(app):
+    import sqlalchemy as sa
+
+    from dashboard.db import db
+    from dashboard.jobs.queries import may_hold_member
+
+    with app.app_context():
+        def holds(text, member):
+            literal = sa.literal(text)
+            clause = may_hold_member(member)
+            # The clause names the job's columns: check its patterns against a literal instead.
+            patterns = [c.right.value for c in clause.clauses]
+            return any(db.session.scalar(sa.select(sa.cast(literal, sa.Text).like(p))) for p in patterns)
+
+        assert holds("[7, 12]", 7) and holds("[7, 12]", 12) and holds("[3,7]", 7) and holds("[7]", 7)
+        assert not holds("[17, 71]", 7) and not holds("[127]", 12) and not holds("[]", 7)

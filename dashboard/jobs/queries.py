@@ -73,20 +73,28 @@ def _day_scope(stmt, user, day, location_id, status, include_removed):
     if can(user, Perm.VIEW_OWN_JOBS) and getattr(user, "crew_member_id", None) is not None:
         if not include_removed:   # a removal awaiting a dispatcher's acknowledgement is not the crew's work
             stmt = stmt.where(TruckJourney.sync_status != SyncStatus.REMOVED.value)
-        # The id as a whole number in either crew id list's JSON text ("[7, 12]" or "[7,12]"): a cheap
-        # superset that keeps a crew member's My jobs from loading the company's whole day; the check in
-        # Python decides.
-        member = int(user.crew_member_id)
-        patterns = [f"%{before}{member}{after}%" for before in ("[", " ", ",") for after in (",", "]")]
-        stmt = stmt.where(TruckJourney.company_id == user.company_id, sa.or_(*(
-            sa.cast(column, sa.Text).like(pattern)
-            for column in (TruckJourney.crew_member_ids, TruckJourney.smartmoving_crew_ids) for pattern in patterns)))
+        stmt = stmt.where(TruckJourney.company_id == user.company_id, may_hold_member(user.crew_member_id))
         return stmt, lambda job: is_assigned_to(user, job)
     return None, None
 
 
-def jobs_for_day(user, day: date, location_id=None, status=None, search=None, include_removed=False):
-    """Jobs (ORM objects) on day that user may see, ordered by arrival then job number."""
+def may_hold_member(crew_member_id):
+    """A WHERE clause true for every job whose crew id lists may hold crew_member_id: the id as a whole
+    number in either list's JSON text ("[7, 12]" or "[7,12]"). A cheap superset that keeps a crew member's
+    My jobs from loading the company's whole day; is_on_crew in Python decides."""
+    member = int(crew_member_id)
+    patterns = [f"%{before}{member}{after}%" for before in ("[", " ", ",") for after in (",", "]")]
+    return sa.or_(*(sa.cast(column, sa.Text).like(pattern)
+                    for column in (TruckJourney.crew_member_ids, TruckJourney.smartmoving_crew_ids)
+                    for pattern in patterns))
+
+
+def jobs_for_day(user, day: date, location_id=None, status=None, search=None, include_removed=False,
+                 crew_member_id=None):
+    """Jobs (ORM objects) on day that user may see, ordered by arrival then job number.
+
+    crew_member_id: only jobs that may hold this crew member (may_hold_member; the caller checks by id).
+    """
     stmt = (
         sa.select(TruckJourney)
         # The raw SmartMoving JSON is big and no board shows it: leave it in the database.
@@ -94,6 +102,8 @@ def jobs_for_day(user, day: date, location_id=None, status=None, search=None, in
                  so.selectinload(TruckJourney.location).defer(Location.external_data),
                  so.selectinload(TruckJourney.truck))
     )
+    if crew_member_id is not None:
+        stmt = stmt.where(may_hold_member(crew_member_id))
     return _matching(user, stmt, day, location_id, status, search, include_removed, db.session.scalars)
 
 
