@@ -280,9 +280,14 @@ def my_jobs():
             return unchanged
     days = []
     for day in shown:
-        jobs = jobs_for_day(current_user, day)
         if can(current_user, Perm.VIEW_JOBS):
+            # A board role's day is every job in scope: narrow it in SQL to jobs that may hold their
+            # crew member (none without a link), then check by id.
+            member_id = current_user.crew_member_id
+            jobs = jobs_for_day(current_user, day, crew_member_id=member_id) if member_id else []
             jobs = [job for job in jobs if is_assigned_to(current_user, job)]
+        else:
+            jobs = jobs_for_day(current_user, day)
         days.append((day, my_day.my_day(current_user, jobs, clash_rules.own_overlaps(current_user, jobs, day))))
     response = web.render_page_or_fragment("jobs/my_jobs.html", "jobs/_my_jobs.html", days=days, today=today_,
                                            me=me,
