@@ -43,24 +43,40 @@ def init_app(app):
         app.register_error_handler(error_class, database_unavailable)
     if not sa.event.contains(so.Session, "after_commit", _note_commit):
         sa.event.listen(so.Session, "after_commit", _note_commit)
+    preprocess = app.preprocess_request
     dispatch = app.dispatch_request
+
+    def preprocess_running_again_once():
+        # The before_request hooks read too (the signed-in user, the company in view): often the request's first
+        # statement, the one that meets a connection the server dropped.
+        return _run_again_once(preprocess)
 
     def dispatch_running_again_once():
         g._database_committed = False   # what the view commits (begin_write may end a read before it)
-        try:
-            return dispatch()
-        except sa.exc.DBAPIError as error:
-            if not _may_run_again(error):
-                raise
-            log.warning("%s on %s %s; running it again", "deadlock victim" if is_deadlock(error) else
-                        "database connection dropped", request.method, request.path)
-            db.discard_session()
-            _reattach_request_user()
-            if request.method not in _SAFE_METHODS:
-                db.begin_write()
-            return dispatch()
+        return _run_again_once(dispatch)
 
+    app.preprocess_request = preprocess_running_again_once
     app.dispatch_request = dispatch_running_again_once
+
+
+def _run_again_once(step):
+    """Run step (the before_request hooks or the view); after a dropped read or as a deadlock victim, run it again.
+
+    Once per request: the hooks and the view share that one second chance.
+    """
+    try:
+        return step()
+    except sa.exc.DBAPIError as error:
+        if g.get("_database_ran_again") or not _may_run_again(error):
+            raise
+        g._database_ran_again = True
+        log.warning("%s on %s %s; running it again", "deadlock victim" if is_deadlock(error) else
+                    "database connection dropped", request.method, request.path)
+        db.discard_session()
+        _reattach_request_user()
+        if request.method not in _SAFE_METHODS:
+            db.begin_write()
+        return step()
 
 
 def _reattach_request_user():
