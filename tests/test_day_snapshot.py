@@ -72,7 +72,8 @@ def test_a_location_bound_viewer_sees_a_clash_with_a_hidden_job_anonymously(app,
     login_as(client, world.users["DISPATCHER"])
     html = _board(client)
     assert "Ann Alpha" in html and "Hidden Beta" not in html and "B-999" not in html
-    assert "Conflict" in html and "a job in another location" in html
+    # The clash is named (who, when) but the other job stays anonymous: "Sam Solo · with a job elsewhere 8 AM–12 PM".
+    assert "Conflict" in html and "Sam Solo · with" in html and "a job elsewhere" in html
 
 
 def test_holding_and_keeping_removals_move_the_board_version(app, world):

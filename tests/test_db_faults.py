@@ -58,8 +58,8 @@ def test_a_database_error_during_a_sync_stores_and_shows_no_data_and_logs_none(s
     give_every_customer_the_secret(sandbox.world)
     real_upsert = upsert.upsert_journeys
 
-    def upsert_then_fail(company_id, records, now, known_ids=None):
-        result = real_upsert(company_id, records, now, known_ids)
+    def upsert_then_fail(company_id, records, *args, **kwargs):
+        result = real_upsert(company_id, records, *args, **kwargs)   # whatever else the syncer passes along
         # A statement that fails in the database while carrying a batch's customer values.
         record = records[0]
         db.session.execute(sa.text("SELECT * FROM no_such_table WHERE name = :name AND phone = :phone "
