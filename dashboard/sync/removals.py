@@ -18,6 +18,8 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from dashboard.changes.describe import DISPATCH_COLUMNS
+from dashboard.changes.describe import is_dispatched
 from dashboard.changes.service import ChangeSource
 from dashboard.changes.service import record_presence
 from dashboard.db import db
@@ -247,3 +249,31 @@ def keep(company_id, actor, job_ids=None):
     db.session.flush()
     log.info("%s held removal(s) kept by %s", len(ids), actor.email)
     return len(ids)
+
+
+def dispatched_ids(journey_ids):
+    """The ids among journey_ids of jobs we had planned (truck, crew, notes or a dispatch status)."""
+    columns = [TruckJourney.id] + [getattr(TruckJourney, column) for column in DISPATCH_COLUMNS]
+    found = set()
+    for chunk in upsert.chunks(sorted(set(journey_ids))):
+        found |= {row["id"] for row in db.session.execute(sa.select(*columns).where(TruckJourney.id.in_(chunk)))
+                  .mappings() if is_dispatched(row)}
+    return found
+
+
+def hold_unread(rows, now, reason):
+    """Hold the removal of rows (dispatched jobs SmartMoving's detail could not speak for); returns how many.
+
+    Those already held stay held as they are: no opinion was had, so this is no second one.
+    """
+    return hold([row.id for row in rows if row.removal_pending_at is None], now, reason)
+
+
+def release_moved(company_id, external_ids, now):
+    """Drop the "removal pending" flag of jobs SmartMoving moved to another day (a move is no removal)."""
+    ids = []
+    for chunk in upsert.chunks(sorted(set(external_ids))):
+        ids += db.session.scalars(sa.select(TruckJourney.id).where(
+            TruckJourney.company_id == company_id, TruckJourney.external_id.in_(chunk),
+            TruckJourney.removal_pending_at.is_not(None))).all()
+    return clear_pending(ids, now)

@@ -16,6 +16,7 @@ processing builds one too, for its detail reads (Syncer.refresh_opportunities).
 import logging
 import threading
 import time
+from datetime import date
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -150,6 +151,8 @@ class Syncer:
         # Names what SmartMoving changed in stored jobs (changes.service); webhook work sets it per event.
         self.change_source = ChangeSource.for_run(run.id) if run.id is not None else ChangeSource.for_webhook()
         self.webhook_for = {}       # {opportunity id: webhook event id} of the webhook work asking for it
+        self.details_read = set()   # opportunity ids whose detail this run read whole (the removal rule trusts it)
+        self.moved_out = []         # external ids of window jobs a detail of this run dated outside the window
         self.client = client
         if client is not None and getattr(client, "on_call", None) is None:
             client.on_call = self.pending_calls.append
@@ -562,7 +565,7 @@ class Syncer:
         unknown_branch = False
         for opportunity, detail, outcome, error in batch:
             records = []
-            for job in opportunity.jobs:
+            for job in opportunity.jobs + (self._moved_out_of_window(opportunity, detail) if outcome == "OK" else []):
                 record = normalize.job_record(opportunity, job, detail if outcome == "OK" else None,
                                               self.crew_by_id, self.warnings, self.default_job_hours,
                                               crew_ids=self.crew_ids)
@@ -583,6 +586,9 @@ class Syncer:
                     record["removed_at"] = None
                 records.append(normalize.fit_record(TruckJourney, record))
             if outcome == "OK":
+                self.details_read.add(opportunity.opportunity_id)
+                self.moved_out += [record["external_id"] for record in records
+                                   if not self.start <= record["scheduled_date"] <= self.end]
                 state = self._state(opportunity, detail_fetched_at=now)
             elif outcome == "NOT_FOUND":
                 self.stats["opportunities_failed"] += 1
@@ -698,78 +704,122 @@ class Syncer:
 
     # -- step 5: presence
 
+    def _moved_out_of_window(self, opportunity, detail):
+        """SweepJobs of detail's jobs we hold live in the window that SmartMoving now dates outside it.
+
+        A job moved to another day is a move, not a removal (issue 19 §2): stored with its
+        new date through the normal upsert, so the Watch records a `date` change and the
+        board shows it greyed on its old day until acknowledged. Costs no call: the detail
+        was read anyway. The sweep knows the window's statuses; a webhook refresh asks.
+        """
+        listed = {job.job_id for job in opportunity.jobs}
+        others = {str(job.get("id")) for job in detail["jobs"] if isinstance(job, dict)} - listed
+        if not others:
+            return []
+        if self.stored_status is not None:
+            live = {i for i in others if self.stored_status.get(i) not in (None, SyncStatus.REMOVED.value)}
+        else:
+            live = {row.external_id for row in removals.removable_rows(
+                self.company_id, opportunity_ids=[opportunity.opportunity_id], start=self.start, end=self.end)}
+            db.session.commit()
+        if not live & others:
+            return []
+        every_job = normalize.detail_opportunity(opportunity.opportunity_id, detail, date.min, date.max).jobs
+        return [job for job in every_job
+                if job.job_id in live and job.job_id not in listed and not self.start <= job.service_date <= self.end]
+
     def remove_missing(self, opportunities):
         """Soft-remove window jobs the sweep no longer returned, once SmartMoving confirms they are gone.
 
         The sweep pages by offset, so a record deleted mid-sweep shifts the next page
         and a live customer can slip past unseen. A job is therefore removed only when
         its opportunity was in the sweep without it, or opportunity detail says it is
-        gone (the application's 404, job missing, or dated outside the window). Anything
-        uncertain stays. Too many at once are held for a second opinion (sync.removals).
+        gone (the application's 404, or the job missing). A job the detail dates on
+        another day was moved, not removed: it is stored with its new date (a `date`
+        change). Anything uncertain stays. Too many at once are held for a second
+        opinion (sync.removals); a dispatched job whose opportunity's detail this run
+        could not read is held rather than removed.
         """
         seen_jobs = {job.job_id for o in opportunities.values() for job in o.jobs}
         candidates = removals.removable_rows(self.company_id, start=self.start, end=self.end)
+        missing = [row for row in candidates if row.external_id not in seen_jobs]
+        dispatched = removals.dispatched_ids([row.id for row in missing])
         db.session.commit()
         reappeared = [row.external_id for row in candidates if row.external_id in seen_jobs and row.removal_pending_at]
         unconfirmed = {}
-        confirmed = []
-        for row in candidates:
-            if row.external_id in seen_jobs:
-                continue
+        confirmed, unread = [], []
+        for row in missing:
             if row.opportunity_external_id in opportunities or not row.opportunity_external_id:
-                confirmed.append(row)   # its opportunity was read whole, without this job
+                # Its opportunity was read whole, without this job; without this run's detail
+                # (failed, or its read deferred) a move cannot be told apart: a dispatched job waits.
+                unknown = row.opportunity_external_id and row.opportunity_external_id not in self.details_read
+                (unread if unknown and row.id in dispatched else confirmed).append(row)
             else:
                 unconfirmed.setdefault(row.opportunity_external_id, []).append(row)
-        for opportunity_id, rows in sorted(unconfirmed.items()):
-            confirmed.extend(self._confirm_gone(opportunity_id, rows))
+        # Dispatched jobs' opportunities first: if the run's call budget runs out, theirs were read.
+        order = sorted(unconfirmed.items(), key=lambda item: (not any(r.id in dispatched for r in item[1]), item[0]))
+        moved = []
+        for opportunity_id, rows in order:
+            gone, found = self._confirm_gone(opportunity_id, rows)
+            confirmed.extend(gone)
+            if found is not None:
+                moved.append(found)
             self.heartbeat()
+        self.store(moved)                 # the normal upsert: the Watch records each `date` change
         self.check_lease()
         with db.write_transaction() as session:
             self._flush_calls(session)
             now = ordered_stamp(self.company_id)
             removals.revive(self.company_id, reappeared, now, source="sweep", change_source=self.change_source)
+            removals.release_moved(self.company_id, self.moved_out, now)
             decision = removals.apply(self.company_id, confirmed, now, self.config,
                                       "No longer in SmartMoving for this date.",
                                       "SmartMoving no longer lists this job (held: too many at once).",
                                       change_source=self.change_source)
+            held_unread = removals.hold_unread(unread, now, "SmartMoving no longer lists this dispatched job for "
+                                                            "this date and its detail could not be read (held).")
             self.stats["removed"] += len(decision.remove)
-            self.stats["removals_held"] = len(decision.hold)
+            self.stats["removals_held"] = len(decision.hold) + held_unread
             self._write_progress(session)
         if decision.hold:
             self.warnings.append(f"{len(decision.hold)} jobs of one day vanished at once; their removal is held "
                                  "until a later sync confirms it or an admin does.")
+        if held_unread:
+            self.warnings.append(f"{held_unread} dispatched job{'' if held_unread == 1 else 's'} left the customer "
+                                 "list but their opportunity's detail could not be read: held, not removed.")
 
     def _confirm_gone(self, opportunity_id, rows):
-        """The rows that opportunity detail shows are gone from the window."""
+        """(rows opportunity detail shows are gone, a store() entry for those it dates on another day or None)."""
         try:
             detail = self.client.opportunity(opportunity_id)
         except NotFound as error:
             if error.from_application:
-                return list(rows)
+                return list(rows), None
             self.warnings.append(f"Could not confirm removal of opportunity {opportunity_id}: the gateway answered "
                                  "404, which says nothing about the opportunity; its jobs were kept.")
-            return []
+            return [], None
         except SmartMovingError as error:
             if isinstance(error, MalformedResponse):
                 self.stats["malformed_records"] += 1
             self.warnings.append(f"Could not confirm removal of opportunity {opportunity_id}: {error}")
-            return []
+            return [], None
         problem = normalize.malformed_detail(detail, opportunity_id)
         if problem is not None:
             self.stats["malformed_records"] += 1
             self.warnings.append(f"Could not confirm removal of opportunity {opportunity_id}: SmartMoving sent "
                                  f"{problem}; its jobs were kept.")
-            return []
+            return [], None
+        # Not in the window's sweep: an empty fingerprint, so its detail is read again when it is back.
+        opportunity = normalize.detail_opportunity(opportunity_id, detail, self.start, self.end, "", self.warnings)
+        moved = {job.job_id for job in self._moved_out_of_window(opportunity, detail)}
         jobs = {str(job.get("id")): job for job in detail["jobs"]}
         gone = []
         for row in rows:
-            job = jobs.get(row.external_id)
-            day = normalize.parse_service_date(job.get("jobDate", job.get("serviceDate"))) if job else None
-            if job is None or (day is not None and not self.start <= day <= self.end):
+            if row.external_id not in jobs:
                 gone.append(row)
-            else:
+            elif row.external_id not in moved:
                 self.warnings.append(f"Job {row.external_id} was missing from the sweep but is live; kept.")
-        return gone
+        return gone, ((opportunity, detail, "OK", None) if moved else None)
 
     # -- webhooks: named opportunities, outside any sweep (dashboard/webhooks)
 
@@ -815,7 +865,8 @@ class Syncer:
                                                        hashes.get(opportunity_id) or "", self.warnings)
             if self.run_id is None:
                 self.change_source = ChangeSource.for_webhook(self.webhook_for.get(opportunity_id))
-            self.store([(opportunity, detail, "OK", None)] if opportunity.jobs else [])
+            moving = bool(self._moved_out_of_window(opportunity, detail))   # a move, not a removal
+            self.store([(opportunity, detail, "OK", None)] if opportunity.jobs or moving else [])
             kept = {job.job_id for job in opportunity.jobs}
             left = [row for row in removals.removable_rows(self.company_id, opportunity_ids=[opportunity_id],
                                                            start=self.start, end=self.end)
