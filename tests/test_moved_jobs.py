@@ -10,6 +10,7 @@ from dashboard.models import User
 from tests.support import login_as
 from tests.support.api import bearer
 from tests.support.upstream import changes
+from tests.support.upstream import deliver_webhooks
 from tests.support.upstream import dispatch
 from tests.support.upstream import job_row
 
@@ -135,3 +136,16 @@ def test_without_the_detail_a_dispatched_job_is_held_an_undispatched_one_removed
     held = job_row(rig.app, planned)
     assert (held.scheduled_date, held.removal_pending_at, held.sync_status) == (new_day, None, "SYNCED")
     assert [c.kind for c in changes(rig.app, journey_id=held.id)] == ["date"]
+
+
+def test_a_webhook_for_a_job_moved_out_of_the_window_records_a_move(rig):
+    job_id, opportunity_id = _single_job_opportunity(rig, rig.start)
+    dispatch(rig.app, job_id)
+    new_day = rig.end + timedelta(days=6)
+    rig.world.move_job(job_id, new_day)
+    deliver_webhooks(rig.app, rig.company_id, [{"event-type": "opportunity-changed", "opportunity-id": opportunity_id}])
+    job = job_row(rig.app, job_id)
+    assert (job.scheduled_date, job.sync_status, job.removal_pending_at) == (new_day, "SYNCED", None)
+    [change] = changes(rig.app, journey_id=job.id)
+    assert (change.kind, change.day_before, change.day_after) == ("date", rig.start, new_day)
+    assert change.source.startswith("webhook")
