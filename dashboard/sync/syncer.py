@@ -8,7 +8,9 @@ Steps (see docs/smartmoving-api.md §8):
 4. idempotent upserts, a few opportunities per short transaction;
 5. after a *complete* sweep, soft-remove jobs of the window it no longer returned,
    once SmartMoving itself confirms they are gone; a mass removal is held for a
-   second opinion (sync.removals) so an upstream fault never empties the board.
+   second opinion (sync.removals) so an upstream fault never empties the board. A job
+   whose opportunity detail dates it outside the window was moved, not removed: it is
+   stored with its new date (a `date` change), from detail the run read anyway.
 No transaction is ever open during an HTTP call. The runner (sync.service) takes the
 lease, builds a Syncer, executes it and drains webhook events before letting go; webhook
 processing builds one too, for its detail reads (Syncer.refresh_opportunities).
