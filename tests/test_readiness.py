@@ -191,3 +191,33 @@ def test_the_panel_says_ready_in_words(app, client, ready_place, login):
 def test_the_panel_is_for_board_roles_only(app, client, ready_place, login):
     login(ready_place.driver)
     assert client.get(f"/readiness/panel?date={ready_place.day.isoformat()}").status_code == 403
+
+
+def test_kinds_are_listed_most_urgent_first():
+    order = blockers.KIND_ORDER
+    urgent = ["declined", "changed", "upstream-change", "conflict", "timeoff", "truck-unavailable", "no-driver",
+              "understaffed", "unassigned-truck", "unassigned-crew", "unconfirmed", "stale-sync"]
+    assert [kind for kind in order if kind in urgent] == urgent
+
+
+def test_the_panel_line_drops_the_group_heading_but_the_api_keeps_it(app, client, ready_place, login):
+    p = ready_place
+    short = ready_job(p, 8, 12, crew_required=5)
+    p.job(13, 15)                                                      # no truck, no crew
+    login(p.admin)
+    api = client.get(f"/api/smartmoving/readiness?date={p.day.isoformat()}").get_json()
+    message = next(b["message"] for b in api["blockers"] if b["kind"] == "understaffed")
+    assert "Understaffed: " in message                               # the API's message stands on its own
+    panel = client.get(f"/readiness/panel?date={p.day.isoformat()}").get_data(as_text=True)
+    number = found_number(app, short)
+    assert f"{number}: 2 of 5" in panel and f"{number}: Understaffed:" not in panel
+    assert panel.index('data-kind="understaffed"') < panel.index('data-kind="unassigned-truck"')
+    kinds = [b["kind"] for b in api["blockers"]]
+    assert kinds.index("understaffed") < kinds.index("unassigned-truck")   # the API lists in the panel's order
+
+
+def test_line_under_keeps_messages_without_the_heading():
+    blocker = {"kind": "unassigned-truck", "jobId": 3, "jobNumber": "J-3", "message": "J-3 has no truck."}
+    assert blockers.line_under("No truck", blocker) == "J-3 has no truck."
+    day = {"kind": "no-driver", "jobId": None, "jobNumber": None, "message": "No driver: nobody drives."}
+    assert blockers.line_under("No driver", day) == "Nobody drives."

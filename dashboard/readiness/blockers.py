@@ -19,9 +19,12 @@ from dashboard.jobs.queries import board_jobs_for_day
 from dashboard.permissions import visible_location_ids
 from dashboard.sync import history
 
-# The order the panel lists kinds in (kinds another feature adds follow, in the order registered).
-KIND_ORDER = ["unassigned-truck", "unassigned-crew", "understaffed", "no-driver", "conflict", "timeoff",
-              "truck-unavailable", "stale-sync"]
+# The order the panel and the API list kinds in: most urgent first. Someone said no or the job moved under
+# them (declined, changed, upstream-change); then the day cannot run as booked (double bookings, people off,
+# trucks out); then jobs short of what they need; then what is merely not done yet. Kinds of features not
+# loaded are skipped; kinds another feature adds that are not named here follow, in the order registered.
+KIND_ORDER = ["declined", "changed", "upstream-change", "conflict", "timeoff", "truck-unavailable", "no-driver",
+              "understaffed", "unassigned-truck", "unassigned-crew", "unconfirmed", "stale-sync"]
 KIND_LABELS = {
     "unassigned-truck": "No truck", "unassigned-crew": "No crew", "understaffed": "Understaffed",
     "no-driver": "No driver", "conflict": "Double booked", "timeoff": "Crew off", "truck-unavailable":
@@ -148,10 +151,26 @@ def day_blockers(company_id, day, user):
     return [blocker.as_dict() for blocker in blockers]
 
 
+def line_under(label, blocker):
+    """The blocker's message as a line under its group's heading: "J-1: 1 of 5 people assigned." rather than
+    "J-1: Understaffed: 1 of 5 people assigned." under "Understaffed" (the API's message keeps the full text)."""
+    message = blocker["message"]
+    number = blocker.get("jobNumber") or (f"#{blocker['jobId']}" if blocker.get("jobId") else "")
+    lead = f"{number}: " if number and message.startswith(f"{number}: ") else ""
+    rest = message[len(lead):]
+    if rest.lower().startswith(f"{label.lower()}: "):
+        rest = rest[len(label) + 2:]
+        return lead + rest[:1].upper() + rest[1:] if not lead else lead + rest
+    return message
+
+
 def grouped(blockers):
-    """[(kind, label, [blocker dict])] in KIND_ORDER: the panel's sections."""
+    """[(kind, label, [blocker dict with "line"])] in the blockers' order (KIND_ORDER): the panel's sections."""
     groups = {}
     for blocker in blockers:
         groups.setdefault(blocker["kind"], []).append(blocker)
-    return [(kind, KIND_LABELS.get(kind, kind.replace("-", " ").capitalize()), items)
-            for kind, items in groups.items()]
+    sections = []
+    for kind, items in groups.items():
+        label = KIND_LABELS.get(kind, kind.replace("-", " ").capitalize())
+        sections.append((kind, label, [{**item, "line": line_under(label, item)} for item in items]))
+    return sections
