@@ -19,6 +19,7 @@ from dashboard.plans.models import PlanVersion
 from dashboard.plans.publish import OutOfScope
 from dashboard.plans.publish import publish_day
 from dashboard.plans.snapshot import describe_changes
+from dashboard.readiness import summary
 from tests.support import csrf_token_from
 from tests.support.api import bearer
 from tests.support.plans import DAY
@@ -261,3 +262,27 @@ def test_a_day_with_nobody_on_its_jobs_makes_no_version(app_ctx, publish_world):
     assert (result.version, result.messages, result.created) == (None, 0, False)
     assert "nothing sent" in publish.describe(result)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(PlanVersion)) == 0
+
+
+def test_the_send_plan_panel_says_what_still_blocks_the_day_but_lets_you_send(
+        app, client, publish_world, make_user, login):
+    login(make_user("ADMIN"))
+    html = client.get(f"/plans/{DAY.isoformat()}/publish", headers={"HX-Request": "true"}).get_data(as_text=True)
+    api = client.get(f"/api/smartmoving/readiness?date={DAY.isoformat()}").get_json()
+    count = len(api["blockers"])
+    assert count                                                       # the plan world's day is not ready
+    assert f'data-blockers="{count}"' in html and f"{count} blocker" in html
+    assert html.index("publish-blockers") < html.index("Send plan</button>")   # said before the button
+    assert f'/board?date={DAY.isoformat()}#readiness' in html
+    assert '<button type="submit" class="btn btn-primary">Send plan' in html   # not disabled by blockers
+
+
+def test_the_readiness_sentence_names_the_most_urgent_kinds_by_jobs():
+    found = [{"kind": "unassigned-truck", "jobId": n, "jobNumber": f"J-{n}", "message": "x"} for n in range(5)]
+    found += [{"kind": "conflict", "jobId": 1, "jobNumber": "J-1", "message": "a"},
+              {"kind": "conflict", "jobId": 1, "jobNumber": "J-1", "message": "b"},
+              {"kind": "understaffed", "jobId": 2, "jobNumber": "J-2", "message": "c"},
+              {"kind": "stale-sync", "jobId": None, "jobNumber": None, "message": "d"}]
+    assert summary.sentence(found) == ("9 blockers remain — 1 job double booked, 1 job understaffed, "
+                                       "5 jobs without a truck…")
+    assert summary.sentence([]) == ""

@@ -28,6 +28,8 @@ from dashboard.permissions import scope_of
 from dashboard.plans import publish
 from dashboard.plans import queries
 from dashboard.plans.delivery import filled
+from dashboard.readiness import blockers as readiness_blockers
+from dashboard.readiness import summary as readiness_summary
 from dashboard.timeutil import parse_iso_date
 
 bp = Blueprint("plans", __name__)
@@ -59,7 +61,11 @@ def _panel(day, location_id, result=None, status=200):
         preview = publish.preview(company, day, current_user, location_id)
     except publish.OutOfScope:
         abort(404)
+    # What still blocks the day, said before the Send button so nobody sends blind (it does not stop sending).
+    blocking = readiness_blockers.day_blockers(company.id, day, current_user)
     context = dict(day=day, location_id=location_id, preview=preview, result=result,
+                   blockers=blocking, blockers_text=readiness_summary.sentence(blocking),
+                   blocker_groups=readiness_blockers.grouped(blocking),
                    result_text=publish.describe(result) if result is not None else None,
                    locations=locations_for(current_user),
                    # A super admin's ?company=ID rides along on the panel's own requests.
