@@ -5,6 +5,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from dashboard.changes.describe import source_id
+from dashboard.changes.describe import source_text
 from dashboard.changes.models import UpstreamChange
 from dashboard.changes.service import STORED_COLUMNS
 from dashboard.changes.service import ChangeSource
@@ -301,3 +303,23 @@ def test_the_readiness_api_lists_open_upstream_changes_as_blockers(app, client, 
     client.post(f"/api/smartmoving/changes/{changed['window']}/ack", headers=bearer(app, admin))
     answer = client.get(f"/api/smartmoving/readiness?date={day}", headers=bearer(app, admin)).get_json()
     assert not [b for b in answer["blockers"] if b["kind"] == "upstream-change" and b["jobNumber"] == "J-north"]
+
+
+def test_the_changes_page_names_its_source_in_words_and_keeps_the_id_aside(app, client, changed, make_user):
+    login_as(client, user_for(make_user, "DISPATCHER", changed))
+    html = client.get("/changes").get_data(as_text=True)
+    cell = html[html.index('data-label="Source"'):]
+    cell = cell[:cell.index("</td>")]
+    assert 'title="sync run 1"' in cell and "Sync at " in cell and "#1</small>" in cell
+    assert ">sync run 1<" not in cell                                  # the internal words are not the text
+    api = client.get(f"/api/smartmoving/changes?date={changed['today'].isoformat()}").get_json()
+    assert {c["source"] for c in api["changes"]} == {"sync run 1"}     # the API's source stays as stored
+
+
+def test_source_text_says_where_a_change_came_from():
+    assert source_text("sync run 812", "06:10") == "Sync at 06:10"
+    assert source_text("webhook 3", "06:12") == "SmartMoving webhook, 06:12"
+    assert source_text("webhook", "06:12") == "SmartMoving webhook, 06:12"
+    assert source_text("webhook deletion", "06:12") == "SmartMoving webhook (deleted), 06:12"
+    assert source_text("something new", "07:00") == "Something new, 07:00"
+    assert (source_id("sync run 812"), source_id("webhook"), source_id("")) == ("812", "", "")

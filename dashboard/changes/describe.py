@@ -81,3 +81,32 @@ def removal_texts(kind, day):
     if kind == "removed":
         return f"In SmartMoving{where}", f"Removed in SmartMoving{where}"
     return f"Removed in SmartMoving{where}", f"Back in SmartMoving{where}"
+
+
+# A change's stored source (ChangeSource.label) in words: "{time}" is when the change was seen.
+_SOURCE_WORDS = {
+    "sync run": "Sync at {time}",
+    "webhook deletion": "SmartMoving webhook (deleted), {time}",
+    "webhook": "SmartMoving webhook, {time}",
+    "removal": "Removal confirmed, {time}",
+    "revival": "Back in the sync, {time}",
+    "sweep": "Sync at {time}",
+    "detail": "Sync at {time}",
+}
+
+
+def source_text(source, time):
+    """ "Sync at 06:10" / "SmartMoving webhook, 06:12" for a stored source ("sync run 812", "webhook 3");
+    the run or webhook id stays in the stored source (the API's) for a title."""
+    words = (source or "").strip()
+    kind = words.rstrip("0123456789").strip()
+    pattern = _SOURCE_WORDS.get(kind)
+    if pattern is None:
+        return f"{words[:1].upper()}{words[1:]}, {time}" if words else time
+    return pattern.format(time=time)
+
+
+def source_id(source):
+    """The run or webhook id a stored source names ("812" of "sync run 812"), else ""."""
+    last = (source or "").rsplit(" ", 1)[-1]
+    return last if last.isdigit() else ""

@@ -15,6 +15,8 @@ from flask_login import current_user
 
 from dashboard.changes import readiness_check  # noqa: F401  (registers the upstream-change blocker)
 from dashboard.changes import service
+from dashboard.changes.describe import source_id
+from dashboard.changes.describe import source_text
 from dashboard.changes.models import FINANCIAL_KINDS
 from dashboard.changes.models import KINDS
 from dashboard.db import db
@@ -56,7 +58,7 @@ def _render(day, kind, error=None, acknowledged=None, status=200):
     names = service.acknowledger_names([change for change, _, _ in rows])
     context = dict(rows=rows, names=names, day=day, kind=kind, kinds=_kinds(), error=error,
                    acknowledged=acknowledged, limit=service.LIST_LIMIT,
-                   can_ack=can(current_user, Perm.EDIT_JOBS),
+                   can_ack=can(current_user, Perm.EDIT_JOBS), source_text=source_text, source_id=source_id,
                    shown_open=[change.id for change, _, _ in rows if change.acknowledged_at is None])
     if request.headers.get("HX-Request"):
         # The nav's count is outside the swapped list: sent along out of band.
