@@ -213,3 +213,23 @@ def test_crew_api_scope_and_bad_input(app, client, crew):
     assert client.get(f"/api/smartmoving/crew?date={day}",
                       headers=bearer(app, crew["users"]["driver"])).status_code == 403
     assert client.get(f"/smartmoving/crew?date={day}", headers=headers).status_code == 200   # the seed prefix too
+
+
+def test_roster_flags_a_person_off_but_booked_on_a_day_shown(app, client, crew):
+    with app.app_context():
+        bob = db.session.get(CrewMember, crew["bob"])
+        booked = TruckJourney(company_id=bob.company_id, location_id=crew["south"].id, external_id="j-off",
+                              job_number="J-off", customer_name="Off Day", scheduled_date=crew["tomorrow"],
+                              status="BOOKED", span_start=_at(crew["tomorrow"], 10), span_end=_at(crew["tomorrow"], 12),
+                              smartmoving_crew=[bob.name], smartmoving_crew_ids=[bob.id])
+        db.session.add(booked)
+        db.session.commit()
+        entries = {e.member.name: e for e in roster.roster_entries(
+            roster.crew_in_scope(_user(crew["users"]["admin"].id)), crew["today"])}
+        assert entries["Bob South"].off_but_booked == [crew["tomorrow"]]   # off all day tomorrow, on J-off
+        assert entries["Ann North"].off_but_booked == []                   # booked, not off
+        assert entries["Cy Nowhere"].off_but_booked == []                  # off weekly, not booked on the day
+    login_as(client, crew["users"]["admin"])
+    html = client.get("/crew").get_data(as_text=True)
+    assert html.count("Off but booked tomorrow") == 1
+    assert f'href="/board?date={crew["tomorrow"].isoformat()}&amp;q=Bob+South"' in html

@@ -19,6 +19,7 @@ from dashboard.auth.users import UserError
 from dashboard.auth.users import normalise_email
 from dashboard.crew.availability import midnight
 from dashboard.crew.availability import off_for_people
+from dashboard.crew.availability import overlaps
 from dashboard.db import db
 from dashboard.models import CrewMember
 from dashboard.models import CrewRole
@@ -53,6 +54,7 @@ class RosterEntry:
     tomorrow_job_ids: list = field(default_factory=list)
     week_hours: float = 0.0
     time_off: list = field(default_factory=list)   # TimeOff rows: weekly ones, then dated ones from today on
+    off_but_booked: list = field(default_factory=list)   # days shown (today, tomorrow) off during a job of theirs
 
 
 def week_of(day):
@@ -127,6 +129,14 @@ def upcoming_time_off(company_ids, today):
     return found
 
 
+def off_shown_days(company_ids, today):
+    """{crew_member_id: [OffPeriod]} of time off touching today or tomorrow (one query per company)."""
+    found = {}
+    for company_id in sorted(company_ids):
+        found.update(off_for_people(company_id, today, today + timedelta(days=2)))
+    return found
+
+
 def _hours(span_start, span_end):
     if span_start is None or span_end is None or span_end <= span_start:
         return 0.0
@@ -140,6 +150,7 @@ def roster_entries(members, today):
     tomorrow = today + timedelta(days=1)
     jobs = jobs_by_member(company_ids, min(monday, today), max(next_monday, tomorrow + timedelta(days=1)))
     time_off = upcoming_time_off(company_ids, today)
+    off = off_shown_days(company_ids, today)
     entries = []
     for member in members:
         entry = RosterEntry(member, time_off=time_off.get(member.id, []))
@@ -148,6 +159,10 @@ def roster_entries(members, today):
                 entry.today_job_ids.append(job_id)
             elif day == tomorrow:
                 entry.tomorrow_job_ids.append(job_id)
+            # Off during the job itself (a half day off after a morning move is fine): a clash to fix.
+            if day in (today, tomorrow) and day not in entry.off_but_booked \
+                    and overlaps(off.get(member.id), span_start, span_end, day):
+                entry.off_but_booked.append(day)
             if monday <= day < next_monday:
                 entry.week_hours += _hours(span_start, span_end)
         entries.append(entry)
