@@ -589,8 +589,10 @@ class Syncer:
                 records.append(normalize.fit_record(TruckJourney, record))
             if outcome == "OK":
                 self.details_read.add(opportunity.opportunity_id)
+                # A record without a date is not a move: the database refuses it below and the run names it.
                 self.moved_out += [record["external_id"] for record in records
-                                   if not self.start <= record["scheduled_date"] <= self.end]
+                                   if record.get("scheduled_date") is not None
+                                   and not self.start <= record["scheduled_date"] <= self.end]
                 state = self._state(opportunity, detail_fetched_at=now)
             elif outcome == "NOT_FOUND":
                 self.stats["opportunities_failed"] += 1

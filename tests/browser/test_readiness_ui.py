@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from playwright.sync_api import expect
 
 from dashboard.auth.users import create_user
 from dashboard.db import db
@@ -88,7 +89,8 @@ def test_a_dispatcher_clears_a_blocker_from_the_readiness_panel(server, browser)
     panel.locator("select[name=truck_id]").select_option(label="Truck 8")
     panel.get_by_role("button", name="Save").click()
     page.locator("#assign-panel [data-saved-job]").wait_for()
-    page.wait_for_function("document.querySelector('#readiness summary').innerText.includes('1 blocker')")
+    # A locator wait, not wait_for_function: the page's CSP forbids evaluating strings as JavaScript.
+    expect(page.locator("#readiness summary")).to_contain_text("1 blocker")
     assert page.locator("#readiness .readiness-group li").count() == 1
     assert page.evaluate("window.__sameDocument") is True            # no page reload
     assert not blocked, blocked
