@@ -77,9 +77,10 @@ def _link_of(app, base, member_id):
 def _send(page, button):
     """On the open board, open the header's Send plan panel and press button ("Send plan", "Send changes (2)")."""
     panel = page.locator("#publish-panel")
+    toggle = panel.locator("> summary")   # the panel's own; the loaded panel has <details> of its own inside
     if panel.get_attribute("open") is not None:   # still open from the last send: reopen it for fresh counts
-        panel.locator("summary").click()
-    panel.locator("summary").click()
+        toggle.click()
+    toggle.click()
     page.locator("#publish-box").get_by_role("button", name=button).click()
     expect(page.locator(".publish-result")).to_be_visible()
 
