@@ -909,15 +909,20 @@ class SandboxWorld:
 
         Booked, single-job opportunities (a cancellation then touches one job), by job number:
         the same ids for the same seed and day. The demo dispatches exactly these (demo.py).
+        Jobs of the two branches first by name come first: the demo dispatcher and manager
+        are given those two locations, so the edits land on the boards they see.
         """
         count = len(DEMO_CHANGE_STEPS) if count is None else count
         tomorrow = self.today + timedelta(days=1)
+        by_name = sorted(range(len(self._branches)), key=lambda index: self._branches[index]["name"])
+        demo_branches = set(by_name[:2])
         with self._lock:
             jobs = [self.jobs[job_id] for job_id in self._by_date.get(tomorrow, {}) if job_id in self.jobs]
             picked = sorted((job for job in jobs if len(self.opportunities[job.opportunity_id].job_ids) == 1
                              and self.opportunities[job.opportunity_id].status == STATUS_BOOKED
                              and not self.opportunities[job.opportunity_id].deleted),
-                            key=lambda job: job.job_number)
+                            key=lambda job: (self.opportunities[job.opportunity_id].branch_index not in demo_branches,
+                                             job.job_number))
         return [job.id for job in picked[:count]]
 
     def apply_demo_change(self, step, job_ids=None):
