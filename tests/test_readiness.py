@@ -3,6 +3,7 @@ from datetime import timedelta
 
 import pytest
 
+from dashboard.confirm import states
 from dashboard.db import db
 from dashboard.models import User
 from dashboard.readiness import blockers
@@ -17,8 +18,12 @@ from tests.support.ui import today_of
 
 
 @pytest.fixture
-def ready_place(app, default_company, make_location, make_user, make_company):
-    """Tomorrow at two locations of ours (and a rival's), a roster with a driver and movers, users."""
+def ready_place(app, default_company, make_location, make_user, make_company, monkeypatch):
+    """Tomorrow at two locations of ours (and a rival's), a roster with a driver and movers, users.
+
+    The clock reads six hours before PLAN_CONFIRM_BY, so `unconfirmed` (tested in test_confirmations)
+    never joins these days' blockers when the suite happens to run in the evening.
+    """
     class Place:
         pass
     p = Place()
@@ -28,6 +33,8 @@ def ready_place(app, default_company, make_location, make_user, make_company):
     p.rival = make_company("Rival Movers")
     p.rival_loc = make_location("Rival Depot", company=p.rival)
     p.day = today_of(app) + timedelta(days=1)
+    deadline = states.confirm_by(p.day, default_company.timezone, app.config["PLAN_CONFIRM_BY"])
+    monkeypatch.setattr(states, "utcnow", lambda: deadline - timedelta(hours=6))
     p.truck = add_truck(app, default_company, "Truck 7", location=p.north)
     p.truck_b = add_truck(app, default_company, "Truck 8", location=p.north)
     p.dana = add_member(app, default_company, "Dana Driver", role="driver", location=p.north)

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from dashboard.auth.users import create_user
+from dashboard.confirm import states
 from dashboard.db import db
 from dashboard.models import Company
 from dashboard.models import CrewMember
@@ -60,8 +61,12 @@ def server(tmp_path_factory):
         db.session.add(SyncRun(company_id=company.id, trigger="test", window_start=day, window_end=day,
                                status=RunStatus.SUCCESS.value, started_at=finished, finished_at=finished))
         create_user("dispatch@example.test", PASSWORD, "DISPATCHER", company, [place], full_name="Dee Spatch")
+        # The clock reads six hours before PLAN_CONFIRM_BY: nobody here was sent a plan, and after that hour
+        # each would be an `unconfirmed` blocker too (tested in test_confirmations), whatever time the suite runs.
+        deadline = states.confirm_by(day, company.timezone, app.config["PLAN_CONFIRM_BY"])
         db.session.commit()
-    with serving(app) as url:
+    with pytest.MonkeyPatch.context() as patch, serving(app) as url:
+        patch.setattr(states, "utcnow", lambda: deadline - timedelta(hours=6))
         yield url
 
 
