@@ -206,16 +206,27 @@ def job_detail(job_id):
     return _job_answer(job)
 
 
+def _job_to_write(job_id, verb):
+    """(job locked for update, None) when the caller may write it, else (None, the JSON refusal).
+
+    404 when the job is out of scope or deleted, 403 for a role that may only view ("… not {verb} them").
+    """
+    # Drivers and movers write nothing: for them no job is in scope (404, as for other tenants' ids).
+    job = dispatch.job_for_update(job_id) if can(current_user, Perm.VIEW_JOBS) else None
+    if job is None or not can_see_journey(current_user, job) or manual.is_deleted(job):
+        return None, json_error(404, "No such job in your locations.")
+    if not can(current_user, Perm.EDIT_JOBS):
+        return None, json_error(403, f"Your role may view jobs but not {verb} them.")
+    return job, None
+
+
 @bp.patch("/jobs/<int:job_id>")
 @require(Perm.VIEW_OWN_JOBS)
 def job_patch(job_id):
     """Edit truck, crew, dispatch status or notes like the form does; If-Match is required."""
-    # Drivers and movers edit nothing: for them no job is in scope (404, as for other tenants' ids).
-    job = dispatch.job_for_update(job_id) if can(current_user, Perm.VIEW_JOBS) else None
-    if job is None or not can_see_journey(current_user, job) or manual.is_deleted(job):
-        return json_error(404, "No such job in your locations.")
-    if not can(current_user, Perm.EDIT_JOBS):
-        return json_error(403, "Your role may view jobs but not edit them.")
+    job, refusal = _job_to_write(job_id, "edit")
+    if refusal:
+        return refusal
     if_match = request.headers.get("If-Match")
     etag = dispatch.job_etag(job)
     if not if_match:
@@ -248,11 +259,9 @@ def job_patch(job_id):
 @require(Perm.VIEW_OWN_JOBS)
 def job_delete(job_id):
     """Soft-delete a manual job (204; audited); a SmartMoving job is 409. If-Match, when sent, must match."""
-    job = dispatch.job_for_update(job_id) if can(current_user, Perm.VIEW_JOBS) else None
-    if job is None or not can_see_journey(current_user, job) or manual.is_deleted(job):
-        return json_error(404, "No such job in your locations.")
-    if not can(current_user, Perm.EDIT_JOBS):
-        return json_error(403, "Your role may view jobs but not delete them.")
+    job, refusal = _job_to_write(job_id, "delete")
+    if refusal:
+        return refusal
     if_match = request.headers.get("If-Match")
     if if_match and not dispatch.etag_matches(if_match, dispatch.job_etag(job)):
         return json_error(412, "The job changed since you read it; GET it again and retry.")
