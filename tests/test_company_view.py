@@ -218,10 +218,10 @@ def test_today_is_the_viewed_company_s_today(app, client, make_user, make_compan
 
     login_as(client, boss)
     switch_to(client, harbour["company"])
-    assert "H-1" in client.get("/").get_data(as_text=True)
+    assert "HARBOUR-1" in client.get("/").get_data(as_text=True)
     readiness = client.get(f"/readiness/panel?date={harbour_today.isoformat()}").get_data(as_text=True)
     assert "Today" in readiness
     reports = client.get("/reports/").get_data(as_text=True)
     assert harbour_today.isoformat() in reports
     switch_to(client, None)
-    assert "H-1" not in client.get("/").get_data(as_text=True)   # home's today: not Harbour's day
+    assert "HARBOUR-1" not in client.get("/").get_data(as_text=True)   # home's today: not Harbour's day

@@ -48,8 +48,8 @@ def twins(app, default_company, make_location, make_user):
         today = company_today(default_company.timezone)
         first = _member(default_company.id, "Sam Lee", "sm-1", north.id)
         second = _member(default_company.id, "Sam Lee", "sm-2", north.id)
-        job_one = _job(default_company.id, north.id, today, "J-1", sm_ids=[first.id], sm_crew=["Sam Lee"])
-        job_two = _job(default_company.id, north.id, today, "J-2", crew_ids=[second.id], crew=["Sam Lee"],
+        job_one = _job(default_company.id, north.id, today, "TWIN-JOB-1", sm_ids=[first.id], sm_crew=["Sam Lee"])
+        job_two = _job(default_company.id, north.id, today, "TWIN-JOB-2", crew_ids=[second.id], crew=["Sam Lee"],
                        sm_ids=[first.id], sm_crew=["Sam Lee"])
         db.session.commit()
         ids = {"first": first.id, "second": second.id, "one": job_one.id, "two": job_two.id, "today": today}
@@ -78,7 +78,7 @@ def test_two_people_with_the_same_name_never_see_each_others_jobs(app, twins):
 def test_my_jobs_and_the_api_follow_the_link(app, client, twins):
     login_as(client, twins["driver_two"])
     html = client.get("/my-jobs").get_data(as_text=True)
-    assert "J-2" in html and "J-1" not in html
+    assert "TWIN-JOB-2" in html and "TWIN-JOB-1" not in html
     headers = bearer(app, twins["driver_one"])
     body = client.get(f"/api/smartmoving/jobs?date={twins['today']}", headers=headers).get_json()
     assert [job["id"] for job in body["jobs"]] == [twins["one"]]
@@ -90,7 +90,7 @@ def test_an_unlinked_driver_sees_no_job_and_is_told_why(app, client, twins, make
     login_as(client, driver)
     html = client.get("/my-jobs").get_data(as_text=True)
     assert "not linked to a crew member" in html
-    assert "J-1" not in html and "J-2" not in html
+    assert "TWIN-JOB-1" not in html and "TWIN-JOB-2" not in html
     with app.app_context():
         assert jobs_for_day(db.session.get(User, driver.id), twins["today"]) == []
 
@@ -197,11 +197,11 @@ def test_admin_form_links_and_unlinks_a_crew_member(app, client, twins, make_use
 def test_tomorrows_job_shows_under_tomorrow(app, client, twins):
     with app.app_context():
         _job(db.session.get(User, twins["driver_two"].id).company_id, twins["north"].id,
-             twins["today"] + timedelta(days=1), "J-3", sm_ids=[twins["second"]], sm_crew=["Sam Lee"])
+             twins["today"] + timedelta(days=1), "TWIN-JOB-3", sm_ids=[twins["second"]], sm_crew=["Sam Lee"])
         db.session.commit()
     login_as(client, twins["driver_two"])
     html = client.get("/my-jobs").get_data(as_text=True)
-    assert html.index("J-2") < html.index('id="day-tomorrow"') < html.index("J-3")   # the section, not the jump bar
+    assert html.index("TWIN-JOB-2") < html.index('id="day-tomorrow"') < html.index("TWIN-JOB-3")   # the section, not the jump bar
 
 
 def test_new_user_form_refuses_a_taken_crew_member_on_its_field(app, client, twins, make_user):

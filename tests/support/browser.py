@@ -77,3 +77,6 @@ def sign_in(page, base, email, password="demo-password"):
     page.fill("input[name=password]", password)
     page.click("form button[type=submit]")
     page.wait_for_selector(".topbar")
+    # The rows are in the HTML before htmx has run: wait for the load event, or a test that types at once
+    # (a search) fires its input event before htmx listens, and the board never filters.
+    page.wait_for_load_state("load")

@@ -12,7 +12,7 @@ HOME_TZ = "Pacific/Pago_Pago"
 
 
 def build_harbour(app, day, timezone=HARBOUR_TZ, name="Harbour Movers"):
-    """{"company": id, "location": id, "member": id, "job": id}: Harbour with Hana (e-mail) on job H-1 of day."""
+    """{"company": id, "location": id, "member": id, "job": id}: Harbour with Hana (e-mail) on job HARBOUR-1 of day."""
     with app.app_context():
         company = Company(name=name, timezone=timezone, is_default=False, is_active=True)
         db.session.add(company)
@@ -21,7 +21,7 @@ def build_harbour(app, day, timezone=HARBOUR_TZ, name="Harbour Movers"):
         db.session.add(dock)
         db.session.flush()
         hana = add_member(company.id, "Hana Harbour", email="hana@example.test")
-        job = add_job(company.id, dock.id, "H-1", [hana], day=day)
+        job = add_job(company.id, dock.id, "HARBOUR-1", [hana], day=day)
         db.session.commit()
         return {"company": company.id, "location": dock.id, "member": hana.id, "job": job.id}
 
