@@ -201,7 +201,8 @@ def test_tomorrows_job_shows_under_tomorrow(app, client, twins):
         db.session.commit()
     login_as(client, twins["driver_two"])
     html = client.get("/my-jobs").get_data(as_text=True)
-    assert html.index("TWIN-JOB-2") < html.index('id="day-tomorrow"') < html.index("TWIN-JOB-3")   # the section, not the jump bar
+    # The section, not the jump bar.
+    assert html.index("TWIN-JOB-2") < html.index('id="day-tomorrow"') < html.index("TWIN-JOB-3")
 
 
 def test_new_user_form_refuses_a_taken_crew_member_on_its_field(app, client, twins, make_user):
