@@ -7,8 +7,7 @@ from flask import request
 from dashboard.audit.trail import record
 from dashboard.auth import jwt_tokens
 from dashboard.auth import throttle
-from dashboard.auth.passwords import verify_password
-from dashboard.auth.views import _dummy_hash  # the sign-in form's decoy: an unknown email takes as long
+from dashboard.auth.passwords import check_password
 from dashboard.auth.views import bp
 from dashboard.db import db
 from dashboard.errors import json_error
@@ -54,7 +53,7 @@ def issue_token():
         body, status = json_error(429, f"Too many failed sign-ins, try again in {throttle.describe_wait(wait)}.")
         return body, status, {"Retry-After": str(wait)}
     user = db.session.scalar(sa.select(User).where(User.email == email))
-    ok = verify_password(user.password_hash if user else _dummy_hash(), password)
+    ok = check_password(user, password)  # an unknown email takes as long as a wrong password
     if ok and user is not None and user.is_active and can(user, Perm.USE_API):
         return _issue(user, remote_addr)
     with db.write_transaction():  # the attempt stays counted

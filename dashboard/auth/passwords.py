@@ -23,6 +23,30 @@ def verify_password(password_hash, password):
         return False
 
 
+# The decoy hash an unknown email is checked against, made on first use (hashing costs ~50 ms).
+_decoy_hash = None
+
+
+def verify_unknown_user(password):
+    """Spend the time of one password check for an email nobody has, and return False.
+
+    A sign-in (or token request) for an unknown email then takes as long to refuse as
+    a wrong password for a real account, so the answer time does not tell which emails exist.
+    """
+    global _decoy_hash
+    if _decoy_hash is None:
+        _decoy_hash = hash_password("not-a-real-password-at-all")
+    verify_password(_decoy_hash, password)
+    return False
+
+
+def check_password(user, password):
+    """True when user exists and password is theirs; an unknown user (None) costs the same time (False)."""
+    if user is None:
+        return verify_unknown_user(password)
+    return verify_password(user.password_hash, password)
+
+
 def needs_rehash(password_hash):
     """True when the stored hash uses weaker parameters than today's."""
     try:

@@ -21,9 +21,9 @@ from dashboard.auth.forms import LoginForm
 from dashboard.auth.forms import PasswordChangeForm
 from dashboard.auth.loaders import safe_next
 from dashboard.auth.loaders import token_user
+from dashboard.auth.passwords import check_password
 from dashboard.auth.passwords import hash_password
 from dashboard.auth.passwords import needs_rehash
-from dashboard.auth.passwords import verify_password
 from dashboard.auth.reauth import confirm_password
 from dashboard.auth.session import start_session
 from dashboard.auth.users import UserError
@@ -42,9 +42,6 @@ log = logging.getLogger(__name__)
 
 GENERIC_FAILURE = "That email and password do not match an active account."
 
-# Verifying against a real hash for unknown emails keeps their timing like a wrong password's.
-_DUMMY_HASH = None
-
 HTTPS_EXPECTED = "This server expects HTTPS (set COOKIE_SECURE=false for local trials)."
 
 
@@ -62,13 +59,6 @@ def expect_https_for_sign_in():
         return None
     log.warning("sign-in over plain HTTP while COOKIE_SECURE is on: the browser cannot keep the session cookie")
     return _login_page(LoginForm(), HTTPS_EXPECTED, 400)
-
-
-def _dummy_hash():
-    global _DUMMY_HASH
-    if _DUMMY_HASH is None:
-        _DUMMY_HASH = hash_password("not-a-real-password-at-all")
-    return _DUMMY_HASH
 
 
 def _home():
@@ -108,7 +98,7 @@ def _attempt_sign_in(form):
         return _login_page(form, f"Too many failed sign-ins, try again in {throttle.describe_wait(wait)}.",
                            429, {"Retry-After": str(wait)})
     user = db.session.scalar(sa.select(User).where(User.email == email))
-    ok = verify_password(user.password_hash if user else _dummy_hash(), form.password.data)
+    ok = check_password(user, form.password.data)  # an unknown email takes as long as a wrong password
     if ok and user is not None and user.is_active:
         return _complete_login(user, form, remote_addr, device)
     with db.write_transaction():  # the attempt stays counted
