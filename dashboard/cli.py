@@ -35,7 +35,9 @@ from dashboard.sync.backfill import MAX_BACKFILL_DAYS
 from dashboard.sync.backfill import backfill
 from dashboard.sync.backfill import estimate_calls
 from dashboard.sync.history import summarize
+from dashboard.sync.service import CompanyDisabled
 from dashboard.sync.service import SyncAlreadyRunning
+from dashboard.sync.service import refuse_if_disabled
 from dashboard.sync.service import run_sync
 from dashboard.timeutil import parse_iso_date
 
@@ -174,7 +176,9 @@ def sync_command(day_text, from_text, to_text, yes, company_name):
         _fail("use either --date or --from/--to")
     try:
         company = find_company(company_name)
-    except UserError as error:
+        # Disabled on the Companies page: the scheduler skips it, and so does a sync on request.
+        refuse_if_disabled(company.id)
+    except (UserError, CompanyDisabled) as error:
         _fail(str(error))
     db.session.commit()
     if start is not None:
