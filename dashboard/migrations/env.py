@@ -5,6 +5,7 @@ from dashboard import models  # noqa: F401  (registers every table on Base.metad
 from dashboard.changes import models as _  # noqa: F401  (upstream_changes)
 from dashboard.db import Base
 from dashboard.plans import models as _plans  # noqa: F401  (plans_outbox)
+from dashboard.reports import models as _reports  # noqa: F401  (report_days, report_day_facts)
 
 target_metadata = Base.metadata
 

@@ -124,26 +124,37 @@ def _as_tuple(value):
     return tuple(str(name) for name in value) if isinstance(value, list) else ()
 
 
-def load_jobs(user, start, end, location_id, default_hours, day_start):
-    """Live (not removed) jobs of the range in user's scope, with their spans."""
+def job_columns():
+    """The columns JobFacts are made of, for a select of truck_journeys."""
     job = TruckJourney
-    stmt = (sa.select(job.id, job.company_id, job.location_id, job.scheduled_date, job.status, job.truck_id,
-                      job.crew, job.smartmoving_crew, job.span_start, job.span_end, job.arrival_start_hour,
-                      job.estimated_value_cents, job.actual_charges_cents, job.tips_cents)
-            .where(job.scheduled_date >= start, job.scheduled_date <= end,
-                   job.sync_status != SyncStatus.REMOVED.value))
-    if location_id is not None:
-        stmt = stmt.where(job.location_id == location_id)
-    stmt = scope_query(stmt, user, job.company_id, job.location_id)
+    return (job.id, job.company_id, job.location_id, job.scheduled_date, job.status, job.truck_id,
+            job.crew, job.smartmoving_crew, job.span_start, job.span_end, job.arrival_start_hour,
+            job.estimated_value_cents, job.actual_charges_cents, job.tips_cents)
+
+
+def job_facts(rows, default_hours, day_start):
+    """JobFacts of rows selected with job_columns(); a job without a span gets one from its arrival."""
     facts = []
     for (id_, company_id, loc_id, day, status, truck_id, crew, sm_crew, span_start, span_end, arrival,
-         estimated, actual, tips) in db.session.execute(stmt):
+         estimated, actual, tips) in rows:
         if span_start is None or span_end is None:
             span_start = datetime.combine(day, time()) + timedelta(hours=arrival if arrival is not None else day_start)
             span_end = span_start + timedelta(hours=default_hours)
         facts.append(JobFacts(id_, company_id, loc_id, day, status, truck_id, _as_tuple(crew), _as_tuple(sm_crew),
                               span_start, span_end, estimated, actual, tips))
     return facts
+
+
+def load_jobs(user, start, end, location_id, default_hours, day_start):
+    """Live (not removed) jobs of the range in user's scope, with their spans."""
+    job = TruckJourney
+    stmt = (sa.select(*job_columns())
+            .where(job.scheduled_date >= start, job.scheduled_date <= end,
+                   job.sync_status != SyncStatus.REMOVED.value))
+    if location_id is not None:
+        stmt = stmt.where(job.location_id == location_id)
+    stmt = scope_query(stmt, user, job.company_id, job.location_id)
+    return job_facts(db.session.execute(stmt), default_hours, day_start)
 
 
 def _local_to_utc(day, hours, zone):
@@ -186,29 +197,42 @@ def assigned_at(job, events, instant):
     return truck and bool(crew or job.smartmoving_crew)
 
 
-def dispatch_health(jobs, day_hours, now_utc):
-    """{location id: Health} for the live, not cancelled jobs."""
+def by_location(job):
+    """The default grouping of the figures: the job's location id."""
+    return job.location_id
+
+
+def day_cutoffs(day, day_hours, zone):
+    """(eve, morning) of day as naive UTC: the evening before it ends, its working day begins."""
+    return _local_to_utc(day - timedelta(days=1), day_hours[1], zone), _local_to_utc(day, day_hours[0], zone)
+
+
+def company_zones(company_ids):
+    """{company id: ZoneInfo} of company_ids."""
+    return {cid: ZoneInfo(tz) for cid, tz in db.session.execute(
+        sa.select(Company.id, Company.timezone).where(Company.id.in_(sorted(company_ids))))}
+
+
+def dispatch_health(jobs, day_hours, now_utc, key=by_location):
+    """{key(job): Health} for the live, not cancelled jobs (key: location id unless told)."""
     day_start, day_end = day_hours
     active = [job for job in jobs if job.status not in CANCELLED_STATUSES]
     health = defaultdict(Health)
     if not active:
         return {}
-    zones = {cid: ZoneInfo(tz) for cid, tz in db.session.execute(
-        sa.select(Company.id, Company.timezone).where(Company.id.in_({job.company_id for job in active})))}
+    zones = company_zones({job.company_id for job in active})
     earliest_day = min(job.day for job in active)
     since = min(_local_to_utc(earliest_day - timedelta(days=1), day_end, zone) for zone in zones.values())
     events = _dispatch_events(zones.keys(), since, {job.id for job in active})
     in_conflict = conflicting_job_ids(active)
     cutoffs = {}
     for job in active:
-        row = health[job.location_id]
+        row = health[key(job)]
         row.jobs += 1
-        key = (job.company_id, job.day)
-        if key not in cutoffs:   # a day's eve and morning, once per company and day
-            zone = zones[job.company_id]
-            cutoffs[key] = (_local_to_utc(job.day - timedelta(days=1), day_end, zone),
-                            _local_to_utc(job.day, day_start, zone))
-        eve, morning = cutoffs[key]
+        day_key = (job.company_id, job.day)
+        if day_key not in cutoffs:   # a day's eve and morning, once per company and day
+            cutoffs[day_key] = day_cutoffs(job.day, day_hours, zones[job.company_id])
+        eve, morning = cutoffs[day_key]
         history = events.get(job.id, ())
         if eve <= now_utc:
             row.eve_due += 1
@@ -246,18 +270,11 @@ def capacity_per_day(location_ids, day_hours):
     return {loc: (trucks.get(loc, 0) * hours, crew.get(loc, 0) * hours) for loc in ids}
 
 
-def utilisation(jobs, location_ids, days, day_hours):
-    """({location id: Usage}, {day: Usage}): hours booked against capacity over days."""
-    per_day_capacity = capacity_per_day(location_ids, day_hours)
-    by_location = {loc: Usage() for loc in location_ids}
-    by_day = {day: Usage() for day in days}
-    for loc, (trucks, crew) in per_day_capacity.items():
-        by_location[loc].truck_capacity = trucks * len(days)
-        by_location[loc].crew_capacity = crew * len(days)
-        for usage in by_day.values():
-            usage.truck_capacity += trucks
-            usage.crew_capacity += crew
+def booked_hours(jobs, day_hours, key=by_location):
+    """{key(job): Usage} of the truck and crew hours the live, not cancelled jobs book inside the working day
+    (capacity left at 0: capacity_per_day gives it)."""
     working_days = {}
+    booked = {}
     for job in jobs:
         if job.status in CANCELLED_STATUSES:
             continue
@@ -265,21 +282,37 @@ def utilisation(jobs, location_ids, days, day_hours):
             midnight = datetime.combine(job.day, time())
             working_days[job.day] = (midnight + timedelta(hours=day_hours[0]), midnight + timedelta(hours=day_hours[1]))
         hours = _booked_hours(job, working_days[job.day])
-        truck_hours = hours if job.truck_id is not None else 0.0
-        crew_hours = hours * len(job.effective_crew)
-        for usage in (by_location.setdefault(job.location_id, Usage()), by_day.setdefault(job.day, Usage())):
-            usage.truck_hours += truck_hours
-            usage.crew_hours += crew_hours
-    return by_location, by_day
+        usage = booked.setdefault(key(job), Usage())
+        usage.truck_hours += hours if job.truck_id is not None else 0.0
+        usage.crew_hours += hours * len(job.effective_crew)
+    return booked
 
 
-def estimates_vs_actuals(jobs):
-    """{location id: EstimateActual} over jobs that have both an estimate and actual charges."""
+def utilisation(jobs, location_ids, days, day_hours):
+    """({location id: Usage}, {day: Usage}): hours booked against capacity over days."""
+    per_day_capacity = capacity_per_day(location_ids, day_hours)
+    by_location_usage = {loc: Usage() for loc in location_ids}
+    by_day = {day: Usage() for day in days}
+    for loc, (trucks, crew) in per_day_capacity.items():
+        by_location_usage[loc].truck_capacity = trucks * len(days)
+        by_location_usage[loc].crew_capacity = crew * len(days)
+        for usage in by_day.values():
+            usage.truck_capacity += trucks
+            usage.crew_capacity += crew
+    for loc, usage in booked_hours(jobs, day_hours).items():
+        by_location_usage.setdefault(loc, Usage()).add(usage)
+    for day, usage in booked_hours(jobs, day_hours, key=lambda job: job.day).items():
+        by_day.setdefault(day, Usage()).add(usage)
+    return by_location_usage, by_day
+
+
+def estimates_vs_actuals(jobs, key=by_location):
+    """{key(job): EstimateActual} over jobs that have both an estimate and actual charges."""
     result = defaultdict(EstimateActual)
     for job in jobs:
         if job.estimated_cents is None or job.actual_cents is None:
             continue
-        row = result[job.location_id]
+        row = result[key(job)]
         row.jobs += 1
         row.estimated_cents += job.estimated_cents
         row.actual_cents += job.actual_cents
@@ -287,8 +320,13 @@ def estimates_vs_actuals(jobs):
     return dict(result)
 
 
-def operations(user, report_range, location_ids, config, now_utc=None):
-    """Dispatch health, utilisation and estimate-versus-actual for the range in user's scope."""
+def operations_from_jobs(user, report_range, location_ids, config, now_utc=None):
+    """Dispatch health, utilisation and estimate-versus-actual for the range in user's scope, from every job.
+
+    The full computation the rollup (dashboard/reports/rollup.py) replaced on the page; kept
+    as the reference its figures are tested against. Clashes here count only among the jobs
+    in the user's scope; the rollup counts them company-wide.
+    """
     day_hours = config["BOARD_DAY_HOURS"]
     jobs = load_jobs(user, report_range.start, report_range.end, report_range.location_id,
                      config["DEFAULT_JOB_HOURS"], day_hours[0])

@@ -5,7 +5,7 @@ from dashboard.reports import charts
 from dashboard.reports.operations import EstimateActual
 from dashboard.reports.operations import Health
 from dashboard.reports.operations import Usage
-from dashboard.reports.operations import operations
+from dashboard.reports.rollup import operations
 from dashboard.reports.summary import NO_LOCATION
 from dashboard.reports.summary import Tally
 from dashboard.reports.summary import day_location_rows
