@@ -14,6 +14,7 @@ from dashboard.models import utcnow
 from dashboard.timeutil import company_today
 from tests.support import csrf_token_from
 from tests.support import login_as
+from tests.support.crew_pick import picker_value
 from tests.support.ui import MONEY_MARKERS
 from tests.support.ui import add_job
 from tests.support.ui import add_truck
@@ -308,7 +309,8 @@ def test_assign_in_place_preview_save_and_bulk_accept(app, client, world):
     login_as(client, world.users["DISPATCHER"])
     form = client.get(f"/jobs/{world.job_a}/assign", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "<html" not in form and 'name="truck_id"' in form
-    assert 'value="Dan Driver" checked' in form and 'value="Mo Mover" checked' in form  # SmartMoving's, pre-ticked
+    dan, mo = (picker_value(app, world.company, name) for name in ("Dan Driver", "Mo Mover"))   # boxes post ids
+    assert f'value="{dan}" checked' in form and f'value="{mo}" checked' in form  # SmartMoving's, pre-ticked
     assert "Truck 7 — busy " in form                                                   # busy at that time
     preview = client.get(f"/jobs/{world.job_a}/assign/preview?truck_id={truck}&crew=Dan+Driver").get_data(as_text=True)
     assert "Truck 7 is also on job A-200" in preview and "Crew member Dan Driver is also on job A-200" in preview

@@ -9,6 +9,7 @@ from dashboard.models import AuditEvent
 from dashboard.models import TruckJourney
 from tests.support import csrf_token_from
 from tests.support import login_as
+from tests.support.crew_pick import picker_value
 from tests.support.ui import add_crew_member
 from tests.support.ui import add_job
 from tests.support.ui import add_truck
@@ -283,8 +284,11 @@ def test_manual_job_at_a_location_out_of_scope_or_with_bad_input_is_refused(app,
 def test_smartmoving_crew_is_pre_ticked_so_adding_one_person_keeps_the_others(app, client, world):
     login_as(client, world.users["DISPATCHER"])
     page = client.get(f"/jobs/{world.job_a}/edit").get_data(as_text=True)
-    assert re.search(r'checked[^>]*value="Dan Driver"|value="Dan Driver"[^>]*checked', page)
-    assert re.search(r'checked[^>]*value="Mo Mover"|value="Mo Mover"[^>]*checked', page)
+    dan, mo = (picker_value(app, world.company, name) for name in ("Dan Driver", "Mo Mover"))   # boxes post ids
+    assert re.search(rf'checked[^>]*value="{dan}"|value="{dan}"[^>]*checked', page)
+    assert re.search(rf'checked[^>]*value="{mo}"|value="{mo}"[^>]*checked', page)
+    assert edit(client, world.job_a, crew=[dan, mo]).status_code == 302
+    assert job(app, world.job_a).crew is None
     # Saved untouched, SmartMoving's crew stays SmartMoving's (nothing copied, no audit).
     assert edit(client, world.job_a, crew=["Dan Driver", "Mo Mover"]).status_code == 302
     assert job(app, world.job_a).crew is None

@@ -15,12 +15,13 @@ from dashboard.crew.roster import jobs_by_member
 from dashboard.crew.roster import week_of
 from dashboard.db import db
 from dashboard.jobs import conflicts
+from dashboard.jobs import crew_pick
 from dashboard.jobs import crew_roster
 from dashboard.jobs import spans
 from dashboard.models import AuditEvent
-from dashboard.models import CrewMember
 from dashboard.models import DataSource
 from dashboard.models import DispatchStatus
+from dashboard.models import Location
 from dashboard.models import Truck
 from dashboard.models import TruckJourney
 from dashboard.models import User
@@ -66,6 +67,7 @@ class CrewChoice:
     """A person offered for a job: on_job when on its current crew; busy says when they are taken.
 
     off: their time off during the job ("Off Fri 11 Dec (dentist)"), group: the picker's heading.
+    namesake: branch and role ("Buffalo, driver") when another roster person has the same name.
     """
     name: str
     on_job: bool
@@ -77,6 +79,20 @@ class CrewChoice:
     same_location: bool = True
     group: str = ""
     rank: int = 0             # the group's place in the picker (0 first)
+    namesake: str | None = None
+
+    @property
+    def value(self):
+        """What the picker's box posts: the person's id when on the roster, else the name (crew_pick)."""
+        return crew_pick.value_of(self.name, self.id)
+
+
+@dataclass(frozen=True)
+class CrewOption:
+    """One box of the job edit form's crew list: its posted value, its label, and the plain name."""
+    value: str
+    label: str
+    name: str
 
 
 @dataclass(frozen=True)
@@ -292,13 +308,94 @@ def truck_options(company_id, include_id=None):
     return list(db.session.scalars(stmt.order_by(Truck.name)))
 
 
-def crew_options(company_id, extra=()):
-    """Crew member names of a company, plus extra names (e.g. the job's current crew), sorted."""
-    names = db.session.scalars(
-        sa.select(CrewMember.name).where(CrewMember.company_id == company_id)
-        .where(sa.or_(CrewMember.status.is_(None), sa.func.upper(CrewMember.status) != "INACTIVE"))
-    ).all()
-    return sorted(unique_names(list(names) + list(extra)), key=str.casefold)
+def _entry_value(roster, name, member_id):
+    """The picker value of one saved crew entry: its person's id when it has one (or a unique name), else the name."""
+    person = roster.person_for(name, member_id)
+    return crew_pick.value_of(name, person.id if person else None), person
+
+
+def picker_values(job):
+    """The picker values of the crew a job's form shows ticked: ours, else SmartMoving's (crew_pick)."""
+    roster = crew_roster.load(job.company_id)
+    return [_entry_value(roster, name, member_id)[0]
+            for name, member_id in zip(job.effective_crew, crew_roster.effective_ids(job), strict=True)]
+
+
+def picker_entries(values):
+    """The crew entries posted by a picker: MemberRef for "member:<id>", else the name as typed."""
+    entries = []
+    for value in values or ():
+        member_id = crew_pick.member_id_of(value)
+        entries.append(MemberRef(member_id) if member_id is not None else value)
+    return entries
+
+
+def picker_crew(job, entries):
+    """(names, ids) of picker entries for a conflicts preview, each person once: a MemberRef by its person
+    (unknown ids dropped), a name with id None (the preview resolves it the way a save would)."""
+    roster = crew_roster.load(job.company_id)
+    names, ids, seen = [], [], set()
+    for entry in entries:
+        if isinstance(entry, MemberRef):
+            person = roster.by_id.get(entry.id)
+            name, member_id = (person.name, person.id) if person else (None, None)
+        else:
+            name, member_id = " ".join(str(entry).split()), None
+        identity = member_id if member_id is not None else crew_roster.name_key(name or "")
+        if name and identity not in seen:
+            seen.add(identity)
+            names.append(name)
+            ids.append(member_id)
+    return names, ids
+
+
+def same_as_smartmoving(job, entries):
+    """True when entries, resolved as a save would, are the very people of SmartMoving's crew of job (any order)."""
+    if job.crew or not job.smartmoving_crew or not entries:
+        return False
+
+    def people(names, ids):
+        return {("id", member_id) if member_id is not None else ("name", crew_roster.name_key(name))
+                for name, member_id in zip(names, ids, strict=True)}
+    theirs = resolve_crew(job, job.smartmoving_crew, job.smartmoving_crew_ids)
+    return people(*resolve_crew(job, entries)) == people(*theirs)
+
+
+def _location_names(roster, company_id):
+    """{location id: name} of a company's branches when its roster has namesakes (told apart by branch), else {}."""
+    if all(len(people) < 2 for people in roster.by_name.values()):
+        return {}   # no query: most companies have no two people of one name
+    return dict(db.session.execute(
+        sa.select(Location.id, Location.name).where(Location.company_id == company_id)).all())
+
+
+def _namesake(roster, person, location_names):
+    """Branch and role of person when someone else on the roster has their name, else None."""
+    if person is None or len(roster.by_name.get(crew_roster.name_key(person.name), ())) < 2:
+        return None
+    return crew_pick.namesake_detail(location_names.get(person.location_id), person.role)
+
+
+def crew_options(job):
+    """The job edit form's crew boxes (CrewOption), by label: the company's active people by id (namesakes
+    labelled "Sam Lee (Buffalo, driver)"), plus the people on the job now, ours and SmartMoving's."""
+    roster = crew_roster.load(job.company_id)
+    location_names = _location_names(roster, job.company_id)
+    options = {}
+
+    def add(value, name, person):
+        detail = _namesake(roster, person, location_names)
+        options.setdefault(value, CrewOption(value, f"{name} ({detail})" if detail else name, name))
+
+    for names, ids in ((job.crew, job.crew_member_ids), (job.smartmoving_crew, job.smartmoving_crew_ids)):
+        for name, member_id in zip(names or (), crew_roster.aligned_ids(names, ids), strict=True):
+            if " ".join(str(name).split()):
+                value, person = _entry_value(roster, name, member_id)
+                add(value, person.name if person else name, person)
+    for person in roster.by_id.values():
+        if person.active:
+            add(crew_pick.value_of(person.name, person.id), person.name, person)
+    return sorted(options.values(), key=lambda option: (option.label.casefold(), option.value))
 
 
 def _busy_label(rows):
@@ -356,6 +453,7 @@ def crew_choices(job):
     week = jobs_by_member({job.company_id}, monday, next_monday)
     current = job.effective_crew
     current_ids = crew_roster.effective_ids(job)
+    location_names = _location_names(roster, job.company_id)
     choices, offered = [], set()
 
     def choice(name, person, on_job):
@@ -371,7 +469,8 @@ def crew_choices(job):
             group += f" · {job.location.name}" if here else " · other locations"
         hours = sum(_span_hours(s, e) for _, _, s, e in week.get(member_id, ())) if member_id is not None else 0.0
         return CrewChoice(name, on_job, _busy_label(rows), member_id, person.role if person else None,
-                          round(hours, 1), periods[0].text if periods else None, here, group, rank)
+                          round(hours, 1), periods[0].text if periods else None, here, group, rank,
+                          _namesake(roster, person, location_names))
 
     for name, member_id in zip(current, current_ids, strict=True):
         person = roster.person_for(name, member_id)

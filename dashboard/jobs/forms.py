@@ -28,10 +28,28 @@ class CheckboxListField(SelectMultipleField):
     option_widget = widgets.CheckboxInput()
 
 
+class CrewPickField(CheckboxListField):
+    """The crew boxes: each posts a person's id ("member:12") or, for someone not on the roster, a name.
+
+    The plain name of anyone offered is accepted too (scripts and pages drawn before ids post
+    names): it is saved as a typed name and resolves the way the free-text field does.
+    """
+    offered_names = frozenset()
+
+    def pre_validate(self, form):
+        """Refuse values that are neither an offered box nor the name of someone offered."""
+        if self.choices is None:
+            raise TypeError("Choices cannot be None.")
+        offered = {choice.value for choice in self.choices} | self.offered_names
+        unknown = sorted({str(value) for value in self.data or () if value not in offered})
+        if unknown:
+            raise ValidationError(f"'{', '.join(unknown)}' is not a valid choice for this field.")
+
+
 class JobEditForm(FlaskForm):
     """Truck, crew, dispatch status and notes of one job."""
     truck_id = SelectField("Truck", coerce=coerce_id)  # 0: no truck
-    crew = CheckboxListField("Crew")
+    crew = CrewPickField("Crew")
     crew_other = StringField("Others (comma-separated)", validators=[Length(max=400)])
     dispatch_status = SelectField("Dispatch status",
                                   choices=[SelectChoice(s.value, label(s.value)) for s in DispatchStatus])
@@ -44,11 +62,12 @@ class JobEditForm(FlaskForm):
     # create any other conflict asks first. Absent (the full edit page): no question.
     shown_conflicts = HiddenField()
 
-    def set_choices(self, trucks, crew_names):
-        """Fill the truck and crew options (call before validate)."""
+    def set_choices(self, trucks, crew_options):
+        """Fill the truck and crew options (call before validate); crew_options: dispatch.CrewOption."""
         self.truck_id.choices = [SelectChoice(0, "No truck")] + [
             SelectChoice(t.id, t.name + ("" if t.is_active else " (out of service)")) for t in trucks]
-        self.crew.choices = [SelectChoice(name, name) for name in crew_names]
+        self.crew.choices = [SelectChoice(option.value, option.label) for option in crew_options]
+        self.crew.offered_names = frozenset(option.name for option in crew_options)
 
     def validate_crew_other(self, field):
         for name in (field.data or "").replace(";", ",").split(","):

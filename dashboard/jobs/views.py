@@ -355,18 +355,16 @@ def _describe(job, clashes):
 
 
 def _crew_from_form(job, form):
-    """The submitted crew; SmartMoving's crew, pre-ticked and left as it was, stays SmartMoving's (not copied)."""
-    crew = dispatch.normalise_crew(list(form.crew.data or []) + dispatch.split_free_text(form.crew_other.data))
-    smartmoving = dispatch.unique_names(job.smartmoving_crew)
-    if not job.crew and crew and [n.casefold() for n in crew] == [n.casefold() for n in smartmoving]:
-        return []
-    return crew
+    """The submitted crew: the ticked people (by id, see crew_pick) and the typed names; SmartMoving's crew,
+    pre-ticked and left as it was, stays SmartMoving's (not copied)."""
+    crew = dispatch.picker_entries(form.crew.data) + dispatch.normalise_crew(
+        dispatch.split_free_text(form.crew_other.data))
+    return [] if dispatch.same_as_smartmoving(job, crew) else crew
 
 
 def _edit_form(job, formdata_from_job):
     form = JobEditForm(obj=_form_data(job) if formdata_from_job else None)
-    form.set_choices(dispatch.truck_options(job.company_id, include_id=job.truck_id),
-                     dispatch.crew_options(job.company_id, extra=(job.crew or []) + (job.smartmoving_crew or [])))
+    form.set_choices(dispatch.truck_options(job.company_id, include_id=job.truck_id), dispatch.crew_options(job))
     return form
 
 
@@ -470,12 +468,14 @@ def _assign_context(job, form, message=None, saved=False, unshown=()):
     """The panel's template context; unshown: clashes a save found that the panel had not shown (asked about)."""
     truck = form.truck_id.data or None
     crew = list(form.crew.data or [])
-    clashes = clash_rules.preview_conflicts(job, truck, crew + dispatch.split_free_text(form.crew_other.data))
+    typed = dispatch.split_free_text(form.crew_other.data)
+    names, ids = dispatch.picker_crew(job, dispatch.picker_entries(crew) + typed)
+    clashes = clash_rules.preview_conflicts(job, truck, names, ids)
     return dict(job=job, form=form, message=message, saved=saved,
                 # Free before busy (stable sorts: the location's trucks and the job's crew still lead).
                 trucks=sorted(dispatch.truck_choices(job), key=lambda t: (not t.same_location, t.busy is not None)),
                 crew=sorted(dispatch.crew_choices(job), key=lambda c: (not c.on_job, c.busy is not None)),
-                ticked={n.casefold() for n in crew},
+                ticked=set(crew),
                 truck_id=truck, conflicts=_describe(job, clashes),
                 conflict_keys=clash_rules.clash_keys(clashes),
                 unshown=_describe(job, unshown),
@@ -494,7 +494,7 @@ def assign(job_id):
     job = _job_or_404(job_id)
     form = _edit_form(job, request.method == "GET")
     if request.method == "GET":
-        form.crew.data = job.effective_crew
+        form.crew.data = dispatch.picker_values(job)
         return web.render_page_or_fragment("jobs/assign.html", "jobs/_assign.html", **_assign_context(job, form))
     status, changes, message, unshown = _save_dispatch(job, form)
     if status == 200:
@@ -524,9 +524,10 @@ def assign_preview(job_id):
         truck_id = coerce_id(request.args.get("truck_id")) or None
     except ValueError:
         abort(422, description="truck_id must be a truck id.")
-    crew = dispatch.unique_names(request.args.getlist("crew")
-                                 + dispatch.split_free_text(request.args.get("crew_other")))
-    clashes = clash_rules.preview_conflicts(job, truck_id, crew[:50])
+    entries = (dispatch.picker_entries(request.args.getlist("crew")[:50])
+               + dispatch.unique_names(dispatch.split_free_text(request.args.get("crew_other"))))
+    names, ids = dispatch.picker_crew(job, entries[:50])
+    clashes = clash_rules.preview_conflicts(job, truck_id, names, ids)
     return render_template("jobs/_assign_conflicts.html", conflicts=_describe(job, clashes),
                            conflict_keys=clash_rules.clash_keys(clashes))
 
@@ -558,7 +559,7 @@ class _FormData:
         self.truck_id = job.truck_id or 0
         # SmartMoving's crew is pre-ticked while we assigned nobody: adding one
         # person must not silently replace the three SmartMoving sent.
-        self.crew = list(job.crew or job.smartmoving_crew or [])
+        self.crew = dispatch.picker_values(job)
         self.crew_other = ""
         self.dispatch_status = job.dispatch_status
         self.notes = job.notes or ""
