@@ -184,7 +184,7 @@ def test_assign_truck_and_crew_in_place_keeps_filters_and_focus(live_server, pag
     select.select_option(str(ids["truck_102"]))                          # 2: pick a free truck
     expect(page.locator("#assign-panel .assign-conflicts .alert")).to_have_count(0)
     page.fill("#assign-panel .crew-search", "dee")
-    page.check("#assign-panel input[name=crew][value='Dee Packer']")
+    page.check("#assign-panel li[data-name^='dee packer '] input[name=crew]")
     # Dee is on J-2001 too: seen before saving, so the save does not ask about it.
     expect(page.locator("#assign-panel .assign-conflicts")).to_contain_text("Crew member Dee Packer")
     page.click("#assign-panel button[type=submit]")                      # 3: save
@@ -375,7 +375,7 @@ def test_enter_in_the_crew_search_picks_the_first_match_and_never_saves(live_ser
     search = page.locator("#assign-panel .crew-search")
     search.fill("dee")
     search.press("Enter")                                                # picks Dee Packer
-    expect(page.locator("#assign-panel input[name=crew][value='Dee Packer']")).to_be_checked()
+    expect(page.locator("#assign-panel li[data-name^='dee packer '] input[name=crew]")).to_be_checked()
     expect(search).to_have_value("")
     expect(page.locator("#assign-panel li[data-name]:not([hidden])")).to_have_count(5)   # the list again
     search.fill("nobody")
@@ -397,7 +397,7 @@ def test_a_stale_panel_asks_save_anyway_or_back_for_a_clash_booked_meanwhile(liv
     job_id = add_board_job(app, 5002, 17)       # after J-2003 (Bob Carrier, 13-16)
     open_assign_panel(page, live_server, "J-5002", job_id)
     page.locator("#assign-panel select[name=truck_id]").select_option(label="Truck 104")
-    page.check("#assign-panel input[name=crew][value='Bob Carrier']")
+    page.check("#assign-panel li[data-name^='bob carrier '] input[name=crew]")
     page.wait_for_timeout(700)                                           # the preview has answered: no conflict
     expect(page.locator("#assign-panel .assign-conflicts .alert")).to_have_count(0)
     add_board_job(app, 5003, 18, truck="Truck 104")                      # another user books Truck 104
