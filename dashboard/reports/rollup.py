@@ -49,7 +49,6 @@ HEALTH_FIELDS = ("jobs", "eve_due", "assigned_by_eve", "morning_due", "unassigne
 USAGE_FIELDS = ("truck_hours", "crew_hours")
 ESTIMATE_FIELDS = ("estimate_jobs", "estimated_cents", "actual_cents", "tips_cents")
 FACT_FIELDS = HEALTH_FIELDS + USAGE_FIELDS + ESTIMATE_FIELDS
-_FACT_COLUMNS = [getattr(ReportDayFacts, name) for name in ("company_id", "day", "location_key") + FACT_FIELDS]
 
 
 def settings_fingerprint(config, timezone):
@@ -116,15 +115,35 @@ def _location_filter(user, location_id, column):
     return sa.and_(*clauses) if clauses else None
 
 
-def _stored_facts(user, report_range):
-    """Stored fact rows (tuples in _FACT_COLUMNS order) of the range the reader may see."""
+def _stored_sums(user, report_range, left_out):
+    """({location key: [sums in FACT_FIELDS order]}, {day: [truck hours, crew hours]}) of the stored facts of
+    the range the reader may see, summed in SQL; left_out: {company id: days} whose stored rows do not hold."""
     facts = ReportDayFacts
-    stmt = sa.select(*_FACT_COLUMNS).where(_companies(user, facts.company_id), facts.day >= report_range.start,
-                                           facts.day <= report_range.end)
-    where = _location_filter(user, report_range.location_id, facts.location_key)
-    if where is not None:
-        stmt = stmt.where(where)
-    return db.session.execute(stmt).all()
+    where = [_companies(user, facts.company_id), facts.day >= report_range.start, facts.day <= report_range.end]
+    location = _location_filter(user, report_range.location_id, facts.location_key)
+    if location is not None:
+        where.append(location)
+    for company_id, days in sorted(left_out.items()):
+        where.append(sa.not_(sa.and_(facts.company_id == company_id, facts.day.in_(sorted(days)))))
+    by_location = sa.select(facts.location_key, *(sa.func.sum(getattr(facts, name)) for name in FACT_FIELDS)) \
+        .where(*where).group_by(facts.location_key)
+    by_day = sa.select(facts.day, sa.func.sum(facts.truck_hours), sa.func.sum(facts.crew_hours)) \
+        .where(*where).group_by(facts.day)
+    # Through the connection: plain grouped rows need none of the ORM session's result handling.
+    connection = db.session.connection()
+    locations = {row[0]: list(row[1:]) for row in connection.execute(by_location)}
+    days = {row[0]: list(row[1:]) for row in connection.execute(by_day)}
+    return locations, days
+
+
+def _add_into(sums, key, values):
+    """Add values into sums[key] field by field (a missing key starts at zero)."""
+    into = sums.get(key)
+    if into is None:
+        sums[key] = list(values)
+    else:
+        for index, value in enumerate(values):
+            into[index] += value
 
 
 def _valid_until(day, day_hours, zone, now_utc):
@@ -216,29 +235,37 @@ def _visible(user, location_id):
     return keeps
 
 
-def day_facts(user, report_range, config, now_utc):
-    """[(company id, day, location id or None, {field: value})] of the range the reader may see, fresh."""
+def summed_facts(user, report_range, config, now_utc):
+    """({location id or None: {field: sum}}, {day: (truck hours, crew hours)}) of the range the reader may see.
+
+    Fresh days are summed in SQL from the stored rows; stale days are recomputed, stored and
+    added from memory (their rows may not be stored if another reader's write won or the
+    database was busy).
+    """
     versions = current_versions(user, report_range.start, report_range.end)
     if not versions:
-        return []
+        return {}, {}
     zones = company_zones({cid for cid, _day in versions})
     fingerprints = {cid: settings_fingerprint(config, zone.key) for cid, zone in zones.items()}
     stored = _stored_versions(user, report_range.start, report_range.end)
     stale = {key for key, version in versions.items()
              if not _is_fresh(stored.get(key), version, fingerprints[key[0]], now_utc)}
-    rows = []
-    for values in _stored_facts(user, report_range):
-        company_id, day, loc = values[0], values[1], values[2]
-        if (company_id, day) in versions and (company_id, day) not in stale:
-            location = None if loc == NO_LOCATION_KEY else loc
-            rows.append((company_id, day, location, dict(zip(FACT_FIELDS, values[3:], strict=True))))
+    left_out = {}
+    # Stale days, and days whose jobs all moved away since their facts were stored (no version now).
+    for company_id, day in stale | (set(stored) - set(versions)):
+        left_out.setdefault(company_id, set()).add(day)
+    by_location, by_day = _stored_sums(user, report_range, left_out)
     if stale:
         keeps = _visible(user, report_range.location_id)
-        for (company_id, day, loc), values in _refresh(stale, versions, config, zones, fingerprints, now_utc).items():
-            location = None if loc == NO_LOCATION_KEY else loc
-            if keeps(location):
-                rows.append((company_id, day, location, values))
-    return rows
+        hours_at = (FACT_FIELDS.index("truck_hours"), FACT_FIELDS.index("crew_hours"))
+        for (_company_id, day, loc), values in _refresh(stale, versions, config, zones, fingerprints,
+                                                        now_utc).items():
+            if keeps(None if loc == NO_LOCATION_KEY else loc):
+                row = [values[name] for name in FACT_FIELDS]
+                _add_into(by_location, loc, row)
+                _add_into(by_day, day, [row[at] for at in hours_at])
+    return ({None if loc == NO_LOCATION_KEY else loc: dict(zip(FACT_FIELDS, sums, strict=True))
+             for loc, sums in by_location.items()}, by_day)
 
 
 def operations(user, report_range, location_ids, config, now_utc=None):
@@ -260,16 +287,19 @@ def operations(user, report_range, location_ids, config, now_utc=None):
         for each in by_day.values():
             each.truck_capacity += trucks
             each.crew_capacity += crew
-    for _company_id, day, loc, values in day_facts(user, report_range, config, now_utc):
-        if values["jobs"]:   # live jobs that are not cancelled: the only ones health and usage count
-            health.setdefault(loc, Health()).add(Health(**{name: values[name] for name in HEALTH_FIELDS}))
-            booked = Usage(truck_hours=values["truck_hours"], crew_hours=values["crew_hours"])
-            usage.setdefault(loc, Usage()).add(booked)
-            by_day.setdefault(day, Usage()).add(booked)
-        if values["estimate_jobs"]:
-            row = estimates.setdefault(loc, EstimateActual())
-            row.jobs += values["estimate_jobs"]
-            row.estimated_cents += values["estimated_cents"]
-            row.actual_cents += values["actual_cents"]
-            row.tips_cents += values["tips_cents"]
+    by_location, hours_by_day = summed_facts(user, report_range, config, now_utc)
+    for loc, sums in by_location.items():
+        if sums["jobs"]:   # live jobs that are not cancelled: the only ones health and usage count
+            health[loc] = Health(**{name: int(sums[name]) for name in HEALTH_FIELDS})
+            booked = usage.setdefault(loc, Usage())
+            booked.truck_hours += float(sums["truck_hours"])
+            booked.crew_hours += float(sums["crew_hours"])
+        if sums["estimate_jobs"]:
+            # int(): PostgreSQL sums bigint as numeric (Decimal).
+            estimates[loc] = EstimateActual(int(sums["estimate_jobs"]), int(sums["estimated_cents"]),
+                                            int(sums["actual_cents"]), int(sums["tips_cents"]))
+    for day, (truck_hours, crew_hours) in hours_by_day.items():
+        booked = by_day.setdefault(day, Usage())
+        booked.truck_hours += float(truck_hours)
+        booked.crew_hours += float(crew_hours)
     return Operations(health=health, usage=usage, usage_by_day=by_day, estimates=estimates)
