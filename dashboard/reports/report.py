@@ -56,7 +56,7 @@ def build_report(user, report_range, locations, config, show_money, now_utc=None
     rows = day_location_rows(user, report_range.start, report_range.end, report_range.location_id)
     by_day = totals_by(rows, lambda row: row.day)
     by_location = totals_by(rows, lambda row: row.location_id)
-    total = grand_total(rows)
+    total = grand_total(by_day.values())   # 90 day totals rather than every day and location row
     ops = operations(user, report_range, list(names), config, now_utc=now_utc)
 
     def name_of(loc_id):

@@ -83,7 +83,7 @@ def current_versions(user, start, end):
             .where(_companies(user, job.company_id), job.scheduled_date >= start, job.scheduled_date <= end)
             .group_by(job.company_id, job.scheduled_date))
     return {(cid, day): (int(count), synced, edited)
-            for cid, day, count, synced, edited in db.session.execute(stmt)}
+            for cid, day, count, synced, edited in db.session.connection().execute(stmt)}
 
 
 def _stored_versions(user, start, end):
@@ -93,7 +93,7 @@ def _stored_versions(user, start, end):
                      row.settings, row.valid_until).where(
         _companies(user, row.company_id), row.day >= start, row.day <= end)
     return {(cid, day): ((count, synced, edited), settings, valid_until)
-            for cid, day, count, synced, edited, settings, valid_until in db.session.execute(stmt)}
+            for cid, day, count, synced, edited, settings, valid_until in db.session.connection().execute(stmt)}
 
 
 def _is_fresh(stored, version, fingerprint, now_utc):

@@ -93,7 +93,8 @@ def summary_statement(user, start, end, location_id=None):
 
 def day_location_rows(user, start, end, location_id=None):
     """Per day and location tallies in user's scope, by date then location name."""
-    grouped = db.session.execute(summary_statement(user, start, end, location_id)).all()
+    # Through the connection, not the Session: plain rows skip the ORM's result machinery.
+    grouped = db.session.connection().execute(summary_statement(user, start, end, location_id)).all()
     names = location_names({row[1] for row in grouped if row[1] is not None})
     rows = []
     for day, loc_id, jobs, completed, cancelled, removed, estimated, actual, tips, actual_jobs in grouped:
@@ -124,10 +125,10 @@ def totals_by(rows, key):
 
 
 def grand_total(rows):
-    """One Tally over every row."""
+    """One Tally over every row (DayLocation rows, or Tallies themselves)."""
     total = Tally()
     for row in rows:
-        total.add(row.tally)
+        total.add(row if isinstance(row, Tally) else row.tally)
     return total
 
 
