@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
 from types import SimpleNamespace
+from typing import NamedTuple
 
 from flask import current_app
 from markupsafe import Markup
@@ -21,7 +22,7 @@ from dashboard.changes.on_board import gone_text
 from dashboard.changes.on_board import is_gone
 from dashboard.changes.on_board import open_changes
 from dashboard.confirm.states import board_marks
-from dashboard.confirm.states import confirmed_people
+from dashboard.jobs.conflicts import STAFFING_KINDS
 from dashboard.jobs.conflicts import conflicts_among
 from dashboard.jobs.conflicts import day_conflicts
 from dashboard.jobs.conflicts import describe
@@ -44,6 +45,9 @@ LANE_ROWS = 600
 GROUPS = ("location", "window", "none")
 # Status filters of our own, next to SmartMoving's and dispatch statuses.
 NEEDS_TRUCK, NEEDS_CREW, CONFLICT, NEEDS_ASSIGNMENT = "NEEDS_TRUCK", "NEEDS_CREW", "CONFLICT", "NEEDS_ASSIGNMENT"
+# Jobs flagged understaffed or without a driver (issue 20): not clashes with another job or with time off, so
+# counted and filtered apart from CONFLICT.
+SHORT_STAFFED = "SHORT_STAFFED"
 SORTS = ("arrival", "job", "customer", "route", "crew", "truck", "location", "status", "dispatch", "value")
 _SYNC_FLAGS = {"PENDING": ("Details pending", "f-pending"), "FAILED": ("Sync failed", "f-failed")}
 
@@ -79,15 +83,79 @@ class BoardParams:
         return out
 
 
-@dataclass
-class Row:
-    """One job, ready to draw: sort keys plus the pre-built HTML of the chosen view."""
+class Fact(NamedTuple):
+    """What a job's row is made of, whatever the viewer or the URL: worked out once per job per read of the day
+    (day_snapshot keeps them across reads while the job and its clashes do not change)."""
     job: object
-    attention: bool
-    conflict: bool
-    keys: dict
-    html: Markup = Markup("")
-    cents: tuple = (None, None, None)
+    span: tuple
+    parts: tuple          # (clashes, crew names, truck name, row class)
+    keys: dict            # sort keys by SORTS name
+    attention: bool       # the row asks for action (a clash, a failed sync, no truck or crew)
+    flags: tuple          # (gone, needs truck, needs crew, a clash, short-staffed): the header's counts and filters
+    place: str            # the location group's label
+    hour: tuple           # the arrival-window group's (sort key, label)
+
+    @property
+    def cents(self):
+        return self.job.estimated_value_cents, self.job.actual_charges_cents, self.job.tips_cents
+
+
+_GONE, _NEEDS_TRUCK, _NEEDS_CREW, _CLASH, _SHORT = range(5)
+
+
+def job_fact(job, clashes):
+    """The Fact of job given its clashes (the day's, from the conflict engine)."""
+    span = span_for(job)
+    crew = job.effective_crew
+    truck = job.truck.name if job.truck else ""
+    keys = {
+        "arrival": (span[0] is None, span[0] or datetime.min, job.job_number or ""),
+        "job": job.job_number or "", "customer": (job.customer_name or "").casefold(),
+        "route": (job.origin_address or "").casefold(), "crew": len(crew), "truck": truck.casefold() or "~",
+        "location": job.location.name if job.location else "", "status": job.status or "",
+        "dispatch": job.dispatch_status or "", "value": job.estimated_value_cents or 0,
+    }
+    cls = _row_class(job, clashes)
+    gone = is_gone(job)
+    flags = (gone, not gone and needs_truck(job), not gone and needs_crew(job),
+             not gone and any(clash.kind not in STAFFING_KINDS for clash in clashes),
+             not gone and any(clash.kind in STAFFING_KINDS for clash in clashes))
+    start = span[0]
+    hour = ((start is None, start.hour if start else 0),
+            f"Arrival {start:%H}:00–{start.hour + 1:02d}:00" if start else "No arrival time")
+    return Fact(job, span, (clashes, crew, truck, cls), keys, cls in ("r-alert", "r-needs"), flags,
+                job.location.name if job.location else "No location", hour)
+
+
+def _row_class(job, clashes):
+    if is_gone(job):
+        return "r-done r-gone"
+    if not is_live(job):
+        return "r-done"
+    if clashes or job.sync_status == SyncStatus.FAILED.value or job.removal_pending_at is not None:
+        return "r-alert"
+    if job.truck_id is None or not job.effective_crew:
+        return "r-needs"
+    return ""
+
+
+class Row:
+    """One job drawn for the page: its Fact and the pre-built HTML of the chosen view."""
+    __slots__ = ("fact", "html")
+
+    def __init__(self, fact, html):
+        self.fact, self.html = fact, html
+
+    job = property(lambda self: self.fact.job)
+    span = property(lambda self: self.fact.span)
+    parts = property(lambda self: self.fact.parts)
+    keys = property(lambda self: self.fact.keys)
+    attention = property(lambda self: self.fact.attention)
+    cents = property(lambda self: self.fact.cents)
+
+    @property
+    def conflict(self):
+        return bool(self.fact.parts[0])
 
 
 @dataclass
@@ -116,6 +184,7 @@ class Board:
     untimed: list = field(default_factory=list)
     shown: int = 0
     confirmed: tuple | None = None   # (people confirmed, people) once the day's plan was published
+    more: bool = False   # ?all=1 would draw more rows than shown (the "show all" link)
 
 
 def short_address(address):
@@ -181,13 +250,12 @@ def job_macros():
 
 
 class BoardBuilder:
-    """Turns the day's jobs into rows for one viewer; one instance per render."""
+    """Draws the rows of one board view for one viewer; one instance per render."""
 
     def __init__(self, jobs, *, params, show_money, can_edit, show_location, visible_location_ids, conflicts,
-                 detail_url, assign_url, day_start=6, day_end=20, trucks=(), facts=None):
+                 detail_url, assign_url, day_start=6, day_end=20, trucks=(), changes=None, marks=None,
+                 show_charged=None):
         self.jobs = jobs
-        # {job id: _facts(job)} shared by every board cut from one snapshot of the day (None: not shared).
-        self.facts = facts
         self.params = params
         self.show_money = show_money
         self.can_edit = can_edit
@@ -199,11 +267,14 @@ class BoardBuilder:
         self.day_start, self.day_end = day_start, day_end
         self.trucks = trucks
         # Charges and tips only once SmartMoving reports some (before the move they are all zero).
-        self.show_charged = show_money and any(j.actual_charges_cents or j.tips_cents for j in jobs)
-        # {job id: its unacknowledged changes from SmartMoving} for the Changed badges (issue 19).
-        self.changes = open_changes(jobs, financial=show_money)
+        if show_charged is None:
+            show_charged = any(j.actual_charges_cents or j.tips_cents for j in jobs)
+        self.show_charged = show_money and show_charged
+        # {job id: its unacknowledged changes from SmartMoving} for the Changed badges (issue 19); a board cut
+        # from the day's snapshot passes the whole day's, read once per data version.
+        self.changes = open_changes(jobs, financial=show_money) if changes is None else changes
         # {job id: (Mark, ...)}: each person's answer to the day's published plan (issue 18); {} before one.
-        self.marks = board_marks(jobs)
+        self.marks = board_marks(jobs) if marks is None else marks
 
     # -- facts shared by every view -------------------------------------------------
     def _conflict_text(self, clashes):
@@ -217,68 +288,24 @@ class BoardBuilder:
             text += f" And {len(clashes) - 3} more."
         return text
 
-    def _row_class(self, job, clashes):
-        if is_gone(job):
-            return "r-done r-gone"
-        if not is_live(job):
-            return "r-done"
-        if clashes or job.sync_status == SyncStatus.FAILED.value or job.removal_pending_at is not None:
-            return "r-alert"
-        if job.truck_id is None or not job.effective_crew:
-            return "r-needs"
-        return ""
-
-    def _facts(self, job):
-        """What a job's row is made of, whatever the viewer: (span, parts, sort keys)."""
-        clashes = self.conflicts.get(job.id, ())
-        span = span_for(job)
-        crew = job.effective_crew
-        truck = job.truck.name if job.truck else ""
-        keys = {
-            "arrival": (span[0] is None, span[0] or datetime.min, job.job_number or ""),
-            "job": job.job_number or "", "customer": (job.customer_name or "").casefold(),
-            "route": (job.origin_address or "").casefold(), "crew": len(crew), "truck": truck.casefold() or "~",
-            "location": job.location.name if job.location else "", "status": job.status or "",
-            "dispatch": job.dispatch_status or "", "value": job.estimated_value_cents or 0,
-        }
-        return span, (clashes, crew, truck, self._row_class(job, clashes)), keys
-
-    def rows(self):
-        """A Row per job with its sort keys, in sort order; draw() adds the HTML of the rows shown."""
-        rows = []
-        facts = self.facts
-        for job in self.jobs:
-            known = facts.get(job.id) if facts is not None else None
-            if known is None:
-                known = self._facts(job)
-                if facts is not None:
-                    facts[job.id] = known
-            span, parts, keys = known
-            cls = parts[3]
-            row = Row(job, cls in ("r-alert", "r-needs"), bool(parts[0]), keys,
-                      cents=(job.estimated_value_cents, job.actual_charges_cents, job.tips_cents))
-            row.span, row.parts = span, parts
-            rows.append(row)
-        key = self.params.sort
-        rows.sort(key=lambda r: (r.keys[key], r.keys["arrival"]), reverse=self.params.descending)
-        return rows
-
-    def draw(self, rows):
-        """Fill in the HTML of rows for the chosen view, reusing rows drawn before that did not change."""
+    def draw(self, facts):
+        """Rows with the HTML of facts in the chosen view, reusing rows drawn before that did not change."""
         view = self.params.view
         macros = job_macros()
         draw = {"table": macros.row, "cards": macros.card, "lanes": macros.lane_block}[view]
         viewer = (view, self.show_money, self.can_edit, self.show_location, self.show_charged,
                   self.detail_url, self.assign_url, self.day_start, self.day_end,
                   None if self.visible is None else frozenset(self.visible))
-        for row in rows:
-            clashes, crew, truck, cls = row.parts
-            key = (_row_key(row.job, viewer, clashes, truck), self.changes.get(row.job.id), self.marks.get(row.job.id))
+        rows = []
+        for fact in facts:
+            job = fact.job
+            clashes, crew, truck, cls = fact.parts
+            key = (_row_key(job, viewer, clashes, truck), self.changes.get(job.id), self.marks.get(job.id))
             html = row_cache.get(key)
             if html is None:
-                html = self._draw(draw, row.job, clashes, row.span, crew, truck, cls)
+                html = self._draw(draw, job, clashes, fact.span, crew, truck, cls)
                 row_cache.put(key, html)
-            row.html = html
+            rows.append(Row(fact, html))
         return rows
 
     def _draw(self, macro, job, clashes, span, crew, truck, cls):
@@ -376,69 +403,75 @@ class BoardBuilder:
         return hours, ([waiting] + lanes if no_truck else lanes + [waiting]), untimed
 
 
-def group_rows(rows, group, show_money):
-    """Rows grouped by location or arrival hour (in sort order inside each group), with money totals."""
+def group_facts(facts, group):
+    """[(label, facts)] of facts grouped by location or arrival hour (in sort order inside each group)."""
     if group == "none":
-        buckets = {"All jobs": rows}
+        return [("All jobs", facts)]
+    buckets = {}
+    if group == "location":
+        for fact in facts:
+            buckets.setdefault(fact.place, (fact.place, []))[1].append(fact)
     else:
-        buckets = {}
-        for row in rows:
-            if group == "location":
-                label = row.job.location.name if row.job.location else "No location"
-                key = label
-            else:
-                start = row.span[0]
-                key = (start is None, start.hour if start else 0)
-                label = f"Arrival {start:%H}:00–{start.hour + 1:02d}:00" if start else "No arrival time"
-            buckets.setdefault(key if group == "window" else label, (label, []))[1].append(row)
-        buckets = {label: items for _key, (label, items) in sorted(buckets.items())}
-    groups = []
-    for label, items in buckets.items():
-        groups.append(Group(label, items, totals(items) if show_money else (0, 0, 0)))
-    return groups
+        for fact in facts:
+            key, label = fact.hour
+            buckets.setdefault(key, (label, []))[1].append(fact)
+    return [items for _key, items in sorted(buckets.items(), key=lambda item: item[0])]
 
 
 def totals(rows):
-    """(estimated value, charges, tips) in cents over rows; None for a column nobody has."""
-    sums = [None, None, None]
-    for row in rows:
-        for index, cents in enumerate(row.cents):
-            if cents is not None:
-                sums[index] = (sums[index] or 0) + cents
-    return tuple(sums)
+    """(estimated value, charges, tips) in cents over rows (or facts); None for a column nobody has."""
+    jobs = [row.job for row in rows]
+    return (_sum([job.estimated_value_cents for job in jobs]), _sum([job.actual_charges_cents for job in jobs]),
+            _sum([job.tips_cents for job in jobs]))
 
 
-def header_counts(jobs, conflicts):
-    """Jobs, needs truck, needs crew and jobs in a conflict, for the board's header.
+def _sum(values):
+    """The sum of the known values, None when none is known."""
+    known = [value for value in values if value is not None]
+    return sum(known) if known else None
+
+
+def header_counts(facts):
+    """Jobs, needs truck, needs crew, jobs in a conflict and short-staffed jobs, for the board's header.
 
     Each count is also a filter, so it counts the rows that filter shows: a double
     booking is two jobs, and two jobs clashing twice (truck and crew) are still two.
+    Conflicts are clashes with another job, time off or a truck out of service; a crew
+    short of its size or without a driver is short-staffed, not a conflict.
     """
-    jobs = [job for job in jobs if not is_gone(job)]   # greyed jobs left the day: shown, not counted
-    statuses = Counter(job.status for job in jobs)
+    live = [fact for fact in facts if not fact.flags[_GONE]]   # greyed jobs left the day: shown, not counted
+    statuses = Counter(fact.job.status for fact in live)
     return {
-        "jobs": len(jobs),
-        "needs_truck": sum(1 for job in jobs if needs_truck(job)),
-        "needs_crew": sum(1 for job in jobs if needs_crew(job)),
-        "conflicts": sum(1 for job in jobs if job.id in conflicts),
+        "jobs": len(live),
+        "needs_truck": sum(1 for fact in live if fact.flags[_NEEDS_TRUCK]),
+        "needs_crew": sum(1 for fact in live if fact.flags[_NEEDS_CREW]),
+        "conflicts": sum(1 for fact in live if fact.flags[_CLASH]),
+        "short_staffed": sum(1 for fact in live if fact.flags[_SHORT]),
         "statuses": sorted(statuses.items()),
     }
 
 
+# The board's own status filters: which flags of a Fact (any of them) keep its job.
+_FILTER_FLAGS = {NEEDS_TRUCK: (_NEEDS_TRUCK,), NEEDS_CREW: (_NEEDS_CREW,),
+                 NEEDS_ASSIGNMENT: (_NEEDS_TRUCK, _NEEDS_CREW), CONFLICT: (_CLASH,), SHORT_STAFFED: (_SHORT,)}
+
+
+def filter_facts(facts, status):
+    """The board's status filter over Facts: ours (needs truck/crew, conflict, short-staffed) or SmartMoving's or
+    the dispatch status; a filter narrows the day's own jobs (greyed ones left the day)."""
+    if not status:
+        return facts
+    flags = _FILTER_FLAGS.get(status)
+    if flags is not None:
+        return [fact for fact in facts if any(fact.flags[flag] for flag in flags)]
+    return [fact for fact in facts if not fact.flags[_GONE] and status in (fact.job.status, fact.job.dispatch_status)]
+
+
 def filter_jobs(jobs, status, conflicts):
-    """The board's status filter: ours (needs truck/crew, conflict) or SmartMoving's/dispatch status."""
+    """filter_facts for plain jobs and their {job id: [Clash]} (the print sheet and the CSV)."""
     if not status:
         return jobs
-    jobs = [j for j in jobs if not is_gone(j)]   # a filter narrows the day's own jobs
-    if status == NEEDS_TRUCK:
-        return [j for j in jobs if needs_truck(j)]
-    if status == NEEDS_CREW:
-        return [j for j in jobs if needs_crew(j)]
-    if status == NEEDS_ASSIGNMENT:
-        return [j for j in jobs if needs_truck(j) or needs_crew(j)]
-    if status == CONFLICT:
-        return [j for j in jobs if j.id in conflicts]
-    return [j for j in jobs if status in (j.status, j.dispatch_status)]
+    return [fact.job for fact in filter_facts([job_fact(job, conflicts.get(job.id, ())) for job in jobs], status)]
 
 
 def _lane_cut(rows, trucks, limit):
@@ -469,41 +502,42 @@ def _lane_cut(rows, trucks, limit):
     return kept + untimed, [t for t in trucks if t.id in keep_trucks]
 
 
-def build(jobs, *, params, limit=None, **options):
-    """The Board for jobs (already filtered) as params asks: at most limit rows drawn (None: MAX_ROWS);
-    lanes keep whole lanes within the limit."""
+def build(cut, *, params, limit=None, **options):
+    """The Board of a cut (jobs.board_cut: the view's Facts in order, grouped) as params asks: at most limit rows
+    drawn (None: MAX_ROWS); lanes keep whole lanes within the limit. Only the rows shown are drawn."""
     limit = MAX_ROWS if limit is None else min(limit, MAX_ROWS)
-    builder = BoardBuilder(jobs, params=params, **options)
-    rows = builder.rows()
-    board = Board(params=params, groups=[], rows=rows, total=len(rows), columns=builder.columns())
-    if builder.marks:
-        board.confirmed = confirmed_people(builder.marks)
+    shared = dict(changes=cut.changes(options["show_money"]), marks=cut.marks, show_charged=cut.show_charged)
+    builder = BoardBuilder((), params=params, **shared, **options)
+    facts = cut.facts
+    board = Board(params=params, groups=[], rows=facts, total=len(facts), columns=builder.columns(),
+                  confirmed=cut.confirmed)
     if params.view == "lanes":
         # Lanes are capped like the table (issue 20 §15): 8,000 jobs drew 2.4 MB of blocks.
-        shown, builder.trucks = _lane_cut(rows, builder.trucks, min(MAX_ROWS, max(limit, LANE_ROWS)))
-        builder.draw(shown)
-        board.shown = len(shown)
-        board.hours, board.lanes, board.untimed = builder.lanes(shown)
+        cap = min(MAX_ROWS, max(limit, LANE_ROWS))
+        shown, builder.trucks = _lane_cut(facts, builder.trucks, cap)
+        rows = builder.draw(shown)
+        board.shown, board.more = len(rows), cap < MAX_ROWS and len(rows) < len(facts)
+        board.hours, board.lanes, board.untimed = builder.lanes(rows)
         board.track_class = f"cols-{builder.slots}"
         if board.untimed:
-            untimed = BoardBuilder([r.job for r in board.untimed], **dict(options, params=BoardParams("cards")))
-            board.untimed = untimed.draw(untimed.rows())
+            cards = BoardBuilder((), params=BoardParams("cards"), **shared, **options)
+            board.untimed = cards.draw(sorted((row.fact for row in board.untimed), key=lambda f: f.keys["arrival"]))
         return board
-    board.groups = group_rows(rows, params.group, builder.show_money)
     # A day of thousands of jobs is not read row by row: draw the first rows in display
     # order (counts and totals still cover all of them) and offer the rest on request.
     budget = limit
-    for group in board.groups:
-        group.total_rows = len(group.rows)
-        group.attention = sum(1 for row in group.rows if row.attention)
-        group.rows = builder.draw(group.rows[:max(budget, 0)])
-        budget -= len(group.rows)
+    for label, items, sums, attention in cut.groups:
+        rows = builder.draw(items[:max(budget, 0)])
+        budget -= len(rows)
+        if rows:
+            board.groups.append(Group(label, rows, sums if builder.show_money else (0, 0, 0),
+                                      total_rows=len(items), attention=attention))
     board.shown = sum(len(group.rows) for group in board.groups)
-    board.groups = [group for group in board.groups if group.rows]
+    board.more = limit < MAX_ROWS and board.shown < len(facts)
     if params.view == "table":
         for group in board.groups:
             group.head = builder.group_head(group)
-        board.foot = builder.foot(rows, totals(rows))
+        board.foot = builder.foot(facts, cut.totals)
         board.show_charged = builder.show_charged
     return board
 

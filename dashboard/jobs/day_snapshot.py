@@ -16,6 +16,7 @@ newest read. Stamps are read before the jobs, so a write landing in between leav
 stamp that differs next time, never an old job under its new stamp. A change of
 locations or trucks (names shown on every row) reads the whole day.
 """
+import bisect
 from collections import namedtuple
 
 from dashboard.jobs import crew_roster
@@ -54,7 +55,7 @@ snapshots = OnceCache(16, budget=_DAY_BUDGET, sizer=lambda key, cut: _cut_size(c
 newest = OnceCache(16, budget=_DAY_BUDGET, sizer=lambda key, read: _read_size(read), rank=60)
 
 # What boards add to a cut's facts per job once they draw it (span, parts, sort keys), in bytes.
-_FACT_BYTES = 1200
+_FACT_BYTES = 1500
 
 
 def _cut_size(cut):
@@ -63,9 +64,16 @@ def _cut_size(cut):
 
 
 def _read_size(read):
-    """A DayRead's bytes: its jobs, clashes, stamps and clash rows, and the facts boards will add per job."""
-    return approx_size(read) + len(read.cut.jobs) * _FACT_BYTES
+    """A DayRead's bytes: its jobs, clashes, stamps, clash rows and roster, and the facts boards add per job.
 
+    The facts are counted per job whether drawn yet or carried over from the last read (walking them
+    too counted them twice, and an 8,000-job read then outgrew the budget every other change)."""
+    cut = read.cut
+    return approx_size((cut.jobs, cut.conflicts, read.version, read.stamps, read.clash_rows, read.roster)) + \
+        len(cut.jobs) * _FACT_BYTES
+
+
+_REMOVED = SyncStatus.REMOVED.value   # (an enum's .value costs a descriptor call per job)
 
 # Past this share of the day changed (a sync's batch), one read of the whole day is cheaper.
 _WHOLE_READ_SHARE = 0.25
@@ -76,6 +84,17 @@ def _board_order(job):
     then agree on any database's collation, and the database sorts nothing)."""
     hour = job.arrival_start_hour
     return hour is None, hour or 0, job.job_number or "", job.id
+
+
+def _in_board_order(jobs, ordered):
+    """jobs in _board_order, the first `ordered` of which already are (kept from the last read, in its order):
+    the few others are put in place one by one rather than sorting the whole day again."""
+    if len(jobs) - ordered > 64:
+        return sorted(jobs, key=_board_order)
+    in_order = jobs[:ordered]
+    for job in jobs[ordered:]:
+        bisect.insort(in_order, job, key=_board_order)
+    return in_order
 
 
 def _same_surroundings(version, other):
@@ -97,8 +116,7 @@ def _read(company_id, day, version):
     jobs, kept = _jobs_since(base, company_id, day, version, stamps)
     # Jobs SmartMoving moved off this day stay, greyed, until acknowledged (issue 19 §2): read anew
     # every time (a handful), never kept, and not on the day for clashes.
-    jobs += moved_away_jobs(company_id, day)
-    jobs.sort(key=_board_order)
+    jobs = _in_board_order(jobs + moved_away_jobs(company_id, day), len(kept))
     clash_rows = {job.id: base.clash_rows[job.id] for job in jobs if job.id in kept and job.id in base.clash_rows}
     clash_rows.update((row.id, row) for row in rows_of_jobs(
         [job for job in jobs if job.id not in kept and job.scheduled_date == day], day))
@@ -124,7 +142,8 @@ def _read(company_id, day, version):
 def _jobs_since(base, company_id, day, version, stamps):
     """(the day's jobs, {id: job} of those kept from base unread): only jobs whose stamps moved are read."""
     if base is not None and _same_surroundings(version, base.version):
-        moved = [job_id for job_id, stamp in stamps.items() if base.stamps.get(job_id) != stamp]
+        # (job id, stamps) pairs that are new or differ from base's: compared as sets, in C.
+        moved = [job_id for job_id, _stamp in stamps.items() - base.stamps.items()]
         if len(moved) <= max(8, len(stamps) * _WHOLE_READ_SHARE):
             moved_set = set(moved)
             # A job gone from the stamps left the day (moved to another date); a moved job that is now
@@ -132,16 +151,22 @@ def _jobs_since(base, company_id, day, version, stamps):
             # A removed job still shown (its removal unacknowledged) is read again: an acknowledgement
             # moves no stamp of it, only the version.
             kept = {job.id: job for job in base.cut.jobs if job.id in stamps and job.id not in moved_set
-                    and job.sync_status != SyncStatus.REMOVED.value}
-            moved += [job.id for job in base.cut.jobs if job.sync_status == SyncStatus.REMOVED.value]
+                    and job.sync_status != _REMOVED}
+            moved += [job.id for job in base.cut.jobs if job.sync_status == _REMOVED]
             return list(kept.values()) + (company_board_jobs(company_id, day, moved) if moved else []), kept
     return company_board_jobs(company_id, day), {}
 
 
+# Caches of what is cut from the reads (jobs.board_cut's views): emptied with them.
+dependents = []
+
+
 def forget():
-    """Drop every read (a new app or database; benchmarks timing a first read)."""
+    """Drop every read and what was cut from them (a new app or database; benchmarks timing a first read)."""
     snapshots.clear()
     newest.clear()
+    for cache in dependents:
+        cache.clear()
 
 
 def company_day(user, day, version=None):

@@ -61,13 +61,18 @@ class Budget:
         self.caches = []   # the OnceCaches drawing on it
 
     def trim(self, keep):
-        """Drop least recently used entries while over the limit: the other caches' first, cheapest to
-        rebuild first (lowest rank), keep's last."""
-        others = sorted((cache for cache in self.caches if cache is not keep), key=lambda cache: cache.rank)
-        for cache in [*others, keep]:
+        """Drop least recently used entries while over the limit, cheapest to rebuild first (lowest rank):
+        keep gives up its older entries in its turn, the one just put only when nothing else is left.
+
+        (keep's rank counts too: a day's snapshot put must not push out the newest read of the day,
+        which every next read starts from, while the snapshot's own older entries can go.)
+        """
+        for cache in sorted(self.caches, key=lambda cache: cache.rank):
             if self.bytes <= self.limit:
                 return
-            cache.shrink(self)
+            cache.shrink(self, spare=1 if cache is keep else 0)
+        if self.bytes > self.limit:
+            keep.shrink(self)
 
     @property
     def limit(self):
@@ -156,11 +161,12 @@ class OnceCache:
         _, (_, dropped) = self._entries.popitem(last=False)
         self._count(-dropped)
 
-    def shrink(self, budget):
-        """Drop least recently used entries while budget is over its limit (another cache of it needs room)."""
+    def shrink(self, budget, spare=0):
+        """Drop least recently used entries while budget is over its limit (another cache of it needs room),
+        keeping the spare most recent ones."""
         limit = budget.limit
         with self._lock:
-            while self._entries and budget.bytes > limit:
+            while len(self._entries) > spare and budget.bytes > limit:
                 self._drop_oldest()
 
     def get_or_build(self, key, build):

@@ -30,12 +30,12 @@ from dashboard.jobs import my_day
 from dashboard.jobs import render_cache
 from dashboard.jobs.board import day_conflicts_for
 from dashboard.jobs.board import lanes_trucks
+from dashboard.jobs.board_cut import board_cut
 from dashboard.jobs.export import jobs_csv
 from dashboard.jobs.forms import ConfirmDeleteForm
 from dashboard.jobs.forms import JobEditForm
 from dashboard.jobs.forms import ManualJobEditForm
 from dashboard.jobs.forms import ManualJobForm
-from dashboard.jobs.queries import board_jobs_for_day
 from dashboard.jobs.queries import board_version
 from dashboard.jobs.queries import day_is_synced
 from dashboard.jobs.queries import get_job_for
@@ -99,20 +99,16 @@ def _board_context(day, view_name, version=None):
     filters = _board_filters(locations)
     many = len(locations) > 1 and not filters["location"]
     params = dayboard.BoardParams.parse(request.args, many)
-    all_jobs, conflicts, facts, memo = _day_jobs(day, filters, version)
-    if "counts" not in memo:   # the same for every viewer of the whole day
-        memo["counts"] = dayboard.header_counts(all_jobs, conflicts)
-    counts = memo["counts"]
-    jobs = dayboard.filter_jobs(all_jobs, filters["status"], conflicts)
+    cut = board_cut(current_user, day, filters, params, version)
     can_edit = can(current_user, Perm.EDIT_JOBS)
     day_start, day_end = _lane_hours(day)
     # The location column says nothing inside a group that is one location.
     show_location = many and params.group != "location"
     the_board = dayboard.build(
-        jobs, params=params, show_money=can(current_user, Perm.VIEW_FINANCIAL), can_edit=can_edit,
-        show_location=show_location, visible_location_ids=visible_location_ids(current_user), conflicts=conflicts,
-        detail_url=_url_pattern("jobs.detail"), assign_url=_url_pattern("jobs.assign"),
-        day_start=day_start, day_end=day_end, facts=facts,
+        cut, params=params, show_money=can(current_user, Perm.VIEW_FINANCIAL), can_edit=can_edit,
+        show_location=show_location, visible_location_ids=visible_location_ids(current_user),
+        conflicts=cut.conflicts, detail_url=_url_pattern("jobs.detail"), assign_url=_url_pattern("jobs.assign"),
+        day_start=day_start, day_end=day_end,
         limit=None if request.args.get("all") == "1" else dayboard.PAGE_ROWS,
         trucks=lanes_trucks(current_user, [loc.id for loc in locations if filters["location"] in (None, loc.id)])
         if params.view == "lanes" else ())
@@ -123,7 +119,7 @@ def _board_context(day, view_name, version=None):
     query = dict(filter_query, **params.query(many))
     return dict(
         day=day, today=today, tomorrow=today + timedelta(days=1), view_name=view_name,
-        board=the_board, counts=counts, total=len(all_jobs), filters=filters, query=query,
+        board=the_board, counts=cut.counts, total=cut.total, filters=filters, query=query,
         filter_query=filter_query, locations=locations, params=params, show_location=show_location,
         show_money=can(current_user, Perm.VIEW_FINANCIAL), can_edit=can_edit,
         can_sync=can(current_user, Perm.SYNC_DATA), synced=day_is_synced(company.id, day),
@@ -133,17 +129,6 @@ def _board_context(day, view_name, version=None):
         prev_day=day - timedelta(days=1), next_day=day + timedelta(days=1),
         board_url=_board_url(view_name, day),
     )
-
-
-def _day_jobs(day, filters, version=None):
-    """The DayCut of day the viewer sees through filters: jobs, their clashes, shared row facts."""
-    if day_snapshot.serves(current_user):
-        return day_snapshot.board_day(current_user, day, filters["location"], filters["q"] or None, version)
-    # The super admin's board spans companies: read as asked. Unfiltered, it is every
-    # job of the day, so the clashes need no second read.
-    jobs = board_jobs_for_day(current_user, day, location_id=filters["location"], search=filters["q"] or None)
-    unfiltered = not filters["location"] and not filters["q"]
-    return day_snapshot.DayCut(jobs, day_conflicts_for(jobs, day, complete=unfiltered), None, {})
 
 
 def _lane_hours(day):
