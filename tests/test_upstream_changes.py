@@ -160,7 +160,8 @@ def test_changes_are_described_for_people(app, changed):
     window, value, address = (rows[changed[k]] for k in ("window", "value", "address"))
     assert (window.kind, window.before, window.after, window.dispatched) == ("window", "8–10 AM", "1–3 PM", True)
     assert (value.kind, value.before, value.after) == ("value", "$1,000.00", "$1,234.00")
-    assert (address.kind, address.before, address.after) == ("address", "From: 1 Old Rd", "From: 9 New Ave")
+    # The south job has one address (no destination): its only address changed, not a "From".
+    assert (address.kind, address.before, address.after) == ("address", "Address: 1 Old Rd", "Address: 9 New Ave")
     assert window.day_before == window.day_after == changed["today"] and window.source == "sync run 1"
 
 

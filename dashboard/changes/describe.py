@@ -23,6 +23,13 @@ DISPATCH_COLUMNS = ("truck_id", "crew", "notes", "dispatch_status")
 # What a change line names besides the change itself.
 IDENTITY_COLUMNS = ("company_id", "scheduled_date")
 ADDRESS_LABELS = {"origin_address": "From", "destination_address": "To"}
+# A job with one address (packing, junk removal, labour): that address is where the crew works, not a "From".
+SINGLE_ADDRESS_LABEL = "Address"
+# How a readiness line or a sentence names an address change, by the label its texts carry.
+ADDRESS_WORDS = {"From": "origin address", "To": "destination address", SINGLE_ADDRESS_LABEL: "address"}
+# How a sentence names each kind of change ("arrival window 8–10 AM → 1–3 PM").
+KIND_WORDS = {"date": "date", "window": "arrival window", "status": "status", "crew": "SmartMoving crew",
+              "value": "estimated value"}
 MAX_TEXT = 300
 
 
@@ -36,8 +43,8 @@ def crew_text(names):
     return ", ".join(str(name) for name in names or []) or "no crew"
 
 
-def _text(column, value):
-    """One watched column's value as a dispatcher reads it."""
+def _text(column, value, single_address=False):
+    """One watched column's value as a dispatcher reads it (a one-address job's address is "Address: …")."""
     if column == "scheduled_date":
         return day_text(value)
     if column == "estimated_value_cents":
@@ -47,7 +54,8 @@ def _text(column, value):
     if column == "status":
         return label(value) or "none"
     if column in ADDRESS_LABELS:
-        return f"{ADDRESS_LABELS[column]}: {value or 'none'}"
+        name = SINGLE_ADDRESS_LABEL if single_address and column == "origin_address" else ADDRESS_LABELS[column]
+        return f"{name}: {value or 'none'}"
     return str(value) if value not in (None, "") else "none"
 
 
@@ -60,13 +68,41 @@ def _same(column, old, new):
     return old == new
 
 
+def has_one_address(stored, record):
+    """True when the job has one address before and after (SmartMoving's list held one: no destination).
+
+    Its only address is where the crew works, so a change to it is an "Address" change, not a "From" one.
+    """
+    before = (stored.get("destination_address") or "").strip()
+    after = (record.get("destination_address", stored.get("destination_address")) or "").strip()
+    return not before and not after
+
+
 def field_changes(stored, record):
     """[(kind, before, after)] for the watched columns record carries and stored holds differently."""
+    single = has_one_address(stored, record)
     found = []
     for kind, column in WATCHED:
         if column in record and not _same(column, stored[column], record[column]):
-            found.append((kind, _text(column, stored[column])[:MAX_TEXT], _text(column, record[column])[:MAX_TEXT]))
+            found.append((kind, _text(column, stored[column], single)[:MAX_TEXT],
+                          _text(column, record[column], single)[:MAX_TEXT]))
     return found
+
+
+def change_words(kind, before, after):
+    """One change in a sentence: "arrival window 8–10 AM → 1–3 PM", "origin address 1 Old Rd → 9 New Ave",
+    "removed in SmartMoving" (stored texts in; the caller puts the job number first)."""
+    if kind == "removed":
+        return "removed in SmartMoving"
+    if kind == "revived":
+        return "back in SmartMoving"
+    if kind == "address":
+        side, colon, old = before.partition(": ")
+        new = after.partition(": ")[2] if colon else after
+        if colon and side in ADDRESS_WORDS:
+            return f"{ADDRESS_WORDS[side]} {old} → {new}"
+        return f"address {before} → {after}"
+    return f"{KIND_WORDS.get(kind, kind)} {before} → {after}"
 
 
 def is_dispatched(row):

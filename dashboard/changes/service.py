@@ -12,6 +12,7 @@ from dashboard.audit import trail
 from dashboard.changes.describe import DISPATCH_COLUMNS
 from dashboard.changes.describe import IDENTITY_COLUMNS
 from dashboard.changes.describe import WATCHED_COLUMNS
+from dashboard.changes.describe import change_words
 from dashboard.changes.describe import field_changes
 from dashboard.changes.describe import is_dispatched
 from dashboard.changes.describe import removal_texts
@@ -19,6 +20,7 @@ from dashboard.changes.models import FINANCIAL_KINDS
 from dashboard.changes.models import KINDS
 from dashboard.changes.models import UpstreamChange
 from dashboard.db import db
+from dashboard.jobs.board import compact_window
 from dashboard.models import TruckJourney
 from dashboard.models import User
 from dashboard.models import utcnow
@@ -285,11 +287,20 @@ def readiness_blockers(company_id, day, jobs):
     blockers = []
     for journey_id, changes in grouped.items():
         job = by_job[journey_id]
-        said = "; ".join(f"{c.kind} {c.before} → {c.after}" for c in changes[:2])
+        said = "; ".join(_said(c) for c in changes[:2])
         more = f" and {len(changes) - 2} more" if len(changes) > 2 else ""
+        number = job.job_number or f"#{job.id}"
         blockers.append({"kind": "upstream-change", "jobId": job.id, "jobNumber": job.job_number,
-                         "message": f"Changed in SmartMoving: {said}{more}. Acknowledge it on the changes page."})
+                         "message": f"{number}: {said}{more}. Acknowledge it on the changes page."})
     return blockers
+
+
+def _said(change):
+    """One change as a readiness line says it; arrival windows as the board writes them ("8–10 AM")."""
+    before, after = change.before, change.after
+    if change.kind == "window":
+        before, after = compact_window(before), compact_window(after)
+    return change_words(change.kind, before, after)
 
 
 def acknowledger_names(changes):

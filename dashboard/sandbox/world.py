@@ -951,7 +951,9 @@ class SandboxWorld:
                 job.addresses = job.addresses[:-1] + (f"{street}, {city}",)
                 self._touch()
                 self._announce("opportunity-changed", opportunity=opp_id)
-                return f"{job.job_number}: destination now {job.addresses[-1]}"
+                # A one-address job's only address is both ends: the dashboard records it as "Address".
+                where = "destination" if len(job.addresses) > 1 else "address"
+                return f"{job.job_number}: {where} now {job.addresses[-1]}"
         if kind == "cancel":
             self.set_opportunity_status(opp_id, STATUS_CANCELLED)
             return f"{job.job_number}: cancelled"
