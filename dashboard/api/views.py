@@ -30,6 +30,7 @@ from dashboard.jobs.serialize import job_to_dict
 from dashboard.jobs.serialize import jobs_to_dicts
 from dashboard.models import AuditEvent
 from dashboard.models import Company
+from dashboard.models import Location
 from dashboard.models import utcnow
 from dashboard.permissions import Perm
 from dashboard.permissions import can
@@ -94,6 +95,14 @@ def _today():
     return company_today(db.session.get(Company, company_in_view(current_user)).timezone)
 
 
+def _filter_location_ids(user):
+    """The location ids user may filter a job list by: their locations; a driver or mover, their company's
+    (their list holds only their own jobs, which may be at any of its locations)."""
+    if can(user, Perm.VIEW_JOBS):
+        return {loc.id for loc in locations_for(user)}
+    return set(db.session.scalars(sa.select(Location.id).where(Location.company_id == user.company_id)))
+
+
 def _jobs_answer(day):
     location = request.args.get("location")
     location_id = None
@@ -101,6 +110,9 @@ def _jobs_answer(day):
         location_id = parse_id(location)
         if location_id is None:
             return json_error(422, "location must be a location id (a number).")
+        # Unknown and out-of-scope ids get the same answer (summary's), so other tenants' ids stay unknowable.
+        if location_id not in _filter_location_ids(current_user):
+            return json_error(422, "location must be the id of a location you can see.")
     jobs = jobs_for_day(current_user, day, location_id=location_id, status=request.args.get("status") or None,
                         search=request.args.get("q") or None)
     # synced: a successful or partial sync run covered the day (false: the list may miss SmartMoving's jobs).
