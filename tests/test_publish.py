@@ -223,7 +223,7 @@ def test_the_send_plan_panel_previews_then_sends_with_csrf(app, client, publish_
                        headers={"HX-Request": "true"})
     body = sent.get_data(as_text=True)
     assert sent.status_code == 200 and sent.headers["HX-Trigger"] == "board-changed"
-    assert "Plan v1 sent to 4 people, 2 not reachable" in body and "Send changes" in body
+    assert "Plan v1 ready for 4 people, 2 not reachable: no e-mail or SMS is set up" in body and "Send changes" in body
     board = client.get(f"/board?date={DAY.isoformat()}").get_data(as_text=True)
     assert "Send plan" in board and "publish-panel" in board
 
@@ -249,7 +249,8 @@ def test_flask_publish_and_deliver(app, runner, publish_world, smtp_server):
     app.config.update(delivery_settings.parse({"SMTP_URL": smtp_server.url, "MAIL_FROM": "plans@example.test"}))
     result = runner.invoke(args=["publish", "--date", DAY.isoformat(), "--location", "North"])
     assert result.exit_code == 0, result.output
-    assert "Plan v1 sent to 3 people, 2 not reachable" in result.output and "Temp Tom" in result.output
+    assert "Plan v1 queued for 2 of 3 people, 2 not reachable; 1 waits in the outbox" in result.output
+    assert "Temp Tom" in result.output
     assert runner.invoke(args=["publish", "--date", "tomorrow"]).exit_code == 2
     assert runner.invoke(args=["publish", "--date", DAY.isoformat(), "--location", "Nowhere"]).exit_code == 2
     delivered = runner.invoke(args=["deliver"])

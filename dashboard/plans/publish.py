@@ -41,6 +41,7 @@ class PublishResult:
     unreachable: list
     held: int = 0             # of those, people whose message waits in the outbox (no channel configured)
     created: bool = True      # False when "send changes" found nothing to send
+    channels: bool = True     # whether any channel (e-mail or SMS) is set up at all
 
     def as_json(self):
         """The API's answer: {"date", "version", "messages", "unreachable"}."""
@@ -49,18 +50,33 @@ class PublishResult:
 
 
 def describe(result):
-    """ "Plan v3 sent to 12 people, 2 not reachable" (and what waits in the outbox)."""
+    """What sending did, in words: "Plan v3 queued for 12 people, 2 not reachable.", or, with no e-mail or SMS
+    set up, "Plan v3 ready for 12 people: no e-mail or SMS is set up, so the messages wait in the outbox."."""
     if not result.created:
         if result.version is None:
             return "Nobody is on this day's jobs in this scope: nothing sent."
         return f"Nothing changed since plan v{result.version}: no message sent."
-    people = f"{result.messages} {'person' if result.messages == 1 else 'people'}"
-    text = f"Plan v{result.version} sent to {people}"
-    if result.unreachable:
-        text += f", {len(result.unreachable)} not reachable"
-    if result.held:
-        text += f" ({result.held} wait in the outbox: no e-mail or SMS channel is configured)"
-    return text + "."
+    unreachable = f", {len(result.unreachable)} not reachable" if result.unreachable else ""
+    if not result.channels:
+        # Nothing leaves the building: say so instead of "sent".
+        return (f"Plan v{result.version} ready for {_people(result.messages)}{unreachable}: no e-mail or SMS is set "
+                "up, so the messages wait in the outbox.")
+    queued = result.messages - result.held
+    if not result.held:
+        return f"Plan v{result.version} queued for {_people(result.messages)}{unreachable}."
+    return (f"Plan v{result.version} queued for {queued} of {_people(result.messages)}{unreachable}; "
+            f"{result.held} {'waits' if result.held == 1 else 'wait'} in the outbox: no e-mail or SMS set up "
+            f"reaches {'them' if result.held > 1 else 'that person'}.")
+
+
+def _people(count):
+    """ "1 person", "12 people"."""
+    return f"{count} {'person' if count == 1 else 'people'}"
+
+
+def any_channel(config):
+    """True when e-mail (SMTP_URL) or SMS (TWILIO_*) is set up, so queued messages are delivered."""
+    return config.get("SMTP") is not None or config.get("TWILIO") is not None
 
 
 def channels_for(recipient, config):
@@ -136,7 +152,8 @@ def _publish(company, day, user, location_id, changes_only, base_url):
                               target=f"plan:{day.isoformat()}:v{version.version}",
                               detail={"messages": len(told), "unreachable": len(unreachable),
                                       "changesOnly": bool(changes_only), "locations": scope}))
-    return PublishResult(day=day, version=version.version, messages=len(told), unreachable=unreachable, held=held)
+    return PublishResult(day=day, version=version.version, messages=len(told), unreachable=unreachable, held=held,
+                         channels=any_channel(current_app.config))
 
 
 def _write_assignments(version, recipients):

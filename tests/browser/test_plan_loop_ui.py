@@ -91,7 +91,7 @@ def test_publish_confirm_on_a_phone_then_send_only_the_changes(live_server, brow
     sign_in(office, base, "dispatch@example.test", PASSWORD)
     office.goto(base + "/board/tomorrow")
     _send(office, "Send plan")
-    expect(office.locator(".publish-result")).to_contain_text("Plan v1 sent to 4 people")
+    expect(office.locator(".publish-result")).to_contain_text("Plan v1 ready for 4 people")
     assert _outbox(app, 1) == {world.ana, world.bo, world.cy, world.dee}
 
     ana_on_board = office.locator(f"#job-{world.first} .pm", has_text="Ana Driver")
