@@ -3,6 +3,7 @@
 Each function changes the session and records an audit event; the caller commits
 (`db.write_transaction()`), so the change and its record land together.
 """
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -148,10 +149,21 @@ def set_smartmoving_key(company, api_key, credentials_key, actor_id=None, client
     return company
 
 
-def key_note(company):
-    """What pages say about a company's key: "set on <date> (…abcd)", never the key."""
+def key_note(company, config=None, environ=os.environ):
+    """What pages say about a company's key: "set on <date> (…abcd)", never the key.
+
+    Without a stored key: "environment" only when the variable it names (or, for the default company,
+    SMARTMOVING_API_KEY) really holds one; "sandbox (demo)" when the company syncs from the built-in
+    sandbox (config given); else "not set".
+    """
     if not company.api_key_encrypted:
-        return "environment" if company.api_key_env else "not set"
+        if company.api_key_env and environ.get(company.api_key_env):
+            return "environment"
+        if config is not None and company.is_default and config.get("SMARTMOVING_API_KEY"):
+            return "environment"
+        if config is not None and credentials.mode_of(company, config) == "demo":
+            return "sandbox (demo)"
+        return "not set"
     ending = f" (ends {company.api_key_last4})" if company.api_key_last4 else ""
     return f"set on {company.key_set_at:%Y-%m-%d}{ending}" if company.key_set_at else f"set{ending}"
 
@@ -171,7 +183,7 @@ def company_rows(config):
     companies = db.session.scalars(sa.select(Company).order_by(Company.is_default.desc(), Company.name))
     return [CompanyRow(company=company, mode=credentials.mode_of(company, config),
                        plan=company.smartmoving_plan or config.get("SMARTMOVING_PLAN") or "basic",
-                       last_sync=finished.get(company.id), key_note=key_note(company))
+                       last_sync=finished.get(company.id), key_note=key_note(company, config))
             for company in companies]
 
 
