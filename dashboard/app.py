@@ -16,6 +16,7 @@ from dashboard import docs
 from dashboard import errors
 from dashboard import guards
 from dashboard import health
+from dashboard import icon_views
 from dashboard import unavailable
 from dashboard import web
 from dashboard.admin import views as admin_views
@@ -185,6 +186,7 @@ def register_blueprints(app):
     """Attach every area's blueprint (each views module defines its own bp)."""
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(icon_views.bp)   # /favicon.ico
     app.register_blueprint(auth_views.bp, url_prefix="/auth")
     app.register_blueprint(jobs_views.bp)
     app.register_blueprint(changes_board_views.bp)
@@ -252,7 +254,7 @@ def register_security_headers(app):
     @app.after_request
     def set_security_headers(response):
         # Static files (ours, and Swagger UI's build for /docs) hold no data: those may be cached.
-        if request.endpoint not in ("static", "docs.asset"):
+        if request.endpoint not in ("static", "docs.asset", "icons.favicon"):
             # Pages, fragments, CSV, print sheets and JSON carry customer or user data:
             # no browser or proxy may keep a copy. (The board partial keeps its ETag,
             # so a poller that sends If-None-Match itself still gets its 304.)
