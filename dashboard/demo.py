@@ -6,6 +6,7 @@ live start-up on the same database can disable the demo users (their password is
 public) and say that the company holds demo data.
 """
 import os
+import re
 from datetime import datetime
 from datetime import time
 from datetime import timedelta
@@ -200,22 +201,29 @@ def wire_demo_webhooks():
 
 # ---------------------------------------------------------------- demo crew: roles, contacts, links (issue 17 §1)
 
-# The demo accounts that are crew, and the roles they prefer to be linked as.
+# The demo accounts that are crew, and the roles they may be linked as, in order of preference: the demo mover
+# is the busiest mover, a foreman only when no mover works today.
 DEMO_CREW_LINKS = (("DRIVER", ("driver",)), ("MOVER", ("mover", "foreman")))
+# The demo crew's phones: a full fictional number in the area code of their branch (555-01xx is reserved for fiction).
+DEMO_AREA_CODE = "416"
+_OLD_DEMO_PHONE = re.compile(r"^\+1 555 01\d\d$")   # what earlier demos seeded: too short to dial
 
 
 def seed_demo_crew(session, company):
     """Give the sandbox's crew our fields (a role where none, a phone and an example.test e-mail) and link
     the demo driver and mover to the busiest people of their role today, so My jobs shows work.
 
-    Only empty fields are filled and only unlinked demo users linked: a second run changes nothing.
+    Only empty fields are filled (and the too-short phones earlier demos seeded replaced) and only unlinked
+    demo users linked: a second run changes nothing.
     Yields the line to print.
     """
     members = [member for member in session.scalars(sa.select(CrewMember).where(
         CrewMember.company_id == company.id).order_by(CrewMember.id)) if member.is_active]
+    areas = _area_codes(session, company)
     for index, member in enumerate(members):
         member.role = member.role or ("driver", "foreman", "mover", "mover")[index % 4]
-        member.phone = member.phone or f"+1 555 01{index % 100:02d}"
+        if not member.phone or _OLD_DEMO_PHONE.match(member.phone):
+            member.phone = f"+1 {areas.get(member.location_id, DEMO_AREA_CODE)} 555 01{index % 100:02d}"
         member.email = member.email or f"{'.'.join(member.name.lower().split())}@example.test".replace("..", ".")
     busiest = _busiest_today(session, company, members)
     linked = []
@@ -224,7 +232,9 @@ def seed_demo_crew(session, company):
         if user is None or user.crew_member_id is not None:
             continue
         taken = set(session.scalars(sa.select(User.crew_member_id).where(User.crew_member_id.is_not(None))))
-        member = next((m for m in busiest if m.role in wanted and m.id not in taken), None)
+        free = [m for m in busiest if m.id not in taken]
+        # The busiest person of the first role that has anyone free (a mover before a foreman).
+        member = next((m for kind in wanted for m in free if m.role == kind), None)
         if member is None:
             continue
         link_crew_member(user, member)
@@ -233,6 +243,19 @@ def seed_demo_crew(session, company):
     session.flush()
     if linked:
         yield "Demo crew links: " + ", ".join(linked) + "."
+
+
+def _area_codes(session, company):
+    """{location id: its phone's area code} of company's locations whose phone has one (10 or 11 digits)."""
+    codes = {}
+    for location_id, phone in session.execute(sa.select(Location.id, Location.phone).where(
+            Location.company_id == company.id)):
+        digits = re.sub(r"\D", "", phone or "")
+        if len(digits) == 11 and digits.startswith("1"):
+            digits = digits[1:]
+        if len(digits) == 10:
+            codes[location_id] = digits[:3]
+    return codes
 
 
 def _busiest_today(session, company, members):
