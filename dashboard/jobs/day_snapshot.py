@@ -64,12 +64,13 @@ def _cut_size(cut):
 
 
 def _read_size(read):
-    """A DayRead's bytes: its jobs, clashes, stamps, clash rows and roster, and the facts boards add per job.
+    """A DayRead's bytes: its jobs, clashes, stamps and clash rows, and the facts boards add per job.
 
     The facts are counted per job whether drawn yet or carried over from the last read (walking them
-    too counted them twice, and an 8,000-job read then outgrew the budget every other change)."""
+    too counted them twice), and the roster not at all: crew_roster's cache holds and counts it. Counted
+    twice, an 8,000-job read outgrew the budget and was never kept, so every change read the whole day."""
     cut = read.cut
-    return approx_size((cut.jobs, cut.conflicts, read.version, read.stamps, read.clash_rows, read.roster)) + \
+    return approx_size((cut.jobs, cut.conflicts, read.version, read.stamps, read.clash_rows)) + \
         len(cut.jobs) * _FACT_BYTES
 
 
