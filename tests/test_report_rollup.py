@@ -252,3 +252,76 @@ def test_two_readers_recomputing_the_same_days_both_answer(app, yard, computed):
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(ReportDay)) == 4
         assert db.session.scalar(sa.select(sa.func.count()).select_from(ReportDayFacts)) == 8
+
+
+def _tallies(app, yard, who="admin", report_range=None):
+    """(the rollup's {(day, location id): Tally}, the GROUP BY's, the rollup's row count) for the user."""
+    from dashboard.models import utcnow
+    from dashboard.reports.summary import Tally
+    from dashboard.reports.summary import day_location_rows
+
+    report_range = report_range or yard.range
+    with app.app_context():
+        user = db.session.get(User, yard.users[who].id)
+        facts = rollup.read_facts(user, report_range, app.config, utcnow())
+        ours = {(day, None if loc == 0 else loc): Tally(*(sums[name] for name in rollup.TALLY_COLUMNS))
+                for (day, loc), sums in facts.sums(("day", "location_key"), rollup.TALLY_COLUMNS).items()}
+        reference = {(row.day, row.location_id): row.tally
+                     for row in day_location_rows(user, report_range.start, report_range.end, report_range.location_id)}
+        return ours, reference, facts.count_day_locations()
+
+
+def test_the_tally_from_the_rollup_equals_the_group_by_fresh_and_stored(app, yard, computed):
+    """Counts, removed jobs and money with "no data" (None) apart from zero, per day and location, for every
+    scope and the location filter: first from the days just recomputed, then from the stored rows."""
+    day1, day2, day3 = yard.days
+    add_job(app, yard.beta, day2, status="CANCELLED", estimated_value_cents=700)
+    add_job(app, yard.alpha, day3, sync_status="REMOVED", estimated_value_cents=900, actual_charges_cents=950)
+    add_job(app, yard.beta, day3 + timedelta(days=1), sync_status="REMOVED")   # a day of removed jobs only
+    add_job(app, yard.alpha, day1, status="COMPLETED", actual_charges_cents=0, tips_cents=0)
+    add_job(app, yard.beta, yard.today - timedelta(days=1), estimated_value_cents=None)   # no money at all
+    cases = [("admin", None), ("manager", None), ("super", None),
+             ("admin", ReportRange(yard.range.start, yard.range.end, yard.beta.id))]
+    for read in ("recomputed", "stored"):
+        for who, report_range in cases:
+            ours, reference, count = _tallies(app, yard, who, report_range)
+            assert ours == reference, (read, who)
+            assert count == len(reference)
+        # The first reads recomputed every day of the company (and the super admin's, the rival's): then none.
+        assert [company_id for company_id, _days in computed] == [yard.company.id, yard.rival.company_id]
+    ours, _reference, _count = _tallies(app, yard)
+    assert ours[(day3 + timedelta(days=1), yard.beta.id)].removed == 1
+    no_money = ours[(yard.today - timedelta(days=1), yard.beta.id)]
+    assert no_money.jobs == 1
+    assert (no_money.estimated_cents, no_money.actual_cents, no_money.tips_cents) == (None, None, None)
+    assert ours[(day1, yard.alpha.id)].tips_cents == 30 and ours[(day1, yard.alpha.id)].actual_jobs == 3
+
+
+def test_a_synced_status_change_moves_the_tally_of_its_day_only(app, yard, computed):
+    from dashboard.models import utcnow
+
+    _day1, day2, _day3 = yard.days
+    _tallies(app, yard)
+    computed.clear()
+    with app.app_context():
+        job = db.session.get(TruckJourney, yard.jobs["A4"])
+        job.status, job.actual_charges_cents, job.last_sync_at = "COMPLETED", 4200, utcnow()
+        db.session.commit()
+    ours, reference, _count = _tallies(app, yard)
+    assert computed == [(yard.company.id, (day2,))]
+    assert ours == reference
+    assert (ours[(day2, yard.alpha.id)].completed, ours[(day2, yard.alpha.id)].actual_cents) == (1, 4200)
+
+
+def test_the_page_and_csv_show_the_rollups_tally(app, client, yard):
+    """The day-and-location CSV and the page's totals read the rollup: a second read answers the same."""
+    login_as(client, yard.users["admin"])
+    query = {"from": yard.range.start.isoformat(), "to": yard.range.end.isoformat()}
+    first = client.get("/reports/export/day-locations.csv", query_string=query).get_data(as_text=True)
+    second = client.get("/reports/export/day-locations.csv", query_string=query).get_data(as_text=True)
+    assert first == second
+    lines = first.splitlines()
+    assert len(lines) == 1 + 8 + 1   # heading, the 8 day-and-location groups of the yard, the total
+    assert lines[-1].startswith("Total,,10,")   # 10 jobs that are not removed
+    page = client.get("/reports/", query_string=query).get_data(as_text=True)
+    assert "Show 8 rows" in page

@@ -58,3 +58,13 @@ class ReportDayFacts(Base):
     estimated_cents: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
     actual_cents: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
     tips_cents: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
+    # Tally (summary.tally_columns): every job of the day and location, removed ones counted apart; money
+    # NULL when no job carried it, so "no data" and zero stay apart as on the page.
+    tally_jobs: so.Mapped[int] = so.mapped_column(default=0)
+    tally_completed: so.Mapped[int] = so.mapped_column(default=0)
+    tally_cancelled: so.Mapped[int] = so.mapped_column(default=0)
+    tally_removed: so.Mapped[int] = so.mapped_column(default=0)
+    tally_estimated_cents: so.Mapped[int | None] = so.mapped_column(sa.BigInteger)
+    tally_actual_cents: so.Mapped[int | None] = so.mapped_column(sa.BigInteger)
+    tally_tips_cents: so.Mapped[int | None] = so.mapped_column(sa.BigInteger)
+    tally_actual_jobs: so.Mapped[int] = so.mapped_column(default=0)

@@ -1,16 +1,21 @@
 """The /reports page's content: the summary, the operational figures, charts and their tables."""
 from dataclasses import dataclass
 
+from dashboard.models import utcnow
 from dashboard.reports import charts
+from dashboard.reports.models import NO_LOCATION_KEY
 from dashboard.reports.operations import EstimateActual
 from dashboard.reports.operations import Health
 from dashboard.reports.operations import Usage
-from dashboard.reports.rollup import operations
+from dashboard.reports.rollup import FACT_FIELDS
+from dashboard.reports.rollup import TALLY_COLUMNS
+from dashboard.reports.rollup import USAGE_FIELDS
+from dashboard.reports.rollup import operations_from_sums
+from dashboard.reports.rollup import read_facts
 from dashboard.reports.summary import NO_LOCATION
 from dashboard.reports.summary import Tally
-from dashboard.reports.summary import day_location_rows
 from dashboard.reports.summary import grand_total
-from dashboard.reports.summary import totals_by
+from dashboard.reports.summary import location_names
 from dashboard.reports.tables import Column
 from dashboard.reports.tables import Table
 from dashboard.reports.tables import money
@@ -28,6 +33,7 @@ class Report:
     totals: Tally
     health: Health
     usage: Usage
+    day_location_count: int   # rows of the per day and location table (built only up to the limit asked for)
 
 
 def _tally_cells(tally):
@@ -35,7 +41,7 @@ def _tally_cells(tally):
             tally.tips_cents]
 
 
-TALLY_COLUMNS = [Column("Jobs"), Column("Completed"), Column("Cancelled"), Column("Removed"),
+TALLY_COLUMNS_SHOWN = [Column("Jobs"), Column("Completed"), Column("Cancelled"), Column("Removed"),
                  money("Estimated value"), money("Actual charges"), money("Tips")]
 
 
@@ -48,33 +54,59 @@ USAGE_COLUMNS = [Column("Truck hours", "hours"), Column("Truck capacity", "hours
                  Column("Crew hours", "hours"), Column("Crew capacity", "hours"), Column("Crew busy", "percent")]
 
 
-def build_report(user, report_range, locations, config, show_money, now_utc=None):
-    """Everything the page shows for report_range over locations (those in view), money only if show_money."""
+def _tally(sums):
+    """A Tally from a RangeFacts sum over TALLY_COLUMNS."""
+    return Tally(*(sums[column] for column in TALLY_COLUMNS))
+
+
+def _location_id(key):
+    return None if key == NO_LOCATION_KEY else key
+
+
+def _location_key(location_id):
+    return NO_LOCATION_KEY if location_id is None else location_id
+
+
+def build_report(user, report_range, locations, config, show_money, now_utc=None, day_location_limit=None):
+    """Everything the page shows for report_range over locations (those in view), money only if show_money.
+
+    Every figure is summed from the rollup (dashboard/reports/rollup.py). The per day and
+    location table is built only when it has at most day_location_limit rows (None: always):
+    the page links it as CSV above that, and reading thousands of rows for nothing costs.
+    """
     days = report_range.days()
     in_view = [loc for loc in locations if report_range.location_id in (None, loc.id)]
     names = {loc.id: loc.name for loc in in_view}
-    rows = day_location_rows(user, report_range.start, report_range.end, report_range.location_id)
-    by_day = totals_by(rows, lambda row: row.day)
-    by_location = totals_by(rows, lambda row: row.location_id)
-    total = grand_total(by_day.values())   # 90 day totals rather than every day and location row
-    ops = operations(user, report_range, list(names), config, now_utc=now_utc)
+    facts = read_facts(user, report_range, config, now_utc or utcnow())
+    # Two grouped reads serve the Tally tables and the operational figures alike.
+    location_sums = facts.sums(("location_key",), FACT_FIELDS + TALLY_COLUMNS)
+    day_sums = facts.sums(("day",), USAGE_FIELDS + TALLY_COLUMNS)
+    ops = operations_from_sums(location_sums, day_sums, days, list(names), config)
+    by_day = {day: _tally(sums) for day, sums in day_sums.items()}
+    by_location = {_location_id(key): _tally(sums) for key, sums in location_sums.items()}
+    total = grand_total(by_day.values())
+    names.update(location_names({loc for loc in by_location if loc is not None and loc not in names}))
 
     def name_of(loc_id):
-        return names.get(loc_id) or next((r.location_name for r in rows if r.location_id == loc_id), NO_LOCATION)
+        return names.get(loc_id, NO_LOCATION)
 
     location_ids = sorted(set(names) | set(by_location) | set(ops.health) | set(ops.usage),
                           key=lambda loc: (loc is None, name_of(loc).casefold()))
     tables = {}
-    tables["days"] = Table("days", "Jobs per move date", [Column("Move date", "date")] + TALLY_COLUMNS,
+    tables["days"] = Table("days", "Jobs per move date", [Column("Move date", "date")] + TALLY_COLUMNS_SHOWN,
                            [[day] + _tally_cells(by_day.get(day, Tally())) for day in days],
                            ["Total"] + _tally_cells(total))
-    tables["locations"] = Table("locations", "Totals per location", [Column("Location", "text")] + TALLY_COLUMNS,
+    tables["locations"] = Table("locations", "Totals per location",
+                                [Column("Location", "text")] + TALLY_COLUMNS_SHOWN,
                                 [[name_of(loc)] + _tally_cells(by_location.get(loc, Tally())) for loc in location_ids],
                                 ["All locations"] + _tally_cells(total))
+    day_location_count = facts.count_day_locations()
+    day_location_rows = []
+    if day_location_limit is None or day_location_count <= day_location_limit:
+        day_location_rows = _day_location_rows(facts, name_of)
     tables["day-locations"] = Table("day-locations", "Per day and location",
-                                    [Column("Date", "date"), Column("Location", "text")] + TALLY_COLUMNS,
-                                    [[row.day, row.location_name] + _tally_cells(row.tally) for row in rows],
-                                    ["Total", ""] + _tally_cells(total))
+                                    [Column("Date", "date"), Column("Location", "text")] + TALLY_COLUMNS_SHOWN,
+                                    day_location_rows, ["Total", ""] + _tally_cells(total))
 
     health_total = Health()
     for health in ops.health.values():
@@ -108,15 +140,21 @@ def build_report(user, report_range, locations, config, show_money, now_utc=None
         [[name_of(loc)] + _estimate_cells(row) for loc, row in estimate_rows],
         ["All locations"] + _estimate_cells(est_total), money_only=True)
 
-    series_ids = [loc for loc, _t in sorted(by_location.items(), key=lambda item: -(item[1].estimated_cents or 0))
-                  if (by_location[loc].estimated_cents or 0) > 0]
+    # The chart names the CHART_LOCATIONS locations with the most estimated value and stacks the rest.
+    series_ids = [loc for loc, tally in sorted(by_location.items(),
+                                               key=lambda item: (-(item[1].estimated_cents or 0),
+                                                                 name_of(item[0]).casefold()))
+                  if (tally.estimated_cents or 0) > 0]
     named, others = series_ids[:CHART_LOCATIONS], series_ids[CHART_LOCATIONS:]
     # None where a location had no job that day ("—"), as the Total column has: 0 only for a real zero.
-    cents = {(row.day, row.location_id): row.tally.estimated_cents for row in rows}
-    revenue_series = [(name_of(loc), [cents.get((day, loc)) for day in days]) for loc in named]
+    estimated = ("tally_estimated_cents",)
+    cents = facts.sums(("day", "location_key"), estimated, {_location_key(loc) for loc in named}) if named else {}
+    revenue_series = [(name_of(loc), [cents.get((day, _location_key(loc)), {}).get(estimated[0]) for day in days])
+                      for loc in named]
     if others:
+        rest = facts.sums(("day",), estimated, {_location_key(loc) for loc in others})
         revenue_series.append((f"{len(others)} other locations",
-                               [_money_sum(cents.get((day, loc)) for loc in others) for day in days]))
+                               [rest.get(day, {}).get(estimated[0]) for day in days]))
     tables["revenue"] = Table("revenue", "Estimated value per move date by location",
                               [Column("Move date", "date")] + [money(label) for label, _v in revenue_series]
                               + [money("Total")],
@@ -153,7 +191,15 @@ def build_report(user, report_range, locations, config, show_money, now_utc=None
         shown = table.for_viewer(show_money)
         if shown is not None:
             visible[name] = shown
-    return Report(visible, chart_list, total, health_total, usage_total)
+    return Report(visible, chart_list, total, health_total, usage_total, day_location_count)
+
+
+def _day_location_rows(facts, name_of):
+    """The per day and location table's rows, by date then location name."""
+    rows = [(day, _location_id(loc), _tally(sums))
+            for (day, loc), sums in facts.sums(("day", "location_key"), TALLY_COLUMNS).items()]
+    rows.sort(key=lambda row: (row[0], name_of(row[1]).casefold(), row[1] or 0))
+    return [[day, name_of(loc)] + _tally_cells(tally) for day, loc, tally in rows]
 
 
 def _money_sum(values):

@@ -5,7 +5,8 @@ range (job count, newest sync, newest dispatch edit: the board's stamps, from th
 index ix_journey_version), one for the versions the stored facts were computed from, and
 one for the stored facts. A day whose version moved, whose settings changed, whose stored
 facts are missing, or whose eve or morning cutoff has passed since, is recomputed from its
-own jobs with the functions of dashboard/reports/operations.py and stored again.
+own jobs with the functions of dashboard/reports/operations.py (and the Tally's aggregates of
+dashboard/reports/summary.py) and stored again.
 
 Facts are company-wide per day (every location): a clash between a job the reader sees
 and one at a location they do not see counts, as it is a real double booking. The
@@ -13,6 +14,7 @@ reader's scope and the location filter apply when the stored rows are summed.
 """
 import hashlib
 import logging
+from decimal import Decimal
 
 import sqlalchemy as sa
 
@@ -42,6 +44,8 @@ from dashboard.reports.operations import dispatch_health
 from dashboard.reports.operations import estimates_vs_actuals
 from dashboard.reports.operations import job_columns
 from dashboard.reports.operations import job_facts
+from dashboard.reports.summary import TALLY_FIELDS
+from dashboard.reports.summary import tally_columns
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +53,11 @@ HEALTH_FIELDS = ("jobs", "eve_due", "assigned_by_eve", "morning_due", "unassigne
 USAGE_FIELDS = ("truck_hours", "crew_hours")
 ESTIMATE_FIELDS = ("estimate_jobs", "estimated_cents", "actual_cents", "tips_cents")
 FACT_FIELDS = HEALTH_FIELDS + USAGE_FIELDS + ESTIMATE_FIELDS
+# The Tally of summary.py, stored beside them: report_day_facts' tally_* columns in TALLY_FIELDS order.
+TALLY_COLUMNS = tuple(f"tally_{name}" for name in TALLY_FIELDS)
+ROW_FIELDS = FACT_FIELDS + TALLY_COLUMNS
+# Money of the Tally: NULL when no job carried it (every other field starts at zero).
+_MAYBE_NONE = ("tally_estimated_cents", "tally_actual_cents", "tally_tips_cents")
 
 
 def settings_fingerprint(config, timezone):
@@ -115,45 +124,21 @@ def _location_filter(user, location_id, column):
     return sa.and_(*clauses) if clauses else None
 
 
-def _stored_sums(user, report_range, left_out):
-    """({location key: [sums in FACT_FIELDS order]}, {day: [truck hours, crew hours]}) of the stored facts of
-    the range the reader may see, summed in SQL; left_out: {company id: days} whose stored rows do not hold."""
-    facts = ReportDayFacts
-    where = [_companies(user, facts.company_id), facts.day >= report_range.start, facts.day <= report_range.end]
-    location = _location_filter(user, report_range.location_id, facts.location_key)
-    if location is not None:
-        where.append(location)
-    for company_id, days in sorted(left_out.items()):
-        where.append(sa.not_(sa.and_(facts.company_id == company_id, facts.day.in_(sorted(days)))))
-    by_location = sa.select(facts.location_key, *(sa.func.sum(getattr(facts, name)) for name in FACT_FIELDS)) \
-        .where(*where).group_by(facts.location_key)
-    by_day = sa.select(facts.day, sa.func.sum(facts.truck_hours), sa.func.sum(facts.crew_hours)) \
-        .where(*where).group_by(facts.day)
-    # Through the connection: plain grouped rows need none of the ORM session's result handling.
-    connection = db.session.connection()
-    locations = {row[0]: list(row[1:]) for row in connection.execute(by_location)}
-    days = {row[0]: list(row[1:]) for row in connection.execute(by_day)}
-    return locations, days
-
-
-def _add_into(sums, key, values):
-    """Add values into sums[key] field by field (a missing key starts at zero)."""
-    into = sums.get(key)
-    if into is None:
-        sums[key] = list(values)
-    else:
-        for index, value in enumerate(values):
-            into[index] += value
-
-
 def _valid_until(day, day_hours, zone, now_utc):
     """The next of day's eve and morning cutoffs after now_utc (naive UTC), None when both passed."""
     ahead = [cutoff for cutoff in day_cutoffs(day, day_hours, zone) if cutoff > now_utc]
     return min(ahead) if ahead else None
 
 
+def _empty_row():
+    """A location's facts on a day before any job is counted."""
+    row = dict.fromkeys(ROW_FIELDS, 0)
+    row.update(dict.fromkeys(_MAYBE_NONE))
+    return row
+
+
 def compute_days(company_id, days, config, now_utc):
-    """{(day, location key): {field: value}} of company's days, from their live jobs (every location)."""
+    """{(day, location key): {field: value}} of company's days, from their jobs (every location)."""
     day_hours = config["BOARD_DAY_HOURS"]
     job = TruckJourney
     stmt = sa.select(*job_columns()).where(job.company_id == company_id, job.scheduled_date.in_(sorted(days)),
@@ -161,12 +146,12 @@ def compute_days(company_id, days, config, now_utc):
     jobs = job_facts(db.session.execute(stmt), config["DEFAULT_JOB_HOURS"], day_hours[0])
 
     def key(each):
-        return each.day, NO_LOCATION_KEY if each.location_id is None else each.location_id
+        return each.day, _location_key(each.location_id)
 
     facts = {}
 
     def row(at):
-        return facts.setdefault(at, dict.fromkeys(FACT_FIELDS, 0))
+        return facts.setdefault(at, _empty_row())
 
     for at, health in dispatch_health(jobs, day_hours, now_utc, key=key).items():
         row(at).update({name: getattr(health, name) for name in HEALTH_FIELDS})
@@ -175,7 +160,30 @@ def compute_days(company_id, days, config, now_utc):
     for at, estimate in estimates_vs_actuals(jobs, key=key).items():
         row(at).update(estimate_jobs=estimate.jobs, estimated_cents=estimate.estimated_cents,
                        actual_cents=estimate.actual_cents, tips_cents=estimate.tips_cents)
+    # The Tally counts removed jobs too: the same aggregates as the page's GROUP BY had, per day and location.
+    tally = (sa.select(job.scheduled_date, job.location_id, *tally_columns())
+             .where(job.company_id == company_id, job.scheduled_date.in_(sorted(days)))
+             .group_by(job.scheduled_date, job.location_id))
+    for day, loc, *values in db.session.connection().execute(tally):
+        row((day, _location_key(loc))).update(zip(TALLY_COLUMNS, map(_number, values), strict=True))
     return facts
+
+
+def _location_key(location_id):
+    """A job's location id as report_day_facts keys it (NO_LOCATION_KEY for none)."""
+    return NO_LOCATION_KEY if location_id is None else location_id
+
+
+def _number(value):
+    """A sum as Python gives it back: PostgreSQL sums bigint as numeric (Decimal), always whole here."""
+    return int(value) if isinstance(value, Decimal) else value
+
+
+def _plus(mine, theirs):
+    """A sum where None means "no data": None + None stays None."""
+    if theirs is None:
+        return mine
+    return theirs if mine is None else mine + theirs
 
 
 def _store(company_id, days, versions, facts, fingerprints, valid_until, now_utc):
@@ -235,71 +243,131 @@ def _visible(user, location_id):
     return keeps
 
 
-def summed_facts(user, report_range, config, now_utc):
-    """({location id or None: {field: sum}}, {day: (truck hours, crew hours)}) of the range the reader may see.
+class RangeFacts:
+    """The rollup rows of a range that the reader may see, summed on demand.
 
-    Fresh days are summed in SQL from the stored rows; stale days are recomputed, stored and
-    added from memory (their rows may not be stored if another reader's write won or the
-    database was busy).
+    Stored rows that still hold are summed in SQL; the rows of days just recomputed are
+    added from memory (they may not be stored: another reader's write won, or the database
+    was busy), so every sum covers the same rows whichever way they came.
     """
+
+    def __init__(self, where, computed):
+        # where: clauses on ReportDayFacts for the stored rows that hold (None: none do);
+        # computed: [(day, location key, {field: value})] of recomputed days, already narrowed to the reader.
+        self.where = where
+        self.computed = computed
+
+    def sums(self, by, names, location_keys=None):
+        """{key: {name: sum}} of the fields in names grouped by ReportDayFacts columns (by: "day",
+        "location_key" or both; key: the value, a tuple for two); location_keys narrows to those locations.
+        A money sum is None when no row had any."""
+        table = ReportDayFacts
+        sums = {}
+        if self.where is not None:
+            where = list(self.where)
+            if location_keys is not None:
+                where.append(table.location_key.in_(sorted(location_keys)))
+            group = [getattr(table, column) for column in by]
+            stmt = sa.select(*group, *(sa.func.sum(getattr(table, name)) for name in names)) \
+                .where(*where).group_by(*group)
+            # Through the connection: plain grouped rows need none of the ORM session's result handling.
+            for row in db.session.connection().execute(stmt):
+                key = row[0] if len(by) == 1 else tuple(row[:len(by)])
+                sums[key] = dict(zip(names, map(_number, row[len(by):]), strict=True))
+        for day, loc, values in self.computed:
+            if location_keys is not None and loc not in location_keys:
+                continue
+            at = {"day": day, "location_key": loc}
+            key = at[by[0]] if len(by) == 1 else tuple(at[column] for column in by)
+            into = sums.get(key)
+            if into is None:
+                sums[key] = {name: values[name] for name in names}
+            else:
+                for name in names:
+                    into[name] = _plus(into[name], values[name])
+        return sums
+
+    def count_day_locations(self):
+        """How many (day, location) rows the range has for the reader."""
+        table = ReportDayFacts
+        keys = {(day, loc) for day, loc, _values in self.computed}
+        if self.where is None:
+            return len(keys)
+        if any(loc == NO_LOCATION_KEY for _day, loc in keys):
+            # Several companies' jobs without a location share one row per day: count the merged keys.
+            return len(self.sums(("day", "location_key"), ()))
+        groups = sa.select(table.day, table.location_key).where(*self.where) \
+            .group_by(table.day, table.location_key).subquery()
+        stored = db.session.connection().execute(sa.select(sa.func.count()).select_from(groups)).scalar_one()
+        return stored + len(keys)
+
+
+def read_facts(user, report_range, config, now_utc):
+    """The RangeFacts of the range for the reader: days that moved are recomputed and stored first."""
     versions = current_versions(user, report_range.start, report_range.end)
     if not versions:
-        return {}, {}
+        return RangeFacts(None, [])
     zones = company_zones({cid for cid, _day in versions})
     fingerprints = {cid: settings_fingerprint(config, zone.key) for cid, zone in zones.items()}
     stored = _stored_versions(user, report_range.start, report_range.end)
     stale = {key for key, version in versions.items()
              if not _is_fresh(stored.get(key), version, fingerprints[key[0]], now_utc)}
+    facts = ReportDayFacts
+    where = [_companies(user, facts.company_id), facts.day >= report_range.start, facts.day <= report_range.end]
+    location = _location_filter(user, report_range.location_id, facts.location_key)
+    if location is not None:
+        where.append(location)
     left_out = {}
     # Stale days, and days whose jobs all moved away since their facts were stored (no version now).
     for company_id, day in stale | (set(stored) - set(versions)):
         left_out.setdefault(company_id, set()).add(day)
-    by_location, by_day = _stored_sums(user, report_range, left_out)
+    for company_id, days in sorted(left_out.items()):
+        where.append(sa.not_(sa.and_(facts.company_id == company_id, facts.day.in_(sorted(days)))))
+    computed = []
     if stale:
         keeps = _visible(user, report_range.location_id)
-        hours_at = (FACT_FIELDS.index("truck_hours"), FACT_FIELDS.index("crew_hours"))
-        for (_company_id, day, loc), values in _refresh(stale, versions, config, zones, fingerprints,
-                                                        now_utc).items():
-            if keeps(None if loc == NO_LOCATION_KEY else loc):
-                row = [values[name] for name in FACT_FIELDS]
-                _add_into(by_location, loc, row)
-                _add_into(by_day, day, [row[at] for at in hours_at])
-    return ({None if loc == NO_LOCATION_KEY else loc: dict(zip(FACT_FIELDS, sums, strict=True))
-             for loc, sums in by_location.items()}, by_day)
+        computed = [(day, loc, values) for (_company_id, day, loc), values
+                    in _refresh(stale, versions, config, zones, fingerprints, now_utc).items()
+                    if keeps(None if loc == NO_LOCATION_KEY else loc)]
+    return RangeFacts(where, computed)
 
 
-def operations(user, report_range, location_ids, config, now_utc=None):
-    """Dispatch health, utilisation and estimate-versus-actual for the range in user's scope, from the rollup.
-
-    Same answer as operations.operations_from_jobs, except that clashes count company-wide.
-    location_ids: the locations in view, whose capacity counts (read live: it follows the
-    trucks and crew on file now).
-    """
-    day_hours = config["BOARD_DAY_HOURS"]
-    now_utc = now_utc or utcnow()
-    days = report_range.days()
+def operations_from_sums(by_location, by_day, days, location_ids, config):
+    """Operations from RangeFacts sums: by_location over FACT_FIELDS per location key, by_day over
+    USAGE_FIELDS per day; location_ids: the locations in view, whose capacity counts (read live:
+    it follows the trucks and crew on file now)."""
     health, estimates = {}, {}
     usage = {loc: Usage() for loc in location_ids}
-    by_day = {day: Usage() for day in days}
-    for loc, (trucks, crew) in capacity_per_day(location_ids, day_hours).items():
+    usage_by_day = {day: Usage() for day in days}
+    for loc, (trucks, crew) in capacity_per_day(location_ids, config["BOARD_DAY_HOURS"]).items():
         usage[loc].truck_capacity = trucks * len(days)
         usage[loc].crew_capacity = crew * len(days)
-        for each in by_day.values():
+        for each in usage_by_day.values():
             each.truck_capacity += trucks
             each.crew_capacity += crew
-    by_location, hours_by_day = summed_facts(user, report_range, config, now_utc)
-    for loc, sums in by_location.items():
+    for key, sums in by_location.items():
+        loc = None if key == NO_LOCATION_KEY else key
         if sums["jobs"]:   # live jobs that are not cancelled: the only ones health and usage count
             health[loc] = Health(**{name: int(sums[name]) for name in HEALTH_FIELDS})
             booked = usage.setdefault(loc, Usage())
             booked.truck_hours += float(sums["truck_hours"])
             booked.crew_hours += float(sums["crew_hours"])
         if sums["estimate_jobs"]:
-            # int(): PostgreSQL sums bigint as numeric (Decimal).
             estimates[loc] = EstimateActual(int(sums["estimate_jobs"]), int(sums["estimated_cents"]),
                                             int(sums["actual_cents"]), int(sums["tips_cents"]))
-    for day, (truck_hours, crew_hours) in hours_by_day.items():
-        booked = by_day.setdefault(day, Usage())
-        booked.truck_hours += float(truck_hours)
-        booked.crew_hours += float(crew_hours)
-    return Operations(health=health, usage=usage, usage_by_day=by_day, estimates=estimates)
+    for day, sums in by_day.items():
+        booked = usage_by_day.setdefault(day, Usage())
+        booked.truck_hours += float(sums["truck_hours"])
+        booked.crew_hours += float(sums["crew_hours"])
+    return Operations(health=health, usage=usage, usage_by_day=usage_by_day, estimates=estimates)
+
+
+def operations(user, report_range, location_ids, config, now_utc=None):
+    """Dispatch health, utilisation and estimate-versus-actual for the range in user's scope, from the rollup.
+
+    Same answer as operations.operations_from_jobs, except that clashes count company-wide.
+    location_ids: the locations in view, whose capacity counts.
+    """
+    facts = read_facts(user, report_range, config, now_utc or utcnow())
+    return operations_from_sums(facts.sums(("location_key",), FACT_FIELDS), facts.sums(("day",), USAGE_FIELDS),
+                                report_range.days(), location_ids, config)

@@ -70,18 +70,32 @@ def _cents(condition, column):
     return sa.func.sum(column).filter(condition)
 
 
-def summary_statement(user, start, end, location_id=None):
-    """The GROUP BY (date, location) select for user's scope; exposed for the bench."""
+def tally_columns():
+    """The aggregates of a Tally over grouped truck_journeys rows, in TALLY_FIELDS order.
+
+    Shared by the GROUP BY below and the reports' rollup (dashboard/reports/rollup.py), so
+    both count and sum exactly alike.
+    """
     job = TruckJourney
     live = job.sync_status != SyncStatus.REMOVED.value
     cancelled = job.status.in_(CANCELLED_STATUSES)
+    return (_count(live), _count(sa.and_(live, job.status.in_(COMPLETED_STATUSES))),
+            _count(sa.and_(live, cancelled)), _count(sa.not_(live)),
+            _cents(sa.and_(live, sa.not_(cancelled)), job.estimated_value_cents),
+            _cents(live, job.actual_charges_cents), _cents(live, job.tips_cents),
+            _count(sa.and_(live, job.actual_charges_cents.is_not(None))))
+
+
+# Tally's fields in the order tally_columns() gives them.
+TALLY_FIELDS = ("jobs", "completed", "cancelled", "removed", "estimated_cents", "actual_cents", "tips_cents",
+                "actual_jobs")
+
+
+def summary_statement(user, start, end, location_id=None):
+    """The GROUP BY (date, location) select for user's scope; exposed for the bench."""
+    job = TruckJourney
     stmt = (
-        sa.select(job.scheduled_date, job.location_id,
-                  _count(live), _count(sa.and_(live, job.status.in_(COMPLETED_STATUSES))),
-                  _count(sa.and_(live, cancelled)), _count(sa.not_(live)),
-                  _cents(sa.and_(live, sa.not_(cancelled)), job.estimated_value_cents),
-                  _cents(live, job.actual_charges_cents), _cents(live, job.tips_cents),
-                  _count(sa.and_(live, job.actual_charges_cents.is_not(None))))
+        sa.select(job.scheduled_date, job.location_id, *tally_columns())
         .where(job.scheduled_date >= start, job.scheduled_date <= end)
         .group_by(job.scheduled_date, job.location_id)
         .order_by(job.scheduled_date, job.location_id)

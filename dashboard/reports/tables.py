@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import replace
 
+from markupsafe import Markup
+from markupsafe import escape
+
 from dashboard.formatting import money as format_money
 from dashboard.jobs.export import csv_text
 from dashboard.jobs.export import decimal_text
@@ -78,6 +81,22 @@ def display(value, kind):
         return value
     on_page = _FORMATS.get(kind, _NO_FORMAT)[0]
     return on_page(value) if on_page else str(value)
+
+
+def rows_html(table):
+    """The table's body rows as HTML, as the page's table macro drew them cell by cell: the first
+    cell a row header, numbers right-aligned. Built here in one pass because a 90-day report has
+    thousands of cells and Jinja's per-cell lookups and filters were a third of the page's time."""
+    cells = [(column.kind, "" if column.kind in ("text", "date") else ' class="num"') for column in table.columns]
+    html = []
+    for row in table.rows:
+        parts = ["<tr>"]
+        for index, (value, (kind, attributes)) in enumerate(zip(row, cells, strict=True)):
+            text = escape(display(value, kind))
+            parts.append(f'<th scope="row">{text}</th>' if index == 0 else f"<td{attributes}>{text}</td>")
+        parts.append("</tr>\n")
+        html.append("".join(parts))
+    return Markup("".join(html))
 
 
 def _csv_value(value, kind):

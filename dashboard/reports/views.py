@@ -19,9 +19,11 @@ from dashboard.reports.params import parse_range
 from dashboard.reports.params import presets
 from dashboard.reports.report import TABLE_NAMES
 from dashboard.reports.report import build_report
+from dashboard.reports.tables import rows_html
 from dashboard.reports.tables import to_csv
 
 bp = Blueprint("reports", __name__)
+bp.add_app_template_filter(rows_html, "report_rows")
 
 # Above this many per day and location rows, the page links the CSV instead of drawing them.
 MAX_INLINE_ROWS = 500
@@ -65,7 +67,8 @@ def index():
         return render_template("reports/index.html", error=str(error), form=form, locations=locations,
                                show_money=show_money, report=None, query={},
                                preset_links=_preset_links(None, None)), 422
-    report = build_report(current_user, report_range, locations, current_app.config, show_money)
+    report = build_report(current_user, report_range, locations, current_app.config, show_money,
+                          day_location_limit=MAX_INLINE_ROWS)
     query = {"from": report_range.start.isoformat(), "to": report_range.end.isoformat()}
     if report_range.location_id is not None:
         query["location"] = report_range.location_id
@@ -90,8 +93,10 @@ def export_csv(name):
         report_range = _requested_range(locations)
     except RangeError as error:
         abort(422, description=str(error))
+    # Only the per day and location CSV needs that table's rows: the others skip reading them.
     report = build_report(current_user, report_range, locations, current_app.config,
-                          can(current_user, Perm.VIEW_FINANCIAL))
+                          can(current_user, Perm.VIEW_FINANCIAL),
+                          day_location_limit=None if name == "day-locations" else 0)
     table = report.tables.get(name)
     if table is None:
         abort(404)  # a money-only table for a role that may not see money

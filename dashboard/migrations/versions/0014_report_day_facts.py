@@ -1,4 +1,4 @@
-"""the reports' rollup: per (company, day) data version and per location operational facts
+"""the reports' rollup: per (company, day) data version and per location operational facts and tallies
 
 Revision ID: report_day_facts
 Revises: company_credentials
@@ -44,6 +44,14 @@ def upgrade():
         sa.Column('estimated_cents', sa.BigInteger(), nullable=False),
         sa.Column('actual_cents', sa.BigInteger(), nullable=False),
         sa.Column('tips_cents', sa.BigInteger(), nullable=False),
+        sa.Column('tally_jobs', sa.Integer(), nullable=False),
+        sa.Column('tally_completed', sa.Integer(), nullable=False),
+        sa.Column('tally_cancelled', sa.Integer(), nullable=False),
+        sa.Column('tally_removed', sa.Integer(), nullable=False),
+        sa.Column('tally_estimated_cents', sa.BigInteger(), nullable=True),
+        sa.Column('tally_actual_cents', sa.BigInteger(), nullable=True),
+        sa.Column('tally_tips_cents', sa.BigInteger(), nullable=True),
+        sa.Column('tally_actual_jobs', sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(['company_id'], ['companies.id'], ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('company_id', 'day', 'location_key'),
     )
