@@ -165,12 +165,13 @@ def free_port():
         return probe.getsockname()[1]
 
 
-def start_gunicorn(database_path, workdir):
-    """gunicorn with the repository's config on a loopback port; returns (process, base URL)."""
+def start_gunicorn(database_path, workdir, database_url=None):
+    """gunicorn with the repository's config on a loopback port; returns (process, base URL).
+    database_url (e.g. PostgreSQL's) replaces the SQLite file at database_path, whose name still names the log."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SMARTMOVING_", "GUNICORN_"))}
     env.update({
-        "DATABASE_URL": "sqlite:///" + str(database_path), "SECRET_KEY": "bench-secret-key",
+        "DATABASE_URL": database_url or "sqlite:///" + str(database_path), "SECRET_KEY": "bench-secret-key",
         "SYNC_INTERVAL_MINUTES": "0", "DASHBOARD_TIMEZONE": TIMEZONE, "GUNICORN_BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": str(WORKERS), "GUNICORN_THREADS": str(THREADS), "GUNICORN_ACCESS_LOG": os.devnull,
     })
