@@ -47,10 +47,13 @@
     }
   }, true);
 
-  /* <input data-autosubmit> submits its form on change (the date picker). */
+  /* <input data-autosubmit> submits its form on change (the date picker); so does <select data-autosubmit>
+     (the roster's location), whose empty choice ("All my locations") is a choice too. The CSP refuses
+     inline onchange handlers, so this is the only way a field submits itself. */
   document.addEventListener("change", function (event) {
     var input = event.target;
-    if (input instanceof HTMLInputElement && input.hasAttribute("data-autosubmit") && input.form && input.value) {
+    var chosen = input instanceof HTMLSelectElement || (input instanceof HTMLInputElement && input.value);
+    if (chosen && input.hasAttribute("data-autosubmit") && input.form) {
       input.form.requestSubmit();
     }
   });
@@ -102,6 +105,7 @@
   /* The assign panel: a row's truck or crew cell (or a lane block, or a card's button) opens the
      inline form without leaving the board; the opener gets focus back when the panel closes. */
   var opener = null;
+  var openOn = null;   // "crew": the panel opens on its "Find a person" box instead of the Truck select
   function panel() { return document.getElementById("assign-panel"); }
   function closePanel() {
     var box = panel();
@@ -126,6 +130,10 @@
     if (link && box && window.htmx && !event.ctrlKey && !event.metaKey && !event.shiftKey) {
       event.preventDefault();
       opener = link;
+      // The board's "c" key asks for the crew search (data-open-on); so does a click on a crew cell, except
+      // by touch, where focusing a text box would raise the phone's keyboard over the list.
+      openOn = link.dataset.openOn ||
+        (link.getAttribute("data-assign-kind") === "crew" && event.pointerType !== "touch" ? "crew" : null);
       var row = link.closest("[data-job-id]");
       link.dataset.focusKey = (row ? row.getAttribute("data-job-id") : "") + ":" + (link.className || "");
       var back = window.location.pathname + window.location.search;
@@ -140,6 +148,14 @@
   document.addEventListener("keydown", function (event) {
     var box = panel();
     if (event.key === "Escape" && box && box.classList.contains("is-open")) { closePanel(); }
+  });
+  /* After htmx's own [autofocus] (the Truck select), which it applies when the swap settles. */
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var box = panel();
+    if (!box || event.detail.target !== box || openOn !== "crew") { return; }
+    openOn = null;   // once: a saved or refused form answers with its own focus
+    var search = box.querySelector(".crew-search");
+    if (search) { search.focus(); }
   });
   document.addEventListener("htmx:afterSwap", function (event) {
     var box = panel();
@@ -331,7 +347,12 @@ document.addEventListener("toggle", function (event) {
     } else if (key === "t" || key === "c") {
       var cell = job.querySelector('a[data-assign-kind="' + (key === "t" ? "truck" : "crew") + '"]') ||
         (job.matches("a[data-assign]") ? job : job.querySelector("a[data-assign]"));
-      if (cell) { event.preventDefault(); cell.click(); }
+      if (cell) {
+        event.preventDefault();
+        cell.dataset.openOn = key === "c" ? "crew" : "truck";   // read by the click handler above
+        cell.click();
+        delete cell.dataset.openOn;
+      }
     } else if (key === "Enter" && target === job && !job.matches("a")) {
       var open = job.querySelector(".t-job a, .jc-cust, a[href]");
       if (open) { event.preventDefault(); open.click(); }

@@ -119,10 +119,19 @@ def test_keyboard_words_sorting_and_lanes(live_server, browser):
     expect(page.locator(f'tr[data-job-id="{ids["J-2"]}"]')).to_be_focused()
     page.keyboard.press("t")
     expect(page.locator("#assign-panel select[name=truck_id]")).to_be_visible()
+    expect(page.locator("#assign-panel select[name=truck_id]")).to_be_focused()   # t: the truck panel
     page.keyboard.press("Escape")
     expect(page.locator(f'tr[data-job-id="{ids["J-2"]}"] a[data-assign-kind="truck"]')).to_be_focused()
     page.keyboard.press("c")
     expect(page.locator("#assign-panel")).to_have_class("assign-panel is-open")
+    expect(page.locator("#assign-panel .crew-search")).to_be_focused()   # c: the crew panel's "Find a person"
+    page.keyboard.type("ann")
+    page.keyboard.press("Enter")   # ticks Ann, the first one the search leaves, beside SmartMoving's Bob
+    expect(page.locator("#assign-panel input[name=crew]:checked")).to_have_count(2)
+    page.keyboard.press("Escape")
+    expect(page.locator(f'tr[data-job-id="{ids["J-2"]}"] a[data-assign-kind="crew"]')).to_be_focused()
+    page.keyboard.press("t")   # after c, t still opens on the truck
+    expect(page.locator("#assign-panel select[name=truck_id]")).to_be_focused()
     page.keyboard.press("Escape")
 
     # §8: a sort header swaps the board in place and puts the order in the URL (no page load).
