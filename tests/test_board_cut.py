@@ -4,8 +4,10 @@ import re
 
 import pytest
 
+from dashboard.db import db
 from dashboard.jobs import board as dayboard
 from dashboard.jobs import board_cut
+from dashboard.models import Company
 from tests.support import login_as
 from tests.support.readiness import add_member
 from tests.support.readiness import at
@@ -102,3 +104,35 @@ def test_the_second_viewer_of_a_view_is_served_the_same_cut(app, client, staffed
     html = fragment(client, "?sort=-customer")
     assert len(board_cut.views) == 2
     assert html.index("Client S-1") < html.index("Client C-2") < html.index("Client C-1")
+
+
+def group_heads(html):
+    """{label: job count} of the table's group header rows."""
+    return {label.strip(): int(count) for label, count in
+            re.findall(r'<tr class="g-head"><th[^>]*>([^<]*)<span class="g-count">\s*(\d+) job', html)}
+
+
+def test_all_companies_board_keeps_same_named_locations_of_two_companies_apart(
+        app, client, default_company, make_company, make_location, make_user):
+    """QA: the super admin's "All companies" board merged Mississauga of two companies (13 jobs = 9 + 4), its
+    totals too. Groups are one per location id, labelled "Company · Location" when the board spans companies."""
+    harbour = make_company("Harbour Movers")
+    ours, theirs = make_location("Mississauga"), make_location("Mississauga", company=harbour)
+    with app.app_context():
+        demo_name = db.session.get(Company, default_company.id).name
+    for number in range(3):
+        add_job(app, ours, job_number=f"D-{number}", estimated_value_cents=100_00)
+    add_job(app, theirs, day=today_of(app), job_number="H-1", estimated_value_cents=7_00)
+    login_as(client, make_user("SUPER_ADMIN"))
+    heads = group_heads(fragment(client, "?group=location"))
+    assert heads == {f"{demo_name} · Mississauga": 3, "Harbour Movers · Mississauga": 1}
+
+
+def test_one_company_board_labels_groups_by_location_alone(app, client, default_company, make_location, make_user):
+    """A board of one company keeps plain location labels (and two of its locations stay two groups)."""
+    east, west = make_location("East"), make_location("West")
+    add_job(app, east, job_number="E-1")
+    add_job(app, west, job_number="W-1")
+    add_job(app, west, job_number="W-2")
+    login_as(client, make_user("ADMIN"))
+    assert group_heads(fragment(client, "?group=location")) == {"East": 1, "West": 2}

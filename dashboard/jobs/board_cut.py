@@ -24,6 +24,7 @@ from dashboard.jobs import day_snapshot
 from dashboard.jobs.board import day_conflicts_for
 from dashboard.jobs.queries import board_jobs_for_day
 from dashboard.jobs.queries import board_version
+from dashboard.jobs.queries import company_names
 from dashboard.jobs.queries import job_matcher
 from dashboard.jobs.render_cache import OnceCache
 from dashboard.permissions import visible_location_ids
@@ -124,12 +125,36 @@ def cut(index, *, visible, location_id, search, status, params):
     groups = []
     if params.view != "lanes":
         groups = [(label, items, dayboard.totals(items), sum(1 for fact in items if fact.attention))
-                  for label, items in dayboard.group_facts(ordered, params.group)]
+                  for label, items in _groups(ordered, params.group)]
     marks = index.marks()
     shown_marks = {fact.job.id: marks[fact.job.id] for fact in shown if fact.job.id in marks} if marks else {}
     return Cut(ordered, groups, dayboard.totals(ordered), counts, len(members),
                any(fact.job.actual_charges_cents or fact.job.tips_cents for fact in shown), marks,
                confirmed_people(shown_marks) if shown_marks else None, index.changes, index.conflicts)
+
+
+def _groups(ordered, group):
+    """[(label, Facts)] of ordered Facts by group: by location, one group per location *id* (two companies' or
+    branches' same-named locations never merge), in label order; else as the board groups them."""
+    if group != "location":
+        return dayboard.group_facts(ordered, group)
+    buckets = {}
+    for fact in ordered:
+        buckets.setdefault((fact.place, fact.job.location_id is None, fact.job.location_id or 0), []).append(fact)
+    return [(key[0], items) for key, items in sorted(buckets.items(), key=lambda item: item[0])]
+
+
+def _label_companies(index):
+    """On a board spanning several companies, each Fact's location reads "Company · Location" (its group's label and
+    its location sort key): the super admin's "All companies" board merged same-named locations of two companies."""
+    names = company_names({job.company_id for job in index.jobs})
+    if len(names) < 2:
+        return
+    relabelled = []
+    for fact in index.facts:
+        place = f"{names.get(fact.job.company_id, '')} · {fact.place}"
+        relabelled.append(fact._replace(place=place, keys={**fact.keys, "location": place}))
+    index.facts = relabelled
 
 
 def _cut_size(key, value):
@@ -163,4 +188,5 @@ def board_cut(user, day, filters, params, version=None):
     jobs = board_jobs_for_day(user, day, location_id=filters["location"], search=search)
     conflicts = day_conflicts_for(jobs, day, complete=not filters["location"] and not search)
     index = DayIndex(day_snapshot.DayCut(jobs, conflicts, None, {}))
+    _label_companies(index)
     return cut(index, visible=None, location_id=None, search=None, status=filters["status"], params=params)

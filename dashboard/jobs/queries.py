@@ -222,6 +222,14 @@ def company_board_jobs(company_id, day: date, ids=None):
     return list(_board_jobs(stmt))
 
 
+def company_names(company_ids):
+    """{company id: name} of these companies (a board spanning several labels its groups with them)."""
+    if not company_ids:
+        return {}
+    return dict(db.session.connection().execute(
+        sa.select(Company.id, Company.name).where(Company.id.in_(sorted(company_ids)))).all())
+
+
 # The sync status a board gives a job shown on the day SmartMoving moved it away from (issue 19 §2).
 MOVED_AWAY = "MOVED"
 
