@@ -22,14 +22,21 @@ def world(app, default_company, make_company, make_location, make_user):
 
 
 def add_runs(app, company_id, count, newest, window_days=2, every=timedelta(minutes=10)):
-    """count finished runs, every apart, the last finishing at newest; one in 50 failed."""
+    """count finished runs, every apart, the last finishing at newest; one in 50 failed.
+
+    Each run sweeps the window_days starting on its own day, as the scheduler's runs do: a
+    history where thousands of runs all swept one day would make that day's lookups read
+    them all, and whether "today" fell in that window depended on the hour the test ran.
+    """
     with app.app_context():
-        day = newest.date()
-        db.session.execute(sa.insert(SyncRun), [
-            dict(company_id=company_id, trigger="scheduled", window_start=day,
-                 window_end=day + timedelta(days=window_days - 1), status="FAILED" if n % 50 == 0 else "SUCCESS",
-                 started_at=newest - n * every - timedelta(seconds=40), finished_at=newest - n * every,
-                 pages_fetched=3) for n in range(count)])
+        rows = []
+        for n in range(count):
+            finished = newest - n * every
+            rows.append(dict(company_id=company_id, trigger="scheduled", window_start=finished.date(),
+                             window_end=finished.date() + timedelta(days=window_days - 1),
+                             status="FAILED" if n % 50 == 0 else "SUCCESS",
+                             started_at=finished - timedelta(seconds=40), finished_at=finished, pages_fetched=3))
+        db.session.execute(sa.insert(SyncRun), rows)
         db.session.commit()
 
 
