@@ -58,6 +58,7 @@ from dashboard.plans import api_views as plans_api_views
 from dashboard.plans import views as plans_views
 from dashboard.readiness import api_views as readiness_api_views
 from dashboard.readiness import views as readiness_views
+from dashboard.reports import page_cache as report_pages
 from dashboard.reports import views as reports_views
 from dashboard.reports.tables import display as report_cell
 from dashboard.sandbox.embedded import ensure_embedded_sandbox
@@ -246,6 +247,7 @@ def forget_rendered_rows():
     jobs_views.forget_rendered_rows()
     confirm_states.forget()
     crew_roster.forget()
+    report_pages.forget()
 
 
 def register_security_headers(app):

@@ -67,17 +67,19 @@ def _location_key(location_id):
     return NO_LOCATION_KEY if location_id is None else location_id
 
 
-def build_report(user, report_range, locations, config, show_money, now_utc=None, day_location_limit=None):
+def build_report(user, report_range, locations, config, show_money, now_utc=None, day_location_limit=None,
+                 versions=None):
     """Everything the page shows for report_range over locations (those in view), money only if show_money.
 
     Every figure is summed from the rollup (dashboard/reports/rollup.py). The per day and
     location table is built only when it has at most day_location_limit rows (None: always):
     the page links it as CSV above that, and reading thousands of rows for nothing costs.
+    versions: the range's day versions when the caller has just read them (rollup.current_versions).
     """
     days = report_range.days()
     in_view = [loc for loc in locations if report_range.location_id in (None, loc.id)]
     names = {loc.id: loc.name for loc in in_view}
-    facts = read_facts(user, report_range, config, now_utc or utcnow())
+    facts = read_facts(user, report_range, config, now_utc or utcnow(), versions)
     # Two grouped reads serve the Tally tables and the operational figures alike.
     location_sums = facts.sums(("location_key",), FACT_FIELDS + TALLY_COLUMNS)
     day_sums = facts.sums(("day",), USAGE_FIELDS + TALLY_COLUMNS)

@@ -302,9 +302,11 @@ class RangeFacts:
         return stored + len(keys)
 
 
-def read_facts(user, report_range, config, now_utc):
-    """The RangeFacts of the range for the reader: days that moved are recomputed and stored first."""
-    versions = current_versions(user, report_range.start, report_range.end)
+def read_facts(user, report_range, config, now_utc, versions=None):
+    """The RangeFacts of the range for the reader: days that moved are recomputed and stored first.
+    versions: current_versions of the range when the caller has just read them."""
+    if versions is None:
+        versions = current_versions(user, report_range.start, report_range.end)
     if not versions:
         return RangeFacts(None, [])
     zones = company_zones({cid for cid, _day in versions})

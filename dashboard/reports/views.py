@@ -7,12 +7,16 @@ from flask import render_template
 from flask import request
 from flask import url_for
 from flask_login import current_user
+from markupsafe import Markup
 
 from dashboard import web
 from dashboard.jobs.queries import locations_for
+from dashboard.models import utcnow
 from dashboard.permissions import Perm
 from dashboard.permissions import can
 from dashboard.permissions import require
+from dashboard.reports.page_cache import rendered_report
+from dashboard.reports.page_cache import report_key
 from dashboard.reports.params import RangeError
 from dashboard.reports.params import default_range
 from dashboard.reports.params import parse_range
@@ -52,6 +56,22 @@ def _clock(hours):
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
+def _report_html(report_range, locations, show_money, query):
+    """The page's report part: rendered once per data version and viewer (page_cache), else built now."""
+    config = current_app.config
+    key, versions = report_key(current_user, report_range, locations, show_money, config, utcnow(),
+                               extra=(MAX_INLINE_ROWS,))
+
+    def render():
+        report = build_report(current_user, report_range, locations, config, show_money,
+                              day_location_limit=MAX_INLINE_ROWS, versions=versions)
+        return Markup(render_template(
+            "reports/_report.html", report=report, query=query, show_money=show_money,
+            max_inline_rows=MAX_INLINE_ROWS, day_open=_clock(config["BOARD_DAY_HOURS"][0]),
+            day_close=_clock(config["BOARD_DAY_HOURS"][1])))
+    return rendered_report(key, render)
+
+
 @bp.get("/")
 @require(Perm.VIEW_REPORTS)
 def index():
@@ -67,17 +87,14 @@ def index():
         return render_template("reports/index.html", error=str(error), form=form, locations=locations,
                                show_money=show_money, report=None, query={},
                                preset_links=_preset_links(None, None)), 422
-    report = build_report(current_user, report_range, locations, current_app.config, show_money,
-                          day_location_limit=MAX_INLINE_ROWS)
     query = {"from": report_range.start.isoformat(), "to": report_range.end.isoformat()}
     if report_range.location_id is not None:
         query["location"] = report_range.location_id
     response = current_app.make_response(render_template(
         "reports/index.html", error=None, form=dict(query, location=report_range.location_id), query=query,
-        locations=locations, show_money=show_money, report=report, report_range=report_range,
-        preset_links=_preset_links(report_range, report_range.location_id),
-        max_inline_rows=MAX_INLINE_ROWS, day_open=_clock(current_app.config["BOARD_DAY_HOURS"][0]),
-        day_close=_clock(current_app.config["BOARD_DAY_HOURS"][1])))
+        locations=locations, show_money=show_money, report_range=report_range,
+        report_html=_report_html(report_range, locations, show_money, query),
+        preset_links=_preset_links(report_range, report_range.location_id)))
     response.headers["Cache-Control"] = "no-store"
     return response
 
