@@ -6,12 +6,15 @@ per job on every poll, so each drawn job is kept in `row_cache` under the stamps
 drawn from: after a change only that job is drawn again, and the board's template just
 joins the strings (STYLE.md, "Dense boards").
 """
+import math
 import re
 import sys
 from collections import Counter
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
+from datetime import time
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import NamedTuple
 
@@ -324,7 +327,11 @@ class BoardBuilder:
         d.marks = self.marks.get(job.id, ())
         if self.params.view == "lanes":   # only what a block shows: its place, time and tooltip
             if span[0] is not None:
-                d.cols, d.start = self._cols(span), f"{span[0]:%H:%M}"
+                day = job.scheduled_date or span[0].date()
+                d.cols, d.start = self._cols(span, day), f"{span[0]:%H:%M}"
+                # A job running past the lanes' last hour (or starting before their first) is drawn to the edge
+                # and says where it really ends (starts): a 15:00–00:30 job is not a quarter-hour sliver.
+                d.clip_before, d.clip_after = self._clipped(span, day)
                 d.block_title = (f"{d.start}–{span[1]:%H:%M} {job.job_number or ''} {job.customer_name or ''} · "
                                  f"{', '.join(crew) or 'no crew'}")
             else:
@@ -359,18 +366,28 @@ class BoardBuilder:
     def slots(self):
         return int((self.day_end - self.day_start) * 4)
 
-    def _col(self, moment):
-        """Grid line (1-based) of a moment, in quarter hours from the day's start, clamped to the day."""
-        hours = moment.hour + moment.minute / 60 - self.day_start
-        return max(1, min(self.slots + 1, int(hours * 4) + 1))
+    def _col(self, moment, day):
+        """Grid line (1-based) of a moment, in quarter hours from day's start, clamped to the day's lanes (a moment
+        after midnight counts from day, so 00:30 next day is past the last line, not before the first)."""
+        hours = (moment - datetime.combine(day, time())) / timedelta(hours=1) - self.day_start
+        return max(1, min(self.slots + 1, math.floor(hours * 4) + 1))
 
-    def _cols(self, span):
+    def _cols(self, span, day):
         """(first, last) grid lines of a timed job's block: at least one quarter hour wide, inside the day."""
-        start, end = self._col(span[0]), self._col(span[1])
+        start, end = self._col(span[0], day), self._col(span[1], day)
         if end <= start:
             end = min(self.slots + 1, start + 1)
             start = end - 1
         return start, end
+
+    def _clipped(self, span, day):
+        """(start text, end text) of a span that the lanes cut at their left or right edge, "" where it fits."""
+        midnight = datetime.combine(day, time())
+        opens = midnight + timedelta(hours=self.day_start)
+        closes = midnight + timedelta(hours=self.day_end)
+        before = f"{span[0]:%H:%M}" if span[0] < opens else ""
+        after = f"{span[1]:%H:%M}" if span[1] > closes else ""
+        return before, after
 
     def lanes(self, rows):
         """(hour labels, lanes, untimed rows): one lane per truck in view plus 'No truck'."""
