@@ -60,10 +60,12 @@ def _tally(sums):
 
 
 def _location_id(key):
+    """A rollup location key as the page's location id (None: jobs without a location)."""
     return None if key == NO_LOCATION_KEY else key
 
 
 def _location_key(location_id):
+    """A location id (None: no location) as the rollup keys it."""
     return NO_LOCATION_KEY if location_id is None else location_id
 
 
