@@ -32,6 +32,7 @@ from dashboard.models import CrewMember
 from dashboard.models import SyncStatus
 from dashboard.models import TruckJourney
 from dashboard.models import utcnow
+from dashboard.plans.audience import in_plan
 from dashboard.plans.models import PlanAssignment
 from dashboard.plans.models import PlanConfirmation
 from dashboard.plans.models import PlanVersion
@@ -107,6 +108,12 @@ def confirmed_people(marks):
             if mark.crew_member_id is not None:
                 people[mark.crew_member_id] = people.get(mark.crew_member_id, True) and mark.state == CONFIRMED
     return sum(people.values()), len(people)
+
+
+def confirmed_of(jobs, marks):
+    """confirmed_people over those of jobs the plan tells anyone about (plans.audience.in_plan), given {job id:
+    marks}: people whose only jobs are cancelled or removed were never sent the plan, so they are not counted."""
+    return confirmed_people({job.id: marks[job.id] for job in jobs if job.id in marks and in_plan(job)})
 
 
 def day_plan(company_id, day, jobs=None, with_unsent=False):

@@ -62,17 +62,22 @@ class BoardParams:
     group: str = "location"
     sort: str = "arrival"
     descending: bool = False
+    # ?member=<CrewMember id>: only that person's jobs (the crew roster's counts link here). By id, not by name:
+    # two people with the same name do not get each other's jobs.
+    member: int | None = None
 
     @classmethod
     def parse(cls, args, many_locations):
-        """Read ?view=&group=&sort= leniently: unknown values fall back to the defaults."""
+        """Read ?view=&group=&sort=&member= leniently: unknown values fall back to the defaults."""
         view = args.get("view", "table")
         group = args.get("group", "location" if many_locations else "none")
         sort = args.get("sort", "arrival")
         descending = sort.startswith("-")
         sort = sort.lstrip("-")
+        member = (args.get("member") or "").strip()
         return cls(view if view in VIEWS else "table", group if group in GROUPS else "none",
-                   sort if sort in SORTS else "arrival", descending)
+                   sort if sort in SORTS else "arrival", descending,
+                   int(member) if member.isascii() and member.isdigit() and 0 < int(member) < 2**31 else None)
 
     def query(self, many_locations):
         """The non-default parts, for links that must keep them."""
@@ -83,6 +88,8 @@ class BoardParams:
             out["group"] = self.group
         if self.sort != "arrival" or self.descending:
             out["sort"] = ("-" if self.descending else "") + self.sort
+        if self.member is not None:
+            out["member"] = self.member
         return out
 
 
@@ -198,6 +205,14 @@ def short_address(address):
     if len(parts) >= 3:
         return f"{parts[0]}, {parts[-2]}"
     return ", ".join(parts[:2])
+
+
+def route_text(origin, dest, shorten=None):
+    """'origin → destination', or the one address a job has (labour only, packing: no arrow, no "?"), or ''.
+
+    shorten: applied to each address shown (short_address on the board)."""
+    shown = [address for address in (origin, dest) if address]
+    return " → ".join(shorten(address) for address in shown) if shorten else " → ".join(shown)
 
 
 _WINDOW_RE = re.compile(r"^\s*(\d{1,2})(?::(\d{2}))?\s*([AaPp][Mm])?"   # 8, 8:00, 8:00 AM
@@ -339,7 +354,8 @@ class BoardBuilder:
             return d
         origin, dest = job.origin_address or "", job.destination_address or ""
         d.window, d.live, d.sync_flag = _window_text(job, span), is_live(job), _SYNC_FLAGS.get(job.sync_status)
-        d.origin, d.dest, d.route = origin, dest, f"{short_address(origin)} → {short_address(dest)}"
+        d.origin, d.dest = origin, dest
+        d.route, d.route_full = route_text(origin, dest, short_address), route_text(origin, dest)
         return d
 
     # -- table ------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from dashboard.changes.on_board import open_changes
 from dashboard.confirm.states import board_marks
-from dashboard.confirm.states import confirmed_people
+from dashboard.confirm.states import confirmed_of
 from dashboard.jobs import board as dayboard
 from dashboard.jobs import day_snapshot
 from dashboard.jobs.board import day_conflicts_for
@@ -109,13 +109,15 @@ def cut(index, *, visible, location_id, search, status, params):
     """The Cut of index (a day's DayIndex) for a viewer seeing visible locations (None: all), through the
     board's filters and params."""
     facts = index.facts
-    if visible is None and location_id is None and not search:
+    person = params.member   # a crew member's id: their jobs only (our crew's ids, else SmartMoving's)
+    if visible is None and location_id is None and not search and person is None:
         members, counts = facts, index.counts()
     else:
         matches = job_matcher(search)
         members = [fact for fact in facts
                    if (visible is None or fact.job.location_id in visible)
-                   and (location_id is None or fact.job.location_id == location_id) and matches(fact.job)]
+                   and (location_id is None or fact.job.location_id == location_id) and matches(fact.job)
+                   and (person is None or person in fact.job.effective_crew_ids)]
         counts = dayboard.header_counts(members)
     shown = dayboard.filter_facts(members, status)
     ordered = index.order(params.sort, params.descending)
@@ -130,7 +132,8 @@ def cut(index, *, visible, location_id, search, status, params):
     shown_marks = {fact.job.id: marks[fact.job.id] for fact in shown if fact.job.id in marks} if marks else {}
     return Cut(ordered, groups, dayboard.totals(ordered), counts, len(members),
                any(fact.job.actual_charges_cents or fact.job.tips_cents for fact in shown), marks,
-               confirmed_people(shown_marks) if shown_marks else None, index.changes, index.conflicts)
+               confirmed_of([fact.job for fact in shown], marks) if shown_marks else None, index.changes,
+               index.conflicts)
 
 
 def _groups(ordered, group):
@@ -179,7 +182,7 @@ def board_cut(user, day, filters, params, version=None):
         visible = visible_location_ids(user)
         key = (user.company_id, day, version, None if visible is None else frozenset(visible), filters["location"],
                search, filters["status"], params.sort, params.descending,
-               "lanes" if params.view == "lanes" else params.group)
+               "lanes" if params.view == "lanes" else params.group, params.member)
         return views.get_or_build(key, lambda: cut(
             day_index(day_snapshot.company_day(user, day, version)), visible=visible,
             location_id=filters["location"], search=search, status=filters["status"], params=params))

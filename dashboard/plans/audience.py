@@ -31,6 +31,9 @@ from dashboard.plans.snapshot import job_snapshot
 
 # Jobs nobody works: never part of a plan.
 _NOT_WORKED = ("CANCELLED", "LOST", "BAD_LEAD")
+# The sync status a board gives its greyed copy of a job moved to another day (jobs.queries.MOVED_AWAY): that
+# day's plan has it, this one's does not.
+_MOVED_AWAY = "MOVED"
 
 
 class OutOfScope(LookupError):
@@ -122,6 +125,16 @@ def day_jobs(company_id, day, location_ids):
     if location_ids is not None:
         stmt = stmt.where(TruckJourney.location_id.in_(location_ids) if location_ids else sa.false())
     return list(db.session.scalars(stmt))
+
+
+def in_plan(job):
+    """True for a job already read that a plan of its day tells people about: day_jobs' filter in Python (not
+    removed, not cancelled, lost or a bad lead), and not a board's greyed copy of a job moved to another day.
+
+    The board's "N of M confirmed" counts the people on these jobs only: someone whose only job is cancelled is
+    never sent the plan, so they could never confirm it."""
+    return (job.sync_status not in (SyncStatus.REMOVED.value, _MOVED_AWAY)
+            and job.status not in _NOT_WORKED)
 
 
 def typed_names_of(job):
