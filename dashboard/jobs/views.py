@@ -43,6 +43,7 @@ from dashboard.jobs.queries import jobs_for_day
 from dashboard.jobs.queries import locations_for
 from dashboard.jobs.spans import board_day
 from dashboard.models import Company
+from dashboard.models import CrewMember
 from dashboard.models import SyncStatus
 from dashboard.permissions import Perm
 from dashboard.permissions import Scope
@@ -113,6 +114,9 @@ def _board_context(day, view_name, version=None):
         trucks=lanes_trucks(current_user, [loc.id for loc in locations if filters["location"] in (None, loc.id)])
         if params.view == "lanes" else ())
     company = db.session.get(Company, company_in_view(current_user))   # a super admin's pick (issue 21)
+    # The ?member= filter's chip names the person (another company's id names no one: the chip says its number).
+    member = db.session.get(CrewMember, params.member) if params.member is not None else None
+    member_name = member.name if member is not None and member.company_id == company.id else None
     last_run = history.last_finished_run(company.id, successful_only=True)
     last_synced = last_run.finished_at if last_run else None
     filter_query = {k: v for k, v in filters.items() if v}
@@ -127,7 +131,7 @@ def _board_context(day, view_name, version=None):
         stale_minutes=current_app.config["SYNC_STALE_MINUTES"],
         refresh_seconds=current_app.config["BOARD_REFRESH_SECONDS"],
         prev_day=day - timedelta(days=1), next_day=day + timedelta(days=1),
-        board_url=_board_url(view_name, day),
+        board_url=_board_url(view_name, day), member_name=member_name,
     )
 
 

@@ -141,9 +141,11 @@ def _as_blocker(item):
     return Blocker(item["kind"], item.get("jobId"), item.get("jobNumber"), item["message"])
 
 
-def day_blockers(company_id, day, user):
-    """Every blocker of company's day that user may see, as dicts, in KIND_ORDER then job order."""
-    view = day_view(company_id, day, user)
+def day_blockers(company_id, day, user, view=None):
+    """Every blocker of company's day that user may see, as dicts, in KIND_ORDER then job order.
+
+    view: the day_view of it when the caller read it already (the panel asks whether the day has jobs)."""
+    view = view or day_view(company_id, day, user)
     order = {job.id: index for index, job in enumerate(view.jobs)}
     blockers = [_as_blocker(item) for check in CHECKS for item in check(view)]
     rank = {kind: index for index, kind in enumerate(KIND_ORDER)}

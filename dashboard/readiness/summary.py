@@ -1,5 +1,6 @@
 """A day's readiness in one sentence, for pages that sit before an action (the Send plan panel):
 "8 blockers remain — 5 jobs without a truck, 2 double booked, 1 understaffed…"."""
+from dashboard.jobs.queries import day_is_synced
 from dashboard.readiness import blockers
 
 # How a kind reads after "N jobs" (kinds not named read as their label).
@@ -30,3 +31,10 @@ def sentence(found):
     more = "…" if len(groups) > SHOWN_KINDS else ""
     count = len(found)
     return f"{count} blocker{'' if count == 1 else 's'} remain{'s' if count == 1 else ''} — {parts}{more}"
+
+
+def not_synced(view):
+    """True when the panel cannot call the day ready: it has no jobs (so no job blocks it) and no successful
+    sync run's window covered it (SmartMoving's jobs for it were never fetched; the board's banner says it may
+    be incomplete). view: blockers.day_view of the day."""
+    return not view.jobs and not day_is_synced(view.company_id, view.day)

@@ -13,6 +13,7 @@ from dashboard.permissions import can
 from dashboard.permissions import company_in_view
 from dashboard.permissions import require
 from dashboard.readiness import blockers
+from dashboard.readiness import summary
 from dashboard.timeutil import parse_iso_date
 
 bp = Blueprint("readiness", __name__)
@@ -34,7 +35,9 @@ def panel():
     day = parse_iso_date(request.args.get("date", ""))
     if day is None:
         abort(422, description="date must be a day as YYYY-MM-DD.")
-    found = blockers.day_blockers(company_in_view(current_user), day, current_user)   # a super admin's pick
+    view = blockers.day_view(company_in_view(current_user), day, current_user)   # a super admin's pick
+    found = blockers.day_blockers(view.company_id, day, current_user, view)
     today = web.user_today()   # the company in view's today, like the board the panel sits on
     return render_template("readiness/_panel.html", day=day, day_label=day_name(day, today), blockers=found,
-                           groups=blockers.grouped(found), can_edit=can(current_user, Perm.EDIT_JOBS))
+                           groups=blockers.grouped(found), can_edit=can(current_user, Perm.EDIT_JOBS),
+                           not_synced=summary.not_synced(view))
