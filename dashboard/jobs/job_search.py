@@ -12,9 +12,12 @@ Accents and case fold away everywhere ("amelie" finds Amélie). In Python rather
 crew lists are JSON, both databases then fold the same way, and a board reads its whole day anyway.
 """
 import re
+import sys
 import unicodedata
 from dataclasses import dataclass
 from dataclasses import field
+
+from dashboard.jobs.render_cache import budget_bytes
 
 # A token: an optional known prefix, then a "quoted value" or a bare run of non-spaces (empty: "truck:" alone).
 _TOKEN = re.compile(r'(?:(?P<key>truck|crew|job):)?(?:"(?P<quoted>[^"]*)"?|(?P<bare>\S*))', re.IGNORECASE)
@@ -101,6 +104,45 @@ def _read_bare_words(query, words):
         at += 1
 
 
+# {job id: (the job, its folded search text)} of board jobs searched: a search of an 8,000-job day folded every
+# job's text again (~250 ms under load). A board job is an immutable tuple kept from one read of its day to the
+# next while it does not change, so an entry holds while its job *is* the job searched; a changed job is a new
+# object and its text is folded anew. At most this share of the worker's cache budget (CACHE_MAX_MB), then
+# forgotten at once (the next search of a day folds its texts again).
+_TEXT_SHARE = 0.05
+_texts = {}
+_text_bytes = [0]
+
+
+def _fields(job, truck_name, names):
+    """The fields a search's words and phrases look in, one line each, folded (accents and case away)."""
+    return plain("\n".join(str(part) for part in (
+        job.customer_name, job.job_number, job.quote_number, job.origin_address, job.destination_address,
+        job.customer_phone, job.notes, truck_name, *names) if part))
+
+
+def search_text(job, truck_name, names):
+    """_fields of job, kept per board job (an ORM row can change in place, so its text is folded every time)."""
+    if not isinstance(job, tuple):
+        return _fields(job, truck_name, names)
+    known = _texts.get(job.id)
+    if known is not None and known[0] is job:
+        return known[1]
+    text = _fields(job, truck_name, names)
+    if _text_bytes[0] > budget_bytes(_TEXT_SHARE):
+        _texts.clear()
+        _text_bytes[0] = 0
+    _texts[job.id] = (job, text)
+    _text_bytes[0] += sys.getsizeof(text) + 120   # the entry, its tuple and the dict's slot
+    return text
+
+
+def forget_texts():
+    """Drop the kept search texts (tests and benchmarks timing a first search)."""
+    _texts.clear()
+    _text_bytes[0] = 0
+
+
 def _job_number_matches(wanted, number):
     """job:101058 finds 101058 and its parts (101058-1), never 1010580."""
     number = fold(number or "")
@@ -133,10 +175,8 @@ def job_matcher(search):
         if any(not (_job_number_matches(wanted, job.job_number) or _job_number_matches(wanted, job.quote_number))
                for wanted in query.jobs):
             return False
-        # One line per field, folded at once (a board may search thousands of jobs per keystroke).
-        haystack = plain("\n".join(str(part) for part in (
-            job.customer_name, job.job_number, job.quote_number, job.origin_address, job.destination_address,
-            job.customer_phone, job.notes, truck_name, *names) if part))
+        # One line per field, folded once per job (a board may search thousands of jobs per keystroke).
+        haystack = search_text(job, truck_name, names)
         if query.phrases or query.truck_words:
             key = truck_key(truck_name) if truck_name is not None else None
             lines = haystack if key is None else f"{haystack}\ntruck {key}"   # "Truck 101" is a phrase of truck 101
