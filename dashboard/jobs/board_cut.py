@@ -75,6 +75,10 @@ class DayIndex:
         """{job id: (Mark, ...)} of the day's jobs once a plan was published, else {}."""
         return self._once("marks", lambda: board_marks(self.jobs))
 
+    def whole_day(self):
+        """board_cut._shown_figures over every Fact of the day."""
+        return self._once("whole day", lambda: _shown_figures(self.facts, self.marks()))
+
 
 _index_lock = threading.Lock()
 
@@ -129,11 +133,20 @@ def cut(index, *, visible, location_id, search, status, params):
         groups = [(label, items, dayboard.totals(items), sum(1 for fact in items if fact.attention))
                   for label, items in _groups(ordered, params.group)]
     marks = index.marks()
-    shown_marks = {fact.job.id: marks[fact.job.id] for fact in shown if fact.job.id in marks} if marks else {}
-    return Cut(ordered, groups, dayboard.totals(ordered), counts, len(members),
-               any(fact.job.actual_charges_cents or fact.job.tips_cents for fact in shown), marks,
-               confirmed_of([fact.job for fact in shown], marks) if shown_marks else None, index.changes,
-               index.conflicts)
+    if shown is facts:   # the whole day (most boards): worked out once per version, not per view
+        show_charged, confirmed = index.whole_day()
+    else:
+        show_charged, confirmed = _shown_figures(shown, marks)
+    return Cut(ordered, groups, dayboard.totals(ordered), counts, len(members), show_charged, marks, confirmed,
+               index.changes, index.conflicts)
+
+
+def _shown_figures(shown, marks):
+    """(some job shown reports charges or tips, (people confirmed, people) over them once a plan was published)."""
+    show_charged = any(fact.job.actual_charges_cents or fact.job.tips_cents for fact in shown)
+    if not marks or not any(fact.job.id in marks for fact in shown):
+        return show_charged, None
+    return show_charged, confirmed_of([fact.job for fact in shown], marks)
 
 
 def _groups(ordered, group):
@@ -143,8 +156,13 @@ def _groups(ordered, group):
         return dayboard.group_facts(ordered, group)
     buckets = {}
     for fact in ordered:
-        buckets.setdefault((fact.place, fact.job.location_id is None, fact.job.location_id or 0), []).append(fact)
-    return [(key[0], items) for key, items in sorted(buckets.items(), key=lambda item: item[0])]
+        items = buckets.get(fact.job.location_id)
+        if items is None:
+            items = buckets[fact.job.location_id] = []
+        items.append(fact)
+    # (A location's Facts share its label: the first one's names the group.)
+    return sorted(((items[0].place, items) for items in buckets.values()),
+                  key=lambda group: (group[0], group[1][0].job.location_id or 0))
 
 
 def _label_companies(index):
