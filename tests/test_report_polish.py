@@ -12,6 +12,7 @@ from dashboard.reports.tables import Column
 from dashboard.reports.tables import Table
 from dashboard.reports.tables import display
 from dashboard.reports.tables import money
+from dashboard.reports.tables import rows_html
 from dashboard.reports.tables import to_csv
 from dashboard.timeutil import company_today
 from tests.support import login_as
@@ -98,3 +99,10 @@ def test_report_page_wording_axes_presets_and_cells(app, client, default_company
                             query_string={"from": week.start.isoformat(), "to": week.end.isoformat()})
     assert csv_answer.data.startswith(BOM)
     assert "Alpha,1,10000.00,1375.21,-8624.79" in csv_answer.data.decode("utf-8-sig")
+
+
+def test_table_rows_escape_names_and_mark_numbers():
+    table = Table("t", "T", [Column("Location", "text"), Column("Jobs"), money("Value"), Column("Busy", "percent")],
+                  [["<b>A&B</b>", 1200, -862479, None]])
+    assert str(rows_html(table)) == ('<tr><th scope="row">&lt;b&gt;A&amp;B&lt;/b&gt;</th><td class="num">1,200</td>'
+                                     '<td class="num">\u2212$8,624.79</td><td class="num">—</td></tr>\n')

@@ -92,7 +92,9 @@ def rows_html(table):
     for row in table.rows:
         parts = ["<tr>"]
         for index, (value, (kind, attributes)) in enumerate(zip(row, cells, strict=True)):
-            text = escape(display(value, kind))
+            text = display(value, kind)
+            if isinstance(value, str):   # names and labels; formatted numbers, dates and "—" need no escaping
+                text = escape(text)
             parts.append(f'<th scope="row">{text}</th>' if index == 0 else f"<td{attributes}>{text}</td>")
         parts.append("</tr>\n")
         html.append("".join(parts))
