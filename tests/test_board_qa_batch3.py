@@ -122,3 +122,16 @@ def test_a_day_outside_every_synced_window_without_jobs_is_not_called_ready(app,
     add_job(app, location, day=far, job_number="J-1")
     panel = client.get(f"/readiness/panel?date={far.isoformat()}").get_data(as_text=True)
     assert "Not synced" not in panel
+
+
+def test_the_readiness_api_does_not_call_an_unsynced_empty_day_ready(app, client, branch):
+    location, dispatcher = branch
+    login_as(client, dispatcher)
+    far = today_of(app) + timedelta(days=40)
+    answer = client.get(f"/api/smartmoving/readiness?date={far.isoformat()}").get_json()
+    # Not ready, though no job blocks it (a stale-sync blocker may be listed: no sync ran at all here).
+    assert answer["ready"] is False and answer["synced"] is False
+    assert all(blocker["jobId"] is None for blocker in answer["blockers"])
+    add_job(app, location, day=far, job_number="J-1", truck_id=None)
+    answer = client.get(f"/api/smartmoving/readiness?date={far.isoformat()}").get_json()
+    assert answer["synced"] is True and answer["ready"] is (not answer["blockers"])

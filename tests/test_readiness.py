@@ -172,7 +172,7 @@ def test_api_says_ready_for_a_ready_day(app, client, ready_place):
     ready_job(ready_place)
     body = client.get(f"/api/smartmoving/readiness?date={ready_place.day.isoformat()}",
                       headers=bearer(app, ready_place.admin)).get_json()
-    assert body == {"date": ready_place.day.isoformat(), "ready": True, "blockers": []}
+    assert body == {"date": ready_place.day.isoformat(), "ready": True, "synced": True, "blockers": []}
 
 
 def test_the_board_panel_counts_groups_and_links_to_the_assign_panel(app, client, ready_place, login):
