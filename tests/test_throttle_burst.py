@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+import dashboard.auth.passwords as password_checks
 import dashboard.auth.reauth as reauth
-import dashboard.auth.views as auth_views
 from dashboard.db import db
 from dashboard.models import ApiToken
 from dashboard.models import AuditEvent
@@ -75,7 +75,7 @@ def _burst(ready, email, passwords, remote_addr="10.0.0.1"):
 def test_a_burst_of_guesses_gets_only_the_free_ones_checked(app, make_user, monkeypatch):
     make_user("DISPATCHER", email="burst@example.test")
     limit = app.config["LOGIN_MAX_FAILURES"]
-    checked = _counting(monkeypatch, auth_views)
+    checked = _counting(monkeypatch, password_checks)   # the sign-in form checks through passwords.check_password
     codes = _burst(_ready_clients(app, BURST), "burst@example.test", ["wrong-guess-123"] * BURST)
     assert sorted(codes) == [401] * limit + [429] * (BURST - limit), codes
     assert len(checked) == limit
