@@ -13,6 +13,7 @@ from dashboard.plans import audience
 from tests.support import login_as
 from tests.support.confirm import add_job as add_plan_job
 from tests.support.confirm import add_member as add_plan_member
+from tests.support.confirm import answer_link
 from tests.support.readiness import add_member
 from tests.support.ui import add_job
 from tests.support.ui import today_of
@@ -104,9 +105,8 @@ def test_people_whose_only_job_is_cancelled_do_not_count_as_unconfirmed(app, cli
     html = client.get("/board/tomorrow", headers=FRAGMENT).get_data(as_text=True)
     assert "<b>0 of 4</b> confirmed" in html
     with app.test_client() as phone:
-        from tests.test_confirmations import _answer
         for person in (plan_world.ana, plan_world.bo, plan_world.cy, plan_world.dee):
-            _answer(phone, plan_world.tokens[person], "confirmed")
+            answer_link(phone, plan_world.tokens[person], "confirmed")
     html = client.get("/board/tomorrow", headers=FRAGMENT).get_data(as_text=True)
     assert "<b>4 of 4</b> confirmed" in html and "count-plan count-attention" not in html
 

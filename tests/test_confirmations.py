@@ -14,8 +14,8 @@ from dashboard.plans.links import LINK_PATH
 from dashboard.plans.links import token_for
 from dashboard.plans.models import CrewLink
 from dashboard.plans.models import PlanConfirmation
-from tests.support import csrf_token_from
 from tests.support.confirm import add_member
+from tests.support.confirm import answer_link
 from tests.support.confirm import tell_crew
 
 
@@ -23,14 +23,7 @@ def _open(client, token):
     return client.get(LINK_PATH + token)
 
 
-def _answer(client, token, answer, reason=None, csrf=True):
-    page = _open(client, token)
-    data = {"answer": answer}
-    if csrf:
-        data["csrf_token"] = csrf_token_from(page.get_data(as_text=True))
-    if reason is not None:
-        data["reason"] = reason
-    return client.post(LINK_PATH + token, data=data)
+_answer = answer_link
 
 
 def _plan(app, world, with_unsent=False):

@@ -17,6 +17,7 @@ from dashboard.models import Location
 from dashboard.models import Truck
 from dashboard.models import TruckJourney
 from dashboard.models import utcnow
+from dashboard.plans.links import LINK_PATH
 from dashboard.plans.links import issue_link
 from dashboard.plans.links import token_for
 from dashboard.plans.models import PlanAssignment
@@ -25,6 +26,7 @@ from dashboard.plans.snapshot import crew_with_ids
 from dashboard.plans.snapshot import fingerprint
 from dashboard.plans.snapshot import job_snapshot
 from dashboard.timeutil import company_today
+from tests.support import csrf_token_from
 
 
 def add_member(company_id, name, role="mover", location_id=None):
@@ -118,3 +120,14 @@ def build_plan_world(app, company, publish=True):
             company_id=company.id, location_id=location.id, day=day, version_id=version.id if version else None,
             ana=ana.id, bo=bo.id, cy=cy.id, dee=dee.id, truck12=truck12.id, truck7=truck7.id,
             first=first.id, second=second.id, tokens=tokens)
+
+
+def answer_link(client, token, answer, reason=None, csrf=True):
+    """Open the personal page of token and POST answer ("confirmed" or "declined", with reason) as its form does."""
+    page = client.get(LINK_PATH + token)
+    data = {"answer": answer}
+    if csrf:
+        data["csrf_token"] = csrf_token_from(page.get_data(as_text=True))
+    if reason is not None:
+        data["reason"] = reason
+    return client.post(LINK_PATH + token, data=data)
