@@ -232,4 +232,7 @@ def test_roster_flags_a_person_off_but_booked_on_a_day_shown(app, client, crew):
     login_as(client, crew["users"]["admin"])
     html = client.get("/crew").get_data(as_text=True)
     assert html.count("Off but booked tomorrow") == 1
-    assert f'href="/board?date={crew["tomorrow"].isoformat()}&amp;q=Bob+South"' in html
+    # By id, like the job counts: a namesake's jobs never show.
+    assert f'href="/board?date={crew["tomorrow"].isoformat()}&amp;member={crew["bob"]}"' in html
+    board = client.get(f'/board?date={crew["tomorrow"].isoformat()}&member={crew["bob"]}').get_data(as_text=True)
+    assert "J-off" in board and "Crew member: Bob South" in board
