@@ -74,6 +74,12 @@ def test_the_member_filter_keeps_that_persons_jobs_by_id_not_by_name(app, client
     day = today_of(app).isoformat()
     assert f'href="/board?date={day}&amp;member={first}">2</a>' in roster
     assert f'href="/board?date={day}&amp;member={second}">1</a>' in roster
+    # The day sheet and the CSV keep the filter, by id, from the board's links.
+    board = client.get(f"/?member={first}").get_data(as_text=True)
+    assert f'href="/board/print?date={day}&amp;member={first}"' in board
+    for path in ("/board/print", "/board/export.csv"):
+        sheet = client.get(f"{path}?date={day}&member={first}").get_data(as_text=True)
+        assert "OURS-1" in sheet and "SM-1" in sheet and "OTHER-1" not in sheet and "MOVED-1" not in sheet, path
 
 
 def test_an_unknown_member_filter_is_ignored_or_shows_no_jobs(app, client, branch):

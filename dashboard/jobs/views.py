@@ -23,6 +23,7 @@ from dashboard.guards import coerce_id
 from dashboard.guards import parse_id
 from dashboard.jobs import board as dayboard
 from dashboard.jobs import conflicts as clash_rules
+from dashboard.jobs import crew_roster
 from dashboard.jobs import day_snapshot
 from dashboard.jobs import dispatch
 from dashboard.jobs import manual
@@ -121,10 +122,13 @@ def _board_context(day, view_name, version=None):
     last_synced = last_run.finished_at if last_run else None
     filter_query = {k: v for k, v in filters.items() if v}
     query = dict(filter_query, **params.query(many))
+    # The day sheet and CSV take the filters and ?member= (not the view, grouping or sort: they have their own).
+    sheet_query = dict(filter_query, **({"member": params.member} if params.member is not None else {}))
     return dict(
         day=day, today=today, tomorrow=today + timedelta(days=1), view_name=view_name,
         board=the_board, counts=cut.counts, total=cut.total, filters=filters, query=query,
-        filter_query=filter_query, locations=locations, params=params, show_location=show_location,
+        filter_query=filter_query, sheet_query=sheet_query, locations=locations, params=params,
+        show_location=show_location,
         show_money=can(current_user, Perm.VIEW_FINANCIAL), can_edit=can_edit,
         can_sync=can(current_user, Perm.SYNC_DATA), synced=day_is_synced(company.id, day),
         last_synced=last_synced, stale=history.is_stale(last_synced),
@@ -213,13 +217,16 @@ def board():
 
 
 def _sheet_jobs():
-    """Jobs of the print sheet and CSV: the board's ?date=, location, status and search filters."""
+    """Jobs of the print sheet and CSV: the board's ?date=, location, status, search and member filters."""
     day = _requested_day(web.user_today())
     locations = locations_for(current_user)
     filters = _board_filters(locations)
     jobs = jobs_for_day(current_user, day, location_id=filters["location"], search=filters["q"] or None)
     if filters["status"]:
         jobs = dayboard.filter_jobs(jobs, filters["status"], day_conflicts_for(jobs, day))
+    member = dayboard.BoardParams.parse(request.args, len(locations) > 1).member
+    if member is not None:   # by id, as the board's ?member= (a namesake's jobs never print)
+        jobs = [job for job in jobs if member in crew_roster.effective_ids(job)]
     return day, locations, filters, jobs
 
 
