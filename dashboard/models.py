@@ -234,7 +234,8 @@ class CrewMember(Base):
     email and notes are ours (edited on /crew) and no sync writes them.
     """
     __tablename__ = "crew_members"
-    __table_args__ = (sa.UniqueConstraint("company_id", "external_id", name="uq_crew_company_external"),)
+    __table_args__ = (sa.UniqueConstraint("company_id", "external_id", name="uq_crew_company_external"),
+                      sa.Index("ix_crew_members_changed", "company_id", "changed_at"))
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     company_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("companies.id"), index=True)
@@ -251,6 +252,9 @@ class CrewMember(Base):
     phone: so.Mapped[str | None] = so.mapped_column(sa.String(64))
     email: so.Mapped[str | None] = so.mapped_column(sa.String(254))
     notes: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    # When a write last touched the row (a sync, our edit, a role default; Core statements too): the company's
+    # newest is one seek, so boards notice any roster change on their next poll (jobs.crew_roster).
+    changed_at: so.Mapped[datetime | None] = so.mapped_column(default=utcnow, onupdate=utcnow)
 
     location: so.Mapped[Location | None] = so.relationship()
 

@@ -110,7 +110,8 @@ class Fact(NamedTuple):
         return self.job.estimated_value_cents, self.job.actual_charges_cents, self.job.tips_cents
 
 
-_GONE, _NEEDS_TRUCK, _NEEDS_CREW, _CLASH, _SHORT = range(5)
+_FLAG_NAMES = ("gone", "needs truck", "needs crew", "clash", "short")
+_GONE, _NEEDS_TRUCK, _NEEDS_CREW, _CLASH, _SHORT = range(len(_FLAG_NAMES))
 
 
 def job_fact(job, clashes):
@@ -474,12 +475,14 @@ def header_counts(facts):
     """
     live = [fact for fact in facts if not fact.flags[_GONE]]   # greyed jobs left the day: shown, not counted
     statuses = Counter(fact.job.status for fact in live)
+    # One column of booleans per flag, each summed in C: a day's counts are worked out after every change.
+    columns = list(zip(*(fact.flags for fact in live), strict=True)) or [()] * len(_FLAG_NAMES)
     return {
         "jobs": len(live),
-        "needs_truck": sum(1 for fact in live if fact.flags[_NEEDS_TRUCK]),
-        "needs_crew": sum(1 for fact in live if fact.flags[_NEEDS_CREW]),
-        "conflicts": sum(1 for fact in live if fact.flags[_CLASH]),
-        "short_staffed": sum(1 for fact in live if fact.flags[_SHORT]),
+        "needs_truck": sum(columns[_NEEDS_TRUCK]),
+        "needs_crew": sum(columns[_NEEDS_CREW]),
+        "conflicts": sum(columns[_CLASH]),
+        "short_staffed": sum(columns[_SHORT]),
         "statuses": sorted(statuses.items()),
     }
 

@@ -22,6 +22,8 @@ from dashboard.confirm.states import confirmed_of
 from dashboard.jobs import board as dayboard
 from dashboard.jobs import day_snapshot
 from dashboard.jobs.board import day_conflicts_for
+from dashboard.jobs.queries import VERSION_OPEN_CHANGES
+from dashboard.jobs.queries import VERSION_PLAN
 from dashboard.jobs.queries import board_jobs_for_day
 from dashboard.jobs.queries import board_version
 from dashboard.jobs.queries import company_names
@@ -34,7 +36,7 @@ class DayIndex:
     """A DayCut's jobs as Facts (in day order), the day's order by each sort, and what every view of the day
     shares (the changes, the plan's marks, the whole day's counts), each worked out once on first use."""
 
-    def __init__(self, cut):
+    def __init__(self, cut, read_as=None):
         known = cut.facts   # {job id: Fact} shared with the next read of the day (None: not kept)
         facts = []
         for job in cut.jobs:
@@ -45,6 +47,8 @@ class DayIndex:
                     known[job.id] = fact
             facts.append(fact)
         self.jobs, self.facts, self.conflicts = cut.jobs, facts, cut.conflicts
+        # (company id, day, the board_version the day was read under); None for a board spanning companies.
+        self.read_as = read_as
         self._memo = {}
         self._lock = threading.Lock()
 
@@ -69,11 +73,17 @@ class DayIndex:
 
     def changes(self, financial):
         """{job id: open changes} of the day's jobs (money changes only when financial)."""
+        if self.read_as is not None and not any(self.read_as[2][at] for at in VERSION_OPEN_CHANGES):
+            return {}   # the version counted no unacknowledged change off or onto the day: nothing to look up
         return self._once(("changes", financial), lambda: open_changes(self.jobs, financial=financial))
 
     def marks(self):
         """{job id: (Mark, ...)} of the day's jobs once a plan was published, else {}."""
-        return self._once("marks", lambda: board_marks(self.jobs))
+        known = None
+        if self.read_as is not None:   # the day's plan stamps are in its version (jobs moved away read their own)
+            company_id, day, version = self.read_as
+            known = {(company_id, day): tuple(version[VERSION_PLAN])}
+        return self._once("marks", lambda: board_marks(self.jobs, known))
 
     def whole_day(self):
         """board_cut._shown_figures over every Fact of the day."""
@@ -83,14 +93,15 @@ class DayIndex:
 _index_lock = threading.Lock()
 
 
-def day_index(snapshot):
-    """The DayIndex of a day's snapshot, built once and kept with it (in its memo)."""
+def day_index(snapshot, read_as=None):
+    """The DayIndex of a day's snapshot, built once and kept with it (in its memo); read_as: (company id, day,
+    board_version) it was read under."""
     index = snapshot.memo.get("index")
     if index is None:
         with _index_lock:
             index = snapshot.memo.get("index")
             if index is None:
-                index = snapshot.memo["index"] = DayIndex(snapshot)
+                index = snapshot.memo["index"] = DayIndex(snapshot, read_as)
     return index
 
 
@@ -202,7 +213,7 @@ def board_cut(user, day, filters, params, version=None):
                search, filters["status"], params.sort, params.descending,
                "lanes" if params.view == "lanes" else params.group, params.member)
         return views.get_or_build(key, lambda: cut(
-            day_index(day_snapshot.company_day(user, day, version)), visible=visible,
+            day_index(day_snapshot.company_day(user, day, version), (user.company_id, day, version)), visible=visible,
             location_id=filters["location"], search=search, status=filters["status"], params=params))
     # The super admin's board spans companies: read as asked. Unfiltered, it is every
     # job of the day, so the clashes need no second read.

@@ -85,13 +85,19 @@ rosters = OnceCache(8, share=0.30, rank=50, sizer=lambda key, roster: 200 + len(
 _PERSON_BYTES = 480
 
 
+def fingerprint_parts(company_id):
+    """The selects of a company's crew fingerprint (every company's: None), (newest id,) and (newest change,): it
+    moves with every change a Roster shows (people are added, never deleted; every write stamps changed_at).
+    Each aggregate is alone in its select, so SQLite and PostgreSQL answer it with one seek into an index;
+    board_version reads them on every poll (so a role edit reaches open boards)."""
+    parts = [sa.select(sa.func.max(CrewMember.id)), sa.select(sa.func.max(CrewMember.changed_at))]
+    return parts if company_id is None else [part.where(CrewMember.company_id == company_id) for part in parts]
+
+
 def _fingerprint(company_id):
-    """One aggregate row that moves with any change a Roster shows: people added (count, newest id), a sync
-    (newest last_sync_at: names, statuses, branches), our role edited (roles differ in length, weighted by id)."""
-    return tuple(db.session.execute(
-        sa.select(sa.func.count(CrewMember.id), sa.func.max(CrewMember.id), sa.func.max(CrewMember.last_sync_at),
-                  sa.func.sum(CrewMember.id * (sa.func.length(sa.func.coalesce(CrewMember.role, "")) + 1)))
-        .where(CrewMember.company_id == company_id)).one())
+    """fingerprint_parts of company_id, read in one statement."""
+    return tuple(db.session.execute(sa.select(*(part.scalar_subquery() for part in fingerprint_parts(company_id))))
+                 .one())
 
 
 def forget():
@@ -99,9 +105,11 @@ def forget():
     rosters.clear()
 
 
-def load(company_id):
-    """The Roster of company_id: kept while its fingerprint holds (one aggregate query), else read (one more)."""
-    return rosters.get_or_build((company_id, _fingerprint(company_id)), lambda: _read(company_id))
+def load(company_id, fingerprint=None):
+    """The Roster of company_id: kept while its fingerprint holds (one aggregate query, none when the caller read
+    it already: board_version's crew part), else read (one more)."""
+    key = (company_id, tuple(fingerprint) if fingerprint is not None else _fingerprint(company_id))
+    return rosters.get_or_build(key, lambda: _read(company_id))
 
 
 def _read(company_id):

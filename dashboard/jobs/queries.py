@@ -11,6 +11,7 @@ import sqlalchemy.orm as so
 
 from dashboard.changes.models import UpstreamChange
 from dashboard.db import db
+from dashboard.jobs.crew_roster import fingerprint_parts as crew_fingerprint_parts
 from dashboard.jobs.job_search import job_matcher
 from dashboard.models import Company
 from dashboard.models import DataSource
@@ -216,10 +217,19 @@ def board_jobs_for_day(user, day: date, location_id=None, status=None, search=No
 def company_board_jobs(company_id, day: date, ids=None):
     """Every job of company on day (removed ones aside), or those of them with these ids, as BoardJobs in
     no set order (jobs.day_snapshot sorts them): no viewer's scope applied."""
-    stmt = _on_day(_board_select().where(TruckJourney.company_id == company_id), day)
-    if ids is not None:
-        stmt = stmt.where(TruckJourney.id.in_(ids))
-    return list(_board_jobs(stmt))
+    params = {"company_id": company_id, "day": day} | ({} if ids is None else {"ids": list(ids)})
+    return list(map(BoardJob.from_row, db.session.connection().execute(_company_day_statement(ids is not None),
+                                                                        params).all()))
+
+
+@functools.cache   # built once: after every change, each process reads the few jobs whose stamps moved
+def _company_day_statement(by_ids):
+    """company_board_jobs' statement: company_id and day as parameters (and the ids, expanding, when by_ids).
+    Built per call, its 60 columns took longer to put together and look up in the compiled cache than the
+    database took to answer."""
+    stmt = _on_day(_board_select().where(TruckJourney.company_id == sa.bindparam("company_id", type_=sa.Integer)),
+                   sa.bindparam("day", type_=sa.Date))
+    return stmt.where(TruckJourney.id.in_(sa.bindparam("ids", expanding=True))) if by_ids else stmt
 
 
 def company_names(company_ids):
@@ -308,12 +318,25 @@ def board_version(user, day):
     """A cheap fingerprint of everything a board of day can show user, in one statement.
 
     It changes whenever a job of that day is created, synced, removed or edited, a
-    location is re-synced, a truck is added or taken out of service, or a sync run
-    succeeds; the polled board partial's ETag is made of it (the last successful sync last).
+    location is re-synced, a truck is added or taken out of service, a crew member is
+    added, synced or edited, or a sync run succeeds; the polled board partial's ETag is
+    made of it (the last successful sync last). The VERSION_* slices name its parts.
     """
     stmt = _version_statement(scope_of(user) is Scope.ALL_COMPANIES)
     # Through the connection: a plain Core statement needs none of the ORM session's result handling.
     return tuple(db.session.connection().execute(stmt, {"day": day, "company_id": user.company_id}).one())
+
+
+# board_version's parts that readers of a day use: locations and trucks (names on every row), locations alone, the
+# counts of open changes, the plan's stamps, time off and trucks out of service, the crew roster (crew_roster.load's
+# fingerprint), the last successful sync.
+VERSION_PLACES = slice(3, 7)
+VERSION_LOCATIONS = slice(3, 5)
+VERSION_OPEN_CHANGES = (7, 9)   # unacknowledged changes of the day: moved off it, onto it (see _change_parts)
+VERSION_PLAN = slice(11, 14)    # plan_stamps
+VERSION_LAST_SUCCESS = -1
+VERSION_TIME_OFF = slice(14, 16)
+VERSION_CREW = slice(16, 18)
 
 
 @functools.cache   # built once: every open board runs it on every poll
@@ -342,6 +365,8 @@ def _version_statement(all_companies):
         Truck.is_active.is_(True))
     last_success = sa.select(sa.func.max(SyncRun.finished_at)).where(SyncRun.company_id == company_id,
                                                                       SyncRun.status.in_(("SUCCESS", "PARTIAL")))
+    # The roster (roles and names feed the short-staffed and no-driver flags): a seek each into the crew's indexes.
+    crew = crew_fingerprint_parts(None if all_companies else company_id)
     if not all_companies:
         locations = locations.where(Location.company_id == company_id)
         trucks = trucks.where(Truck.company_id == company_id)
@@ -351,7 +376,7 @@ def _version_statement(all_companies):
     locations, trucks, changed_before, changed_after, off = pairs
     columns = [*(part.scalar_subquery() for part in jobs), *locations.c, *trucks.c, *changed_before.c,
                *changed_after.c, *(part.scalar_subquery() for part in _plan_parts(all_companies, day, company_id)),
-               *off.c, last_success.scalar_subquery()]
+               *off.c, *(part.scalar_subquery() for part in crew), last_success.scalar_subquery()]
     joined = pairs[0]
     for pair in pairs[1:]:
         joined = joined.join(pair, sa.true())

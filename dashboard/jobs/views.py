@@ -32,18 +32,17 @@ from dashboard.jobs import render_cache
 from dashboard.jobs.board import day_conflicts_for
 from dashboard.jobs.board import lanes_trucks
 from dashboard.jobs.board_cut import board_cut
+from dashboard.jobs.board_frame import board_frame
 from dashboard.jobs.export import jobs_csv
 from dashboard.jobs.forms import ConfirmDeleteForm
 from dashboard.jobs.forms import JobEditForm
 from dashboard.jobs.forms import ManualJobEditForm
 from dashboard.jobs.forms import ManualJobForm
 from dashboard.jobs.queries import board_version
-from dashboard.jobs.queries import day_is_synced
 from dashboard.jobs.queries import get_job_for
 from dashboard.jobs.queries import jobs_for_day
 from dashboard.jobs.queries import locations_for
 from dashboard.jobs.spans import board_day
-from dashboard.models import Company
 from dashboard.models import CrewMember
 from dashboard.models import SyncStatus
 from dashboard.permissions import Perm
@@ -97,7 +96,11 @@ def _requested_day(default):
 def _board_context(day, view_name, version=None):
     """Everything the board page and its live fragment show for day (version: the board_version just read)."""
     today = web.user_today()
-    locations = locations_for(current_user)
+    if version is None and day_snapshot.serves(current_user):
+        version = board_version(current_user, day)   # once, for the frame and the cut
+    company_id = company_in_view(current_user)   # a super admin's pick (issue 21)
+    frame = board_frame(current_user, company_id, day, version)
+    locations = frame.locations
     filters = _board_filters(locations)
     many = len(locations) > 1 and not filters["location"]
     params = dayboard.BoardParams.parse(request.args, many)
@@ -114,12 +117,10 @@ def _board_context(day, view_name, version=None):
         limit=None if request.args.get("all") == "1" else dayboard.PAGE_ROWS,
         trucks=lanes_trucks(current_user, [loc.id for loc in locations if filters["location"] in (None, loc.id)])
         if params.view == "lanes" else ())
-    company = db.session.get(Company, company_in_view(current_user))   # a super admin's pick (issue 21)
     # The ?member= filter's chip names the person (another company's id names no one: the chip says its number).
     member = db.session.get(CrewMember, params.member) if params.member is not None else None
-    member_name = member.name if member is not None and member.company_id == company.id else None
-    last_run = history.last_finished_run(company.id, successful_only=True)
-    last_synced = last_run.finished_at if last_run else None
+    member_name = member.name if member is not None and member.company_id == company_id else None
+    last_synced = frame.last_synced
     filter_query = {k: v for k, v in filters.items() if v}
     query = dict(filter_query, **params.query(many))
     # The day sheet and CSV take the filters and ?member= (not the view, grouping or sort: they have their own).
@@ -130,7 +131,7 @@ def _board_context(day, view_name, version=None):
         filter_query=filter_query, sheet_query=sheet_query, locations=locations, params=params,
         show_location=show_location,
         show_money=can(current_user, Perm.VIEW_FINANCIAL), can_edit=can_edit,
-        can_sync=can(current_user, Perm.SYNC_DATA), synced=day_is_synced(company.id, day),
+        can_sync=can(current_user, Perm.SYNC_DATA), synced=frame.synced,
         last_synced=last_synced, stale=history.is_stale(last_synced),
         stale_minutes=current_app.config["SYNC_STALE_MINUTES"],
         refresh_seconds=current_app.config["BOARD_REFRESH_SECONDS"],
