@@ -2,7 +2,8 @@
 
     python -m bench                 # everything (a few minutes)
     python -m bench --only db,board # some sections: calls (item 1), wall (2), db (3), board (4),
-                                    # webhooks (5), reports (6), readiness (7), plans (8)
+                                    # webhooks (5), reports (6), readiness (7), plans (8); printed only,
+                                    # unless --output FILE says where to write them
 """
 import argparse
 import os
@@ -74,7 +75,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(SECTIONS),
                         help=f"comma-separated sections among {', '.join(SECTIONS)} (default: all)")
-    parser.add_argument("--output", default=str(RESULTS), help="where to write the markdown (default: %(default)s)")
+    parser.add_argument("--output", help=f"where to write the markdown (default: {RESULTS} for a run of every "
+                                         "section; a run of some sections (--only) only prints, so the table of "
+                                         "record is never replaced by a part of it)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary databases and the gunicorn log")
     args = parser.parse_args(argv)
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
@@ -107,8 +110,12 @@ def main(argv=None):
               "carries over to other machines; absolute times do not.")
     text = "\n\n".join([header, markdown_table(rows)] + (["\n".join(f"- {n}" for n in notes)] if notes else []))
     print(text)
-    Path(args.output).write_text("# `make bench` results\n\n" + text + "\n")
-    progress(f"written to {args.output}")
+    output = args.output or (str(RESULTS) if set(chosen) == set(SECTIONS) else None)
+    if output:
+        Path(output).write_text("# `make bench` results\n\n" + text + "\n")
+        progress(f"written to {output}")
+    else:
+        progress(f"some sections only: printed, not written to {RESULTS} (give --output to write a file)")
     return 0  # a missed target is a finding in the table, not a failed command
 
 

@@ -15,6 +15,9 @@ from dataclasses import field
 from datetime import datetime
 from datetime import time
 from datetime import timedelta
+from functools import partial
+from operator import attrgetter
+from operator import is_not
 from types import SimpleNamespace
 from typing import NamedTuple
 
@@ -111,6 +114,7 @@ class Fact(NamedTuple):
 
 
 _FLAG_NAMES = ("gone", "needs truck", "needs crew", "clash", "short")
+_FLAGS, _STATUS = attrgetter("flags"), attrgetter("job.status")
 _GONE, _NEEDS_TRUCK, _NEEDS_CREW, _CLASH, _SHORT = range(len(_FLAG_NAMES))
 
 
@@ -294,6 +298,7 @@ class BoardBuilder:
         self.changes = open_changes(jobs, financial=show_money) if changes is None else changes
         # {job id: (Mark, ...)}: each person's answer to the day's published plan (issue 18); {} before one.
         self.marks = board_marks(jobs) if marks is None else marks
+        self._drawing = None   # see _drawer
 
     # -- facts shared by every view -------------------------------------------------
     def _conflict_text(self, clashes):
@@ -307,14 +312,21 @@ class BoardBuilder:
             text += f" And {len(clashes) - 3} more."
         return text
 
+    def _drawer(self):
+        """(the macro drawing a row of this view, what the viewer's rows depend on): once per builder, as a table
+        view draws group by group."""
+        if self._drawing is None:
+            view = self.params.view
+            macros = job_macros()
+            viewer = (view, self.show_money, self.can_edit, self.show_location, self.show_charged,
+                      self.detail_url, self.assign_url, self.day_start, self.day_end,
+                      None if self.visible is None else frozenset(self.visible))
+            self._drawing = {"table": macros.row, "cards": macros.card, "lanes": macros.lane_block}[view], viewer
+        return self._drawing
+
     def draw(self, facts):
         """Rows with the HTML of facts in the chosen view, reusing rows drawn before that did not change."""
-        view = self.params.view
-        macros = job_macros()
-        draw = {"table": macros.row, "cards": macros.card, "lanes": macros.lane_block}[view]
-        viewer = (view, self.show_money, self.can_edit, self.show_location, self.show_charged,
-                  self.detail_url, self.assign_url, self.day_start, self.day_end,
-                  None if self.visible is None else frozenset(self.visible))
+        draw, viewer = self._drawer()
         rows = []
         for fact in facts:
             job = fact.job
@@ -452,16 +464,19 @@ def group_facts(facts, group):
     return [items for _key, items in sorted(buckets.items(), key=lambda item: item[0])]
 
 
+# A row's or Fact's money columns, read in C (map): a day's totals are worked out after every change, per group too.
+_MONEY = tuple(attrgetter(f"job.{name}") for name in ("estimated_value_cents", "actual_charges_cents", "tips_cents"))
+_KNOWN = partial(is_not, None)
+
+
 def totals(rows):
     """(estimated value, charges, tips) in cents over rows (or facts); None for a column nobody has."""
-    jobs = [row.job for row in rows]
-    return (_sum([job.estimated_value_cents for job in jobs]), _sum([job.actual_charges_cents for job in jobs]),
-            _sum([job.tips_cents for job in jobs]))
+    return tuple(_sum(map(money, rows)) for money in _MONEY)
 
 
 def _sum(values):
     """The sum of the known values, None when none is known."""
-    known = [value for value in values if value is not None]
+    known = list(filter(_KNOWN, values))
     return sum(known) if known else None
 
 
@@ -474,9 +489,9 @@ def header_counts(facts):
     short of its size or without a driver is short-staffed, not a conflict.
     """
     live = [fact for fact in facts if not fact.flags[_GONE]]   # greyed jobs left the day: shown, not counted
-    statuses = Counter(fact.job.status for fact in live)
-    # One column of booleans per flag, each summed in C: a day's counts are worked out after every change.
-    columns = list(zip(*(fact.flags for fact in live), strict=True)) or [()] * len(_FLAG_NAMES)
+    # In C (map, zip, sum): a day's counts are worked out after every change. One column of booleans per flag.
+    statuses = Counter(map(_STATUS, live))
+    columns = list(zip(*map(_FLAGS, live), strict=True)) or [()] * len(_FLAG_NAMES)
     return {
         "jobs": len(live),
         "needs_truck": sum(columns[_NEEDS_TRUCK]),

@@ -15,6 +15,7 @@ jobs), one after the other under the GIL. Now:
 """
 import threading
 from dataclasses import dataclass
+from operator import attrgetter
 
 from dashboard.changes.on_board import open_changes
 from dashboard.confirm.states import board_marks
@@ -79,11 +80,13 @@ class DayIndex:
 
     def marks(self):
         """{job id: (Mark, ...)} of the day's jobs once a plan was published, else {}."""
-        known = None
+        jobs, known = self.jobs, None
         if self.read_as is not None:   # the day's plan stamps are in its version (jobs moved away read their own)
             company_id, day, version = self.read_as
             known = {(company_id, day): tuple(version[VERSION_PLAN])}
-        return self._once("marks", lambda: board_marks(self.jobs, known))
+            if version[VERSION_PLAN][0] is None:   # no plan for the day yet: only jobs moved off it can have marks
+                jobs = [job for job in jobs if job.scheduled_date != day]
+        return self._once("marks", lambda: board_marks(jobs, known))
 
     def whole_day(self):
         """board_cut._shown_figures over every Fact of the day."""
@@ -152,9 +155,13 @@ def cut(index, *, visible, location_id, search, status, params):
                index.changes, index.conflicts)
 
 
+# Read in C (map): before the move every job's charges are empty, so the whole day is looked at after every change.
+_CHARGES, _TIPS = attrgetter("job.actual_charges_cents"), attrgetter("job.tips_cents")
+
+
 def _shown_figures(shown, marks):
     """(some job shown reports charges or tips, (people confirmed, people) over them once a plan was published)."""
-    show_charged = any(fact.job.actual_charges_cents or fact.job.tips_cents for fact in shown)
+    show_charged = any(map(_CHARGES, shown)) or any(map(_TIPS, shown))
     if not marks or not any(fact.job.id in marks for fact in shown):
         return show_charged, None
     return show_charged, confirmed_of([fact.job for fact in shown], marks)
