@@ -182,6 +182,11 @@ class Group:
     total_rows: int = 0
     attention: int = 0
 
+    @property
+    def html(self):
+        """The group's drawn rows as one Markup: the template writes (and escape-checks) one string, not 200."""
+        return Markup("".join(row.html for row in self.rows))
+
 
 @dataclass
 class Board:
