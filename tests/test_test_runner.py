@@ -62,6 +62,27 @@ def test_xdist_keeps_a_browser_module_on_one_worker_and_spreads_the_other_tests(
     assert work_unit_of("tests/test_api.py::test_a[sqlite]") != work_unit_of("tests/test_api.py::test_a[postgresql]")
 
 
+def test_apps_share_the_url_builders_and_template_code_werkzeug_and_jinja_would_compile(tmp_path):
+    """tests/support/compile_cache.py: each rule's builder is the code werkzeug generates for it; a template's
+    code, compiled by the first app, is what the next app runs."""
+    from werkzeug.routing import Rule
+
+    from tests.support import compile_cache
+    from tests.support import make_test_app
+
+    one = make_test_app("sqlite:///" + str(tmp_path / "one.sqlite"), tmp_path / "one")
+    two = make_test_app("sqlite:///" + str(tmp_path / "two.sqlite"), tmp_path / "two")
+    assert Rule._compile_builder is compile_cache.shared_builder
+    for rule in two.url_map.iter_rules():
+        for append_unknown in (False, True):
+            shared = rule._compile_builder(append_unknown).__code__
+            fresh = compile_cache.werkzeug_builder(rule, append_unknown).__code__
+            assert (shared.co_name, shared.co_varnames, shared.co_consts, shared.co_code) == (
+                fresh.co_name, fresh.co_varnames, fresh.co_consts, fresh.co_code), rule.rule
+    first, second = (app.jinja_env.get_template("base.html").root_render_func.__code__ for app in (one, two))
+    assert first is second
+
+
 @pytest.mark.slow
 def test_a_run_without_test_database_url_says_so_at_the_end():
     # A plain run: PYTEST_ADDOPTS (say --durations) would print after the notice and push it up.

@@ -25,6 +25,11 @@ from dashboard.auth import users as auth_users  # noqa: E402
 from dashboard.db import Base  # noqa: E402
 from dashboard.db import db  # noqa: E402
 from dashboard.schema import ensure_default_company  # noqa: E402
+from tests.support.compile_cache import TEMPLATE_CODE  # noqa: E402
+from tests.support.compile_cache import cache_url_builders  # noqa: E402
+
+# Every app of the run shares its compiled URL builders (tests/support/compile_cache.py).
+cache_url_builders()
 
 PASSWORD = "correct-horse-battery"
 
@@ -139,6 +144,7 @@ def make_test_app(database_url, tmp_path, **overrides):
     }
     config.update(overrides)
     app = create_app(config)   # it imports every feature's models: the schema is whole only from here on
+    app.jinja_env.bytecode_cache = TEMPLATE_CODE   # templates compiled once per run (compile_cache.py)
     copied = _copy_sqlite_template(database_url)
     with app.app_context():
         if database_url.startswith("sqlite") and not copied:
