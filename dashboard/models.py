@@ -252,8 +252,9 @@ class CrewMember(Base):
     phone: so.Mapped[str | None] = so.mapped_column(sa.String(64))
     email: so.Mapped[str | None] = so.mapped_column(sa.String(254))
     notes: so.Mapped[str | None] = so.mapped_column(sa.Text)
-    # When a write last touched the row (a sync, our edit, a role default; Core statements too): the company's
-    # newest is one seek, so boards notice any roster change on their next poll (jobs.crew_roster).
+    # When a write last touched the row: the company's newest is one seek, so boards notice any roster change on
+    # their next poll (jobs.crew_roster). The sync and the crew page stamp it in commit order (dashboard/stamps.py);
+    # any other write (ORM or Core) gets utcnow from the default.
     changed_at: so.Mapped[datetime | None] = so.mapped_column(default=utcnow, onupdate=utcnow)
 
     location: so.Mapped[Location | None] = so.relationship()

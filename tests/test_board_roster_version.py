@@ -132,3 +132,24 @@ def test_the_frame_survives_a_job_edit_and_follows_a_sync(app, client, world):
     synced = client.get("/", headers=LIVE).get_data(as_text=True)
     assert "Last synced" in synced and "Never synced" not in synced
     assert "outside the synced window" not in client.get("/").get_data(as_text=True)
+
+
+def test_a_refresh_that_changes_nobody_leaves_the_roster_stamp_and_a_change_stamps_only_that_person(app, world):
+    record = {"external_id": "sm-steady", "name": "Stu Steady", "status": "Active", "role_name": "Mover"}
+    with app.app_context():
+        upsert_crew(world.company.id, [record, {**record, "external_id": "sm-other", "name": "Oda Other"}],
+                    utcnow(), stamp=utcnow())
+        db.session.commit()
+    before = _version(app, world.users["ADMIN"].id, world.today)[VERSION_CREW]
+    with app.app_context():   # the same records again: nothing written, nothing stamped
+        assert upsert_crew(world.company.id, [record], utcnow(), stamp=utcnow() + timedelta(hours=1))[:2] == (0, 0)
+        db.session.commit()
+    assert _version(app, world.users["ADMIN"].id, world.today)[VERSION_CREW] == before
+    later = utcnow() + timedelta(hours=2)
+    with app.app_context():   # one renamed: only that row takes the refresh's stamp
+        upsert_crew(world.company.id, [{**record, "name": "Stu Renamed"}], utcnow(), stamp=later)
+        db.session.commit()
+        stamps = dict(db.session.execute(sa.select(CrewMember.external_id, CrewMember.changed_at).where(
+            CrewMember.external_id.in_(["sm-steady", "sm-other"]))).all())
+    assert stamps["sm-steady"] == later and stamps["sm-other"] < later
+    assert _version(app, world.users["ADMIN"].id, world.today)[VERSION_CREW][1] == later

@@ -30,6 +30,7 @@ from dashboard.models import TruckJourney
 from dashboard.permissions import Perm
 from dashboard.permissions import can
 from dashboard.permissions import scope_query
+from dashboard.stamps import ordered_stamp
 
 # Jobs that book nobody's time (a cancelled move frees its crew); completed ones did take it.
 UNBOOKED_STATUSES = ("CANCELLED", "LOST", "BAD_LEAD")
@@ -250,6 +251,9 @@ def update_member(actor, member, role, phone, email, notes):
                if getattr(member, name) != value}
     if not changes:
         return {}
+    # Open boards compare the roster's newest stamp: taken in commit order (dashboard/stamps.py), so a
+    # sync's crew refresh committing after this edit cannot hide behind it, nor this edit behind the sync.
+    member.changed_at = ordered_stamp(member.company_id)
     for name, (_, value) in changes.items():
         setattr(member, name, value)
     # Notes can be long: the trail says they changed, not what they say.

@@ -340,12 +340,14 @@ class Syncer:
         branch_records = [r for r in (normalize.branch_record(b) for b in branches) if r]
         crew_records = [r for r in (normalize.crew_record(m) for m in crew) if r]
         with db.write_transaction() as session:
+            # The roster's stamp in commit order (dashboard/stamps.py): open boards compare its newest.
+            stamp = ordered_stamp(self.company_id)
             self._flush_calls(session)
             upsert.upsert_locations(self.company_id, branch_records, now)
             self._place_crew(crew_records)
-            upsert.upsert_crew(self.company_id, crew_records, now)
+            upsert.upsert_crew(self.company_id, crew_records, now, stamp)
             upsert.fill_empty_crew_roles(self.company_id, {
-                r["external_id"]: normalize.default_crew_role(r["role_name"]) for r in crew_records})
+                r["external_id"]: normalize.default_crew_role(r["role_name"]) for r in crew_records}, stamp)
             session.execute(sa.update(Company).where(Company.id == self.company_id).values(reference_synced_at=now))
         self.reference_refreshed = True
 

@@ -64,7 +64,7 @@ def _differs(stored, record):
     return any(stored[name] != value for name, value in record.items() if name != "external_id")
 
 
-def upsert_records(model, company_id, records, now, extra_insert=None, known_ids=None, watch=None):
+def upsert_records(model, company_id, records, now, extra_insert=None, known_ids=None, watch=None, written=None):
     """Insert new records, update changed ones, leave equal ones alone; returns (created, updated, unchanged).
 
     records: dicts of column values including external_id. Each written row gets
@@ -77,6 +77,9 @@ def upsert_records(model, company_id, records, now, extra_insert=None, known_ids
 
     watch (changes.service.Watch): also reads watch.columns of the stored rows and hands
     watch.updated the (stored row, record) pairs of every update, from rows read anyway.
+
+    written: column values set on every row written (inserted or updated), never compared
+    (the crew's changed_at: an unchanged row keeps its stamp).
     """
     if not records:
         return 0, 0, 0
@@ -94,9 +97,10 @@ def upsert_records(model, company_id, records, now, extra_insert=None, known_ids
     for record in records:
         row = stored.get(record["external_id"])
         if row is None:
-            inserts.append({**(extra_insert or {}), **record, "company_id": company_id, "last_sync_at": now})
+            inserts.append({**(extra_insert or {}), **record, **(written or {}), "company_id": company_id,
+                            "last_sync_at": now})
         elif _differs(row, record):
-            updates.append({**record, "id": row["id"], "last_sync_at": now})
+            updates.append({**record, **(written or {}), "id": row["id"], "last_sync_at": now})
             changed.append((row, record))
         else:
             unchanged += 1
@@ -216,16 +220,23 @@ def upsert_locations(company_id, records, now):
 CREW_OWN_COLUMNS = frozenset({"role", "phone", "email", "notes"})
 
 
-def upsert_crew(company_id, records, now):
-    """Upsert SmartMoving crew members (never our own fields: role, phone, email, notes)."""
+def upsert_crew(company_id, records, now, stamp=None):
+    """Upsert SmartMoving crew members (never our own fields: role, phone, email, notes).
+
+    stamp: the written rows' changed_at, from stamps.ordered_stamp inside the write transaction (the
+    roster's newest stamp is what open boards compare; without it, the column's default, utcnow).
+    """
     for record in records:
         if CREW_OWN_COLUMNS & set(record):
             raise ValueError(f"sync may not write {sorted(CREW_OWN_COLUMNS & set(record))}")
-    return upsert_records(CrewMember, company_id, records, now)
+    return upsert_records(CrewMember, company_id, records, now,
+                          written={"changed_at": stamp} if stamp is not None else None)
 
 
-def fill_empty_crew_roles(company_id, roles_by_external_id):
-    """Give crew members whose role (ours) is still empty SmartMoving's suggested one; never overwrites."""
+def fill_empty_crew_roles(company_id, roles_by_external_id, stamp=None):
+    """Give crew members whose role (ours) is still empty SmartMoving's suggested one; never overwrites.
+
+    stamp: as upsert_crew's."""
     by_role = {}
     for external_id, role in roles_by_external_id.items():
         if role:
@@ -234,7 +245,7 @@ def fill_empty_crew_roles(company_id, roles_by_external_id):
         for chunk in chunks(external_ids):
             db.session.execute(sa.update(CrewMember).where(
                 CrewMember.company_id == company_id, CrewMember.role.is_(None),
-                CrewMember.external_id.in_(chunk)).values(role=role))
+                CrewMember.external_id.in_(chunk)).values(role=role, **({"changed_at": stamp} if stamp else {})))
 
 
 def remove_journeys(journey_ids, now, reason):
