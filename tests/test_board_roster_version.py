@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from dashboard.db import db
-from dashboard.jobs.crew_roster import _fingerprint
+from dashboard.jobs.crew_roster import fingerprint
 from dashboard.jobs.queries import VERSION_CREW
 from dashboard.jobs.queries import board_version
 from dashboard.models import CrewMember
@@ -108,7 +108,7 @@ def test_every_roster_write_moves_the_roster_part_of_the_version(app, world):
         db.session.commit()
     moved()
     with app.app_context():   # the part is the roster's own fingerprint: one cache entry serves both readers
-        assert tuple(seen[-1]) == _fingerprint(world.company.id)
+        assert tuple(seen[-1]) == fingerprint(world.company.id)
     other = _people(app, world.other_company.id, ("Rival Ron", "mover"))
     assert other and _version(app, admin.id, day)[VERSION_CREW] == seen[-1]   # another company's roster is not ours
 
@@ -153,3 +153,23 @@ def test_a_refresh_that_changes_nobody_leaves_the_roster_stamp_and_a_change_stam
             CrewMember.external_id.in_(["sm-steady", "sm-other"]))).all())
     assert stamps["sm-steady"] == later and stamps["sm-other"] < later
     assert _version(app, world.users["ADMIN"].id, world.today)[VERSION_CREW][1] == later
+
+
+def test_a_role_edited_alone_after_confirming_marks_the_confirmed_person_changed(app, client, plan_world, make_user,
+                                                                               login):
+    from dashboard.confirm import states
+    from tests.support.confirm import answer_link
+
+    assert answer_link(client, plan_world.tokens[plan_world.ana], "confirmed").status_code == 303
+    login(make_user("ADMIN"))
+    fragment = {"HX-Request": "true"}
+    first = client.get("/board/tomorrow", headers=fragment)
+    assert "confirmed: </span>Ana Driver" in first.get_data(as_text=True)
+    with app.app_context():   # Bo, on Ana's job, becomes the foreman: what Ana was told ("Bo Mover, mover") changed
+        db.session.get(CrewMember, plan_world.bo).role = "foreman"
+        db.session.commit()
+        plan = states.day_plan(plan_world.company_id, plan_world.day)
+    assert plan.state(plan_world.first, plan_world.ana) == states.CHANGED
+    assert plan.state(plan_world.second, plan_world.cy) == states.SENT   # the other job's crew was told nothing else
+    polled = client.get("/board/tomorrow", headers={**fragment, "If-None-Match": first.headers["ETag"]})
+    assert polled.status_code == 200 and "changed: </span>Ana Driver" in polled.get_data(as_text=True)

@@ -24,6 +24,7 @@ import sqlalchemy.orm as so
 from flask import current_app
 
 from dashboard.db import db
+from dashboard.jobs import crew_roster
 from dashboard.jobs.conflicts import is_live
 from dashboard.jobs.queries import plan_stamps
 from dashboard.jobs.render_cache import OnceCache
@@ -61,8 +62,8 @@ _delivery_by_stamp = OnceCache(32, share=0.02, rank=30)
 # Sizes (bytes) are fixed estimates: per-job entries are stored by the thousand after a change of stamps.
 # Fingerprints of jobs as they are now, by (job id, its stamps, its crew's roles).
 _fingerprints = OnceCache(20_000, share=0.05, rank=30, sizer=lambda key, found: 400)
-# A job's marks by (job id, its stamps, the day's plan stamps): after one job changes, only it is worked out
-# again. (A crew member's role changing alone moves no stamp: their jobs catch up at the next change.)
+# A job's marks by (job id, its stamps, the day's plan stamps, the roster's fingerprint): after one job changes,
+# only it is worked out again; a roster change (a role edited alone) works the day's out again.
 _job_marks = OnceCache(50_000, share=0.10, rank=30, sizer=lambda key, marks: 300 + 250 * len(marks))
 
 
@@ -133,9 +134,11 @@ def day_plan(company_id, day, jobs=None, with_unsent=False, stamps=None):
     if jobs is None:
         jobs = day_jobs(company_id, day)
     stamp = (newest, answered, delivered)
+    # The crew's roles are part of what each person was told: a role edited alone makes "changed" too.
+    roster = crew_roster.fingerprint(company_id)
     marks, missing = {}, []
     for job in jobs:
-        key = (job.id, job.last_sync_at, job.dispatch_updated_at, stamp)
+        key = (job.id, job.last_sync_at, job.dispatch_updated_at, stamp, roster)
         found = _job_marks.get(key)
         if found is None:
             missing.append((job, key))

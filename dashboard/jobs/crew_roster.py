@@ -94,7 +94,7 @@ def fingerprint_parts(company_id):
     return parts if company_id is None else [part.where(CrewMember.company_id == company_id) for part in parts]
 
 
-def _fingerprint(company_id):
+def fingerprint(company_id):
     """fingerprint_parts of company_id, read in one statement."""
     return tuple(db.session.execute(sa.select(*(part.scalar_subquery() for part in fingerprint_parts(company_id))))
                  .one())
@@ -105,10 +105,10 @@ def forget():
     rosters.clear()
 
 
-def load(company_id, fingerprint=None):
+def load(company_id, known=None):
     """The Roster of company_id: kept while its fingerprint holds (one aggregate query, none when the caller read
-    it already: board_version's crew part), else read (one more)."""
-    key = (company_id, tuple(fingerprint) if fingerprint is not None else _fingerprint(company_id))
+    it already (known): board_version's crew part), else read (one more)."""
+    key = (company_id, tuple(known) if known is not None else fingerprint(company_id))
     return rosters.get_or_build(key, lambda: _read(company_id))
 
 
