@@ -149,3 +149,16 @@ def test_concurrent_askers_of_one_key_wait_for_one_build():
         thread.join()
     assert built == [1] and answers == ["<p>report</p>"] * 4
     page_cache.forget()
+
+
+def test_a_new_default_job_length_or_working_day_gives_a_new_report(app, client, shop, builds):
+    login_as(client, shop.users["manager"])
+    _report(client, shop)
+    app.config["DEFAULT_JOB_HOURS"] = float(app.config["DEFAULT_JOB_HOURS"]) + 1
+    _report(client, shop)
+    assert len(builds) == 2
+    start, end = app.config["BOARD_DAY_HOURS"]
+    app.config["BOARD_DAY_HOURS"] = (start, end - 1)
+    _report(client, shop)
+    assert len(builds) == 3
+    assert _report(client, shop) and len(builds) == 3   # and unchanged settings are served from the cache

@@ -50,8 +50,9 @@ def report_key(user, report_range, locations, show_money, config, now_utc, extra
         report_range.start, report_range.end, report_range.location_id,
         tuple((loc.id, loc.name) for loc in locations),
         tuple(sorted(capacity_per_day([loc.id for loc in in_view], day_hours).items())),
+        # The working day, the default job length and each company's zone (day_hours reach capacity above too).
         tuple(sorted((company_id, settings_fingerprint(config, zone.key)) for company_id, zone in zones.items())),
-        tuple(day_hours), float(config["DEFAULT_JOB_HOURS"]), extra,
+        extra,
     )
     return key, versions
 
