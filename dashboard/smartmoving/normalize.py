@@ -10,6 +10,7 @@ Every string is cleaned here, at the edge: control characters (NUL included, whi
 PostgreSQL refuses) removed, lone surrogates replaced, and each value capped at its
 column's length as the models declare it. One bad record must never stop a sync.
 """
+import functools
 import hashlib
 import json
 import math
@@ -86,21 +87,30 @@ def column_limit(model, name):
     return getattr(column.type, "length", None) if column is not None else None
 
 
+@functools.cache
+def _column_rules(model):
+    """{column name: (the length a string is cut to or None, a JSON column)} of model, worked out once: looked
+    up per field of every record, the table's column collection was a third of a 10,000-job sync's normalizing."""
+    return {column.key: (None if column.key in _IDENTIFIERS else column_limit(model, column.key),
+                         isinstance(column.type, sa.JSON))
+            for column in model.__table__.columns}
+
+
 def fit_record(model, record):
     """record with each string cleaned and capped at its column's length, JSON columns cleaned.
 
     The last step before a record is written: whatever built it, nothing in it can
     be refused by the database for its characters or its length (ids are not cut).
     """
+    rules = _column_rules(model)
     fitted = {}
     for name, value in record.items():
-        column = model.__table__.columns.get(name)
+        limit, is_json = rules.get(name, (None, False))
         if isinstance(value, str):
             value = clean_text(value)
-            limit = column_limit(model, name)
-            if limit and name not in _IDENTIFIERS:
+            if limit:
                 value = value[:limit]
-        elif column is not None and isinstance(column.type, sa.JSON) and value is not None:
+        elif is_json and value is not None:
             value = clean_json(value)
         fitted[name] = value
     return fitted
