@@ -73,6 +73,9 @@ def test_roster_location_select_narrows_the_list_and_the_url(live_server, browse
 
     select.select_option(value)
     expect(page).to_have_url(re.compile(rf"/crew\?location={value}$"))
+    # The select submits through app.js: on the new page, not before its script is listening (a change made
+    # while it loaded went nowhere on a loaded CI machine).
+    page.wait_for_load_state("load")
     expect(groups).to_have_count(1)
     expect(groups.first).to_contain_text(name)
     expect(select).to_have_value(value)
