@@ -90,17 +90,18 @@ class DayPlan:
         return confirmed_people(self.marks)
 
 
-def board_marks(jobs, known_stamps=None):
+def board_marks(jobs, known=None):
     """{job id: (Mark, ...)} of a board's jobs (any companies and days) whose day has a published plan.
 
-    known_stamps: {(company id, day): plan_stamps} the caller read already (board_version's plan part).
+    known: {(company id, day): {"stamps": plan_stamps, "roster": the roster's fingerprint}} the caller read
+    already (board_version's plan and crew parts).
     """
     by_day = {}
     for job in jobs:
         by_day.setdefault((job.company_id, job.scheduled_date), []).append(job)
     marks = {}
     for (company_id, day), of_day in sorted(by_day.items(), key=lambda item: item[0]):
-        marks.update(day_plan(company_id, day, of_day, stamps=(known_stamps or {}).get((company_id, day))).marks)
+        marks.update(day_plan(company_id, day, of_day, **(known or {}).get((company_id, day), {})).marks)
     return marks
 
 
@@ -120,13 +121,13 @@ def confirmed_of(jobs, marks):
     return confirmed_people({job.id: marks[job.id] for job in jobs if job.id in marks and in_plan(job)})
 
 
-def day_plan(company_id, day, jobs=None, with_unsent=False, stamps=None):
+def day_plan(company_id, day, jobs=None, with_unsent=False, stamps=None, roster=None):
     """The DayPlan of jobs of company's day (default: every job of the day, read here).
 
     jobs: TruckJourney rows or the board's BoardJobs (anything with their columns and a
     truck name). with_unsent: work out the marks even when nothing was published
     (readiness needs "unsent"; a board shows no marks before the first version). stamps: plan_stamps(company_id,
-    day) if the caller read them already.
+    day), roster: crew_roster.fingerprint(company_id), if the caller read them already.
     """
     newest, answered, delivered = stamps if stamps is not None else plan_stamps(company_id, day)
     if newest is None and not with_unsent:
@@ -135,7 +136,7 @@ def day_plan(company_id, day, jobs=None, with_unsent=False, stamps=None):
         jobs = day_jobs(company_id, day)
     stamp = (newest, answered, delivered)
     # The crew's roles are part of what each person was told: a role edited alone makes "changed" too.
-    roster = crew_roster.fingerprint(company_id)
+    roster = tuple(roster) if roster is not None else crew_roster.fingerprint(company_id)
     marks, missing = {}, []
     for job in jobs:
         key = (job.id, job.last_sync_at, job.dispatch_updated_at, stamp, roster)

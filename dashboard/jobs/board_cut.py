@@ -23,6 +23,7 @@ from dashboard.confirm.states import confirmed_of
 from dashboard.jobs import board as dayboard
 from dashboard.jobs import day_snapshot
 from dashboard.jobs.board import day_conflicts_for
+from dashboard.jobs.queries import VERSION_CREW
 from dashboard.jobs.queries import VERSION_OPEN_CHANGES
 from dashboard.jobs.queries import VERSION_PLAN
 from dashboard.jobs.queries import board_jobs_for_day
@@ -81,9 +82,9 @@ class DayIndex:
     def marks(self):
         """{job id: (Mark, ...)} of the day's jobs once a plan was published, else {}."""
         jobs, known = self.jobs, None
-        if self.read_as is not None:   # the day's plan stamps are in its version (jobs moved away read their own)
+        if self.read_as is not None:   # the day's plan and roster stamps are in its version (moved jobs read theirs)
             company_id, day, version = self.read_as
-            known = {(company_id, day): tuple(version[VERSION_PLAN])}
+            known = {(company_id, day): {"stamps": tuple(version[VERSION_PLAN]), "roster": version[VERSION_CREW]}}
             if version[VERSION_PLAN][0] is None:   # no plan for the day yet: only jobs moved off it can have marks
                 jobs = [job for job in jobs if job.scheduled_date != day]
         return self._once("marks", lambda: board_marks(jobs, known))

@@ -204,9 +204,9 @@ def _board_select():
     )
 
 
-def _board_jobs(statement):
+def _board_jobs(statement, params=None):
     # Through the connection: plain columns need none of the ORM session's result handling (a fifth of a read).
-    return map(BoardJob.from_row, db.session.connection().execute(statement).all())
+    return map(BoardJob.from_row, db.session.connection().execute(statement, params).all())
 
 
 def board_jobs_for_day(user, day: date, location_id=None, status=None, search=None):
@@ -218,8 +218,7 @@ def company_board_jobs(company_id, day: date, ids=None):
     """Every job of company on day (removed ones aside), or those of them with these ids, as BoardJobs in
     no set order (jobs.day_snapshot sorts them): no viewer's scope applied."""
     params = {"company_id": company_id, "day": day} | ({} if ids is None else {"ids": list(ids)})
-    return list(map(BoardJob.from_row, db.session.connection().execute(_company_day_statement(ids is not None),
-                                                                        params).all()))
+    return list(_board_jobs(_company_day_statement(ids is not None), params))
 
 
 @functools.cache   # built once: after every change, each process reads the few jobs whose stamps moved

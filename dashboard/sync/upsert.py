@@ -237,6 +237,7 @@ def fill_empty_crew_roles(company_id, roles_by_external_id, stamp=None):
     """Give crew members whose role (ours) is still empty SmartMoving's suggested one; never overwrites.
 
     stamp: as upsert_crew's."""
+    stamped = {"changed_at": stamp} if stamp is not None else {}
     by_role = {}
     for external_id, role in roles_by_external_id.items():
         if role:
@@ -245,7 +246,7 @@ def fill_empty_crew_roles(company_id, roles_by_external_id, stamp=None):
         for chunk in chunks(external_ids):
             db.session.execute(sa.update(CrewMember).where(
                 CrewMember.company_id == company_id, CrewMember.role.is_(None),
-                CrewMember.external_id.in_(chunk)).values(role=role, **({"changed_at": stamp} if stamp else {})))
+                CrewMember.external_id.in_(chunk)).values(role=role, **stamped))
 
 
 def remove_journeys(journey_ids, now, reason):
