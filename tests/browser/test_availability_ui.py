@@ -55,16 +55,26 @@ def _clear_time_off(app):
         db.session.commit()
 
 
-def test_a_mover_marks_friday_off_in_two_taps_on_a_phone(server, browser):
+def _mover_on_a_phone(server, browser):
+    """(app, context, page, CSP blocks seen): the linked mover signed in on a phone, with no time off yet."""
     base, app = server
     _clear_time_off(app)
     context, page = _phone(browser)
     blocked = []
     collect_csp_blocks(page, blocked)
     sign_in(page, base, "mo@example.test", PASSWORD)
-    page.goto(base + "/me/availability")
+    return app, context, page, blocked
+
+
+def _next_friday(app):
     today = app.config["AVAILABILITY_TEST"]["today"]
-    friday = today + timedelta(days=(4 - today.weekday()) % 7 or 7)
+    return today + timedelta(days=(4 - today.weekday()) % 7 or 7)
+
+
+def test_a_mover_marks_friday_off_in_two_taps_on_a_phone(server, browser):
+    app, context, page, blocked = _mover_on_a_phone(server, browser)
+    page.goto(server[0] + "/me/availability")
+    friday = _next_friday(app)
     day = page.locator(f"label.day-btn[data-day='{friday.isoformat()}']")
     box = day.bounding_box()
     assert box["height"] >= 44 and box["width"] >= 44, box                     # a thumb-sized target
@@ -85,13 +95,8 @@ def test_a_mover_marks_friday_off_in_two_taps_on_a_phone(server, browser):
 
 
 def test_a_mover_marks_friday_off_from_my_jobs_in_three_taps(server, browser):
-    base, app = server
-    _clear_time_off(app)
-    context, page = _phone(browser)
-    blocked = []
-    collect_csp_blocks(page, blocked)
-    sign_in(page, base, "mo@example.test", PASSWORD)
-    page.goto(base + "/my-jobs")
+    app, context, page, blocked = _mover_on_a_phone(server, browser)
+    page.goto(server[0] + "/my-jobs")
     taps = 0
     link = page.locator("main").get_by_role("link", name="My availability")
     box = link.bounding_box()
@@ -100,8 +105,7 @@ def test_a_mover_marks_friday_off_from_my_jobs_in_three_taps(server, browser):
     link.tap()
     taps += 1                                                                    # tap 1: My availability
     page.wait_for_url("**/me/availability")
-    today = app.config["AVAILABILITY_TEST"]["today"]
-    friday = today + timedelta(days=(4 - today.weekday()) % 7 or 7)
+    friday = _next_friday(app)
     page.locator(f"label.day-btn[data-day='{friday.isoformat()}']").tap()
     taps += 1                                                                    # tap 2: Friday
     page.get_by_role("button", name="Mark off").tap()
