@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from dashboard.confirm import states
 from dashboard.db import db
 from dashboard.jobs.crew_roster import fingerprint
 from dashboard.jobs.queries import VERSION_CREW
@@ -22,6 +23,7 @@ from dashboard.sync.upsert import fill_empty_crew_roles
 from dashboard.sync.upsert import upsert_crew
 from tests.support import csrf_token_from
 from tests.support import login_as
+from tests.support.confirm import answer_link
 from tests.support.ui import add_job
 from tests.support.ui import add_truck
 from tests.support.ui import build_world
@@ -157,9 +159,6 @@ def test_a_refresh_that_changes_nobody_leaves_the_roster_stamp_and_a_change_stam
 
 def test_a_role_edited_alone_after_confirming_marks_the_confirmed_person_changed(app, client, plan_world, make_user,
                                                                                login):
-    from dashboard.confirm import states
-    from tests.support.confirm import answer_link
-
     assert answer_link(client, plan_world.tokens[plan_world.ana], "confirmed").status_code == 303
     login(make_user("ADMIN"))
     fragment = {"HX-Request": "true"}
